@@ -1,0 +1,272 @@
+"""The `paperdigest` command: a thin shell around the digest engine."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable
+from datetime import date
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from digest.config import Settings, load_settings
+from digest.criteria import Criteria, default_criteria_path
+from digest.day import Cutoffs, DayStatus, Digest
+from digest.errors import DigestError, NotFoundError
+from digest.evaluation import evaluate, read_reference
+from digest.papers import read_listing
+from digest.pipeline import DayListing, build_digest, fetch_listing, sample_listing
+from digest.ranking import followed_in
+from digest.render import write_outputs
+from digest.scoring.factory import make_scorer
+from digest.scoring.learning import learn_from_labels
+from digest.store import Store
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+console = Console()
+err = Console(stderr=True)
+
+EXIT_FAILED = 2  # arXiv could not be read
+EXIT_STALE = 3  # a feed carries an earlier announcement; retry later
+
+
+class _State:
+    config: Path | None = None
+
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="A TOML file overriding config/default.toml.")
+]
+
+
+@app.callback()
+def main(config: ConfigOption = None) -> None:
+    """paperdigest: the daily arXiv digest, scored against your research criteria."""
+    _State.config = config
+
+
+def _errors_as_lines(func: Callable[..., Any]) -> Callable[..., Any]:
+    """A DigestError becomes one line on stderr and exit code 1, no traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except DigestError as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _settings() -> Settings:
+    return load_settings(_State.config)
+
+
+def _criteria(settings: Settings, path: Path | None = None) -> Criteria:
+    source = path or (Path(settings.digest.criteria) if settings.digest.criteria else None)
+    return Criteria.load(source or default_criteria_path())
+
+
+@app.command()
+@_errors_as_lines
+def run(
+    sample: Annotated[
+        bool, typer.Option(help="Use the bundled sample day (2026-02-10), offline.")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default: digest.out_dir).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option(help="Fetch and count; score, store and write nothing.")
+    ] = False,
+) -> None:
+    """Build today's digest: fetch arXiv, score, rank, write Markdown, JSON and HTML.
+
+    Example: paperdigest run --sample
+    """
+    settings = _settings()
+    criteria = _criteria(settings)
+    with console.status("reading arXiv..."):
+        listing = sample_listing() if sample else asyncio.run(_fetch(settings))
+    if listing.status is DayStatus.FETCH_FAILED:
+        err.print(
+            f"[red]error:[/red] {listing.message}. Offline? Try: paperdigest run --sample",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_FAILED)
+    if dry_run:
+        console.print(f"{listing.day}: {listing.status.value}: {listing.message}")
+        console.print(
+            f"would score {len(listing.papers)} papers with the {settings.scoring.scorer} scorer; "
+            "estimated cost $0.00"
+        )
+        return
+    store = Store(settings.database.dsn)
+    scorer = make_scorer(settings.scoring.scorer, store, criteria, settings)
+    with console.status(f"scoring {len(listing.papers)} papers with {scorer.name}..."):
+        digest = asyncio.run(
+            build_digest(
+                store,
+                listing,
+                criteria,
+                scorer,
+                subscription=settings.digest.subscription,
+                cutoffs=Cutoffs(settings.digest.relevance_cutoff, settings.digest.novelty_cutoff),
+                top_k=settings.digest.top_k,
+                no_repeats=settings.digest.no_repeats,
+                categories=settings.arxiv.categories,
+            )
+        )
+    if digest.status is DayStatus.NO_ANNOUNCEMENT:
+        console.print(f"{digest.day}: no announcement today: {digest.message}; no digest built.")
+        return
+    if digest.status is DayStatus.STALE_FEED:
+        err.print(f"{digest.day}: no digest: {digest.message}. Try again later.", highlight=False)
+        raise typer.Exit(EXIT_STALE)
+    out_dir = out or Path(settings.digest.out_dir)
+    paths = write_outputs(digest, out_dir, store.digest_days(digest.subscription))
+    _print_digest(digest)
+    page = next((p for p in paths if p.suffix == ".html" and p.stem == str(digest.day)), paths[0])
+    console.print(f"wrote {len(paths)} files (Markdown, JSON, HTML) under {out_dir}/; open {page}")
+
+
+async def _fetch(settings: Settings) -> DayListing:
+    async with httpx.AsyncClient(timeout=settings.arxiv.timeout, follow_redirects=True) as client:
+        return await fetch_listing(settings, client)
+
+
+def _print_digest(digest: Digest, top: int = 10) -> None:
+    usage = digest.usage[0] if digest.usage else None
+    spent = f"{usage.total_tokens} tokens, ${usage.cost or 0:.2f}" if usage else "no tokens"
+    console.print(
+        f"[bold]{digest.day}[/bold]: {digest.total_entries} feed entries, {digest.scanned} papers "
+        f"scanned, {len(digest.selected)} selected (judged by {digest.scorer}; {spent})"
+    )
+    table = Table("#", "arXiv id", "R", "N", "title", "matched", title=f"top {top}")
+    for i, e in enumerate(digest.selected[:top], 1):
+        matched = "Author match" if e.followed else (e.score.matched or "")
+        table.add_row(
+            str(i), e.paper.id, str(e.score.relevance), str(e.score.novelty), e.paper.title, matched
+        )
+    console.print(table)
+
+
+@app.command()
+@_errors_as_lines
+def score(
+    input: Annotated[
+        Path, typer.Option("--input", "-i", help="A listing: one JSON paper per line.")
+    ],
+    scorer: Annotated[str, typer.Option(help="local")] = "local",
+    criteria: Annotated[
+        Path | None, typer.Option(help="Criteria file (default: the configured one).")
+    ] = None,
+) -> None:
+    """Score papers and print one JSON line per paper: id, relevance, novelty, comment, matched.
+
+    Example: paperdigest score --input papers.jsonl --scorer local
+    """
+    settings = _settings()
+    crit = _criteria(settings, criteria)
+    papers = _read_papers(input)
+    store = Store(settings.database.dsn)
+    judge = make_scorer(scorer, store, crit, settings)
+    for s in asyncio.run(judge.score(papers, crit)):
+        sys.stdout.write(json.dumps(s.to_line(), ensure_ascii=False) + "\n")
+
+
+@app.command("eval")
+@_errors_as_lines
+def eval_(
+    listing: Annotated[Path, typer.Option(help="The day's listing (JSON lines).")],
+    reference: Annotated[Path, typer.Option(help="A digest in the reference format.")],
+    scorer: Annotated[str, typer.Option(help="local")] = "local",
+) -> None:
+    """Compare the scorer's ranking of a listing with a reference digest's selection.
+
+    Papers by followed authors rank first, as in a digest.
+
+    Example: paperdigest eval --listing 2026-02-10.jsonl --reference digest-2026-02-10.txt
+    """
+    settings = _settings()
+    crit = _criteria(settings)
+    papers = _read_papers(listing)
+    ref = read_reference(reference)
+    judge = make_scorer(scorer, Store(settings.database.dsn), crit, settings)
+    scores = {s.paper_id: s for s in asyncio.run(judge.score(papers, crit))}
+    followed = {p.id for p in papers if followed_in(p, crit.authors)}
+    ranked = sorted(papers, key=lambda p: (p.id not in followed, -(scores[p.id].raw or 0), p.id))
+    result = evaluate([p.id for p in ranked], {k: s.relevance for k, s in scores.items()}, ref)
+    for line in result.lines():
+        console.print(line, highlight=False)
+
+
+@app.command()
+@_errors_as_lines
+def learn(
+    reference: Annotated[
+        Path, typer.Option(help="A digest whose selection marks the wanted papers.")
+    ],
+    listing: Annotated[Path, typer.Option(help="The listing the reference chose from.")],
+) -> None:
+    """Learn from a labelled day: the reference's papers are wanted, the rest of the listing not.
+
+    Example: paperdigest learn --reference digest-2026-02-10.txt --listing 2026-02-10.jsonl
+    """
+    settings = _settings()
+    crit = _criteria(settings)
+    papers = _read_papers(listing)
+    wanted = {p.id for p in read_reference(reference)}
+    store = Store(settings.database.dsn)
+    labels = {p.id: 1.0 if p.id in wanted else 0.0 for p in papers}
+    store.save_labels(crit.scoring_hash, labels, source=f"reference:{reference.name}")
+    summary = learn_from_labels(store, crit, papers)
+    console.print(summary, highlight=False)
+
+
+@app.command()
+@_errors_as_lines
+def why(
+    paper_id: Annotated[str, typer.Argument(help="An arXiv id, e.g. 2602.08007.")],
+    day: Annotated[str | None, typer.Option(help="The digest day (default: the latest).")] = None,
+) -> None:
+    """Explain a paper's scores, rank and whether it made the digest.
+
+    Example: paperdigest why 2602.08007
+    """
+    from digest.explain import explain
+
+    settings = _settings()
+    store = Store(settings.database.dsn)
+    when = date.fromisoformat(day) if day else None
+    for line in explain(store, settings.digest.subscription, paper_id, when):
+        console.print(line, highlight=False)
+
+
+@app.command("criteria")
+@_errors_as_lines
+def criteria_show() -> None:
+    """Print the criteria in use, with its hash.
+
+    Example: paperdigest criteria
+    """
+    crit = _criteria(_settings())
+    console.print(crit.to_text(), highlight=False, markup=False)
+    console.print(f"hash: {crit.hash}")
+
+
+def _read_papers(path: Path) -> list:
+    try:
+        return read_listing(path)
+    except OSError as exc:
+        raise NotFoundError(f"cannot read listing {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise DigestError(str(exc)) from None

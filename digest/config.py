@@ -1,0 +1,179 @@
+"""Settings: config/default.toml, overridden by a user file, then by PAPERDIGEST_* variables.
+
+An unknown key or a bad value raises ConfigError naming the key and where it came from.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from digest.errors import ConfigError
+
+ENV_PREFIX = "PAPERDIGEST_"
+_ANNOUNCE = {"new", "cross", "replace", "replace-cross"}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(_Section):
+    url: str = ""
+    path: str = "paperdigest.sqlite3"
+
+    @property
+    def dsn(self) -> str:
+        return self.url or f"sqlite:///{self.path}"
+
+
+class ArxivSettings(_Section):
+    categories: tuple[str, ...] = ("cs.LG", "cs.AI")
+    announce_types: tuple[str, ...] = ("new", "cross")
+    rss_url: str = "https://rss.arxiv.org/rss/"
+    timeout: float = Field(30.0, gt=0)
+    export_delay: float = Field(3.0, ge=0)
+
+    @field_validator("announce_types")
+    @classmethod
+    def _known_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [v for v in value if v not in _ANNOUNCE]
+        if bad:
+            raise ValueError(f"unknown announce type {bad[0]!r}; use {sorted(_ANNOUNCE)}")
+        return value
+
+    @field_validator("categories")
+    @classmethod
+    def _some_categories(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("at least one category is needed")
+        return value
+
+
+class DigestSettings(_Section):
+    subscription: str = "default"
+    criteria: str = ""
+    relevance_cutoff: int = Field(8, ge=1, le=10)
+    novelty_cutoff: int = Field(7, ge=1, le=10)
+    top_k: int = Field(0, ge=0)
+    no_repeats: bool = True
+    out_dir: str = "out"
+
+
+class ScoringSettings(_Section):
+    scorer: str = "local"
+
+    @field_validator("scorer")
+    @classmethod
+    def _known_scorer(cls, value: str) -> str:
+        if value not in {"local"}:
+            raise ValueError(f"unknown scorer {value!r}; use 'local'")
+        return value
+
+
+class LocalSettings(_Section):
+    learned_weight: float = Field(0.7, ge=0, le=1)
+
+
+class Settings(_Section):
+    database: DatabaseSettings = DatabaseSettings()
+    arxiv: ArxivSettings = ArxivSettings()
+    digest: DigestSettings = DigestSettings()
+    scoring: ScoringSettings = ScoringSettings()
+    local: LocalSettings = LocalSettings()
+
+
+def config_dir() -> Path:
+    """The bundled config folder: the repository's config/ or its copy inside the wheel."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_config", here.parent / "config"):
+        if (candidate / "default.toml").exists():
+            return candidate
+    raise ConfigError("the bundled config/default.toml is missing; reinstall paperdigest")
+
+
+def load_settings(user_file: Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Defaults, then `user_file` (or $PAPERDIGEST_CONFIG, or ./paperdigest.toml), then env."""
+    env = dict(os.environ if env is None else env)
+    merged: dict[str, dict[str, Any]] = {}
+    origin: dict[tuple[str, str], str] = {}
+    layers = [config_dir() / "default.toml"]
+    if user_file is None and env.get(f"{ENV_PREFIX}CONFIG"):
+        user_file = Path(env[f"{ENV_PREFIX}CONFIG"])
+    if user_file is None and Path("paperdigest.toml").exists():
+        user_file = Path("paperdigest.toml")
+    if user_file is not None:
+        layers.append(Path(user_file))
+    for path in layers:
+        _merge(merged, origin, _read_toml(path), str(path))
+    for name, layer in _env_layers(env):
+        _merge(merged, origin, layer, f"environment variable {name}")
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = [str(p) for p in err["loc"]]
+        key = ".".join(loc[:2])
+        where = origin.get(tuple(loc[:2]), "defaults")  # type: ignore[arg-type]
+        raise ConfigError(f"config key '{key}' in {where}: {err['msg']}") from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _merge(
+    merged: dict[str, dict[str, Any]],
+    origin: dict[tuple[str, str], str],
+    layer: dict[str, Any],
+    source: str,
+) -> None:
+    sections = Settings.model_fields
+    for section, values in layer.items():
+        if section not in sections:
+            raise ConfigError(
+                f"unknown config section '[{section}]' in {source}; known: {', '.join(sections)}"
+            )
+        if not isinstance(values, dict):
+            raise ConfigError(f"config key '{section}' in {source} must be a [section] table")
+        known = sections[section].annotation.model_fields  # type: ignore[union-attr]
+        for key, value in values.items():
+            if key not in known:
+                raise ConfigError(
+                    f"unknown config key '{section}.{key}' in {source}; "
+                    f"known keys of [{section}]: {', '.join(known)}"
+                )
+            merged.setdefault(section, {})[key] = value
+            origin[(section, key)] = source
+
+
+def _env_layers(env: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
+    """PAPERDIGEST_DIGEST_TOP_K=5 -> ("PAPERDIGEST_DIGEST_TOP_K", {"digest": {"top_k": "5"}})."""
+    layers = []
+    for name, value in sorted(env.items()):
+        if not name.startswith(ENV_PREFIX) or name == f"{ENV_PREFIX}CONFIG":
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("_")
+        if section not in Settings.model_fields or not key:
+            raise ConfigError(
+                f"unknown config variable {name} in the environment; "
+                f"use {ENV_PREFIX}<SECTION>_<KEY>; sections: {', '.join(Settings.model_fields)}"
+            )
+        model = Settings.model_fields[section].annotation
+        field = model.model_fields.get(key)  # type: ignore[union-attr]
+        if field is not None and str(field.annotation).startswith("tuple"):
+            parsed: Any = [v.strip() for v in value.split(",") if v.strip()]
+        else:
+            parsed = value
+        layers.append((name, {section: {key: parsed}}))
+    return layers

@@ -1,0 +1,47 @@
+"""Every error the engine raises on purpose, as one tree.
+
+    DigestError                  anything paperdigest can explain to a person
+    ├── ConfigError              a setting is unknown or invalid (names key and file)
+    ├── FetchError               an arXiv feed or the export API could not be read
+    │   └── FeedParseError       a feed answered with something that is not a feed
+    ├── ScoringError             a scorer could not produce scores
+    ├── CriteriaError            a criteria document could not be parsed
+    ├── ReferenceFormatError     a reference digest could not be read
+    └── NotFoundError            an id, day or subscription is not in the store
+
+The CLI prints the message on one line and exits non-zero; chat handlers reply with it.
+"""
+
+from __future__ import annotations
+
+
+class DigestError(Exception):
+    """Base of every error paperdigest explains to a person."""
+
+
+class ConfigError(DigestError):
+    """A setting is unknown or invalid."""
+
+
+class FetchError(DigestError):
+    """An arXiv feed or the export API could not be read."""
+
+
+class FeedParseError(FetchError):
+    """A feed answered with something that is not a well-formed feed."""
+
+
+class ScoringError(DigestError):
+    """A scorer could not produce scores."""
+
+
+class CriteriaError(DigestError):
+    """A criteria document could not be parsed."""
+
+
+class ReferenceFormatError(DigestError):
+    """A reference digest could not be read."""
+
+
+class NotFoundError(DigestError):
+    """An id, day or subscription is not in the store."""

@@ -1,0 +1,39 @@
+"""`why`: what the store knows about one paper's day in a digest, in plain sentences."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from digest.errors import NotFoundError
+from digest.papers import split_id
+from digest.store import Store
+
+
+def explain(store: Store, subscription: str, paper_id: str, day: date | None = None) -> list[str]:
+    """Scores, comment, matched criterion, rank, cutoffs, and why the paper is in or out."""
+    try:
+        pid, _ = split_id(paper_id)
+    except ValueError:
+        raise NotFoundError(f"'{paper_id}' is not an arXiv id (expected e.g. 2602.08007)") from None
+    paper = store.require_paper(pid)
+    digest = store.digest(subscription, day)
+    if digest is None:
+        raise NotFoundError(f"no digest stored for '{subscription}'; run `paperdigest run` first")
+    row = next((r for r in digest.get("ranking", []) if r["id"] == pid), None)
+    if row is None:
+        raise NotFoundError(
+            f"paper {pid} was not in the {digest['date']} digest of '{subscription}'"
+        )
+    cut = digest["cutoffs"]
+    verdict = "made the digest" if row["selected"] else "did not make the digest"
+    return [
+        f"{pid}: {paper.title}",
+        f"authors: {', '.join(paper.authors)}",
+        f"day: {digest['date']}  judged by: {row['scorer']}",
+        f"relevance {row['relevance']}, novelty {row['novelty']}",
+        f"matched criterion: {row['matched'] or 'none'}",
+        f"comment: {row['comment']}",
+        f"rank {row['rank']} of {len(digest['ranking'])}; cutoffs: relevance >= "
+        f"{cut['relevance']}, novelty >= {cut['novelty']}",
+        f"it {verdict}: {row['reason']}",
+    ]

@@ -1,0 +1,166 @@
+"""One day for one subscription: fetch -> score -> rank -> Digest, stored and rendered."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+
+import httpx
+
+from digest.config import Settings
+from digest.criteria import Criteria
+from digest.day import Cutoffs, DayStatus, Digest, Usage
+from digest.errors import FetchError
+from digest.papers import SAMPLE_DAY, Paper, read_sample
+from digest.papers.rss import feed_staleness, fetch_feeds, merge_feeds
+from digest.prompt import build_prompt
+from digest.ranking import author_score, followed_in, rank
+from digest.render import render_json
+from digest.scoring import Score, Scorer
+from digest.store import Store
+
+
+@dataclass
+class DayListing:
+    """What arXiv announced on a day, or why there is nothing to score."""
+
+    day: date
+    status: DayStatus
+    message: str
+    papers: list[Paper] = field(default_factory=list)
+    total_entries: int = 0
+
+
+def sample_listing() -> DayListing:
+    """The bundled real day (cs.LG + cs.AI, new and cross-listed, 2026-02-10)."""
+    papers = read_sample()
+    entries = sum(max(1, len(p.feeds)) for p in papers)
+    return DayListing(
+        date.fromisoformat(SAMPLE_DAY),
+        DayStatus.BUILT,
+        f"sample day {SAMPLE_DAY}: {entries} new and cross-listed entries, {len(papers)} papers",
+        papers,
+        entries,
+    )
+
+
+async def fetch_listing(
+    settings: Settings, client: httpx.AsyncClient, expected: date | None = None
+) -> DayListing:
+    """Read today's RSS feeds; never raises for an empty, stale or unreachable feed."""
+    arxiv = settings.arxiv
+    today = expected or date.today()
+    try:
+        feeds = await fetch_feeds(arxiv.categories, client, base_url=arxiv.rss_url)
+    except FetchError as exc:
+        return DayListing(today, DayStatus.FETCH_FAILED, str(exc))
+    dates = [f.pub_date for f in feeds if f.pub_date and f.entries]
+    day = max(dates) if dates else today
+    if not any(f.entries for f in feeds):
+        cats = ", ".join(arxiv.categories)
+        return DayListing(
+            day, DayStatus.NO_ANNOUNCEMENT, f"arXiv announced nothing today in {cats}"
+        )
+    stale = feed_staleness(feeds, expected)
+    if stale:
+        return DayListing(day, DayStatus.STALE_FEED, stale)
+    listing = merge_feeds(feeds, keep=set(arxiv.announce_types))
+    return DayListing(
+        day,
+        DayStatus.BUILT,
+        f"{listing.total_entries} feed entries, {listing.unique} papers kept",
+        list(listing.papers),
+        listing.total_entries,
+    )
+
+
+async def build_digest(
+    store: Store,
+    listing: DayListing,
+    criteria: Criteria,
+    scorer: Scorer,
+    *,
+    subscription: str = "default",
+    cutoffs: Cutoffs = Cutoffs(),
+    top_k: int = 0,
+    no_repeats: bool = True,
+    categories: tuple[str, ...] = (),
+) -> Digest:
+    """Score what is not scored yet, rank, store the outcome; a re-run costs nothing."""
+    base = Digest(
+        day=listing.day,
+        status=listing.status,
+        message=listing.message,
+        subscription=subscription,
+        categories=categories,
+        total_entries=listing.total_entries,
+        scorer=scorer.name,
+        cutoffs=cutoffs,
+        criteria_text=criteria.to_text(),
+        criteria_hash=criteria.hash,
+        prompt=build_prompt(criteria),
+    )
+    store.save_criteria(subscription, criteria.to_text(), criteria.hash)
+    if listing.status is not DayStatus.BUILT:
+        _save(store, base)
+        return base
+    papers = listing.papers
+    store.save_listing(listing.day, papers)
+    followed = {p.id: a for p in papers if (a := followed_in(p, criteria.authors))}
+    to_score = [p for p in papers if p.id not in followed]
+    key = criteria.scoring_hash
+    scores = store.scores([p.id for p in to_score], key, scorer.name)
+    missing = [p for p in to_score if p.id not in scores]
+    fresh: list[Score] = await scorer.score(missing, criteria) if missing else []
+    store.save_scores(fresh, key)
+    scores.update({s.paper_id: s for s in fresh})
+    scores.update({p.id: author_score(p, followed[p.id]) for p in papers if p.id in followed})
+    shown = store.shown_before(subscription, listing.day) if no_repeats else set()
+    base.entries = rank(papers, scores, followed, cutoffs, top_k, shown)
+    base.scanned = len(papers)
+    base.already_shown = tuple(sorted(shown & {p.id for p in papers}))
+    base.usage = [_usage(scorer.name, fresh)]
+    base.message = f"{len(base.selected)} of {len(papers)} papers selected"
+    _save(store, base)
+    store.mark_shown(subscription, listing.day, [e.paper.id for e in base.selected])
+    return base
+
+
+def _usage(model: str, fresh: list[Score]) -> Usage:
+    """Tokens and cost spent by this run (zero on a cached re-run)."""
+    return Usage(
+        model=model,
+        prompt_tokens=sum(s.prompt_tokens for s in fresh),
+        cached_tokens=sum(s.cached_tokens for s in fresh),
+        completion_tokens=sum(s.completion_tokens for s in fresh),
+        cost=sum(s.cost for s in fresh),
+    )
+
+
+def _save(store: Store, digest: Digest) -> None:
+    """Store the digest as its JSON document plus the whole ranking, for `why`."""
+    payload = json.loads(render_json(digest))
+    payload["ranking"] = [
+        {
+            "id": e.paper.id,
+            "rank": e.rank,
+            "relevance": e.score.relevance,
+            "novelty": e.score.novelty,
+            "comment": e.score.comment,
+            "matched": e.score.matched,
+            "scorer": e.score.scorer,
+            "selected": e.selected,
+            "followed": e.followed,
+            "reason": e.reason,
+        }
+        for e in digest.entries
+    ]
+    store.save_digest(
+        digest.subscription,
+        digest.day,
+        str(digest.status),
+        digest.message,
+        digest.criteria_hash,
+        payload,
+    )

@@ -1,0 +1,48 @@
+"""One Scorer interface; every scorer returns a Score per paper."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from digest.criteria import Criteria
+    from digest.papers import Paper
+
+
+@dataclass(frozen=True)
+class Score:
+    """How one paper fared against one criteria document, and what it cost."""
+
+    paper_id: str
+    relevance: int
+    novelty: int
+    comment: str
+    matched: str | None
+    scorer: str
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    raw: float | None = None  # the scorer's continuous score, for ranking ties and eval
+
+    def to_line(self) -> dict:
+        """The JSON line `paperdigest score` prints."""
+        return {
+            "id": self.paper_id,
+            "relevance": self.relevance,
+            "novelty": self.novelty,
+            "comment": self.comment,
+            "matched": self.matched,
+        }
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Scorer(Protocol):
+    """Anything that scores papers against criteria."""
+
+    name: str
+
+    async def score(self, papers: list[Paper], criteria: Criteria) -> list[Score]: ...

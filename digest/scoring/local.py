@@ -1,0 +1,155 @@
+"""The local scorer: no key, no network. Meaning (MiniLM embeddings against each topic) plus
+the criteria's own phrases; after `learn`, a ridge model over the same features.
+
+Scales are calibrated on the dev day (2026-02-10) so that the default cutoffs (relevance >= 8,
+novelty >= 7) select a digest about the size of the reference's (82 of 692 papers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from digest.criteria import Criteria
+from digest.papers import Paper
+from digest.scoring import Score, embedding
+from digest.scoring.lexical import Match, PhraseIndex
+
+NAME = "local"
+# Zero-shot calibration, measured on the dev day (benchmarks/local_quality.py prints them).
+COS_MEAN, COS_STD = 0.227, 0.066
+LEX_MEAN, LEX_STD = 0.95, 0.58
+LEX_WEIGHT = 0.3
+PENALTY = 0.15
+# raw score -> relevance: relevance 8 starts at the dev day's 88th percentile of raw.
+REL_AT_ZERO, REL_PER_UNIT = 4.7, 2.2
+_CUES = re.compile(
+    r"\b(we (?:propose|introduce|present)|novel|first|new (?:method|framework|"
+    r"architecture|paradigm|theory)|outperform\w*|state-of-the-art)\b",
+    re.I,
+)
+_LOW_NOVELTY = re.compile(r"\b(benchmark|dataset|survey|review|case study|position paper)\b", re.I)
+RIDGE = 3.0
+
+
+@dataclass(frozen=True)
+class Features:
+    """What the local scorer knows about a batch of papers."""
+
+    embeddings: np.ndarray  # (n, 384)
+    topic_cos: np.ndarray  # (n, topics)
+    matches: list[Match]
+    zero_shot: np.ndarray  # (n,)
+
+    def matrix(self) -> np.ndarray:
+        lex = np.array([_lex(m) for m in self.matches])
+        pen = np.array([m.penalty for m in self.matches])
+        return np.hstack(
+            [self.embeddings, self.topic_cos, lex[:, None], pen[:, None], self.zero_shot[:, None]]
+        )
+
+
+def _lex(match: Match) -> float:
+    return (np.log1p(match.strength) - LEX_MEAN) / LEX_STD
+
+
+def features(papers: list[Paper], criteria: Criteria) -> Features:
+    topics = [f"{t.name}: {t.relevant}" for t in criteria.topics] or [", ".join(criteria.keywords)]
+    emb = embedding.encode([p.text for p in papers])
+    topic_emb = embedding.encode(topics)
+    cos = emb @ topic_emb.T if len(papers) else np.zeros((0, len(topics)))
+    index = PhraseIndex(criteria)
+    matches = [index.match(p.title, p.abstract) for p in papers]
+    zero = np.array(
+        [
+            (c.mean() - COS_MEAN) / COS_STD + LEX_WEIGHT * _lex(m) - PENALTY * m.penalty
+            for c, m in zip(cos, matches, strict=True)
+        ]
+    )
+    return Features(emb, cos, matches, zero)
+
+
+class LocalScorer:
+    """Scores every paper in a few seconds; learns from labelled papers for one criteria."""
+
+    def __init__(self, model: dict[str, Any] | None = None) -> None:
+        self.model = model
+        self.name = NAME if model is None else f"{NAME}+learned-{model['id']}"
+
+    async def score(self, papers: list[Paper], criteria: Criteria) -> list[Score]:
+        if not papers:
+            return []
+        feats = features(papers, criteria)
+        raw, at_zero, per_unit = feats.zero_shot, REL_AT_ZERO, REL_PER_UNIT
+        if self.model is not None:
+            raw = feats.matrix() @ np.array(self.model["weights"]) + self.model["bias"]
+            at_zero, per_unit = self.model["rel_at_zero"], self.model["rel_per_unit"]
+        topic_names = [t.name for t in criteria.topics] or ["Keywords"]
+        return [
+            self._score(
+                p, float(r), at_zero, per_unit, feats.topic_cos[i], feats.matches[i], topic_names
+            )
+            for i, (p, r) in enumerate(zip(papers, raw, strict=True))
+        ]
+
+    def _score(
+        self,
+        paper: Paper,
+        raw: float,
+        at_zero: float,
+        per_unit: float,
+        cos: np.ndarray,
+        match: Match,
+        topic_names: list[str],
+    ) -> Score:
+        relevance = int(np.clip(round(at_zero + per_unit * raw), 1, 10))
+        text = f"{paper.title} {paper.abstract}"
+        cues = len(_CUES.findall(text))
+        novelty = 6 + min(cues, 2) + (1 if relevance >= 9 else 0)
+        if _LOW_NOVELTY.search(paper.title):
+            novelty -= 3
+        novelty = int(np.clip(novelty, 1, 10))
+        by_meaning = topic_names[int(np.argmax(cos))]
+        topic = match.topic or by_meaning
+        matched = topic if relevance >= 5 else None
+        parts = [f"{topic}" if matched else "No close criterion"]
+        if match.phrases and matched:
+            parts.append("phrases " + ", ".join(f"'{p}'" for p in match.phrases[:4]))
+        parts.append(f"closest topic by meaning: {by_meaning} (cosine {float(cos.max()):.2f})")
+        if match.penalties:
+            parts.append("off-topic terms " + ", ".join(f"'{p}'" for p in match.penalties[:3]))
+        if self.model is not None:
+            parts.append("learned from labels")
+        return Score(paper.id, relevance, novelty, "; ".join(parts), matched, self.name, raw=raw)
+
+
+def fit(feats: Features, labels: np.ndarray) -> dict[str, Any]:
+    """Ridge regression on the features; relevance 8 starts where the labelled share begins."""
+    x = feats.matrix()
+    target = labels * 2.0 - 1.0
+    mean = x.mean(0)
+    centred = x - mean
+    weights = np.linalg.solve(
+        centred.T @ centred + RIDGE * np.eye(x.shape[1]), centred.T @ (target - target.mean())
+    )
+    raw = centred @ weights
+    spread = float(raw.std()) or 1.0
+    weights, raw = weights / spread, raw / spread
+    share = float(labels.mean())
+    threshold = float(np.quantile(raw, 1 - share)) if 0 < share < 1 else 1.0
+    bias = -float(mean @ weights)
+    params = {
+        "weights": weights.tolist(),
+        "bias": bias,
+        "rel_at_zero": 7.5 - REL_PER_UNIT * threshold,
+        "rel_per_unit": REL_PER_UNIT,
+        "labels": len(labels),
+        "positives": int(labels.sum()),
+    }
+    params["id"] = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]
+    return params

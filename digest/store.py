@@ -1,0 +1,450 @@
+"""The one door to storage: SQLAlchemy 2 models and the few queries the rest needs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    select,
+)
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from digest.errors import DigestError, NotFoundError
+from digest.papers import Paper
+from digest.scoring import Score
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class PaperRow(Base):
+    __tablename__ = "papers"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[int | None] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    abstract: Mapped[str] = mapped_column(Text)
+    authors: Mapped[list] = mapped_column(JSON)
+    categories: Mapped[list] = mapped_column(JSON)
+    primary_category: Mapped[str | None] = mapped_column(String(32))
+    comment: Mapped[str | None] = mapped_column(Text)
+
+
+class ListingRow(Base):
+    """A paper announced on a day (new or cross) in one or more feeds."""
+
+    __tablename__ = "day_listings"
+    __table_args__ = (UniqueConstraint("day", "paper_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    paper_id: Mapped[str] = mapped_column(ForeignKey("papers.id"))
+    announce_type: Mapped[str] = mapped_column(String(16))
+    feeds: Mapped[dict] = mapped_column(JSON)
+
+
+class CriteriaRow(Base):
+    """One version of one subscription's criteria."""
+
+    __tablename__ = "criteria_versions"
+    __table_args__ = (UniqueConstraint("subscription", "version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class ScoreRow(Base):
+    __tablename__ = "scores"
+    __table_args__ = (UniqueConstraint("paper_id", "criteria_hash", "scorer"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    paper_id: Mapped[str] = mapped_column(String(32), index=True)
+    criteria_hash: Mapped[str] = mapped_column(String(64), index=True)
+    scorer: Mapped[str] = mapped_column(String(100))
+    relevance: Mapped[int] = mapped_column(Integer)
+    novelty: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text)
+    matched: Mapped[str | None] = mapped_column(String(200))
+    raw: Mapped[float | None] = mapped_column(Float)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cached_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class DigestRow(Base):
+    """One subscription's outcome on one announcement day (unique per pair)."""
+
+    __tablename__ = "digests"
+    __table_args__ = (UniqueConstraint("subscription", "day"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription: Mapped[str] = mapped_column(String(200), index=True)
+    day: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+    criteria_hash: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class ShownRow(Base):
+    """A paper a subscription was shown, so that no later day shows it again."""
+
+    __tablename__ = "shown"
+    __table_args__ = (UniqueConstraint("subscription", "paper_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription: Mapped[str] = mapped_column(String(200), index=True)
+    paper_id: Mapped[str] = mapped_column(String(32))
+    day: Mapped[date] = mapped_column(Date)
+
+
+class LabelRow(Base):
+    """A judgement that a paper is (1) or is not (0) wanted under some criteria."""
+
+    __tablename__ = "labels"
+    __table_args__ = (UniqueConstraint("paper_id", "criteria_hash", "source"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    paper_id: Mapped[str] = mapped_column(String(32))
+    criteria_hash: Mapped[str] = mapped_column(String(64), index=True)
+    label: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(200))
+
+
+class ModelRow(Base):
+    """A learned scoring model for one criteria hash."""
+
+    __tablename__ = "learned_models"
+    __table_args__ = (UniqueConstraint("criteria_hash", "scorer"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    criteria_hash: Mapped[str] = mapped_column(String(64))
+    scorer: Mapped[str] = mapped_column(String(100))
+    params: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Store:
+    """Named operations over the database; nothing else imports SQLAlchemy."""
+
+    def __init__(self, dsn: str) -> None:
+        if dsn.startswith("sqlite:///") and dsn != "sqlite:///:memory:":
+            Path(dsn.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.dsn = dsn
+        self.engine = create_engine(dsn)
+        try:
+            Base.metadata.create_all(self.engine)
+        except OperationalError as exc:
+            raise DigestError(f"cannot open the store at {_safe(dsn)}: {exc.orig}") from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # papers and listings
+    def save_listing(self, day: date, papers: Iterable[Paper]) -> None:
+        with Session(self.engine) as s, s.begin():
+            known = {r.paper_id for r in s.scalars(select(ListingRow).where(ListingRow.day == day))}
+            for paper in papers:
+                s.merge(
+                    PaperRow(
+                        id=paper.id,
+                        version=paper.version,
+                        title=paper.title,
+                        abstract=paper.abstract,
+                        authors=list(paper.authors),
+                        categories=list(paper.categories),
+                        primary_category=paper.primary_category,
+                        comment=paper.comment,
+                    )
+                )
+                if paper.id not in known:
+                    s.add(
+                        ListingRow(
+                            day=day,
+                            paper_id=paper.id,
+                            announce_type=paper.announce_type,
+                            feeds=dict(paper.feeds),
+                        )
+                    )
+                    known.add(paper.id)
+
+    def paper(self, paper_id: str) -> Paper | None:
+        with Session(self.engine) as s:
+            row = s.get(PaperRow, paper_id)
+            return _paper(row) if row else None
+
+    def papers_of_day(self, day: date) -> list[Paper]:
+        with Session(self.engine) as s:
+            rows = s.execute(
+                select(PaperRow, ListingRow)
+                .join(ListingRow, ListingRow.paper_id == PaperRow.id)
+                .where(ListingRow.day == day)
+                .order_by(PaperRow.id)
+            ).all()
+            return [_paper(p, lst) for p, lst in rows]
+
+    def search_papers(self, words: str, limit: int = 10) -> list[Paper]:
+        with Session(self.engine) as s:
+            q = select(PaperRow)
+            for word in words.split():
+                q = q.where(
+                    PaperRow.title.ilike(f"%{word}%") | PaperRow.abstract.ilike(f"%{word}%")
+                )
+            return [_paper(r) for r in s.scalars(q.order_by(PaperRow.id.desc()).limit(limit))]
+
+    # criteria
+    def save_criteria(
+        self, subscription: str, text: str, hash_: str, author: str | None = None
+    ) -> int:
+        """Store a new version unless it equals the latest; returns the version number."""
+        with Session(self.engine) as s, s.begin():
+            latest = s.scalars(
+                select(CriteriaRow)
+                .where(CriteriaRow.subscription == subscription)
+                .order_by(CriteriaRow.version.desc())
+                .limit(1)
+            ).first()
+            if latest and latest.hash == hash_:
+                return latest.version
+            version = latest.version + 1 if latest else 1
+            s.add(
+                CriteriaRow(
+                    subscription=subscription, version=version, hash=hash_, text=text, author=author
+                )
+            )
+            return version
+
+    def criteria_versions(self, subscription: str) -> list[tuple[int, str, str]]:
+        """(version, hash, text), oldest first."""
+        with Session(self.engine) as s:
+            rows = s.scalars(
+                select(CriteriaRow)
+                .where(CriteriaRow.subscription == subscription)
+                .order_by(CriteriaRow.version)
+            )
+            return [(r.version, r.hash, r.text) for r in rows]
+
+    # scores
+    def scores(self, paper_ids: Iterable[str], criteria_hash: str, scorer: str) -> dict[str, Score]:
+        ids = list(paper_ids)
+        out: dict[str, Score] = {}
+        with Session(self.engine) as s:
+            for chunk in _chunks(ids, 500):
+                rows = s.scalars(
+                    select(ScoreRow).where(
+                        ScoreRow.paper_id.in_(chunk),
+                        ScoreRow.criteria_hash == criteria_hash,
+                        ScoreRow.scorer == scorer,
+                    )
+                )
+                out.update({r.paper_id: _score(r) for r in rows})
+        return out
+
+    def save_scores(self, scores: Iterable[Score], criteria_hash: str) -> None:
+        """Insert scores not stored yet; a score is computed once per (paper, criteria, scorer)."""
+        by_scorer: dict[str, list[Score]] = {}
+        for sc in scores:
+            by_scorer.setdefault(sc.scorer, []).append(sc)
+        with Session(self.engine) as s, s.begin():
+            for scorer, items in by_scorer.items():
+                known = set(self.scores([sc.paper_id for sc in items], criteria_hash, scorer))
+                for sc in items:
+                    if sc.paper_id not in known:
+                        s.add(ScoreRow(criteria_hash=criteria_hash, **_score_fields(sc)))
+                        known.add(sc.paper_id)
+
+    def delete_scores(self, criteria_hash: str, scorer: str) -> int:
+        """Forget cached scores, e.g. after the scorer learned something new."""
+        with Session(self.engine) as s, s.begin():
+            rows = s.scalars(
+                select(ScoreRow).where(
+                    ScoreRow.criteria_hash == criteria_hash, ScoreRow.scorer == scorer
+                )
+            ).all()
+            for r in rows:
+                s.delete(r)
+            return len(rows)
+
+    # digests and what was shown
+    def save_digest(
+        self,
+        subscription: str,
+        day: date,
+        status: str,
+        message: str,
+        criteria_hash: str,
+        payload: dict[str, Any],
+    ) -> None:
+        with Session(self.engine) as s, s.begin():
+            row = s.scalars(
+                select(DigestRow).where(
+                    DigestRow.subscription == subscription, DigestRow.day == day
+                )
+            ).first()
+            if row is None:
+                row = DigestRow(subscription=subscription, day=day)
+                s.add(row)
+            row.status, row.message, row.criteria_hash, row.payload = (
+                status,
+                message,
+                criteria_hash,
+                payload,
+            )
+
+    def digest(self, subscription: str, day: date | None = None) -> dict[str, Any] | None:
+        """The stored digest payload of a day, or the latest one."""
+        with Session(self.engine) as s:
+            q = select(DigestRow).where(DigestRow.subscription == subscription)
+            q = q.where(DigestRow.day == day) if day else q.order_by(DigestRow.day.desc())
+            row = s.scalars(q.limit(1)).first()
+            return dict(row.payload) if row else None
+
+    def digest_days(self, subscription: str) -> list[date]:
+        with Session(self.engine) as s:
+            return list(
+                s.scalars(
+                    select(DigestRow.day)
+                    .where(DigestRow.subscription == subscription)
+                    .order_by(DigestRow.day)
+                )
+            )
+
+    def shown_before(self, subscription: str, day: date) -> set[str]:
+        with Session(self.engine) as s:
+            return set(
+                s.scalars(
+                    select(ShownRow.paper_id).where(
+                        ShownRow.subscription == subscription, ShownRow.day < day
+                    )
+                )
+            )
+
+    def mark_shown(self, subscription: str, day: date, paper_ids: Iterable[str]) -> None:
+        with Session(self.engine) as s, s.begin():
+            known = set(
+                s.scalars(select(ShownRow.paper_id).where(ShownRow.subscription == subscription))
+            )
+            for pid in paper_ids:
+                if pid not in known:
+                    s.add(ShownRow(subscription=subscription, paper_id=pid, day=day))
+                    known.add(pid)
+
+    # learning
+    def save_labels(self, criteria_hash: str, labels: dict[str, float], source: str) -> None:
+        with Session(self.engine) as s, s.begin():
+            existing = {
+                r.paper_id: r
+                for r in s.scalars(
+                    select(LabelRow).where(
+                        LabelRow.criteria_hash == criteria_hash, LabelRow.source == source
+                    )
+                )
+            }
+            for pid, label in labels.items():
+                if pid in existing:
+                    existing[pid].label = label
+                else:
+                    s.add(
+                        LabelRow(
+                            paper_id=pid, criteria_hash=criteria_hash, label=label, source=source
+                        )
+                    )
+
+    def labels(self, criteria_hash: str) -> dict[str, float]:
+        """Every label for the criteria; a later source overrides an earlier one."""
+        with Session(self.engine) as s:
+            rows = s.scalars(
+                select(LabelRow)
+                .where(LabelRow.criteria_hash == criteria_hash)
+                .order_by(LabelRow.id)
+            )
+            return {r.paper_id: r.label for r in rows}
+
+    def save_model(self, criteria_hash: str, scorer: str, params: dict[str, Any]) -> None:
+        with Session(self.engine) as s, s.begin():
+            row = s.scalars(
+                select(ModelRow).where(
+                    ModelRow.criteria_hash == criteria_hash, ModelRow.scorer == scorer
+                )
+            ).first()
+            if row is None:
+                s.add(ModelRow(criteria_hash=criteria_hash, scorer=scorer, params=params))
+            else:
+                row.params, row.created_at = params, _now()
+
+    def model(self, criteria_hash: str, scorer: str) -> dict[str, Any] | None:
+        with Session(self.engine) as s:
+            row = s.scalars(
+                select(ModelRow).where(
+                    ModelRow.criteria_hash == criteria_hash, ModelRow.scorer == scorer
+                )
+            ).first()
+            return dict(row.params) if row else None
+
+    def require_paper(self, paper_id: str) -> Paper:
+        paper = self.paper(paper_id)
+        if paper is None:
+            raise NotFoundError(
+                f"paper {paper_id} is not in the store; run a digest that lists it first"
+            )
+        return paper
+
+
+def _paper(row: PaperRow, listing: ListingRow | None = None) -> Paper:
+    return Paper(
+        id=row.id,
+        version=row.version,
+        title=row.title,
+        abstract=row.abstract,
+        authors=tuple(row.authors),
+        categories=tuple(row.categories),
+        primary_category=row.primary_category,
+        comment=row.comment,
+        announce_type=listing.announce_type if listing else "new",
+        feeds=dict(listing.feeds) if listing else {},
+    )
+
+
+_SCORE_FIELDS = (
+    "paper_id", "relevance", "novelty", "comment", "matched", "scorer", "raw",
+    "prompt_tokens", "cached_tokens", "completion_tokens", "cost",
+)  # fmt: skip
+
+
+def _score_fields(score: Score) -> dict[str, Any]:
+    return {f: getattr(score, f) for f in _SCORE_FIELDS}
+
+
+def _score(row: ScoreRow) -> Score:
+    return Score(**{f: getattr(row, f) for f in _SCORE_FIELDS})
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _safe(dsn: str) -> str:
+    """The DSN without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(dsn).render_as_string(hide_password=True)

@@ -1,0 +1,71 @@
+"""Shared fixtures: no test reaches beyond loopback; the sample day is scored once per session."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from digest.criteria import Criteria, default_criteria_path
+from digest.pipeline import build_digest, sample_listing
+from digest.scoring.local import LocalScorer
+from digest.store import Store
+
+DATA = Path(__file__).parent / "data"
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self: socket.socket, address: object) -> object:
+    host = address[0] if isinstance(address, tuple) else address
+    if self.family in (socket.AF_INET, socket.AF_INET6) and host not in (
+        "127.0.0.1",
+        "::1",
+        "localhost",
+    ):
+        raise ConnectionRefusedError(f"tests may not reach the network ({host})")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any connection beyond loopback fails loudly."""
+    monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No PAPERDIGEST_* variable or ./paperdigest.toml of the developer leaks into a test."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("PAPERDIGEST_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def criteria() -> Criteria:
+    return Criteria.load(default_criteria_path())
+
+
+@pytest.fixture(scope="session")
+def scored_db(tmp_path_factory: pytest.TempPathFactory, criteria: Criteria) -> Path:
+    """A SQLite store holding the sample day, scored by the local scorer (done once)."""
+    path = tmp_path_factory.mktemp("scored") / "sample.sqlite3"
+    store = Store(f"sqlite:///{path}")
+    asyncio.run(build_digest(store, sample_listing(), criteria, LocalScorer()))
+    store.close()
+    return path
+
+
+@pytest.fixture
+def scored_store(scored_db: Path, tmp_path: Path) -> Store:
+    """A private copy of the scored store, free to change."""
+    copy = tmp_path / "store.sqlite3"
+    shutil.copy(scored_db, copy)
+    store = Store(f"sqlite:///{copy}")
+    yield store
+    store.close()

@@ -1,0 +1,133 @@
+"""A loopback stand-in for rss.arxiv.org and export.arxiv.org, serving recorded responses.
+
+with FakeArxiv(rss={"cs.LG": lg_bytes}, atom=atom_bytes) as fake:
+    fake.rss_base_url      # "http://127.0.0.1:PORT/rss/"   (GET /rss/{category})
+    fake.api_url_format    # "http://127.0.0.1:PORT/api/query?{}"
+    fake.fail("cs.AI", 503); fake.garbage("cs.LG"); fake.requests  # paths seen
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+RSS_FILES = {
+    "cs.LG": "rss-arxiv-org_cs.LG_2026-04-27.trimmed.xml",
+    "cs.AI": "rss-arxiv-org_cs.AI_2026-04-27.trimmed.xml",
+}
+ATOM_FILES = {
+    "id-list": "arxiv-api-atom_2026-04-12_id-list.body.xml",
+    "q-testing": "arxiv-api-atom_2026-04-12_q-testing-m10.body.xml",
+}
+GARBAGE = b"<html><body><h1>Service Unavailable</h1><p>try again</body></html>"
+EMPTY_ATOM = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom" '
+    b'xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">'
+    b"<opensearch:totalResults>0</opensearch:totalResults></feed>"
+)
+
+
+def recorded_rss(category: str) -> bytes:
+    """The real rss.arxiv.org response recorded for `category` (2026-04-27)."""
+    return (DATA / RSS_FILES[category]).read_bytes()
+
+
+def recorded_atom(name: str) -> bytes:
+    """A real export API response body ('id-list' or 'q-testing')."""
+    return (DATA / ATOM_FILES[name]).read_bytes()
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound once, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class FakeArxiv:
+    """A ThreadingHTTPServer on 127.0.0.1 serving RSS per category and one Atom body."""
+
+    def __init__(self, rss: dict[str, bytes] | None = None, atom: bytes | None = None) -> None:
+        self.rss = dict(rss) if rss is not None else {c: recorded_rss(c) for c in RSS_FILES}
+        self.atom = atom
+        self.failures: dict[str, int | bytes] = {}
+        self.requests: list[str] = []
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def fail(self, key: str, status: int = 503) -> None:
+        """Answer `key` (a category, or 'api') with an HTTP error status."""
+        self.failures[key] = status
+
+    def garbage(self, key: str, body: bytes = GARBAGE) -> None:
+        """Answer `key` with 200 and a body that is not a feed."""
+        self.failures[key] = body
+
+    @property
+    def base(self) -> str:
+        assert self._server is not None, "FakeArxiv is not started"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def rss_base_url(self) -> str:
+        return f"{self.base}/rss/"
+
+    @property
+    def api_url_format(self) -> str:
+        return f"{self.base}/api/query?{{}}"
+
+    def _answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, bytes]:
+        if path.startswith("/rss/"):
+            key, body = path.removeprefix("/rss/"), self.rss.get(path.removeprefix("/rss/"))
+        elif path == "/api/query":
+            first = query.get("start", ["0"])[0] == "0"
+            key, body = "api", (self.atom if first else EMPTY_ATOM)
+        else:
+            return 404, b"not found"
+        failure = self.failures.get(key)
+        if isinstance(failure, int):
+            return failure, b"unavailable"
+        if isinstance(failure, bytes):
+            return 200, failure
+        return (200, body) if body is not None else (404, b"no such feed")
+
+    def start(self) -> FakeArxiv:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                fake.requests.append(self.path)
+                parts = urlsplit(self.path)
+                status, body = fake._answer(parts.path, parse_qs(parts.query))
+                self.send_response(status)
+                self.send_header("Content-Type", "application/xml; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeArxiv:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
