@@ -16,6 +16,7 @@ from digest.errors import CriteriaError
 
 KEYWORDS = "Keywords"
 AUTHORS = "Followed authors"
+_KEYWORD_LABELS = ("relevant", "irrelevant", "application")
 _TOPIC = {"relevant", "irrelevant"}
 _ITEM = re.compile(r"^\s*[-*•]\s*(?:(?P<label>[A-Za-z ]+):\s*)?(?P<body>.*)$")
 
@@ -61,6 +62,12 @@ class Criteria:
             items = [_item(line, source, name) for line in lines]
             if name.lower() == KEYWORDS.lower():
                 keywords = {label.lower(): _split_list(body) for label, body in items}
+                unknown = [lb for lb, _ in items if lb.lower() not in _KEYWORD_LABELS]
+                if unknown:
+                    raise CriteriaError(
+                        f"{source}: '{KEYWORDS}' has a line '{unknown[0]}:'; expected "
+                        "'- Relevant: ...', '- Irrelevant: ...' or '- Application: ...'"
+                    )
             elif name.lower() == AUTHORS.lower():
                 authors = tuple(body for _, body in items if body)
             else:

@@ -116,3 +116,9 @@ def test_prompt_fixed_part_first_then_every_topic(default):
     for name in TOPICS:
         assert name in prompt
     assert "Quantization" in prompt
+
+
+def test_unknown_keyword_label_is_an_error() -> None:
+    text = "## Topic\n- Relevant: x\n\n## Keywords\n- Relevent: a, b\n"
+    with pytest.raises(CriteriaError, match="Relevent"):
+        Criteria.parse(text, source="mine.md")

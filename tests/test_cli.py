@@ -1,0 +1,189 @@
+"""The `paperdigest` command as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from tests.fakes.arxiv import FakeArxiv, closed_port, recorded_rss
+
+DATA = Path(__file__).parent / "data"
+SAMPLE = Path(__file__).parent.parent / "digest" / "data" / "sample-2026-02-10.jsonl"
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(scored_db: Path, tmp_path: Path) -> dict[str, str]:
+    """Settings for a CLI run: a copy of the scored sample store, output in tmp_path."""
+    db = tmp_path / "cli.sqlite3"
+    shutil.copy(scored_db, db)
+    return {
+        "PAPERDIGEST_DATABASE_PATH": str(db),
+        "PAPERDIGEST_DIGEST_OUT_DIR": str(tmp_path / "out"),
+    }
+
+
+def invoke(args: list[str], env: dict[str, str]):
+    return runner.invoke(app, args, env=env)
+
+
+def test_every_command_is_documented_with_an_example() -> None:
+    commands = app.registered_commands
+    assert {c.name or c.callback.__name__ for c in commands} >= {
+        "run", "score", "eval", "learn", "why", "criteria",
+    }  # fmt: skip
+    for command in commands:
+        assert "Example:" in (command.callback.__doc__ or ""), command.name
+        name = command.name or command.callback.__name__
+        result = runner.invoke(app, [name, "--help"])
+        assert result.exit_code == 0 and "Example" in result.output
+
+
+def test_run_sample_writes_the_day(env: dict[str, str], tmp_path: Path) -> None:
+    result = invoke(["run", "--sample"], env)
+    assert result.exit_code == 0, result.output
+    assert "692 papers scanned" in result.output
+    assert "2602.08235" in result.output  # the followed author's paper leads the table
+    out = tmp_path / "out"
+    page = json.loads((out / "json" / "2026-02" / "2026-02-10.json").read_text())
+    assert page["papers"][0]["id"] == "2602.08235"
+    md = (out / "md" / "2026-02" / "2026-02-10.md").read_text()
+    assert "Total scanned papers: 692" in md and "Author match" in md
+    assert (out / "html" / "2026-02" / "index.html").exists()
+
+
+def test_why_explains_a_paper(env: dict[str, str]) -> None:
+    result = invoke(["why", "2602.08007"], env)
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "relevance" in out and "novelty" in out
+    assert "matched criterion: " in out and "rank " in out
+    assert "cutoffs: relevance >= 8, novelty >= 7" in out
+    assert "made the digest" in out
+
+
+def test_why_unknown_paper(env: dict[str, str]) -> None:
+    result = invoke(["why", "2602.99999"], env)
+    assert result.exit_code == 1
+    assert "2602.99999 is not in the store" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_why_not_an_id(env: dict[str, str]) -> None:
+    result = invoke(["why", "banana"], env)
+    assert result.exit_code == 1 and "not an arXiv id" in result.output
+
+
+def test_score_prints_one_line_per_paper(env: dict[str, str], tmp_path: Path) -> None:
+    listing = tmp_path / "three.jsonl"
+    listing.write_text("".join(SAMPLE.read_text().splitlines(keepends=True)[:3]))
+    result = invoke(["score", "--input", str(listing), "--scorer", "local"], env)
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert len(lines) == 3
+    for line in lines:
+        assert set(line) == {"id", "relevance", "novelty", "comment", "matched"}
+        assert 1 <= line["relevance"] <= 10 and 1 <= line["novelty"] <= 10
+
+
+def test_score_unknown_scorer(env: dict[str, str]) -> None:
+    result = invoke(["score", "--input", str(SAMPLE), "--scorer", "oracle"], env)
+    assert result.exit_code == 1 and "unknown scorer 'oracle'" in result.output
+
+
+def test_score_bad_input_line(env: dict[str, str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "2602.00001", "title": "x", "abstract": "y"}\nnot json\n')
+    result = invoke(["score", "--input", str(bad)], env)
+    assert result.exit_code == 1 and "bad.jsonl:2" in result.output
+
+
+def test_eval_on_a_tiny_listing(env: dict[str, str], tmp_path: Path) -> None:
+    lines = SAMPLE.read_text().splitlines(keepends=True)
+    listing = tmp_path / "tiny.jsonl"
+    listing.write_text("".join(lines[:8]))
+    ids = [json.loads(line)["id"] for line in lines[:2]]
+    reference = tmp_path / "ref.txt"
+    reference.write_text(
+        f"ArXiv ID: {ids[0]}\n\nRelevance: 9 Novelty: 8\n\n"
+        f"ArXiv ID: {ids[1]}\n\nRelevance: 7 Novelty: 7\n\n"
+        "ArXiv ID: 2602.99999\n\nRelevance: 8 Novelty: 8\n"
+    )
+    result = invoke(["eval", "--listing", str(listing), "--reference", str(reference)], env)
+    assert result.exit_code == 0, result.output
+    assert "papers in listing: 8" in result.output
+    assert "found in listing: 2 of 3" in result.output
+    assert "R-precision" in result.output and "recall keeping top 40%" in result.output
+    assert "Spearman" in result.output
+
+
+def test_bad_config_key_names_key_and_file(env: dict[str, str], tmp_path: Path) -> None:
+    config = tmp_path / "mine.toml"
+    config.write_text("[digest]\ntopk = 5\n")
+    result = invoke(["--config", str(config), "run", "--sample"], env)
+    assert result.exit_code == 1
+    assert "digest.topk" in result.output and "mine.toml" in result.output
+
+
+def test_run_offline_names_the_feed_and_suggests_sample(env: dict[str, str]) -> None:
+    env["PAPERDIGEST_ARXIV_RSS_URL"] = f"http://127.0.0.1:{closed_port()}/rss/"
+    result = invoke(["run"], env)
+    assert result.exit_code == 2
+    assert "cs.LG" in result.output and "--sample" in result.output
+
+
+def test_run_no_announcement_exits_zero(env: dict[str, str], tmp_path: Path) -> None:
+    def empty(raw: bytes) -> bytes:
+        return raw.partition(b"<item>")[0] + b"</channel></rss>"
+
+    with FakeArxiv(rss={c: empty(recorded_rss(c)) for c in ("cs.LG", "cs.AI")}) as fake:
+        env["PAPERDIGEST_ARXIV_RSS_URL"] = fake.rss_base_url
+        result = invoke(["run"], env)
+    assert result.exit_code == 0, result.output
+    assert "no announcement" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_run_malformed_feed_names_it(env: dict[str, str]) -> None:
+    with FakeArxiv() as fake:
+        fake.garbage("cs.AI")
+        env["PAPERDIGEST_ARXIV_RSS_URL"] = fake.rss_base_url
+        result = invoke(["run"], env)
+    assert result.exit_code == 2 and "cs.AI" in result.output
+
+
+def test_run_real_feeds_from_loopback(env: dict[str, str], tmp_path: Path) -> None:
+    with FakeArxiv() as fake:
+        env["PAPERDIGEST_ARXIV_RSS_URL"] = fake.rss_base_url
+        result = invoke(["run"], env)
+    assert result.exit_code == 0, result.output
+    assert "6 papers scanned" in result.output
+    assert (tmp_path / "out" / "json" / "2026-04" / "2026-04-27.json").exists()
+
+
+def test_criteria_shows_the_default(env: dict[str, str]) -> None:
+    result = invoke(["criteria"], env)
+    assert result.exit_code == 0
+    assert "## Model Architecture" in result.output and "hash: " in result.output
+
+
+def test_run_stale_feed_exits_3_and_says_which(env: dict[str, str], tmp_path: Path) -> None:
+    stale = recorded_rss("cs.AI").replace(b"27 Apr 2026", b"24 Apr 2026")
+    with FakeArxiv(rss={"cs.LG": recorded_rss("cs.LG"), "cs.AI": stale}) as fake:
+        env["PAPERDIGEST_ARXIV_RSS_URL"] = fake.rss_base_url
+        result = invoke(["run"], env)
+    assert result.exit_code == 3
+    assert "cs.AI is stale" in " ".join(result.output.split())
+    assert not (tmp_path / "out").exists()
+
+
+def test_dry_run_writes_nothing(env: dict[str, str], tmp_path: Path) -> None:
+    result = invoke(["run", "--sample", "--dry-run"], env)
+    assert result.exit_code == 0
+    assert "would score 692 papers" in result.output
+    assert not (tmp_path / "out").exists()
