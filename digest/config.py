@@ -75,16 +75,11 @@ class ScoringSettings(_Section):
         return value
 
 
-class LocalSettings(_Section):
-    learned_weight: float = Field(0.7, ge=0, le=1)
-
-
 class Settings(_Section):
     database: DatabaseSettings = DatabaseSettings()
     arxiv: ArxivSettings = ArxivSettings()
     digest: DigestSettings = DigestSettings()
     scoring: ScoringSettings = ScoringSettings()
-    local: LocalSettings = LocalSettings()
 
 
 def config_dir() -> Path:
