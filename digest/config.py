@@ -36,6 +36,7 @@ class ArxivSettings(_Section):
     announce_types: tuple[str, ...] = ("new", "cross")
     rss_url: str = "https://rss.arxiv.org/rss/"
     timeout: float = Field(30.0, gt=0)
+    export_url: str = "https://export.arxiv.org/api/query?{}"
     export_delay: float = Field(3.0, ge=0)
 
     @field_validator("announce_types")

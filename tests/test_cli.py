@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from tests.fakes.arxiv import FakeArxiv, closed_port, recorded_rss
+from tests.fakes.arxiv import FakeArxiv, closed_port, recorded_atom, recorded_rss
 
 DATA = Path(__file__).parent / "data"
 SAMPLE = Path(__file__).parent.parent / "digest" / "data" / "sample-2026-02-10.jsonl"
@@ -35,7 +35,7 @@ def invoke(args: list[str], env: dict[str, str]):
 def test_every_command_is_documented_with_an_example() -> None:
     commands = app.registered_commands
     assert {c.name or c.callback.__name__ for c in commands} >= {
-        "run", "score", "eval", "learn", "why", "criteria",
+        "run", "score", "eval", "learn", "why", "criteria", "backfill",
     }  # fmt: skip
     for command in commands:
         assert "Example:" in (command.callback.__doc__ or ""), command.name
@@ -187,3 +187,22 @@ def test_dry_run_writes_nothing(env: dict[str, str], tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert "would score 692 papers" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_backfill_writes_a_listing(env: dict[str, str], tmp_path: Path) -> None:
+    with FakeArxiv(atom=recorded_atom("id-list")) as fake:
+        env |= {"PAPERDIGEST_ARXIV_EXPORT_URL": fake.api_url_format}
+        env |= {"PAPERDIGEST_ARXIV_EXPORT_DELAY": "0"}
+        out = tmp_path / "range.jsonl"
+        args = ["backfill", "--from", "2026-04-01", "--to", "2026-04-02", "--output", str(out)]
+        result = invoke(args, env)
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["id"] for line in lines] == ["1707.08567"] and lines[0]["authors"]
+    assert "submittedDate" in fake.requests[0]
+
+
+def test_backfill_bad_day(env: dict[str, str], tmp_path: Path) -> None:
+    args = ["backfill", "--from", "April 1", "--to", "2026-04-02", "--output", "x.jsonl"]
+    result = invoke(args, env)
+    assert result.exit_code == 1 and "--from expects a day as YYYY-MM-DD" in result.output

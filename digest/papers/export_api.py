@@ -24,9 +24,13 @@ def build_query(categories: Iterable[str], start: date, end: date) -> str:
     return f"({cats}) AND submittedDate:[{start:%Y%m%d}0000 TO {end:%Y%m%d}2359]"
 
 
-def default_client() -> arxiv.Client:
+def default_client(
+    url_format: str = arxiv.Client.query_url_format, delay: float = COURTESY_DELAY
+) -> arxiv.Client:
     """A client that keeps arXiv's courtesy delay between pages."""
-    return arxiv.Client(page_size=PAGE_SIZE, delay_seconds=COURTESY_DELAY, num_retries=3)
+    client = arxiv.Client(page_size=PAGE_SIZE, delay_seconds=delay, num_retries=3)
+    client.query_url_format = url_format
+    return client
 
 
 def to_paper(result: arxiv.Result, categories: Iterable[str] = ()) -> Paper:
