@@ -134,7 +134,7 @@ def _usage(model: str, fresh: list[Score]) -> Usage:
         prompt_tokens=sum(s.prompt_tokens for s in fresh),
         cached_tokens=sum(s.cached_tokens for s in fresh),
         completion_tokens=sum(s.completion_tokens for s in fresh),
-        cost=sum(s.cost for s in fresh),
+        cost=None if any(s.cost is None for s in fresh) else sum(s.cost or 0.0 for s in fresh),
     )
 
 

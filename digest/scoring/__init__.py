@@ -23,7 +23,7 @@ class Score:
     prompt_tokens: int = 0
     cached_tokens: int = 0
     completion_tokens: int = 0
-    cost: float = 0.0
+    cost: float | None = 0.0  # None: the model has no known price
     raw: float | None = None  # the scorer's continuous score, for ranking ties and eval
 
     def to_line(self) -> dict:
