@@ -286,6 +286,33 @@ def why(
         console.print(line, highlight=False)
 
 
+@app.command()
+@_errors_as_lines
+def chat(
+    text: Annotated[str | None, typer.Argument(help="One command; without it, a prompt.")] = None,
+) -> None:
+    """Talk to the digest as a chat would: the same commands as Slack and Telegram.
+
+    Example: paperdigest chat "why 2602.08007"
+    """
+    from bot.commands import Context, Deps
+    from bot.commands import run as run_command
+
+    settings = _settings()
+    store = Store(settings.database.dsn)
+    deps = Deps(
+        store, settings, lambda crit: make_scorer(settings.scoring.scorer, store, crit, settings)
+    )
+    ctx = Context("terminal", settings.digest.subscription, "you", dm=True)
+    if text is not None:
+        reply = run_command(text, ctx, deps)
+        console.print(reply.text(), highlight=False, markup=False)
+        raise typer.Exit(1 if reply.error else 0)
+    console.print("paperdigest chat: type `help`, or an empty line to leave.")
+    while line := typer.prompt("you", default="", show_default=False).strip():
+        console.print(run_command(line, ctx, deps).text(), highlight=False, markup=False)
+
+
 @app.command("criteria")
 @_errors_as_lines
 def criteria_show() -> None:

@@ -65,6 +65,33 @@ class DigestSettings(_Section):
     out_dir: str = "out"
 
 
+class BotSettings(_Section):
+    admins: tuple[str, ...] = ()
+    top_k: int = Field(10, ge=1, le=100)
+    schedule: str = "06:30"
+    timezone: str = "UTC"
+
+    @field_validator("schedule")
+    @classmethod
+    def _time(cls, value: str) -> str:
+        from digest.subscriptions import parse_time
+
+        try:
+            return parse_time(value).strftime("%H:%M")
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from digest.subscriptions import check_timezone
+
+        try:
+            return check_timezone(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+
+
 class ScoringSettings(_Section):
     scorer: str = "local"
 
@@ -80,6 +107,7 @@ class Settings(_Section):
     database: DatabaseSettings = DatabaseSettings()
     arxiv: ArxivSettings = ArxivSettings()
     digest: DigestSettings = DigestSettings()
+    bot: BotSettings = BotSettings()
     scoring: ScoringSettings = ScoringSettings()
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from digest.errors import DigestError, NotFoundError
 from digest.papers import Paper
 from digest.scoring import Score
+from digest.subscriptions import Subscription
 
 
 def _now() -> datetime:
@@ -141,6 +142,49 @@ class ModelRow(Base):
     scorer: Mapped[str] = mapped_column(String(100))
     params: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class SubscriptionRow(Base):
+    __tablename__ = "subscriptions"
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    chat: Mapped[str] = mapped_column(String(200))
+    settings: Mapped[dict] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(default=True)
+    paused_reason: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class RatingRow(Base):
+    """A person's thumbs up (+1) or down (-1) on a paper in a subscription's digest."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (UniqueConstraint("subscription", "paper_id", "user"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription: Mapped[str] = mapped_column(String(200), index=True)
+    paper_id: Mapped[str] = mapped_column(String(32))
+    user: Mapped[str] = mapped_column(String(200))
+    value: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class OutboxRow(Base):
+    """One message of one digest for one chat: posted exactly once, in order."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("subscription", "day", "seq"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription: Mapped[str] = mapped_column(String(200), index=True)
+    day: Mapped[date] = mapped_column(Date)
+    seq: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[dict] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    message_id: Mapped[str | None] = mapped_column(String(100))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Store:
@@ -400,6 +444,96 @@ class Store:
             ).first()
             return dict(row.params) if row else None
 
+    # subscriptions
+    def save_subscription(self, sub: Subscription) -> None:
+        with Session(self.engine) as s, s.begin():
+            row = s.get(SubscriptionRow, sub.id) or SubscriptionRow(id=sub.id)
+            row.platform, row.chat, row.active = sub.platform, sub.chat, sub.active
+            row.paused_reason, row.last_error = sub.paused_reason, sub.last_error
+            row.settings = {k: getattr(sub, k) for k in _SUB_SETTINGS}
+            s.add(row)
+
+    def subscription(self, sub_id: str) -> Subscription | None:
+        with Session(self.engine) as s:
+            row = s.get(SubscriptionRow, sub_id)
+            return _subscription(row) if row else None
+
+    def subscriptions(self, active_only: bool = True) -> list[Subscription]:
+        with Session(self.engine) as s:
+            q = select(SubscriptionRow).order_by(SubscriptionRow.id)
+            if active_only:
+                q = q.where(SubscriptionRow.active.is_(True))
+            return [_subscription(r) for r in s.scalars(q)]
+
+    def move_subscription(self, old_id: str, new: Subscription) -> None:
+        """A chat changed id (Telegram group -> supergroup): its history follows it."""
+        with Session(self.engine) as s, s.begin():
+            for model in (CriteriaRow, DigestRow, ShownRow, RatingRow, OutboxRow):
+                for row in s.scalars(select(model).where(model.subscription == old_id)):
+                    row.subscription = new.id
+            old = s.get(SubscriptionRow, old_id)
+            if old is not None:
+                s.delete(old)
+        self.save_subscription(new)
+
+    # ratings
+    def save_rating(self, subscription: str, paper_id: str, user: str, value: int) -> None:
+        with Session(self.engine) as s, s.begin():
+            row = s.scalars(
+                select(RatingRow).where(
+                    RatingRow.subscription == subscription,
+                    RatingRow.paper_id == paper_id,
+                    RatingRow.user == user,
+                )
+            ).first()
+            if row is None:
+                s.add(
+                    RatingRow(subscription=subscription, paper_id=paper_id, user=user, value=value)
+                )
+            else:
+                row.value, row.created_at = value, _now()
+
+    def ratings(self, subscription: str) -> dict[str, int]:
+        """paper id -> the sum of its ratings in the subscription."""
+        with Session(self.engine) as s:
+            out: dict[str, int] = {}
+            for r in s.scalars(select(RatingRow).where(RatingRow.subscription == subscription)):
+                out[r.paper_id] = out.get(r.paper_id, 0) + r.value
+            return out
+
+    # outbox
+    def enqueue(self, subscription: str, day: date, payloads: list[dict[str, Any]]) -> int:
+        """Add a digest's messages unless that (subscription, day) is queued already."""
+        with Session(self.engine) as s, s.begin():
+            queued = s.scalars(
+                select(OutboxRow.id).where(
+                    OutboxRow.subscription == subscription, OutboxRow.day == day
+                )
+            ).first()
+            if queued is not None:
+                return 0
+            for seq, payload in enumerate(payloads):
+                s.add(OutboxRow(subscription=subscription, day=day, seq=seq, payload=payload))
+            return len(payloads)
+
+    def outbox(self, subscription: str | None = None, states: tuple[str, ...] = ()) -> list[dict]:
+        with Session(self.engine) as s:
+            q = select(OutboxRow).order_by(OutboxRow.subscription, OutboxRow.day, OutboxRow.seq)
+            if subscription:
+                q = q.where(OutboxRow.subscription == subscription)
+            if states:
+                q = q.where(OutboxRow.state.in_(states))
+            return [_outbox(r) for r in s.scalars(q)]
+
+    def update_outbox(self, row_id: int, **fields: Any) -> None:
+        """Set state, message_id, error, attempts, not_before or sent_at of one message."""
+        with Session(self.engine) as s, s.begin():
+            row = s.get(OutboxRow, row_id)
+            if row is None:
+                raise NotFoundError(f"outbox message {row_id} does not exist")
+            for key, value in fields.items():
+                setattr(row, key, value)
+
     def require_paper(self, paper_id: str) -> Paper:
         paper = self.paper(paper_id)
         if paper is None:
@@ -407,6 +541,35 @@ class Store:
                 f"paper {paper_id} is not in the store; run a digest that lists it first"
             )
         return paper
+
+
+_SUB_SETTINGS = (
+    "categories", "relevance_cutoff", "novelty_cutoff", "top_k", "schedule", "timezone",
+    "subscribed_by", "admins",
+)  # fmt: skip
+
+
+def _subscription(row: SubscriptionRow) -> Subscription:
+    settings = dict(row.settings)
+    for key in ("categories", "admins"):
+        settings[key] = tuple(settings.get(key) or ())
+    return Subscription(
+        id=row.id,
+        platform=row.platform,
+        chat=row.chat,
+        active=row.active,
+        paused_reason=row.paused_reason,
+        last_error=row.last_error,
+        **{k: v for k, v in settings.items() if k in _SUB_SETTINGS},
+    )
+
+
+def _outbox(row: OutboxRow) -> dict[str, Any]:
+    return {
+        c: getattr(row, c)
+        for c in ("id", "subscription", "day", "seq", "payload", "state", "message_id",
+                  "attempts", "error", "not_before", "sent_at")
+    }  # fmt: skip
 
 
 def _paper(row: PaperRow, listing: ListingRow | None = None) -> Paper:

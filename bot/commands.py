@@ -1,0 +1,577 @@
+"""The platform-neutral command core: text -> Command -> handler -> Reply.
+
+Slack's `/digest why 2602.08007`, Telegram's `/why 2602.08007`, a DM ("why did 2602.08007
+score 9?") and the terminal `chat` all arrive here as plain text with a Context.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date
+
+from bot.replies import PaperCard, Reply
+from digest.config import Settings
+from digest.criteria import Criteria, Topic, default_criteria_path
+from digest.errors import ConfigError, CriteriaError, DigestError, NotFoundError
+from digest.explain import explain
+from digest.papers import split_id
+from digest.ranking import followed_in, rank, same_author
+from digest.scoring import Scorer
+from digest.store import Store
+from digest.subscriptions import (
+    Subscription,
+    check_categories,
+    check_timezone,
+    parse_time,
+    subscription_id,
+)
+
+_ID = re.compile(r"\b(\d{4}\.\d{4,5})(?:v\d+)?\b")
+_WORD_REST = re.compile(r"(\S+)\s*(.*)", re.S)
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who is asking, where."""
+
+    platform: str  # slack | telegram | terminal
+    chat: str  # channel or chat id on that platform
+    user: str  # user id on that platform
+    user_name: str = ""
+    chat_admin: bool = False  # the platform says this user administers the chat
+    dm: bool = False
+
+    @property
+    def subscription_id(self) -> str:
+        """The terminal acts on the CLI's own subscription (`digest.subscription`)."""
+        return (
+            self.chat if self.platform == "terminal" else subscription_id(self.platform, self.chat)
+        )
+
+    @property
+    def who(self) -> str:
+        return f"{self.platform}:{self.user}"
+
+
+@dataclass
+class Deps:
+    """What handlers need from the engine."""
+
+    store: Store
+    settings: Settings
+    scorer_for: Callable[[Criteria], Scorer]
+
+
+class UsageError(DigestError):
+    """A command with wrong arguments; the message is the command's usage."""
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    args: tuple[str, ...] = ()
+    rest: str = ""  # the raw text after the command word(s), for multi-line input
+
+
+@dataclass(frozen=True)
+class Spec:
+    usage: str
+    summary: str
+    writes: bool = False  # changes settings: admins and the subscriber only
+    slow: bool = False  # may take seconds: acknowledge first
+
+
+SPECS: dict[str, Spec] = {
+    "help": Spec("help", "this list"),
+    "subscribe": Spec("subscribe", "daily digest in this chat", writes=True),
+    "unsubscribe": Spec("unsubscribe", "stop the daily digest", writes=True),
+    "settings": Spec("settings", "criteria version, categories, cutoffs, top-k, schedule"),
+    "top": Spec("top [n]", "the top n papers of the latest digest (default 5)"),
+    "why": Spec("why <arxiv id | rank>", "scores, comment, criterion, rank, why in or out"),
+    "criteria": Spec("criteria", "the criteria, numbered"),
+    "criteria add": Spec("criteria add <topic>: <what is relevant>", "add a topic", True),
+    "criteria remove": Spec("criteria remove <n>", "remove topic n", writes=True),
+    "criteria set": Spec("criteria set <the whole document>", "replace the criteria", True),
+    "criteria undo": Spec("criteria undo", "go back to the previous version", writes=True),
+    "criteria history": Spec("criteria history", "every version, newest first"),
+    "threshold": Spec("threshold relevance=<1-10> novelty=<1-10>", "the cutoffs", True),
+    "topk": Spec("topk <n>", "papers per digest (followed authors come on top)", True),
+    "follow": Spec("follow <author name>", "their papers lead the digest", writes=True),
+    "unfollow": Spec("unfollow <author name>", "stop following", writes=True),
+    "categories": Spec("categories <cat> [<cat> ...]", "arXiv categories to read", True),
+    "schedule": Spec("schedule <HH:MM> <IANA timezone>", "when the digest is posted", True),
+    "preview": Spec("preview", "today's papers under the current criteria", slow=True),
+    "search": Spec("search <words>", "papers in the store matching the words"),
+    "rate": Spec("rate <arxiv id> <+1|-1>", "teach the scorer (the 👍/👎 buttons)"),
+}
+ALIASES = {"threshold": ("thresholds", "cutoffs"), "topk": ("top-k",), "help": ("start", "?")}
+
+
+def parse(text: str) -> Command:
+    """Plain text to a Command; a sentence that mentions a paper is read as `why`."""
+    text = text.strip().removeprefix("/").strip()
+    text = re.sub(r"^(digest|paperdigest)\b\s*", "", text, flags=re.I)  # "/digest why ..."
+    text = re.sub(r"^(\w+)@\w+", r"\1", text)  # Telegram's "/why@paperdigest_bot"
+    if not text:
+        return Command("help")
+    first, rest = _WORD_REST.match(text).groups()  # type: ignore[union-attr]
+    word = first.lower()
+    word = next((k for k, names in ALIASES.items() if word in names), word)
+    if word == "criteria":
+        if not rest:
+            return Command("criteria")
+        sub, tail = _WORD_REST.match(rest).groups()  # type: ignore[union-attr]
+        if sub.lower() not in {"add", "remove", "set", "undo", "history"}:
+            raise UsageError(_usage("criteria add") + "\n" + _usage("criteria remove"))
+        return Command(f"criteria {sub.lower()}", tuple(tail.split()), tail)
+    if word in SPECS:
+        return Command(word, tuple(_split(rest)), rest.strip())
+    return _natural(text)
+
+
+def _natural(text: str) -> Command:
+    """'why did 2602.08007 score 9?' -> why; 'top 3 please' -> top; else help."""
+    lowered = text.lower()
+    found = _ID.search(text)
+    if found and ("rate" not in lowered):
+        return Command("why", (found.group(1),), found.group(1))
+    number = re.search(r"\btop\s+(\d+)", lowered)
+    if number:
+        return Command("top", (number.group(1),))
+    return Command("help", ("unknown",), text)
+
+
+def _split(rest: str) -> list[str]:
+    try:
+        return shlex.split(rest)
+    except ValueError:
+        return rest.split()
+
+
+def _usage(name: str) -> str:
+    return f"usage: {SPECS[name].usage}"
+
+
+async def handle(text: str, ctx: Context, deps: Deps) -> Reply:
+    """Parse and run one command; errors a person can act on become error Replies."""
+    try:
+        command = parse(text)
+        spec = SPECS[command.name]
+        if spec.writes and command.name != "subscribe" and not _may_change(ctx, deps):
+            return Reply(
+                "Not allowed",
+                [
+                    "Only the person who subscribed this chat, its admins and the configured "
+                    "paperdigest admins can change its settings. Reading is open to everyone."
+                ],
+                ephemeral=True,
+                error=True,
+            )
+        return await HANDLERS[command.name](command, ctx, deps)
+    except UsageError as exc:
+        return Reply("Wrong arguments", [str(exc)], ephemeral=True, error=True)
+    except DigestError as exc:
+        return Reply("Sorry", [str(exc)], ephemeral=True, error=True)
+
+
+def is_slow(text: str) -> bool:
+    """True when the command may take seconds (the front end acknowledges first)."""
+    try:
+        return SPECS[parse(text).name].slow
+    except UsageError:
+        return False
+
+
+def _may_change(ctx: Context, deps: Deps) -> bool:
+    """The terminal's user, configured admins, the chat's admins, and the subscriber."""
+    if ctx.platform == "terminal":
+        return True
+    sub = _subscription(ctx, deps)
+    if ctx.who in deps.settings.bot.admins or ctx.chat_admin or ctx.dm:
+        return True
+    return sub.subscribed_by == ctx.who or ctx.who in sub.admins
+
+
+# handlers -----------------------------------------------------------------------------------
+
+
+async def _help(cmd: Command, ctx: Context, deps: Deps) -> Reply:
+    lines = [f"`{spec.usage}`: {spec.summary}" for name, spec in SPECS.items() if name != "rate"]
+    title = "paperdigest commands"
+    if cmd.args == ("unknown",):
+        title = f"I don't know '{cmd.rest.split()[0]}'. paperdigest commands"
+    return Reply(title, lines, ephemeral=True)
+
+
+def _subscription(ctx: Context, deps: Deps) -> Subscription:
+    sub = deps.store.subscription(ctx.subscription_id)
+    if sub is None:
+        raise NotFoundError("this chat has no digest yet; send `subscribe` first")
+    return sub
+
+
+def _criteria(deps: Deps, sub_id: str) -> tuple[int, Criteria]:
+    versions = deps.store.criteria_versions(sub_id)
+    if not versions:
+        return 0, Criteria.load(default_criteria_path())
+    version, _, text = versions[-1]
+    return version, Criteria.parse(text, source=f"criteria v{version}")
+
+
+def _save_criteria(deps: Deps, ctx: Context, criteria: Criteria) -> int:
+    return deps.store.save_criteria(ctx.subscription_id, criteria.to_text(), criteria.hash, ctx.who)
+
+
+async def _subscribe(cmd: Command, ctx: Context, deps: Deps) -> Reply:
+    existing = deps.store.subscription(ctx.subscription_id)
+    if existing and existing.active:
+        return Reply("Already subscribed", [f"This chat gets its digest at {_when(existing)}."])
+    b = deps.settings.bot
+    sub = existing or Subscription(
+        id=ctx.subscription_id,
+        platform=ctx.platform,
+        chat=ctx.chat,
+        categories=deps.settings.arxiv.categories,
+        relevance_cutoff=deps.settings.digest.relevance_cutoff,
+        novelty_cutoff=deps.settings.digest.novelty_cutoff,
+        top_k=b.top_k,
+        schedule=b.schedule,
+        timezone=b.timezone,
+        subscribed_by=ctx.who,
+    )
+    sub = replace(sub, active=True, paused_reason=None, last_error=None)
+    deps.store.save_subscription(sub)
+    if not deps.store.criteria_versions(sub.id):
+        _save_criteria(deps, ctx, _criteria(deps, sub.id)[1])
+    return Reply(
+        "Subscribed",
+        [
+            f"This chat gets a daily digest of {', '.join(sub.categories)} at {_when(sub)}, "
+            f"the top {sub.top_k} papers with relevance >= {sub.relevance_cutoff} and "
+            f"novelty >= {sub.novelty_cutoff}.",
+            "Send `criteria` to see what it looks for, `help` for everything else.",
+        ],
+    )
+
+
+async def _unsubscribe(cmd: Command, ctx: Context, deps: Deps) -> Reply:
+    sub = _subscription(ctx, deps)
+    deps.store.save_subscription(replace(sub, active=False, paused_reason="unsubscribed"))
+    return Reply("Unsubscribed", ["No more daily digests here. `subscribe` brings them back."])
+
+
+def _when(sub: Subscription) -> str:
+    return f"{sub.schedule} {sub.timezone}"
+
+
+async def _settings(cmd: Command, ctx: Context, deps: Deps) -> Reply:
+    sub = _subscription(ctx, deps)
+    version, criteria = _criteria(deps, sub.id)
+    state = "active" if sub.active else f"paused ({sub.paused_reason})"
+    lines = [
+        f"state: {state}",
+        f"criteria: version {version} ({criteria.hash}), {len(criteria.topics)} topics, "
+        f"following {len(criteria.authors)} authors",
+        f"categories: {', '.join(sub.categories)}",
+        f"cutoffs: relevance >= {sub.relevance_cutoff}, novelty >= {sub.novelty_cutoff}",
+        f"top-k: {sub.top_k}",
+        f"schedule: {_when(sub)}",
+    ]
+    if sub.last_error:
+        lines.append(f"last delivery error: {sub.last_error}")
+    return Reply("Settings", lines)
+
+
+def _latest(ctx: Context, deps: Deps) -> dict:
+    digest = deps.store.digest(ctx.subscription_id)
+    if digest is None:
+        raise NotFoundError("no digest has been built for this chat yet")
+    return digest
+
+
+def _card(paper: dict, rank_: int) -> PaperCard:
+    return PaperCard(
+        id=paper["id"],
+        title=paper["title"],
+        url=paper.get("url") or f"https://arxiv.org/abs/{paper['id']}",
+        authors=tuple(paper.get("authors") or ()),
+        relevance=None if paper.get("followed") else paper.get("relevance"),
+        novelty=None if paper.get("followed") else paper.get("novelty"),
+        comment=paper.get("comment") or "",
+        rank=rank_,
+    )
+
+
+async def _top(cmd: Command, ctx: Context, deps: Deps) -> Reply:
+    n = _int(cmd.args[0], "top", 1, 50) if cmd.args else 5
+    digest = _latest(ctx, deps)
+    papers = digest["papers"][:n]
+    cards = [_card(p, i) for i, p in enumerate(papers, 1)]
+    lines = [] if cards else [digest.get("message") or "nothing selected that day"]
+    return Reply(f"Top {len(cards)} of {digest['date']}", lines, cards)
+
+
+async def _why(cmd: Command, ctx: Context, deps: Deps) -> Reply:
+    found = _ID.search(cmd.rest)
+    if len(cmd.args) != 1 and not found:
+        raise UsageError(_usage("why"))
+    ref = found.group(1) if found else cmd.args[0]
+    if ref.isdigit():
+        papers = _latest(ctx, deps)["papers"]
+        index = int(ref)
+        if not 1 <= index <= len(papers):
+            raise UsageError(f"the latest digest has {len(papers)} papers; {_usage('why')}")
+        ref = papers[index - 1]["id"]
+    else:
+        try:
+            ref = split_id(ref)[0]
+        except ValueError:
+            raise UsageError(f"'{ref}' is not an arXiv id or a rank; {_usage('why')}") from None
+    lines = explain(deps.store, ctx.subscription_id, ref)
+    return Reply(lines[0], lines[1:], ephemeral=True)
+
+
+async def _criteria_show(cmd: Command, ctx: Context, deps: Deps) -> Reply:
+    version, criteria = _criteria(deps, ctx.subscription_id)
+    lines = [f"{i}. {t.name}: {t.relevant}" for i, t in enumerate(criteria.topics, 1)]
+    if criteria.keywords:
+        lines.append(f"keywords: {', '.join(criteria.keywords)}")
+    if criteria.irrelevant_keywords:
+        lines.append(f"not wanted: {', '.join(criteria.irrelevant_keywords)}")
+    lines.append(f"following: {', '.join(criteria.authors) or 'nobody'}")
+    return Reply(f"Criteria (version {version}, {criteria.hash})", lines)
+
+
+async def _criteria_add(cmd: Command, ctx: Context, deps: Deps) -> Reply:
+    if not cmd.rest:
+        raise UsageError(_usage("criteria add"))
+    name, _, relevant = cmd.rest.partition(":")
+    name, relevant = name.strip(), (relevant.strip() or name.strip())
+    _, criteria = _criteria(deps, ctx.subscription_id)
+    if any(t.name.lower() == name.lower() for t in criteria.topics):
+        raise UsageError(f"topic '{name}' exists; remove it first or use `criteria set`")
+    new = replace(criteria, topics=(*criteria.topics, Topic(name, relevant)))
+    version = _save_criteria(deps, ctx, new)
+    return Reply(
+        "Criteria updated", [f"added topic {len(new.topics)}: {name}", f"now version {version}"]
+    )
+
+
+async def _criteria_remove(cmd: Command, ctx: Context, deps: Deps) -> Reply:
+    _, criteria = _criteria(deps, ctx.subscription_id)
+    if len(cmd.args) != 1 or not cmd.args[0].isdigit():
+        raise UsageError(_usage("criteria remove"))
+    n = _int(cmd.args[0], "criteria remove", 1, len(criteria.topics))
+    gone = criteria.topics[n - 1]
+    new = replace(criteria, topics=criteria.topics[: n - 1] + criteria.topics[n:])
+    version = _save_criteria(deps, ctx, new)
+    return Reply("Criteria updated", [f"removed topic {n}: {gone.name}", f"now version {version}"])
+
+
+async def _criteria_set(cmd: Command, ctx: Context, deps: Deps) -> Reply:
+    if not cmd.rest.strip():
+        raise UsageError(_usage("criteria set") + " (the format `criteria` shows, in Markdown)")
+    try:
+        new = Criteria.parse(cmd.rest, source="your criteria")
+    except CriteriaError as exc:
+        raise UsageError(str(exc)) from None
+    version = _save_criteria(deps, ctx, new)
+    return Reply("Criteria replaced", [f"{len(new.topics)} topics, now version {version}"])
+
+
+async def _criteria_undo(cmd: Command, ctx: Context, deps: Deps) -> Reply:
+    versions = deps.store.criteria_versions(ctx.subscription_id)
+    if len(versions) < 2:
+        raise UsageError("there is no earlier version to go back to")
+    previous = versions[-2]
+    criteria = Criteria.parse(previous[2], source=f"criteria v{previous[0]}")
+    version = _save_criteria(deps, ctx, criteria)
+    return Reply("Criteria restored", [f"version {previous[0]} is back, as version {version}"])
+
+
+async def _criteria_history(cmd: Command, ctx: Context, deps: Deps) -> Reply:
+    versions = deps.store.criteria_versions(ctx.subscription_id)
+    lines = []
+    for version, hash_, text in reversed(versions):
+        criteria = Criteria.parse(text, source=f"criteria v{version}")
+        topics = ", ".join(t.name for t in criteria.topics)
+        lines.append(f"v{version} ({hash_}): {topics}")
+    return Reply("Criteria history", lines or ["no versions yet"])
+
+
+async def _threshold(cmd: Command, ctx: Context, deps: Deps) -> Reply:
+    values = dict(arg.split("=", 1) for arg in cmd.args if "=" in arg)
+    if not cmd.args or set(values) - {"relevance", "novelty"} or len(values) != len(cmd.args):
+        raise UsageError(_usage("threshold"))
+    sub = _subscription(ctx, deps)
+    rel = _int(values.get("relevance", str(sub.relevance_cutoff)), "threshold", 1, 10)
+    nov = _int(values.get("novelty", str(sub.novelty_cutoff)), "threshold", 1, 10)
+    deps.store.save_subscription(replace(sub, relevance_cutoff=rel, novelty_cutoff=nov))
+    return Reply("Cutoffs updated", [f"relevance >= {rel}, novelty >= {nov}"])
+
+
+async def _topk(cmd: Command, ctx: Context, deps: Deps) -> Reply:
+    if len(cmd.args) != 1:
+        raise UsageError(_usage("topk"))
+    n = _int(cmd.args[0], "topk", 1, 100)
+    deps.store.save_subscription(replace(_subscription(ctx, deps), top_k=n))
+    return Reply("Top-k updated", [f"each digest keeps the top {n} papers"])
+
+
+async def _follow(cmd: Command, ctx: Context, deps: Deps) -> Reply:
+    name = " ".join(cmd.rest.split())
+    if len(name.split()) < 2:
+        raise UsageError(_usage("follow") + " (first and last name, as written on arXiv)")
+    _, criteria = _criteria(deps, ctx.subscription_id)
+    if any(same_author(name, a) for a in criteria.authors):
+        return Reply("Already following", [name])
+    version = _save_criteria(deps, ctx, criteria.with_authors((*criteria.authors, name)))
+    return Reply(
+        "Following", [f"{name}'s papers now lead the digest", f"criteria version {version}"]
+    )
+
+
+async def _unfollow(cmd: Command, ctx: Context, deps: Deps) -> Reply:
+    name = " ".join(cmd.rest.split())
+    if not name:
+        raise UsageError(_usage("unfollow"))
+    _, criteria = _criteria(deps, ctx.subscription_id)
+    kept = tuple(a for a in criteria.authors if not same_author(name, a))
+    if len(kept) == len(criteria.authors):
+        raise UsageError(f"not following '{name}'; following: {', '.join(criteria.authors)}")
+    version = _save_criteria(deps, ctx, criteria.with_authors(kept))
+    return Reply("Unfollowed", [name, f"criteria version {version}"])
+
+
+async def _categories(cmd: Command, ctx: Context, deps: Deps) -> Reply:
+    codes = [c for arg in cmd.args for c in arg.split(",") if c]
+    if not codes:
+        raise UsageError(_usage("categories"))
+    try:
+        cats = check_categories(codes)
+    except ConfigError as exc:
+        raise UsageError(f"{exc}; {_usage('categories')}") from None
+    deps.store.save_subscription(replace(_subscription(ctx, deps), categories=cats))
+    return Reply("Categories updated", [", ".join(cats)])
+
+
+async def _schedule(cmd: Command, ctx: Context, deps: Deps) -> Reply:
+    if len(cmd.args) != 2:
+        raise UsageError(_usage("schedule"))
+    try:
+        at, zone = parse_time(cmd.args[0]), check_timezone(cmd.args[1])
+    except ConfigError as exc:
+        raise UsageError(f"{exc}; {_usage('schedule')}") from None
+    sub = replace(_subscription(ctx, deps), schedule=at.strftime("%H:%M"), timezone=zone)
+    deps.store.save_subscription(sub)
+    return Reply("Schedule updated", [f"the digest is posted at {_when(sub)} on announcement days"])
+
+
+async def _preview(cmd: Command, ctx: Context, deps: Deps) -> Reply:
+    sub = _subscription(ctx, deps)
+    digest = _latest(ctx, deps)
+    day = date.fromisoformat(digest["date"])
+    papers = deps.store.papers_of_day(day)
+    if not papers:
+        raise NotFoundError(f"the papers of {day} are not in the store")
+    _, criteria = _criteria(deps, sub.id)
+    scorer = deps.scorer_for(criteria)
+    key = criteria.scoring_hash
+    followed = {p.id: a for p in papers if (a := followed_in(p, criteria.authors))}
+    scored = deps.store.scores([p.id for p in papers], key, scorer.name)
+    missing = [p for p in papers if p.id not in scored and p.id not in followed]
+    fresh = await scorer.score(missing, criteria) if missing else []
+    deps.store.save_scores(fresh, key)
+    scored.update({s.paper_id: s for s in fresh})
+    from digest.ranking import author_score
+
+    scored.update({p.id: author_score(p, followed[p.id]) for p in papers if p.id in followed})
+    entries = rank(papers, scored, followed, sub.cutoffs, sub.top_k)
+    now = [e for e in entries if e.selected]
+    before = {p["id"] for p in digest["papers"]}
+    entering = [e for e in now if e.paper.id not in before]
+    leaving = before - {e.paper.id for e in now}
+    lines = [
+        f"{day}: {len(now)} papers would be selected with the current criteria "
+        f"({len(entering)} enter, {len(leaving)} leave)."
+    ]
+    lines += [f"leaves: {pid}" for pid in sorted(leaving)[:10]]
+    cards = [
+        PaperCard(e.paper.id, e.paper.title, e.paper.url, e.paper.authors, e.score.relevance,
+                  e.score.novelty, e.score.comment, e.rank)
+        for e in entering[:10]
+    ]  # fmt: skip
+    return Reply("Preview", lines, cards)
+
+
+async def _search(cmd: Command, ctx: Context, deps: Deps) -> Reply:
+    if not cmd.args:
+        raise UsageError(_usage("search"))
+    papers = deps.store.search_papers(cmd.rest, limit=10)
+    cards = [
+        PaperCard(p.id, p.title, p.url, p.authors, None, None, "", i)
+        for i, p in enumerate(papers, 1)
+    ]
+    return Reply(f"Search: {cmd.rest}", [] if cards else ["no paper matches"], cards)
+
+
+async def _rate(cmd: Command, ctx: Context, deps: Deps) -> Reply:
+    if len(cmd.args) != 2 or cmd.args[1] not in {"+1", "-1", "1"}:
+        raise UsageError(_usage("rate"))
+    pid = split_id(cmd.args[0])[0] if _ID.search(cmd.args[0]) else None
+    if pid is None:
+        raise UsageError(_usage("rate"))
+    deps.store.require_paper(pid)
+    value = -1 if cmd.args[1] == "-1" else 1
+    deps.store.save_rating(ctx.subscription_id, pid, ctx.who, value)
+    _, criteria = _criteria(deps, ctx.subscription_id)
+    deps.store.save_labels(criteria.scoring_hash, {pid: float(value > 0)}, f"rating:{ctx.who}")
+    word = "👍" if value > 0 else "👎"
+    return Reply(
+        f"Thanks {word}", [f"noted for {pid}; the scorer learns from ratings"], ephemeral=True
+    )
+
+
+def _int(text: str, command: str, low: int, high: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise UsageError(f"'{text}' is not a number; {_usage(command)}") from None
+    if not low <= value <= high:
+        raise UsageError(f"{value} is out of range {low}-{high}; {_usage(command)}")
+    return value
+
+
+HANDLERS = {
+    "help": _help,
+    "subscribe": _subscribe,
+    "unsubscribe": _unsubscribe,
+    "settings": _settings,
+    "top": _top,
+    "why": _why,
+    "criteria": _criteria_show,
+    "criteria add": _criteria_add,
+    "criteria remove": _criteria_remove,
+    "criteria set": _criteria_set,
+    "criteria undo": _criteria_undo,
+    "criteria history": _criteria_history,
+    "threshold": _threshold,
+    "topk": _topk,
+    "follow": _follow,
+    "unfollow": _unfollow,
+    "categories": _categories,
+    "schedule": _schedule,
+    "preview": _preview,
+    "search": _search,
+    "rate": _rate,
+}
+assert set(HANDLERS) == set(SPECS)
+
+
+def run(text: str, ctx: Context, deps: Deps) -> Reply:
+    """Synchronous entry for front ends without a loop (the terminal)."""
+    return asyncio.run(handle(text, ctx, deps))

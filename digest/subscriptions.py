@@ -1,0 +1,78 @@
+"""A subscription: one channel's digest settings (criteria live as versions in the store)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from digest.day import Cutoffs
+from digest.errors import ConfigError
+
+_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """Who gets a digest, where, and how it is cut."""
+
+    id: str  # "<platform>:<chat id>", e.g. "slack:C0123", "telegram:-1001234"
+    platform: str
+    chat: str
+    categories: tuple[str, ...] = ("cs.LG", "cs.AI")
+    relevance_cutoff: int = 8
+    novelty_cutoff: int = 7
+    top_k: int = 10
+    schedule: str = "06:30"  # local time of day, after arXiv's announcement
+    timezone: str = "UTC"
+    subscribed_by: str | None = None
+    active: bool = True
+    paused_reason: str | None = None
+    last_error: str | None = None
+    admins: tuple[str, ...] = field(default=())
+
+    @property
+    def cutoffs(self) -> Cutoffs:
+        return Cutoffs(self.relevance_cutoff, self.novelty_cutoff)
+
+
+def subscription_id(platform: str, chat: str) -> str:
+    return f"{platform}:{chat}"
+
+
+def parse_time(text: str) -> time:
+    match = _TIME.match(text.strip())
+    if not match:
+        raise ConfigError(f"'{text}' is not a time of day; use HH:MM, e.g. 06:30")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"'{name}' is not an IANA time zone; use e.g. Europe/Paris or America/New_York"
+        ) from None
+    return name
+
+
+def arxiv_categories() -> frozenset[str]:
+    """arXiv's category codes, shipped with the package."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent / "data" / "arxiv_categories.txt"
+    lines = (line for line in path.read_text().splitlines() if not line.startswith("#"))
+    return frozenset(code for line in lines for code in line.split())
+
+
+def check_categories(codes: list[str]) -> tuple[str, ...]:
+    """Validate against arXiv's list; case-insensitive, returned as arXiv spells them."""
+    known = {c.lower(): c for c in arxiv_categories()}
+    if not codes:
+        raise ConfigError("name at least one arXiv category, e.g. cs.LG")
+    bad = [c for c in codes if c.lower() not in known]
+    if bad:
+        raise ConfigError(f"'{bad[0]}' is not an arXiv category; e.g. cs.LG, cs.AI, stat.ML")
+    return tuple(dict.fromkeys(known[c.lower()] for c in codes))
