@@ -18,7 +18,7 @@ def explain(store: Store, subscription: str, paper_id: str, day: date | None = N
     paper = store.require_paper(pid)
     digest = store.digest(subscription, day)
     if digest is None:
-        raise NotFoundError(f"no digest stored for '{subscription}'; run `paperdigest run` first")
+        raise NotFoundError(f"no digest has been built for '{subscription}' yet")
     row = next((r for r in digest.get("ranking", []) if r["id"] == pid), None)
     if row is None:
         raise NotFoundError(

@@ -34,16 +34,26 @@ def subscribed(deps: Deps, criteria: Criteria) -> Deps:
     sub = deps.store.subscription("slack:C1")
     asyncio.run(
         build_digest(
-            deps.store, sample_listing(), criteria, deps.scorer_for(criteria),
-            subscription=sub.id, cutoffs=sub.cutoffs, top_k=sub.top_k,
+            deps.store,
+            sample_listing(),
+            criteria,
+            deps.scorer_for(criteria),
+            subscription=sub.id,
+            cutoffs=sub.cutoffs,
+            top_k=sub.top_k,
         )
-    )  # fmt: skip
+    )
     return deps
 
 
 def test_parse_same_words_everywhere() -> None:
-    for text in ("why 2602.08007", "/why 2602.08007", "/digest why 2602.08007",
-                 "/why@paperdigest_bot 2602.08007", "why did 2602.08007 score 9?"):  # fmt: skip
+    for text in (
+        "why 2602.08007",
+        "/why 2602.08007",
+        "/digest why 2602.08007",
+        "/why@paperdigest_bot 2602.08007",
+        "why did 2602.08007 score 9?",
+    ):
         assert parse(text).name == "why", text
     assert parse("top").name == "top" and parse("give me the top 3").args == ("3",)
     assert parse("criteria add X: y").name == "criteria add"
@@ -152,9 +162,15 @@ def test_follow_and_unfollow(subscribed: Deps) -> None:
 
 def test_members_may_read_but_not_change(subscribed: Deps) -> None:
     changes = [
-        "threshold relevance=9", "topk 3", "follow Ada Lovelace", "criteria remove 1",
-        "categories cs.CL", "schedule 08:00 UTC", "unsubscribe", "criteria undo",
-    ]  # fmt: skip
+        "threshold relevance=9",
+        "topk 3",
+        "follow Ada Lovelace",
+        "criteria remove 1",
+        "categories cs.CL",
+        "schedule 08:00 UTC",
+        "unsubscribe",
+        "criteria undo",
+    ]
     for text in changes:
         reply = say(text, subscribed, MEMBER)
         assert reply.error and reply.title == "Not allowed", text

@@ -189,6 +189,7 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.messages: list[Payload] = []  # accepted chat.postMessage messages, in order
         self._lock = threading.RLock()
+        self._arrived = threading.Condition(self._lock)
         self._ts_counter = 0
         self._view_counter = 0
         self._injections: dict[str, list[_Injection]] = {}
@@ -249,6 +250,14 @@ class FakeSlack:
         return f"{self.root}/response/{response_id}"
 
     # ---- inspection ------------------------------------------------------------------------
+    def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
+        """Block until `count` calls of `method` arrived (answers sent from other threads)."""
+        with self._arrived:
+            done = self._arrived.wait_for(lambda: len(self.calls_to(method)) >= count, timeout)
+        if not done:
+            raise AssertionError(f"{method} was called {self.count(method)} times, not {count}")
+        return self.calls_to(method)
+
     def calls_to(self, method: str) -> list[Call]:
         with self._lock:
             return [c for c in self.calls if c.method == method]
@@ -337,6 +346,7 @@ class FakeSlack:
             reply = self._answer(call.method, call.params, call.token, is_webhook)
             call.status, call.response = reply.status, reply.body
             self.calls.append(call)
+            self._arrived.notify_all()
             return reply
 
     def _answer(
@@ -473,6 +483,29 @@ class FakeSlack:
             "channel": channel,
             "permalink": f"https://test.slack.com/archives/{channel}/p{ts.replace('.', '')}",
         }
+
+    def _api_conversations_history(self, params: dict[str, Any]) -> Payload:
+        """Newest first, like Slack; `oldest` filters by ts; metadata kept when posted."""
+        channel = params.get("channel")
+        if channel in self._channel_errors:
+            return {"ok": False, "error": self._channel_errors[channel]}
+        oldest = float(params.get("oldest") or 0)
+        found = [
+            {k: v for k, v in m.items() if k != "channel"}
+            for m in reversed(self.messages)
+            if m["channel"] == channel and float(m["ts"]) >= oldest and "thread_ts" not in m
+        ]
+        limit = int(params.get("limit") or 100)
+        return {"ok": True, "messages": found[:limit], "has_more": len(found) > limit}
+
+    def _api_conversations_replies(self, params: dict[str, Any]) -> Payload:
+        channel, parent = params.get("channel"), params.get("ts")
+        found = [
+            {k: v for k, v in m.items() if k != "channel"}
+            for m in self.messages
+            if m["channel"] == channel and (m["ts"] == parent or m.get("thread_ts") == parent)
+        ]
+        return {"ok": True, "messages": found, "has_more": False}
 
     def _api_conversations_info(self, params: dict[str, Any]) -> Payload:
         channel = params.get("channel")

@@ -1,0 +1,271 @@
+"""Slack: a Bolt app for /digest, mentions, DMs and buttons; Block Kit; the outbox's sender.
+
+Listeners only ack, build a Context, call `bot.commands.handle` and post the rendered Reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import threading
+from datetime import datetime
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.commands import Context, Deps, handle, is_slow
+from bot.delivery import ChatUnavailable, RetryLater
+from bot.replies import PaperCard, Reply
+from digest.subscriptions import Subscription
+
+log = logging.getLogger(__name__)
+
+MAX_BLOCKS = 50
+MAX_TEXT = 3000
+PAPERS_IN_HEADER = 5
+PAPERS_PER_THREAD_MESSAGE = 10  # 3 blocks a paper: well under 50 blocks
+METADATA_EVENT = "paperdigest_message"
+PERMANENT = {
+    "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "account_inactive",
+    "token_revoked", "missing_scope", "not_authed", "restricted_action",
+}  # fmt: skip
+_MENTION = re.compile(r"<@[A-Z0-9]+>")
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn needs &, < and > escaped; everything else is literal."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _section(text: str) -> dict[str, Any]:
+    if len(text) > MAX_TEXT:
+        text = text[: MAX_TEXT - 1] + "…"
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _paper_blocks(card: PaperCard, index: int) -> list[dict[str, Any]]:
+    title = escape(card.title).replace("|", "/")  # "|" ends a link's text
+    scores = (
+        "" if card.relevance is None else f" · relevance {card.relevance} · novelty {card.novelty}"
+    )
+    head = f"*{card.rank}. <{card.url}|{title}>*\n{escape(card.byline())}{scores}"
+    blocks = [_section(head)]
+    if card.comment:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": escape(card.comment)[:MAX_TEXT]}],
+            }
+        )
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": f"paper-{index}-{card.id}",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": f"cmd-{j}",
+                    "text": {"type": "plain_text", "text": button.label, "emoji": True},
+                    "value": button.command,
+                }
+                for j, button in enumerate(card.buttons())
+            ],
+        }
+    )
+    return blocks
+
+
+def render_blocks(reply: Reply) -> list[dict[str, Any]]:
+    """A Reply as Block Kit: a bold title, its lines, then each paper with buttons."""
+    blocks: list[dict[str, Any]] = [_section(f"*{escape(reply.title)}*")]
+    text = "\n".join(escape(line) for line in reply.lines)
+    while text:
+        blocks.append(_section(text[:MAX_TEXT]))
+        text = text[MAX_TEXT:]
+    for i, card in enumerate(reply.papers):
+        blocks += _paper_blocks(card, i)
+    if len(blocks) > MAX_BLOCKS:
+        blocks = [*blocks[: MAX_BLOCKS - 1], _section("_(more in the thread)_")]
+    return blocks
+
+
+def _run(text: str, ctx: Context, deps: Deps) -> Reply:
+    return asyncio.run(handle(text, ctx, deps))
+
+
+def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None = None) -> App:
+    """The Bolt app; HTTP requests are verified with the signing secret."""
+    client = WebClient(token=token, base_url=base_url) if base_url else WebClient(token=token)
+    app = App(client=client, signing_secret=signing_secret, process_before_response=False)
+
+    def ack_command(ack: Any, body: dict[str, Any]) -> None:
+        """Within Slack's 3 seconds, always; slow commands say so."""
+        if is_slow(body.get("text", "")):
+            ack(text="Working on it…")
+        else:
+            ack()
+
+    def answer_command(body: dict[str, Any], respond: Any) -> None:
+        ctx = Context(
+            "slack", body["channel_id"], body["user_id"], body.get("user_name", ""),
+            dm=body.get("channel_name") == "directmessage",
+        )  # fmt: skip
+        reply = _run(body.get("text", ""), ctx, deps)
+        respond(
+            text=reply.title,
+            blocks=render_blocks(reply),
+            response_type="ephemeral" if reply.ephemeral else "in_channel",
+        )
+
+    app.command("/digest")(ack=ack_command, lazy=[answer_command])
+
+    def ack_action(ack: Any) -> None:
+        ack()
+
+    def answer_action(body: dict[str, Any], respond: Any) -> None:
+        action = body["actions"][0]
+        channel = (body.get("channel") or {}).get("id") or body["container"].get("channel_id")
+        ctx = Context("slack", channel, body["user"]["id"], body["user"].get("username", ""))
+        reply = _run(action["value"], ctx, deps)
+        respond(
+            text=reply.title,
+            blocks=render_blocks(reply),
+            response_type="ephemeral",
+            replace_original=False,
+        )
+
+    app.action(re.compile(r"^cmd-\d+$"))(ack=ack_action, lazy=[answer_action])
+
+    @app.event("app_mention")
+    def on_mention(event: dict[str, Any], say: Any, client: WebClient) -> None:
+        """`@paperdigest why 2602.08007` in a channel: answered in the thread."""
+        text = _MENTION.sub("", event.get("text", "")).strip()
+        ctx = Context("slack", event["channel"], event["user"])
+        reply = _run(text, ctx, deps)
+        thread = event.get("thread_ts") or event["ts"]
+        if reply.ephemeral:
+            client.chat_postEphemeral(
+                channel=event["channel"], user=event["user"], text=reply.title,
+                blocks=render_blocks(reply), thread_ts=thread,
+            )  # fmt: skip
+        else:
+            say(text=reply.title, blocks=render_blocks(reply), thread_ts=thread)
+
+    @app.event("message")
+    def on_message(event: dict[str, Any], say: Any) -> None:
+        """A DM to the bot, in plain language or as a command."""
+        if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype"):
+            return
+        ctx = Context("slack", event["channel"], event["user"], dm=True)
+        reply = _run(event.get("text", ""), ctx, deps)
+        say(text=reply.title, blocks=render_blocks(reply))
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any]) -> None:
+        """Log the failure with the request type; never the token or the payload."""
+        log.error("Slack listener failed on a %s request: %r", body.get("type", "command"), error)
+
+    return app
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("slack http: " + format, *args)
+
+
+def serve_http(app: App, host: str = "0.0.0.0", port: int = 3000) -> WSGIServer:
+    """Serve /slack/events (slash commands, events, actions) in a background thread."""
+    handler = SlackRequestHandler(app)
+    server = make_server(host, port, handler, _ThreadingWSGIServer, _QuietHandler)
+    threading.Thread(target=server.serve_forever, name="slack-http", daemon=True).start()
+    return server
+
+
+def serve_socket_mode(app: App, app_token: str) -> Any:
+    """Socket Mode (no public URL needed) when SLACK_APP_TOKEN is set."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    handler = SocketModeHandler(app, app_token)
+    handler.connect()
+    return handler
+
+
+class SlackSender:
+    """Posts digest messages: a header with the first papers, the rest in its thread."""
+
+    platform = "slack"
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+
+    def plan(self, header: Reply, papers: list[PaperCard]) -> list[dict[str, Any]]:
+        first = Reply(header.title, header.lines, papers[:PAPERS_IN_HEADER])
+        payloads = [{"reply": first.to_dict(), "in_thread": False}]
+        rest = papers[PAPERS_IN_HEADER:]
+        for i in range(0, len(rest), PAPERS_PER_THREAD_MESSAGE):
+            chunk = rest[i : i + PAPERS_PER_THREAD_MESSAGE]
+            title = f"papers {chunk[0].rank}-{chunk[-1].rank} of {papers[-1].rank}"
+            payloads.append({"reply": Reply(title, [], chunk).to_dict(), "in_thread": True})
+        return payloads
+
+    async def send(
+        self, sub: Subscription, payload: dict[str, Any], key: str, parent: str | None
+    ) -> str:
+        reply = Reply.from_dict(payload["reply"])
+        try:
+            response = await self.client.chat_postMessage(
+                channel=sub.chat,
+                text=f"{reply.title}: {len(reply.papers)} papers" if reply.papers else reply.title,
+                blocks=render_blocks(reply),
+                thread_ts=parent,
+                unfurl_links=False,
+                metadata={"event_type": METADATA_EVENT, "event_payload": {"key": key}},
+            )
+        except SlackApiError as exc:
+            raise _delivery_error(exc) from None
+        except (TimeoutError, OSError) as exc:
+            raise RetryLater(f"Slack unreachable: {type(exc).__name__}", 60) from None
+        return str(response["ts"])
+
+    async def find(
+        self, sub: Subscription, key: str, since: datetime, parent: str | None = None
+    ) -> str | None:
+        """Look for a message posted with this key (after a crash mid-delivery)."""
+        try:
+            if parent:
+                found = await self.client.conversations_replies(
+                    channel=sub.chat, ts=parent, include_all_metadata=True
+                )
+            else:
+                found = await self.client.conversations_history(
+                    channel=sub.chat, oldest=str(since.timestamp()), include_all_metadata=True,
+                    limit=200,
+                )  # fmt: skip
+        except SlackApiError as exc:
+            raise _delivery_error(exc) from None
+        for message in found.get("messages", []):
+            meta = message.get("metadata") or {}
+            if meta.get("event_payload", {}).get("key") == key:
+                return str(message["ts"])
+        return None
+
+
+def _delivery_error(exc: SlackApiError) -> Exception:
+    error = exc.response.get("error", "unknown_error") if exc.response else "unknown_error"
+    if exc.response is not None and exc.response.status_code == 429:
+        retry = float(exc.response.headers.get("Retry-After", 30))
+        return RetryLater("Slack rate limit (429)", retry)
+    if error in PERMANENT:
+        return ChatUnavailable(f"Slack: {error}")
+    return RetryLater(f"Slack: {error}", 60)

@@ -1,0 +1,273 @@
+"""A loopback stand-in for an OpenAI-compatible chat completions API.
+
+with FakeOpenAI(scores={"2602.08007": (9, 8)}) as fake:
+    client = openai.AsyncOpenAI(base_url=fake.url, api_key="test-key", max_retries=2)
+    fake.fail_next("429"); fake.fail_next("500", times=2); fake.answer_next("prose")
+    fake.requests  # every request body, parsed
+
+It answers each `<paper id="...">` of the last user message with a JSON line (or, for a
+`response_format` json_schema request, with {"papers": [...]}), and counts tokens with o200k_base.
+A paper whose text says "ignore the above" makes it gullible: every id in that request gets 10.
+Queued behaviours (one per request, in order): "ok", "429", "500", "401", "hang", "delay",
+"not_json", "missing_half", "extra_ids", "bad_scores", "fenced", "duplicate_id", "text".
+The structured-output 400 (when `structured` is False) comes first and consumes no behaviour.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import bpe_openai
+
+KINDS = {
+    "ok",
+    "429",
+    "500",
+    "401",
+    "hang",
+    "delay",
+    "not_json",
+    "missing_half",
+    "extra_ids",
+    "bad_scores",
+    "fenced",
+    "duplicate_id",
+    "text",
+}
+EXTRA_IDS = ("9999.00001", "9999.00002")
+GULLIBLE = "ignore the above"
+_PAPER = re.compile(r'<paper id="([^"]+)">(.*?)</paper>', re.S)
+_ENCODING = bpe_openai.get_encoding("o200k_base")
+
+
+def count_tokens(text: str) -> int:
+    return len(_ENCODING.encode(text))
+
+
+class FakeOpenAI:
+    """POST /v1/chat/completions on 127.0.0.1, in a thread; a context manager."""
+
+    def __init__(
+        self,
+        scores: dict[str, tuple[Any, Any]] | None = None,
+        *,
+        structured: bool = True,
+        cached_tokens: int = 0,
+        delay_seconds: float = 0.0,
+        hang_seconds: float = 1.0,
+        retry_after_ms: int | None = 5,
+        comment: str = "Model Architecture: a new routing scheme for experts.",
+    ) -> None:
+        self.scores = dict(scores or {})
+        self.structured = structured
+        self.cached_tokens = cached_tokens
+        self.delay_seconds = delay_seconds
+        self.hang_seconds = hang_seconds
+        self.retry_after_ms = retry_after_ms  # sent with 500s so client back-off stays short
+        self.comment = comment
+        self.requests: list[dict[str, Any]] = []
+        self._queue: deque[tuple[str, dict[str, Any]]] = deque()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- control ---------------------------------------------------------------------------
+
+    def fail_next(self, kind: str, times: int = 1, **options: Any) -> None:
+        """Queue a behaviour for the next `times` requests (e.g. retry_after="0.05", seconds=1)."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown behaviour {kind!r}; known: {sorted(KINDS)}")
+        with self._lock:
+            self._queue.extend([(kind, options)] * times)
+
+    def answer_next(self, text: str) -> None:
+        """The next request gets `text` as the assistant's message."""
+        self.fail_next("text", text=text)
+
+    def ids_asked(self) -> list[list[str]]:
+        """The paper ids of each request, in order."""
+        return [_paper_ids(body) for body in self.requests]
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "use FakeOpenAI as a context manager"
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def __enter__(self) -> FakeOpenAI:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        assert self._server is not None and self._thread is not None
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    # -- answering -------------------------------------------------------------------------
+
+    def _next(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        with self._lock:
+            self.requests.append(body)
+            return self._queue.popleft() if self._queue else ("ok", {})
+
+    def _entries(self, body: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+        papers = _PAPER.findall(_user_text(body))
+        ids = [pid for pid, _ in papers]
+        gullible = any(GULLIBLE in text.lower() for _, text in papers)
+        if kind == "missing_half":
+            ids = ids[: len(ids) // 2]
+        if kind == "extra_ids":
+            ids = [*ids, *EXTRA_IDS]
+        entries = []
+        for pid in ids:
+            rel, nov = (10, 10) if gullible else self.scores.get(pid, (5, 5))
+            entries.append(
+                {"ARXIVID": pid, "COMMENT": self.comment, "RELEVANCE": rel, "NOVELTY": nov}
+            )
+        if kind == "bad_scores" and entries:
+            entries[0]["RELEVANCE"] = 11
+            if len(entries) > 1:
+                entries[1]["RELEVANCE"] = "high"
+        if kind == "duplicate_id" and entries:
+            entries.append({**entries[0], "RELEVANCE": 10, "NOVELTY": 10})
+        return entries
+
+    def _content(self, body: dict[str, Any], kind: str, options: dict[str, Any]) -> str:
+        if kind == "text":
+            return str(options["text"])
+        if kind == "not_json":
+            return "Sorry, I cannot help with that request."
+        entries = self._entries(body, kind)
+        if kind == "fenced":
+            lines = [_sloppy(e) for e in entries]
+            return "Here are the scores:\n```json\n" + "\n".join(lines) + "\n```\nHope this helps!"
+        if _wants_schema(body):
+            return json.dumps({"papers": entries})
+        return "\n".join(json.dumps(e) for e in entries)
+
+    def completion(self, body: dict[str, Any], content: str) -> dict[str, Any]:
+        """The chat.completion object, usage counted with o200k_base."""
+        prompt = sum(count_tokens(str(m.get("content", ""))) + 3 for m in body["messages"]) + 3
+        completion = count_tokens(content)
+        return {
+            "id": f"chatcmpl-fake{len(self.requests)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", "fake"),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content, "refusal": None},
+                    "finish_reason": "stop",
+                    "logprobs": None,
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+                "prompt_tokens_details": {"cached_tokens": min(self.cached_tokens, prompt)},
+            },
+        }
+
+
+def _sloppy(entry: dict[str, Any]) -> str:
+    """A Python-ish line: single quotes and a trailing comma."""
+    comment = str(entry["COMMENT"]).replace("'", "")
+    return (
+        f"{{'ARXIVID': '{entry['ARXIVID']}', 'COMMENT': '{comment}', "
+        f"'RELEVANCE': {entry['RELEVANCE']}, 'NOVELTY': {entry['NOVELTY']},}}"
+    )
+
+
+def _user_text(body: dict[str, Any]) -> str:
+    users = [m for m in body.get("messages", []) if m.get("role") == "user"]
+    return str(users[-1].get("content", "")) if users else ""
+
+
+def _paper_ids(body: dict[str, Any]) -> list[str]:
+    return [pid for pid, _ in _PAPER.findall(_user_text(body))]
+
+
+def _wants_schema(body: dict[str, Any]) -> bool:
+    fmt = body.get("response_format") or {}
+    return isinstance(fmt, dict) and fmt.get("type") == "json_schema"
+
+
+def _error(message: str, kind: str, code: str | None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
+def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        timeout = 10
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
+            data = json.dumps(payload).encode()
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+            except OSError:  # the client gave up (a hang past its timeout)
+                self.close_connection = True
+
+        def do_POST(self) -> None:
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.path.rstrip("/") != "/v1/chat/completions":
+                self._send(404, _error(f"no route {self.path}", "invalid_request_error", None), {})
+                return
+            body = json.loads(raw or b"{}")
+            if _wants_schema(body) and not fake.structured:
+                with fake._lock:
+                    fake.requests.append(body)
+                message = "response_format json_schema is not supported by this model"
+                self._send(400, _error(message, "invalid_request_error", None), {})
+                return
+            kind, options = fake._next(body)
+            if kind == "429":
+                headers = {"Retry-After": str(options.get("retry_after", "0.01"))}
+                err = _error("Rate limit reached for requests", "requests", "rate_limit_exceeded")
+                self._send(429, err, headers)
+                return
+            if kind == "500":
+                ms = fake.retry_after_ms
+                headers = {} if ms is None else {"retry-after-ms": str(ms)}
+                self._send(500, _error("The server had an error", "server_error", None), headers)
+                return
+            if kind == "401":
+                key = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+                message = f"Incorrect API key provided: {key}."
+                self._send(401, _error(message, "invalid_request_error", "invalid_api_key"), {})
+                return
+            wait = fake.delay_seconds
+            if kind == "hang":
+                wait = max(wait, fake.hang_seconds)
+            if kind == "delay":
+                wait = max(wait, float(options.get("seconds", 1.0)))
+            if wait and fake._stop.wait(wait):
+                self.close_connection = True
+                return
+            content = fake._content(body, kind, options)
+            self._send(200, fake.completion(body, content), {})
+
+    return Handler

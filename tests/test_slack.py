@@ -1,0 +1,403 @@
+"""Slack end to end: signed HTTP requests into the real Bolt app, answers to a fake Web API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.commands import Deps
+from bot.delivery import deliver, enqueue
+from bot.slack import SlackSender, build_app, render_blocks, serve_http
+from digest.config import load_settings
+from digest.criteria import Criteria
+from digest.day import Cutoffs
+from digest.pipeline import build_digest, sample_listing
+from digest.scoring.factory import make_scorer
+from digest.store import Store
+from digest.subscriptions import Subscription
+from tests.fakes.slack_api import FakeSlack
+
+SECRET = "test-signing-secret"
+TOKEN = "xoxb-test-token"
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture
+def deps(scored_store: Store) -> Deps:
+    settings = load_settings(env={"PAPERDIGEST_BOT_ADMINS": "slack:UADMIN"})
+    return Deps(scored_store, settings, lambda c: make_scorer("local", scored_store, c, settings))
+
+
+@pytest.fixture
+def bolt(slack: FakeSlack, deps: Deps) -> Iterator[str]:
+    """The Bolt app served over HTTP on loopback; yields its events URL."""
+    app = build_app(deps, TOKEN, SECRET, base_url=slack.url)
+    server = serve_http(app, "127.0.0.1", 0)
+    yield f"http://127.0.0.1:{server.server_port}/slack/events"
+    server.shutdown()
+
+
+def signed(body: str, secret: str = SECRET, age: int = 0) -> dict[str, str]:
+    stamp = str(int(time.time()) - age)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body)
+    return {
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": signature,
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+def slash(url: str, slack: FakeSlack, text: str, user: str = "UOWNER", n: int = 1, **kw):
+    body = urlencode(
+        {
+            "command": "/digest",
+            "text": text,
+            "user_id": user,
+            "user_name": user.lower(),
+            "channel_id": "C1",
+            "channel_name": "research",
+            "team_id": "T1",
+            "response_url": slack.response_url(str(n)),
+            "trigger_id": "1.2.3",
+        }
+    )
+    return httpx.post(url, content=body, headers=signed(body, **kw), timeout=5)
+
+
+def answer(slack: FakeSlack, n: int = 1) -> dict:
+    return slack.wait_for("response_url", n)[n - 1].params
+
+
+def text_of(params: dict) -> str:
+    return json.dumps(params.get("blocks"), ensure_ascii=False) + params.get("text", "")
+
+
+def test_slash_command_acks_then_answers(bolt: str, slack: FakeSlack) -> None:
+    ack = slash(bolt, slack, "subscribe")
+    assert ack.status_code == 200
+    reply = answer(slack)
+    assert reply["response_type"] == "in_channel" and "Subscribed" in text_of(reply)
+
+
+def test_forged_or_stale_signature_is_refused(bolt: str, slack: FakeSlack) -> None:
+    assert slash(bolt, slack, "help", secret="wrong-secret").status_code == 401
+    assert slash(bolt, slack, "help", age=10 * 60).status_code == 401
+    assert slack.count("response_url") == 0
+
+
+def test_slow_command_is_acknowledged_first(bolt: str, slack: FakeSlack) -> None:
+    slash(bolt, slack, "subscribe")
+    answer(slack)
+    ack = slash(bolt, slack, "preview", n=2)
+    assert ack.status_code == 200 and "Working on it" in ack.text
+
+
+EXAMPLES = {
+    "help": "help",
+    "subscribe": "subscribe",
+    "settings": "settings",
+    "top": "top 3",
+    "why": "why 2602.08007",
+    "preview": "preview",
+    "criteria": "criteria",
+    "criteria add": "criteria add Graphs: GNNs",
+    "criteria remove": "criteria remove 5",
+    "criteria history": "criteria history",
+    "criteria undo": "criteria undo",
+    "criteria set": "criteria set ## T\n- Relevant: sparse",
+    "threshold": "threshold relevance=7 novelty=6",
+    "topk": "topk 7",
+    "follow": "follow Ada Lovelace",
+    "unfollow": "unfollow Ada Lovelace",
+    "categories": "categories cs.LG cs.CL",
+    "schedule": "schedule 07:30 Europe/Berlin",
+    "search": "search attention",
+    "rate": "rate 2602.08007 +1",
+    "unsubscribe": "unsubscribe",
+}
+
+
+def test_every_command_through_slash(
+    bolt: str, slack: FakeSlack, deps: Deps, criteria: Criteria
+) -> None:
+    from bot.commands import SPECS
+
+    assert set(EXAMPLES) == set(SPECS)
+    slash(bolt, slack, "subscribe")
+    answer(slack)
+    asyncio.run(
+        build_digest(
+            deps.store,
+            sample_listing(),
+            criteria,
+            deps.scorer_for(criteria),
+            subscription="slack:C1",
+        )
+    )
+    for n, (name, text) in enumerate(EXAMPLES.items(), start=2):
+        assert slash(bolt, slack, text, n=n).status_code == 200
+        reply = answer(slack, n)
+        assert "Wrong arguments" not in text_of(reply) and "Sorry" not in text_of(reply), name
+    assert deps.store.subscription("slack:C1").categories == ("cs.LG", "cs.CL")
+
+
+def test_members_are_refused_changes(bolt: str, slack: FakeSlack) -> None:
+    slash(bolt, slack, "subscribe")
+    answer(slack)
+    slash(bolt, slack, "topk 3", user="UMEMBER", n=2)
+    reply = answer(slack, 2)
+    assert reply["response_type"] == "ephemeral" and "Not allowed" in text_of(reply)
+    slash(bolt, slack, "settings", user="UMEMBER", n=3)
+    assert "top-k: 10" in text_of(answer(slack, 3))
+
+
+def test_wrong_arguments_answer_with_usage(bolt: str, slack: FakeSlack) -> None:
+    slash(bolt, slack, "subscribe")
+    answer(slack)
+    slash(bolt, slack, "topk lots", n=2)
+    reply = answer(slack, 2)
+    assert reply["response_type"] == "ephemeral" and "usage: topk" in text_of(reply)
+
+
+def post_json(url: str, payload: dict) -> httpx.Response:
+    body = json.dumps(payload)
+    headers = {**signed(body), "Content-Type": "application/json"}
+    return httpx.post(url, content=body, headers=headers, timeout=5)
+
+
+def post_action(url: str, slack: FakeSlack, value: str) -> httpx.Response:
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "UMEMBER", "username": "member"},
+        "team": {"id": "T1"},
+        "channel": {"id": "C1"},
+        "container": {"channel_id": "C1"},
+        "response_url": slack.response_url("btn"),
+        "trigger_id": "1.2.3",
+        "api_app_id": "A1",
+        "actions": [
+            {
+                "action_id": "cmd-2",
+                "block_id": "paper-0-x",
+                "type": "button",
+                "value": value,
+                "action_ts": "1",
+            }
+        ],
+    }
+    body = urlencode({"payload": json.dumps(payload)})
+    return httpx.post(url, content=body, headers=signed(body), timeout=5)
+
+
+def test_buttons_answer_ephemerally_and_store_ratings(
+    bolt: str, slack: FakeSlack, deps: Deps, criteria: Criteria
+) -> None:
+    asyncio.run(
+        build_digest(
+            deps.store,
+            sample_listing(),
+            criteria,
+            deps.scorer_for(criteria),
+            subscription="slack:C1",
+        )
+    )
+    assert post_action(bolt, slack, "rate 2602.08007 +1").status_code == 200
+    reply = answer(slack)
+    assert reply["response_type"] == "ephemeral" and reply["replace_original"] is False
+    assert deps.store.ratings("slack:C1") == {"2602.08007": 1}
+    post_action(bolt, slack, "why 2602.08007")
+    assert "2602.08007" in text_of(answer(slack, 2))
+
+
+def event(kind: str, text: str, channel: str = "C1", **extra: str) -> dict:
+    return {
+        "type": "event_callback",
+        "team_id": "T1",
+        "api_app_id": "A1",
+        "event_id": f"Ev{kind}",
+        "event_time": 1,
+        "event": {
+            "type": kind,
+            "user": "UMEMBER",
+            "text": text,
+            "channel": channel,
+            "ts": "1700000000.000001",
+            **extra,
+        },
+    }
+
+
+def test_mention_is_answered_in_thread(bolt: str, slack: FakeSlack) -> None:
+    assert post_json(bolt, event("app_mention", "<@UBOT> help")).status_code == 200
+    posted = slack.wait_for("chat.postEphemeral")[0].params
+    assert posted["thread_ts"] == "1700000000.000001" and "paperdigest commands" in text_of(posted)
+
+
+def test_plain_language_dm(bolt: str, slack: FakeSlack, deps: Deps, criteria: Criteria) -> None:
+    asyncio.run(
+        build_digest(
+            deps.store,
+            sample_listing(),
+            criteria,
+            deps.scorer_for(criteria),
+            subscription="slack:D9",
+        )
+    )
+    message = event("message", "why did 2602.08007 score 9?", channel="D9", channel_type="im")
+    assert post_json(bolt, message).status_code == 200
+    posted = slack.wait_for("chat.postMessage")[0].params
+    assert posted["channel"] == "D9" and "made the digest" in text_of(posted)
+
+
+def test_block_kit_escaping_and_limits() -> None:
+    from bot.replies import PaperCard, Reply
+
+    card = PaperCard(
+        "2601.00001",
+        "Bounds <x> & $a|b$",
+        "https://arxiv.org/abs/2601.00001",
+        ("A <B>",),
+        9,
+        8,
+        "Model Architecture: x & y",
+        1,
+    )
+    blocks = render_blocks(Reply("Top & <bottom>", ["a < b"], [card] * 30))
+    dumped = json.dumps(blocks)
+    assert (
+        "&lt;x&gt; &amp;" in dumped and "<x>" not in dumped and "Top &amp; &lt;bottom&gt;" in dumped
+    )
+    assert len(blocks) <= 50
+    assert all(len(b.get("text", {}).get("text", "")) <= 3000 for b in blocks)
+
+
+# delivery ---------------------------------------------------------------------------------
+
+
+def big_digest(store: Store, criteria: Criteria, sub_id: str, n: int = 80):
+    scorer = make_scorer("local", store, criteria, load_settings(env={}))
+    digest = asyncio.run(
+        build_digest(
+            store,
+            sample_listing(),
+            criteria,
+            scorer,
+            subscription=sub_id,
+            cutoffs=Cutoffs(1, 1),
+            top_k=n - 2,
+        )
+    )
+    assert len(digest.selected) == n
+    return digest
+
+
+def subscribe(store: Store, chat: str, top_k: int = 80) -> Subscription:
+    sub = Subscription(f"slack:{chat}", "slack", chat, top_k=top_k, subscribed_by="slack:U1")
+    store.save_subscription(sub)
+    return sub
+
+
+def sender(slack: FakeSlack) -> SlackSender:
+    return SlackSender(AsyncWebClient(token=TOKEN, base_url=slack.url))
+
+
+def test_80_paper_digest_is_split_into_a_thread(
+    slack: FakeSlack, scored_store: Store, criteria: Criteria
+) -> None:
+    sub = subscribe(scored_store, "C1")
+    digest = big_digest(scored_store, criteria, sub.id)
+    assert enqueue(scored_store, sender(slack), sub, digest) == 9  # header + 5, then 8 x <= 10
+    report = asyncio.run(deliver(scored_store, sender(slack)))
+    assert report.sent == 9 and not report.failed
+    posted = slack.posted("C1")
+    assert len(posted) == 9 and all(len(p["blocks"]) <= 50 for p in posted)
+    head = posted[0]["ts"]
+    assert all(p.get("thread_ts") == head for p in posted[1:])
+    ranks = [
+        int(b["text"]["text"].split(".")[0].strip("*"))
+        for p in posted
+        for b in p["blocks"]
+        if b["type"] == "section" and "<https://arxiv" in b["text"]["text"]
+    ]
+    assert ranks == list(range(1, 81))
+    # delivering again posts nothing: each message exactly once
+    assert asyncio.run(deliver(scored_store, sender(slack))).sent == 0
+    assert enqueue(scored_store, sender(slack), sub, digest) == 0
+
+
+def test_rate_limit_honours_retry_after(
+    slack: FakeSlack, scored_store: Store, criteria: Criteria
+) -> None:
+    sub = subscribe(scored_store, "C1", top_k=5)
+    enqueue(scored_store, sender(slack), sub, big_digest(scored_store, criteria, sub.id))
+    slack.rate_limit_next("chat.postMessage", retry_after=42)
+    now = datetime.now(UTC)
+    first = asyncio.run(deliver(scored_store, sender(slack), now=now))
+    assert first.sent == 0 and first.deferred == 1
+    early = asyncio.run(deliver(scored_store, sender(slack), now=now + timedelta(seconds=41)))
+    assert early.sent == 0
+    later = asyncio.run(deliver(scored_store, sender(slack), now=now + timedelta(seconds=43)))
+    assert later.sent == 1 and len(slack.posted("C1")) == 1
+
+
+class Crash(BaseException):
+    """The process dies (SIGKILL) right after Slack accepted a message."""
+
+
+class CrashingClient(AsyncWebClient):
+    def __init__(self, after: int, **kw) -> None:
+        super().__init__(**kw)
+        self.left = after
+
+    async def chat_postMessage(self, **kw):  # type: ignore[override]
+        response = await super().chat_postMessage(**kw)
+        self.left -= 1
+        if self.left == 0:
+            raise Crash
+        return response
+
+
+def test_restart_in_the_middle_of_delivery(
+    slack: FakeSlack, scored_store: Store, criteria: Criteria
+) -> None:
+    sub = subscribe(scored_store, "C1")
+    enqueue(scored_store, sender(slack), sub, big_digest(scored_store, criteria, sub.id))
+    crashing = SlackSender(CrashingClient(after=4, token=TOKEN, base_url=slack.url))
+    with pytest.raises(Crash):
+        asyncio.run(deliver(scored_store, crashing))
+    assert len(slack.posted("C1")) == 4  # the 4th was posted, but not marked sent
+    report = asyncio.run(deliver(scored_store, sender(slack)))  # after the restart
+    assert report.recovered == 1 and report.sent == 5
+    posted = slack.posted("C1")
+    keys = [p["metadata"]["event_payload"]["key"] for p in posted]
+    assert len(posted) == 9 and len(set(keys)) == 9  # none twice, none lost
+
+
+def test_one_channel_failing_does_not_stop_the_others(
+    slack: FakeSlack, scored_store: Store, criteria: Criteria
+) -> None:
+    digest = big_digest(scored_store, criteria, "slack:C1")
+    gone, fine = subscribe(scored_store, "CGONE", top_k=3), subscribe(scored_store, "COK", top_k=3)
+    slack.fail_channel("CGONE", "not_in_channel")
+    for sub in (gone, fine):
+        enqueue(scored_store, sender(slack), sub, replace(digest, subscription=sub.id))
+    report = asyncio.run(deliver(scored_store, sender(slack)))
+    assert report.sent == 1 and report.failed == ["slack:CGONE: Slack: not_in_channel"]
+    assert len(slack.posted("COK")) == 1
+    paused = scored_store.subscription("slack:CGONE")
+    assert not paused.active and paused.last_error == "Slack: not_in_channel"
