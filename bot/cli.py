@@ -139,9 +139,9 @@ def run(
     console.print(f"wrote {len(paths)} files (Markdown, JSON, HTML) under {out_dir}/; open {page}")
 
 
-async def _fetch(settings: Settings) -> DayListing:
+async def _fetch(settings: Settings, categories: tuple[str, ...] | None = None) -> DayListing:
     async with httpx.AsyncClient(timeout=settings.arxiv.timeout, follow_redirects=True) as client:
-        return await fetch_listing(settings, client)
+        return await fetch_listing(settings, client, categories=categories)
 
 
 def _print_digest(digest: Digest, top: int = 10) -> None:
@@ -313,6 +313,93 @@ def chat(
         console.print(run_command(line, ctx, deps).text(), highlight=False, markup=False)
 
 
+@app.command()
+@_errors_as_lines
+def post(
+    sample: Annotated[bool, typer.Option(help="Post the bundled sample day (a demo).")] = False,
+) -> None:
+    """Build today's digest for every subscribed chat and post it (Slack when its token is set).
+
+    Messages go through the outbox: a second `post` the same day posts nothing twice.
+
+    Example: SLACK_BOT_TOKEN=xoxb-... paperdigest post
+    """
+    from bot.daily import post_day
+    from bot.platforms import senders
+
+    settings = _settings()
+    chats = senders(settings)
+    if not chats:
+        raise DigestError("no chat platform is on; set SLACK_BOT_TOKEN to post to Slack")
+    store = Store(settings.database.dsn)
+    subs = store.subscriptions()
+    categories = tuple(dict.fromkeys(c for s in subs for c in s.categories)) or None
+    with console.status("reading arXiv..."):
+        listing = sample_listing() if sample else asyncio.run(_fetch(settings, categories))
+    with console.status(f"building digests for {len(subs)} subscriptions..."):
+        report = asyncio.run(
+            post_day(
+                store,
+                listing,
+                chats,
+                lambda c: make_scorer(settings.scoring.scorer, store, c, settings),
+            )
+        )
+    for digest in report.digests:
+        console.print(
+            f"{digest.subscription}: {digest.status.value}: {digest.message}", highlight=False
+        )
+    for platform, delivered in report.delivery.items():
+        console.print(
+            f"{platform}: {delivered.sent} messages posted, {delivered.deferred} deferred"
+        )
+        for failure in delivered.failed or []:
+            err.print(f"[red]delivery failed[/red] {failure}", highlight=False)
+    if listing.status is DayStatus.FETCH_FAILED:
+        raise typer.Exit(EXIT_FAILED)
+    if listing.status is DayStatus.STALE_FEED:
+        raise typer.Exit(EXIT_STALE)
+
+
+@app.command()
+@_errors_as_lines
+def status() -> None:
+    """Subscriptions, their last digest, delivery errors and what is waiting in the outbox.
+
+    Example: paperdigest status
+    """
+    store = Store(_settings().database.dsn)
+    table = Table("subscription", "state", "schedule", "last digest", "outbox", "last error")
+    for sub in store.subscriptions(active_only=False):
+        last = store.digest(sub.id)
+        last_text = f"{last['date']} {last['status']}" if last else "none yet"
+        rows = store.outbox(sub.id)
+        waiting = sum(r["state"] in ("pending", "sending") for r in rows)
+        failed = sum(r["state"] == "failed" for r in rows)
+        state = "active" if sub.active else f"paused: {sub.paused_reason}"
+        table.add_row(
+            sub.id, state, f"{sub.schedule} {sub.timezone}", last_text,
+            f"{len(rows) - waiting - failed} sent, {waiting} waiting, {failed} failed",
+            sub.last_error or "",
+        )  # fmt: skip
+    console.print(table)
+
+
+@app.command("serve")
+@_errors_as_lines
+def serve_command() -> None:
+    """Run the chat front ends (Slack when SLACK_BOT_TOKEN is set) until stopped.
+
+    Example: SLACK_BOT_TOKEN=xoxb-... SLACK_APP_TOKEN=xapp-... paperdigest serve
+    """
+    import logging
+
+    from bot.serve import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    serve(_settings())
+
+
 @app.command("criteria")
 @_errors_as_lines
 def criteria_show() -> None:
@@ -332,3 +419,7 @@ def _read_papers(path: Path) -> list:
         raise NotFoundError(f"cannot read listing {path}: {exc.strerror}") from None
     except ValueError as exc:
         raise DigestError(str(exc)) from None
+
+
+if __name__ == "__main__":
+    app()

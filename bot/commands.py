@@ -15,10 +15,11 @@ from datetime import date
 
 from bot.replies import PaperCard, Reply
 from digest.config import Settings
-from digest.criteria import Criteria, Topic, default_criteria_path
+from digest.criteria import Criteria, Topic
 from digest.errors import ConfigError, CriteriaError, DigestError, NotFoundError
 from digest.explain import explain
 from digest.papers import split_id
+from digest.pipeline import current_criteria
 from digest.ranking import followed_in, rank, same_author
 from digest.scoring import Scorer
 from digest.store import Store
@@ -215,11 +216,7 @@ def _subscription(ctx: Context, deps: Deps) -> Subscription:
 
 
 def _criteria(deps: Deps, sub_id: str) -> tuple[int, Criteria]:
-    versions = deps.store.criteria_versions(sub_id)
-    if not versions:
-        return 0, Criteria.load(default_criteria_path())
-    version, _, text = versions[-1]
-    return version, Criteria.parse(text, source=f"criteria v{version}")
+    return current_criteria(deps.store, sub_id)
 
 
 def _save_criteria(deps: Deps, ctx: Context, criteria: Criteria) -> int:

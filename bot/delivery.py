@@ -65,12 +65,12 @@ class Sender(Protocol):
         ...
 
 
-def digest_messages(digest: Digest, top: int | None = None) -> tuple[Reply, list[PaperCard]]:
+def digest_messages(digest: Digest) -> tuple[Reply, list[PaperCard]]:
     """The header (date, counts, judge, tokens, cost) and the selected papers as cards."""
     day = digest.day.isoformat()
     if digest.status is not DayStatus.BUILT:
         return Reply(f"paperdigest {day}", [digest.message]), []
-    selected = digest.selected[:top] if top else digest.selected
+    selected = digest.selected  # already cut to the subscription's top-k
     usage = digest.usage[0] if digest.usage else None
     spent = "no tokens"
     if usage and usage.total_tokens:
@@ -99,7 +99,7 @@ def digest_messages(digest: Digest, top: int | None = None) -> tuple[Reply, list
 
 def enqueue(store: Store, sender: Sender, sub: Subscription, digest: Digest) -> int:
     """Queue a digest's messages for a chat, once per (subscription, day)."""
-    header, cards = digest_messages(digest, sub.top_k)
+    header, cards = digest_messages(digest)
     return store.enqueue(sub.id, digest.day, sender.plan(header, cards))
 
 

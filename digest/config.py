@@ -92,6 +92,12 @@ class BotSettings(_Section):
             raise ValueError(str(exc)) from None
 
 
+class SlackSettings(_Section):
+    api_url: str = "https://slack.com/api/"
+    host: str = "0.0.0.0"
+    port: int = Field(3000, ge=0, le=65535)
+
+
 class ScoringSettings(_Section):
     scorer: str = "local"
 
@@ -108,6 +114,7 @@ class Settings(_Section):
     arxiv: ArxivSettings = ArxivSettings()
     digest: DigestSettings = DigestSettings()
     bot: BotSettings = BotSettings()
+    slack: SlackSettings = SlackSettings()
     scoring: ScoringSettings = ScoringSettings()
 
 

@@ -46,19 +46,23 @@ def sample_listing() -> DayListing:
 
 
 async def fetch_listing(
-    settings: Settings, client: httpx.AsyncClient, expected: date | None = None
+    settings: Settings,
+    client: httpx.AsyncClient,
+    expected: date | None = None,
+    categories: tuple[str, ...] | None = None,
 ) -> DayListing:
     """Read today's RSS feeds; never raises for an empty, stale or unreachable feed."""
     arxiv = settings.arxiv
+    categories = categories or arxiv.categories
     today = expected or date.today()
     try:
-        feeds = await fetch_feeds(arxiv.categories, client, base_url=arxiv.rss_url)
+        feeds = await fetch_feeds(categories, client, base_url=arxiv.rss_url)
     except FetchError as exc:
         return DayListing(today, DayStatus.FETCH_FAILED, str(exc))
     dates = [f.pub_date for f in feeds if f.pub_date and f.entries]
     day = max(dates) if dates else today
     if not any(f.entries for f in feeds):
-        cats = ", ".join(arxiv.categories)
+        cats = ", ".join(categories)
         return DayListing(
             day, DayStatus.NO_ANNOUNCEMENT, f"arXiv announced nothing today in {cats}"
         )
@@ -164,3 +168,22 @@ def _save(store: Store, digest: Digest) -> None:
         digest.criteria_hash,
         payload,
     )
+
+
+def for_categories(listing: DayListing, categories: tuple[str, ...]) -> DayListing:
+    """The part of a day's listing a subscription reads (its categories only)."""
+    wanted = set(categories)
+    papers = [p for p in listing.papers if wanted & (set(p.feeds) or set(p.categories))]
+    entries = sum(len(wanted & set(p.feeds)) or 1 for p in papers)
+    return DayListing(listing.day, listing.status, listing.message, papers, entries)
+
+
+def current_criteria(store: Store, subscription: str) -> tuple[int, Criteria]:
+    """A subscription's latest criteria version, or the bundled default (version 0)."""
+    from digest.criteria import default_criteria_path
+
+    versions = store.criteria_versions(subscription)
+    if not versions:
+        return 0, Criteria.load(default_criteria_path())
+    version, _, text = versions[-1]
+    return version, Criteria.parse(text, source=f"criteria v{version} of {subscription}")

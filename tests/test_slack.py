@@ -344,7 +344,7 @@ def test_rate_limit_honours_retry_after(
     slack: FakeSlack, scored_store: Store, criteria: Criteria
 ) -> None:
     sub = subscribe(scored_store, "C1", top_k=5)
-    enqueue(scored_store, sender(slack), sub, big_digest(scored_store, criteria, sub.id))
+    enqueue(scored_store, sender(slack), sub, big_digest(scored_store, criteria, sub.id, n=5))
     slack.rate_limit_next("chat.postMessage", retry_after=42)
     now = datetime.now(UTC)
     first = asyncio.run(deliver(scored_store, sender(slack), now=now))
@@ -391,7 +391,7 @@ def test_restart_in_the_middle_of_delivery(
 def test_one_channel_failing_does_not_stop_the_others(
     slack: FakeSlack, scored_store: Store, criteria: Criteria
 ) -> None:
-    digest = big_digest(scored_store, criteria, "slack:C1")
+    digest = big_digest(scored_store, criteria, "slack:C1", n=5)
     gone, fine = subscribe(scored_store, "CGONE", top_k=3), subscribe(scored_store, "COK", top_k=3)
     slack.fail_channel("CGONE", "not_in_channel")
     for sub in (gone, fine):
@@ -401,3 +401,88 @@ def test_one_channel_failing_does_not_stop_the_others(
     assert len(slack.posted("COK")) == 1
     paused = scored_store.subscription("slack:CGONE")
     assert not paused.active and paused.last_error == "Slack: not_in_channel"
+
+
+def test_post_and_status_from_the_command_line(
+    slack: FakeSlack, scored_db, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    db = tmp_path / "post.sqlite3"
+    shutil.copy(scored_db, db)
+    store = Store(f"sqlite:///{db}")
+    subscribe(store, "C1", top_k=3)
+    subscribe(store, "CGONE", top_k=3)
+    store.close()
+    slack.fail_channel("CGONE", "is_archived")
+    env = {
+        "PAPERDIGEST_DATABASE_PATH": str(db),
+        "PAPERDIGEST_SLACK_API_URL": slack.url,
+        "SLACK_BOT_TOKEN": TOKEN,
+    }
+    runner = CliRunner()
+    first = runner.invoke(app, ["post", "--sample"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "slack: 1 messages posted" in first.output and "is_archived" in first.output
+    assert len(slack.posted("C1")) == 1 and "5 papers" in slack.posted("C1")[0]["text"]
+    again = runner.invoke(app, ["post", "--sample"], env=env)
+    assert "slack: 0 messages posted" in again.output and len(slack.posted("C1")) == 1
+    status = runner.invoke(app, ["status"], env={**env, "COLUMNS": "200"})
+    assert status.exit_code == 0
+    lines = {line.split()[1]: line for line in status.output.splitlines() if "slack:" in line}
+    assert "1 sent" in lines["slack:C1"] and "active" in lines["slack:C1"]
+    assert "paused" in lines["slack:CGONE"] and "Slack: is_archived" in lines["slack:CGONE"]
+    assert TOKEN not in first.output + again.output + status.output
+
+
+def test_post_without_a_platform_says_what_to_set(scored_db, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    result = CliRunner().invoke(app, ["post", "--sample"], env={"SLACK_BOT_TOKEN": ""})
+    assert result.exit_code == 1 and "set SLACK_BOT_TOKEN" in result.output
+
+
+def test_serve_answers_slack_and_stops_on_sigterm(slack: FakeSlack, tmp_path) -> None:
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "PAPERDIGEST_SLACK_API_URL": slack.url,
+        "PAPERDIGEST_SLACK_HOST": "127.0.0.1",
+        "PAPERDIGEST_SLACK_PORT": str(port),
+        "PAPERDIGEST_DATABASE_PATH": str(tmp_path / "serve.sqlite3"),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve"],
+        env=env,
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in proc.stderr:  # wait for the server to say it listens
+            if "slack: HTTP mode" in line:
+                break
+        ack = slash(f"http://127.0.0.1:{port}/slack/events", slack, "help")
+        assert ack.status_code == 200
+        assert "paperdigest commands" in text_of(answer(slack))
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        proc.kill()
+    assert TOKEN not in proc.stderr.read()

@@ -1,0 +1,55 @@
+"""One announcement day for every chat: fetch once, score once per criteria, post via the outbox."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bot.delivery import DeliveryReport, Sender, deliver, enqueue
+from digest.criteria import Criteria
+from digest.day import DayStatus, Digest
+from digest.pipeline import DayListing, build_digest, current_criteria, for_categories
+from digest.scoring import Scorer
+from digest.store import Store
+
+log = logging.getLogger(__name__)
+POSTED_STATUSES = (DayStatus.BUILT, DayStatus.NO_ANNOUNCEMENT)  # others are retried first
+
+
+@dataclass
+class DayReport:
+    digests: list[Digest] = field(default_factory=list)
+    delivery: dict[str, DeliveryReport] = field(default_factory=dict)
+
+
+async def post_day(
+    store: Store,
+    listing: DayListing,
+    senders: dict[str, Sender],
+    scorer_for: Callable[[Criteria], Scorer],
+) -> DayReport:
+    """Build each active subscription's digest for the day, queue it, deliver everything due."""
+    report = DayReport()
+    for sub in store.subscriptions():
+        sender = senders.get(sub.platform)
+        if sender is None:
+            continue
+        _, criteria = current_criteria(store, sub.id)
+        scorer = scorer_for(criteria)
+        digest = await build_digest(
+            store,
+            for_categories(listing, sub.categories),
+            criteria,
+            scorer,
+            subscription=sub.id,
+            cutoffs=sub.cutoffs,
+            top_k=sub.top_k,
+            categories=sub.categories,
+        )
+        report.digests.append(digest)
+        if digest.status in POSTED_STATUSES:
+            enqueue(store, sender, sub, digest)
+    for platform, sender in senders.items():
+        report.delivery[platform] = await deliver(store, sender)
+    return report
