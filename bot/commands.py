@@ -482,7 +482,7 @@ async def _preview(cmd: Command, ctx: Context, deps: Deps) -> Reply:
     scored = deps.store.scores([p.id for p in papers], key, scorer.name)
     missing = [p for p in papers if p.id not in scored and p.id not in followed]
     fresh = await scorer.score(missing, criteria) if missing else []
-    deps.store.save_scores(fresh, key)
+    deps.store.save_scores(fresh, key, scorer.name)
     scored.update({s.paper_id: s for s in fresh})
     from digest.ranking import author_score
 

@@ -98,15 +98,30 @@ class SlackSettings(_Section):
     port: int = Field(3000, ge=0, le=65535)
 
 
+SCORERS = ("auto", "local", "llm", "cascade")
+
+
 class ScoringSettings(_Section):
-    scorer: str = "local"
+    scorer: str = "auto"
+    cascade_fraction: float = Field(0.6, gt=0, le=1)
 
     @field_validator("scorer")
     @classmethod
     def _known_scorer(cls, value: str) -> str:
-        if value not in {"local"}:
-            raise ValueError(f"unknown scorer {value!r}; use 'local'")
+        if value not in SCORERS:
+            raise ValueError(f"unknown scorer {value!r}; use one of {', '.join(SCORERS)}")
         return value
+
+
+class LLMSettings(_Section):
+    model: str = "gpt-5-mini"
+    batch_size: int = Field(50, ge=1, le=500)
+    concurrency: int = Field(4, ge=1, le=64)
+    timeout: float = Field(120.0, gt=0)
+    max_retries: int = Field(4, ge=0, le=20)
+    abstract_words: int = Field(25, ge=0)
+    daily_budget: float = Field(1.0, ge=0)
+    prices: dict[str, tuple[float, float, float]] = {}
 
 
 class Settings(_Section):
@@ -116,6 +131,7 @@ class Settings(_Section):
     bot: BotSettings = BotSettings()
     slack: SlackSettings = SlackSettings()
     scoring: ScoringSettings = ScoringSettings()
+    llm: LLMSettings = LLMSettings()
 
 
 def config_dir() -> Path:

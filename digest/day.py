@@ -71,6 +71,7 @@ class Digest:
     criteria_hash: str = ""
     prompt: str = ""
     already_shown: tuple[str, ...] = ()
+    unscored: tuple[str, ...] = ()  # papers no scorer could judge: reported, never dropped
 
     @property
     def selected(self) -> list[Entry]:

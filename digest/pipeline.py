@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 
 import httpx
 
@@ -117,29 +117,43 @@ async def build_digest(
     scores = store.scores([p.id for p in to_score], key, scorer.name)
     missing = [p for p in to_score if p.id not in scores]
     fresh: list[Score] = await scorer.score(missing, criteria) if missing else []
-    store.save_scores(fresh, key)
+    store.save_scores(fresh, key, scorer.name)
     scores.update({s.paper_id: s for s in fresh})
     scores.update({p.id: author_score(p, followed[p.id]) for p in papers if p.id in followed})
+    unscored = [p for p in papers if p.id not in scores]
+    scored = [p for p in papers if p.id in scores]
     shown = store.shown_before(subscription, listing.day) if no_repeats else set()
-    base.entries = rank(papers, scores, followed, cutoffs, top_k, shown)
+    base.entries = rank(scored, scores, followed, cutoffs, top_k, shown)
+    base.unscored = tuple(p.id for p in unscored)
     base.scanned = len(papers)
     base.already_shown = tuple(sorted(shown & {p.id for p in papers}))
-    base.usage = [_usage(scorer.name, fresh)]
-    base.message = f"{len(base.selected)} of {len(papers)} papers selected"
+    base.usage = _usage(fresh)
+    for usage in base.usage:
+        store.record_usage(datetime.now(UTC).date(), subscription, usage)
+    notes = list(getattr(scorer, "notes", []))
+    if unscored:
+        notes.append(f"{len(unscored)} papers could not be scored and are listed as unscored")
+    base.message = "; ".join([f"{len(base.selected)} of {len(papers)} papers selected", *notes])
     _save(store, base)
     store.mark_shown(subscription, listing.day, [e.paper.id for e in base.selected])
     return base
 
 
-def _usage(model: str, fresh: list[Score]) -> Usage:
-    """Tokens and cost spent by this run (zero on a cached re-run)."""
-    return Usage(
-        model=model,
-        prompt_tokens=sum(s.prompt_tokens for s in fresh),
-        cached_tokens=sum(s.cached_tokens for s in fresh),
-        completion_tokens=sum(s.completion_tokens for s in fresh),
-        cost=None if any(s.cost is None for s in fresh) else sum(s.cost or 0.0 for s in fresh),
-    )
+def _usage(fresh: list[Score]) -> list[Usage]:
+    """Tokens and cost this run spent, per judge (none on a cached re-run)."""
+    by_judge: dict[str, list[Score]] = {}
+    for s in fresh:
+        by_judge.setdefault(s.scorer, []).append(s)
+    return [
+        Usage(
+            model=judge,
+            prompt_tokens=sum(s.prompt_tokens for s in scores),
+            cached_tokens=sum(s.cached_tokens for s in scores),
+            completion_tokens=sum(s.completion_tokens for s in scores),
+            cost=None if any(s.cost is None for s in scores) else sum(s.cost or 0 for s in scores),
+        )
+        for judge, scores in sorted(by_judge.items())
+    ] or [Usage(model="none (all scores cached)")]
 
 
 def _save(store: Store, digest: Digest) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from digest.day import Usage
 from digest.errors import DigestError, NotFoundError
 from digest.papers import Paper
 from digest.scoring import Score
@@ -77,11 +78,12 @@ class CriteriaRow(Base):
 
 class ScoreRow(Base):
     __tablename__ = "scores"
-    __table_args__ = (UniqueConstraint("paper_id", "criteria_hash", "scorer"),)
+    __table_args__ = (UniqueConstraint("paper_id", "criteria_hash", "key"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     paper_id: Mapped[str] = mapped_column(String(32), index=True)
     criteria_hash: Mapped[str] = mapped_column(String(64), index=True)
-    scorer: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(100))  # the scorer whose cache this is
+    scorer: Mapped[str] = mapped_column(String(100))  # what judged the paper
     relevance: Mapped[int] = mapped_column(Integer)
     novelty: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str] = mapped_column(Text)
@@ -185,6 +187,32 @@ class OutboxRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class UsageRow(Base):
+    """Tokens and cost one run spent on one model."""
+
+    __tablename__ = "usage"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)  # the UTC day the tokens were spent
+    model: Mapped[str] = mapped_column(String(100))
+    subscription: Mapped[str] = mapped_column(String(200))
+    prompt_tokens: Mapped[int] = mapped_column(Integer)
+    cached_tokens: Mapped[int] = mapped_column(Integer)
+    completion_tokens: Mapped[int] = mapped_column(Integer)
+    cost: Mapped[float | None] = mapped_column(Float)
+
+
+class ExplanationRow(Base):
+    """An LLM's explanation of a paper's score (`why --deep`), asked once."""
+
+    __tablename__ = "explanations"
+    __table_args__ = (UniqueConstraint("paper_id", "criteria_hash", "model"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    paper_id: Mapped[str] = mapped_column(String(32))
+    criteria_hash: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
 
 
 class Store:
@@ -297,36 +325,30 @@ class Store:
                     select(ScoreRow).where(
                         ScoreRow.paper_id.in_(chunk),
                         ScoreRow.criteria_hash == criteria_hash,
-                        ScoreRow.scorer == scorer,
+                        ScoreRow.key == scorer,
                     )
                 )
                 out.update({r.paper_id: _score(r) for r in rows})
         return out
 
-    def save_scores(self, scores: Iterable[Score], criteria_hash: str) -> None:
-        """Insert scores not stored yet; a score is computed once per (paper, criteria, scorer)."""
-        by_scorer: dict[str, list[Score]] = {}
+    def save_scores(
+        self, scores: Iterable[Score], criteria_hash: str, scorer: str | None = None
+    ) -> None:
+        """Insert scores not stored yet: one per (paper, criteria, scorer).
+
+        `scorer` is the cache key (the pipeline's scorer, e.g. a cascade); each Score keeps
+        the name of what judged it. Without `scorer`, the judge is the key.
+        """
+        by_key: dict[str, list[Score]] = {}
         for sc in scores:
-            by_scorer.setdefault(sc.scorer, []).append(sc)
+            by_key.setdefault(scorer or sc.scorer, []).append(sc)
         with Session(self.engine) as s, s.begin():
-            for scorer, items in by_scorer.items():
-                known = set(self.scores([sc.paper_id for sc in items], criteria_hash, scorer))
+            for key, items in by_key.items():
+                known = set(self.scores([sc.paper_id for sc in items], criteria_hash, key))
                 for sc in items:
                     if sc.paper_id not in known:
-                        s.add(ScoreRow(criteria_hash=criteria_hash, **_score_fields(sc)))
+                        s.add(ScoreRow(criteria_hash=criteria_hash, key=key, **_score_fields(sc)))
                         known.add(sc.paper_id)
-
-    def delete_scores(self, criteria_hash: str, scorer: str) -> int:
-        """Forget cached scores, e.g. after the scorer learned something new."""
-        with Session(self.engine) as s, s.begin():
-            rows = s.scalars(
-                select(ScoreRow).where(
-                    ScoreRow.criteria_hash == criteria_hash, ScoreRow.scorer == scorer
-                )
-            ).all()
-            for r in rows:
-                s.delete(r)
-            return len(rows)
 
     # digests and what was shown
     def save_digest(
@@ -533,6 +555,55 @@ class Store:
                 raise NotFoundError(f"outbox message {row_id} does not exist")
             for key, value in fields.items():
                 setattr(row, key, value)
+
+    # accounting
+    def record_usage(self, day: date, subscription: str, usage: Usage) -> None:
+        if not usage.total_tokens:
+            return
+        with Session(self.engine) as s, s.begin():
+            s.add(
+                UsageRow(
+                    day=day, model=usage.model, subscription=subscription,
+                    prompt_tokens=usage.prompt_tokens, cached_tokens=usage.cached_tokens,
+                    completion_tokens=usage.completion_tokens, cost=usage.cost,
+                )
+            )  # fmt: skip
+
+    def spent(self, day: date) -> float:
+        """Dollars spent on priced models on a UTC day."""
+        with Session(self.engine) as s:
+            rows = s.scalars(select(UsageRow.cost).where(UsageRow.day == day))
+            return sum(c for c in rows if c)
+
+    def usage(self) -> list[tuple[date, Usage]]:
+        """(day, Usage) per day and model, oldest first; cost None if any part was unpriced."""
+        sums: dict[tuple[date, str], list[Any]] = {}
+        with Session(self.engine) as s:
+            for r in s.scalars(select(UsageRow).order_by(UsageRow.day, UsageRow.model)):
+                acc = sums.setdefault((r.day, r.model), [0, 0, 0, 0.0])
+                acc[0] += r.prompt_tokens
+                acc[1] += r.cached_tokens
+                acc[2] += r.completion_tokens
+                acc[3] = None if acc[3] is None or r.cost is None else acc[3] + r.cost
+        return [(d, Usage(m, p, c, o, cost)) for (d, m), (p, c, o, cost) in sums.items()]
+
+    def explanation(self, paper_id: str, criteria_hash: str, model: str) -> str | None:
+        with Session(self.engine) as s:
+            return s.scalars(
+                select(ExplanationRow.text).where(
+                    ExplanationRow.paper_id == paper_id,
+                    ExplanationRow.criteria_hash == criteria_hash,
+                    ExplanationRow.model == model,
+                )
+            ).first()
+
+    def save_explanation(self, paper_id: str, criteria_hash: str, model: str, text: str) -> None:
+        with Session(self.engine) as s, s.begin():
+            s.add(
+                ExplanationRow(
+                    paper_id=paper_id, criteria_hash=criteria_hash, model=model, text=text
+                )
+            )
 
     def require_paper(self, paper_id: str) -> Paper:
         paper = self.paper(paper_id)

@@ -130,6 +130,9 @@ def test_default_toml_documents_every_setting():
     for i, line in enumerate(lines):
         if header := re.match(r"^\[(\w+)\]$", line):
             section = header.group(1)
+        elif table := re.match(r"^\[(\w+)\.(\w+)\]$", line):  # a setting that is a table
+            found[(table.group(1), table.group(2))] = i
+            section = None
         elif (match := assignment.match(line)) and section:
             found[(section, match.group(1))] = i
 

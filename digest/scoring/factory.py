@@ -1,6 +1,10 @@
-"""Build the configured scorer for a criteria."""
+"""Build the configured scorer for a criteria: local, llm, or the cascade of both."""
 
 from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from digest.config import Settings
 from digest.criteria import Criteria
@@ -10,11 +14,63 @@ from digest.scoring.local import NAME as LOCAL
 from digest.scoring.local import LocalScorer
 from digest.store import Store
 
-SCORERS = (LOCAL,)
+if TYPE_CHECKING:
+    import openai
 
 
-def make_scorer(name: str, store: Store, criteria: Criteria, settings: Settings) -> Scorer:
+def resolve(name: str, env: dict[str, str] | None = None) -> str:
+    """`auto` is the cascade when OPENAI_API_KEY is set, else the local scorer."""
+    env = dict(os.environ if env is None else env)
+    if name == "auto":
+        return "cascade" if env.get("OPENAI_API_KEY") else LOCAL
+    return name
+
+
+def make_scorer(
+    name: str,
+    store: Store,
+    criteria: Criteria,
+    settings: Settings,
+    env: dict[str, str] | None = None,
+) -> Scorer:
     """The local scorer uses the model learned for this criteria, when there is one."""
+    env = dict(os.environ if env is None else env)
+    name = resolve(name, env)
+    local = LocalScorer(store.model(criteria.scoring_hash, LOCAL))
     if name == LOCAL:
-        return LocalScorer(store.model(criteria.scoring_hash, LOCAL))
-    raise ConfigError(f"unknown scorer '{name}'; available: {', '.join(SCORERS)}")
+        return local
+    if name not in ("llm", "cascade"):
+        raise ConfigError(f"unknown scorer '{name}'; available: auto, local, llm, cascade")
+    if not env.get("OPENAI_API_KEY"):
+        raise ConfigError(
+            f"the {name} scorer needs OPENAI_API_KEY (and OPENAI_BASE_URL for a server other "
+            "than OpenAI); without it, use --scorer local"
+        )
+    from digest.scoring.cascade import CascadeScorer
+    from digest.scoring.llm import LLMScorer
+
+    llm = LLMScorer(
+        _client(settings, env),
+        settings.llm.model,
+        batch_size=settings.llm.batch_size,
+        concurrency=settings.llm.concurrency,
+        prices=dict(settings.llm.prices),
+        fallback=local,
+        abstract_words=(settings.llm.abstract_words or None) if name == "cascade" else None,
+    )
+    if name == "llm":
+        return llm
+    budget = settings.llm.daily_budget
+    left = budget - store.spent(datetime.now(UTC).date()) if budget else None
+    return CascadeScorer(local, llm, settings.scoring.cascade_fraction, store, left)
+
+
+def _client(settings: Settings, env: dict[str, str]) -> openai.AsyncOpenAI:
+    import openai
+
+    return openai.AsyncOpenAI(
+        api_key=env["OPENAI_API_KEY"],
+        base_url=env.get("OPENAI_BASE_URL") or None,
+        timeout=settings.llm.timeout,
+        max_retries=settings.llm.max_retries,
+    )

@@ -148,6 +148,7 @@ class LLMScorer:
         structured: bool | None = None,
         prices: dict[str, tuple[float, float, float]] | None = None,
         fallback: Scorer | None = None,
+        abstract_words: int | None = None,
     ) -> None:
         if batch_size < 1 or concurrency < 1:
             raise ValueError("batch_size and concurrency must be at least 1")
@@ -158,6 +159,7 @@ class LLMScorer:
         self.structured = structured  # None: try json_schema once, remember the outcome
         self.prices = prices or {}
         self.fallback = fallback
+        self.abstract_words = abstract_words  # None: whole abstracts; else the gist, clipped
         self.name = f"llm:{model}"
         self.report = LLMReport(model)
 
@@ -220,7 +222,11 @@ class LLMScorer:
                 return [], []
             messages = [
                 {"role": "system", "content": SYSTEM},
-                {"role": "user", "content": run.fixed + "\n".join(map(paper_block, batch))},
+                {
+                    "role": "user",
+                    "content": run.fixed
+                    + "\n".join(paper_block(p, self.abstract_words) for p in batch),
+                },
             ]
             try:
                 text, usage = await self._complete(messages, [p.id for p in batch], run)
@@ -338,16 +344,40 @@ def user_prefix(criteria: Criteria) -> str:
     return user.replace("[PAPER LIST HERE]\n", "")
 
 
-def paper_block(paper: Paper) -> str:
-    """One paper as data; `<` and `>` in its text are neutralised so it cannot close its tag."""
-    authors = ", ".join(paper.authors[:MAX_AUTHORS])
-    if len(paper.authors) > MAX_AUTHORS:
-        authors += " et al."
+def paper_block(paper: Paper, words: int | None = None) -> str:
+    """One paper as data; `<` and `>` in its text are neutralised so it cannot close its tag.
+
+    With `words`, the abstract is cut to its gist (the sentences from the contribution on)
+    and authors are left out: the lean form the cascade sends.
+    """
     lines = [f'<paper id="{paper.id}">', f"Title: {_neutral(paper.title)}"]
-    if authors:
-        lines.append(f"Authors: {_neutral(authors)}")
-    lines += [f"Abstract: {_neutral(paper.abstract)}", "</paper>"]
+    if words is None:
+        authors = ", ".join(paper.authors[:MAX_AUTHORS])
+        if len(paper.authors) > MAX_AUTHORS:
+            authors += " et al."
+        if authors:
+            lines.append(f"Authors: {_neutral(authors)}")
+        lines.append(f"Abstract: {_neutral(paper.abstract)}")
+    else:
+        lines.append(f"Gist: {_neutral(gist(paper.abstract, words))}")
+    lines.append("</paper>")
     return "\n".join(lines)
+
+
+_CONTRIBUTION = re.compile(
+    r"\b(we|this (?:paper|work|study))\s+(propose|introduce|present|develop|show|study|"
+    r"establish|prove|derive|design|investigate|find|demonstrate)",
+    re.I,
+)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+
+
+def gist(abstract: str, words: int) -> str:
+    """The abstract from its first contribution sentence on, cut to `words` words."""
+    sentences = _SENTENCE.split(abstract.strip())
+    start = next((i for i, s in enumerate(sentences) if _CONTRIBUTION.search(s)), 0)
+    kept = " ".join(sentences[start:]).split()
+    return " ".join(kept[:words]) + (" …" if len(kept) > words else "")
 
 
 def _neutral(text: str) -> str:

@@ -1,0 +1,138 @@
+"""The cascade: the local scorer ranks every paper, the LLM judges the best share of them.
+
+LLM scores are cached per (paper, criteria, model), so a second channel with the same
+criteria, or a re-run, costs nothing; a daily budget caps what is sent.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from digest.criteria import Criteria
+from digest.papers import Paper
+from digest.scoring import Score
+from digest.scoring.llm import LLMScorer, paper_block, user_prefix
+from digest.scoring.local import LocalScorer
+from digest.store import Store
+
+PREFILTER_CAP = 5  # papers the LLM did not see cannot pass a sensible relevance cutoff
+PREFILTER_NOTE = "[local prefilter] "
+COMPLETION_TOKENS_PER_PAPER = 60  # one JSON line: id, a one-line comment, two scores
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What sending `papers` to the LLM would cost, before sending anything."""
+
+    papers: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float | None
+
+    def line(self, model: str) -> str:
+        cost = "unknown (no price for this model)" if self.cost is None else f"${self.cost:.2f}"
+        return (
+            f"{self.papers} papers to {model}: about {self.prompt_tokens:,} prompt and "
+            f"{self.completion_tokens:,} completion tokens, {cost}"
+        )
+
+
+def estimate(llm: LLMScorer, papers: list[Paper], criteria: Criteria) -> Estimate:
+    """Count the prompt tokens of the requests `llm` would send (o200k_base)."""
+    import bpe_openai
+
+    enc = bpe_openai.get_encoding("o200k_base")
+    batches = math.ceil(len(papers) / llm.batch_size) if papers else 0
+    fixed = len(enc.encode(user_prefix(criteria))) + 60  # + system prompt and framing
+    body = sum(len(enc.encode(paper_block(p, llm.abstract_words))) + 1 for p in papers)
+    prompt = batches * fixed + body
+    completion = COMPLETION_TOKENS_PER_PAPER * len(papers)
+    price = llm.prices.get(llm.model)
+    cost = None if price is None else (prompt * price[0] + completion * price[2]) / 1e6
+    return Estimate(len(papers), prompt, completion, cost)
+
+
+class CascadeScorer:
+    """Local prefilter -> LLM for the top `fraction`; the rest keep capped local scores."""
+
+    def __init__(
+        self,
+        local: LocalScorer,
+        llm: LLMScorer,
+        fraction: float,
+        store: Store | None = None,
+        budget_left: float | None = None,
+    ) -> None:
+        self.local, self.llm, self.fraction = local, llm, fraction
+        self.store, self.budget_left = store, budget_left
+        self.name = f"cascade:{llm.name}@{fraction:g}"
+        self.notes: list[str] = []
+
+    def split(self, local: list[Score], papers: list[Paper]) -> tuple[list[Paper], list[Paper]]:
+        """The best `fraction` by the local scorer, and the rest."""
+        raw = {s.paper_id: s.raw or 0.0 for s in local}
+        ranked = sorted(papers, key=lambda p: (-raw[p.id], p.id))
+        k = math.ceil(self.fraction * len(ranked))
+        return ranked[:k], ranked[k:]
+
+    async def plan(self, papers: list[Paper], criteria: Criteria) -> Estimate:
+        """The dry run: what would go to the LLM, and its estimated tokens and cost."""
+        survivors, _ = self.split(await self.local.score(papers, criteria), papers)
+        return estimate(self.llm, self._uncached(survivors, criteria), criteria)
+
+    def _uncached(self, papers: list[Paper], criteria: Criteria) -> list[Paper]:
+        if self.store is None:
+            return papers
+        cached = self.store.scores([p.id for p in papers], criteria.scoring_hash, self.llm.name)
+        return [p for p in papers if p.id not in cached]
+
+    async def score(self, papers: list[Paper], criteria: Criteria) -> list[Score]:
+        self.notes = []
+        local = await self.local.score(papers, criteria)
+        by_id = {s.paper_id: s for s in local}
+        survivors, rest = self.split(local, papers)
+        ask = self._uncached(survivors, criteria)
+        cached = {}
+        if self.store is not None:
+            cached = self.store.scores(
+                [p.id for p in survivors], criteria.scoring_hash, self.llm.name
+            )
+        ask = self._within_budget(ask, criteria)
+        fresh = await self.llm.score(ask, criteria) if ask else []
+        if ask:
+            self.notes.append(self.llm.summary())
+        judged = {s.paper_id: s for s in fresh}
+        if self.store is not None:
+            real = [s for s in fresh if s.scorer == self.llm.name]
+            self.store.save_scores(real, criteria.scoring_hash)
+        out: list[Score] = []
+        for paper in survivors:
+            score = cached.get(paper.id) or judged.get(paper.id)
+            if score is None and paper.id not in self.llm.report.unscored:
+                score = _capped(by_id[paper.id], "[over budget] ")  # never asked: budget
+            if score is not None:
+                out.append(score)
+        out += [_capped(by_id[p.id], PREFILTER_NOTE) for p in rest]
+        return out
+
+    def _within_budget(self, ask: list[Paper], criteria: Criteria) -> list[Paper]:
+        """As many papers (best first) as today's remaining budget pays for."""
+        if self.budget_left is None or not ask:
+            return ask
+        full = estimate(self.llm, ask, criteria)
+        if full.cost is None or full.cost <= self.budget_left:
+            return ask
+        share = max(0.0, self.budget_left) / full.cost
+        kept = ask[: int(len(ask) * share)]
+        self.notes.append(
+            f"daily LLM budget reached: {len(ask) - len(kept)} of {len(ask)} papers were judged "
+            "by the local scorer only"
+        )
+        return kept
+
+
+def _capped(score: Score, note: str) -> Score:
+    return replace(
+        score, relevance=min(score.relevance, PREFILTER_CAP), comment=note + score.comment
+    )
