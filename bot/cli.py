@@ -103,15 +103,21 @@ def run(
             highlight=False,
         )
         raise typer.Exit(EXIT_FAILED)
-    if dry_run:
-        console.print(f"{listing.day}: {listing.status.value}: {listing.message}")
-        console.print(
-            f"would score {len(listing.papers)} papers with the {settings.scoring.scorer} scorer; "
-            "estimated cost $0.00"
-        )
-        return
     store = Store(settings.database.dsn)
     scorer = make_scorer(settings.scoring.scorer, store, criteria, settings)
+    if dry_run:
+        from digest.scoring.cascade import dry_run as estimate
+
+        console.print(f"{listing.day}: {listing.status.value}: {listing.message}", highlight=False)
+        judged = [p for p in listing.papers if not followed_in(p, criteria.authors)]
+        cached = store.scores([p.id for p in judged], criteria.scoring_hash, scorer.name)
+        todo = [p for p in judged if p.id not in cached]
+        with console.status("estimating..."):
+            line = asyncio.run(estimate(scorer, todo, criteria))
+        console.print(
+            f"would score {len(todo)} papers ({len(cached)} cached): {line}", highlight=False
+        )
+        return
     with console.status(f"scoring {len(listing.papers)} papers with {scorer.name}..."):
         digest = asyncio.run(
             build_digest(
@@ -200,7 +206,7 @@ def score(
     input: Annotated[
         Path, typer.Option("--input", "-i", help="A listing: one JSON paper per line.")
     ],
-    scorer: Annotated[str, typer.Option(help="local")] = "local",
+    scorer: Annotated[str, typer.Option(help="auto, local, llm or cascade.")] = "local",
     criteria: Annotated[
         Path | None, typer.Option(help="Criteria file (default: the configured one).")
     ] = None,
@@ -223,7 +229,7 @@ def score(
 def eval_(
     listing: Annotated[Path, typer.Option(help="The day's listing (JSON lines).")],
     reference: Annotated[Path, typer.Option(help="A digest in the reference format.")],
-    scorer: Annotated[str, typer.Option(help="local")] = "local",
+    scorer: Annotated[str, typer.Option(help="auto, local, llm or cascade.")] = "local",
 ) -> None:
     """Compare the scorer's ranking of a listing with a reference digest's selection.
 
@@ -272,18 +278,45 @@ def learn(
 def why(
     paper_id: Annotated[str, typer.Argument(help="An arXiv id, e.g. 2602.08007.")],
     day: Annotated[str | None, typer.Option(help="The digest day (default: the latest).")] = None,
+    deep: Annotated[bool, typer.Option(help="Ask the LLM to explain the score (cached).")] = False,
 ) -> None:
     """Explain a paper's scores, rank and whether it made the digest.
 
-    Example: paperdigest why 2602.08007
+    Example: paperdigest why 2602.08007 --deep
     """
-    from digest.explain import explain
+    from digest.explain import deep_explain, explain
 
     settings = _settings()
     store = Store(settings.database.dsn)
     when = date.fromisoformat(day) if day else None
     for line in explain(store, settings.digest.subscription, paper_id, when):
         console.print(line, highlight=False)
+    if deep:
+        crit = _criteria(settings)
+        llm = make_scorer("llm", store, crit, settings)
+        with console.status(f"asking {settings.llm.model}..."):
+            text = asyncio.run(
+                deep_explain(store, llm, crit, settings.digest.subscription, paper_id)  # type: ignore[arg-type]
+            )
+        console.print(f"\n{settings.llm.model} explains: {text}", highlight=False)
+
+
+@app.command()
+@_errors_as_lines
+def usage() -> None:
+    """LLM tokens and cost, summed by day and model.
+
+    Example: paperdigest usage
+    """
+    store = Store(_settings().database.dsn)
+    table = Table("day", "model", "prompt", "cached", "completion", "cost")
+    for day, u in store.usage():
+        cost = "unknown" if u.cost is None else f"${u.cost:.4f}"
+        table.add_row(
+            str(day), u.model, f"{u.prompt_tokens:,}", f"{u.cached_tokens:,}",
+            f"{u.completion_tokens:,}", cost,
+        )  # fmt: skip
+    console.print(table if table.rows else "no LLM tokens spent yet")
 
 
 @app.command()

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
+from digest.criteria import Criteria
 from digest.errors import NotFoundError
 from digest.papers import split_id
+from digest.scoring import Score
+from digest.scoring.llm import LLMScorer
 from digest.store import Store
 
 
@@ -37,3 +40,24 @@ def explain(store: Store, subscription: str, paper_id: str, day: date | None = N
         f"{cut['relevance']}, novelty >= {cut['novelty']}",
         f"it {verdict}: {row['reason']}",
     ]
+
+
+async def deep_explain(
+    store: Store, llm: LLMScorer, criteria: Criteria, subscription: str, paper_id: str
+) -> str:
+    """The LLM's short explanation of a paper's score against the criteria, asked once."""
+    pid, _ = split_id(paper_id)
+    paper = store.require_paper(pid)
+    cached = store.explanation(pid, criteria.scoring_hash, llm.model)
+    if cached:
+        return cached
+    digest = store.digest(subscription)
+    row = next((r for r in (digest or {}).get("ranking", []) if r["id"] == pid), None)
+    if row is None:
+        raise NotFoundError(f"paper {pid} is not in a stored digest of '{subscription}'")
+    score = Score(
+        pid, row["relevance"], row["novelty"], row["comment"], row["matched"], row["scorer"]
+    )
+    text = await llm.explain(paper, criteria, score)
+    store.save_explanation(pid, criteria.scoring_hash, llm.model, text)
+    return text

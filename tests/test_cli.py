@@ -185,7 +185,12 @@ def test_run_stale_feed_exits_3_and_says_which(env: dict[str, str], tmp_path: Pa
 def test_dry_run_writes_nothing(env: dict[str, str], tmp_path: Path) -> None:
     result = invoke(["run", "--sample", "--dry-run"], env)
     assert result.exit_code == 0
-    assert "would score 692 papers" in result.output
+    assert "would score 0 papers (690 cached)" in result.output  # 2 by followed authors
+    env["PAPERDIGEST_DATABASE_PATH"] = str(tmp_path / "empty.sqlite3")
+    result = invoke(["run", "--sample", "--dry-run"], env)
+    assert "would score 690 papers (0 cached): local: 690 papers, no tokens, $0.00" in " ".join(
+        result.output.split()
+    )
     assert not (tmp_path / "out").exists()
 
 

@@ -37,6 +37,7 @@ def digest_to_dict(digest: Digest) -> dict[str, Any]:
         "date": digest.day.isoformat(),
         "status": digest.status.value,
         "message": digest.message,
+        "unscored": list(digest.unscored),
         "subscription": digest.subscription,
         "categories": list(digest.categories),
         "totals": {
@@ -106,6 +107,7 @@ def digest_from_dict(data: dict[str, Any]) -> Digest:
         day=date.fromisoformat(data["date"]),
         status=DayStatus(data["status"]),
         message=data.get("message") or "",
+        unscored=tuple(data.get("unscored") or ()),
         subscription=data.get("subscription") or "default",
         categories=tuple(data.get("categories") or ()),
         total_entries=int(totals.get("total_entries") or 0),

@@ -86,7 +86,11 @@ def render_markdown(digest: Digest) -> str:
         "",
         f"Cutoffs: relevance >= {digest.cutoffs.relevance}, novelty >= {digest.cutoffs.novelty}",
         "",
+        f"Notes: {digest.message}",
+        "",
     ]
+    if digest.unscored:
+        lines += [f"Unscored papers ({len(digest.unscored)}): {', '.join(digest.unscored)}", ""]
     if selected:
         lines += ["## Table of contents", ""]
         for n, entry in enumerate(selected, 1):

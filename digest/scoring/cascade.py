@@ -136,3 +136,13 @@ def _capped(score: Score, note: str) -> Score:
     return replace(
         score, relevance=min(score.relevance, PREFILTER_CAP), comment=note + score.comment
     )
+
+
+async def dry_run(scorer: object, papers: list[Paper], criteria: Criteria) -> str:
+    """One line: how many papers would reach an LLM, and the estimated tokens and cost."""
+    if isinstance(scorer, CascadeScorer):
+        plan = await scorer.plan(papers, criteria)
+        return f"cascade: {plan.line(scorer.llm.model)}; the rest stay with the local scorer"
+    if isinstance(scorer, LLMScorer):
+        return f"llm: {estimate(scorer, papers, criteria).line(scorer.model)}"
+    return f"local: {len(papers)} papers, no tokens, $0.00"
