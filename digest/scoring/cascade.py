@@ -76,9 +76,20 @@ class CascadeScorer:
         k = math.ceil(self.fraction * len(ranked))
         return ranked[:k], ranked[k:]
 
+    async def _local(self, papers: list[Paper], criteria: Criteria) -> list[Score]:
+        """Local scores, from the store's cache where it has them."""
+        if self.store is None:
+            return await self.local.score(papers, criteria)
+        key = criteria.scoring_hash
+        cached = self.store.scores([p.id for p in papers], key, self.local.name)
+        fresh = await self.local.score([p for p in papers if p.id not in cached], criteria)
+        self.store.save_scores(fresh, key, self.local.name)
+        cached.update({s.paper_id: s for s in fresh})
+        return [cached[p.id] for p in papers]
+
     async def plan(self, papers: list[Paper], criteria: Criteria) -> Estimate:
         """The dry run: what would go to the LLM, and its estimated tokens and cost."""
-        survivors, _ = self.split(await self.local.score(papers, criteria), papers)
+        survivors, _ = self.split(await self._local(papers, criteria), papers)
         return estimate(self.llm, self._uncached(survivors, criteria), criteria)
 
     def _uncached(self, papers: list[Paper], criteria: Criteria) -> list[Paper]:
@@ -89,7 +100,7 @@ class CascadeScorer:
 
     async def score(self, papers: list[Paper], criteria: Criteria) -> list[Score]:
         self.notes = []
-        local = await self.local.score(papers, criteria)
+        local = await self._local(papers, criteria)
         by_id = {s.paper_id: s for s in local}
         survivors, rest = self.split(local, papers)
         ask = self._uncached(survivors, criteria)

@@ -1,0 +1,141 @@
+"""The LLM judge in the digest: cascade, cache, budget, fallback, accounting, dry run, deep why."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from digest.config import load_settings
+from digest.criteria import Criteria
+from digest.evaluation import read_reference
+from digest.pipeline import build_digest, sample_listing
+from digest.scoring.factory import make_scorer
+from digest.store import Store
+from tests.fakes.openai_server import FakeOpenAI
+
+KEY = "sk-test-secret-key-1234"
+REFERENCE = Path(__file__).parent / "data" / "digest-2026-02-10.txt"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOpenAI]:
+    """A model that agrees with the reference: its papers 9/8, the rest 4/5."""
+    wanted = {r.id: (9, 8) for r in read_reference(REFERENCE)}
+    sample = {p.id: wanted.get(p.id, (4, 5)) for p in sample_listing().papers}
+    with FakeOpenAI(scores=sample) as server:
+        yield server
+
+
+def env(fake: FakeOpenAI, **extra: str) -> dict[str, str]:
+    return {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": fake.url, **extra}
+
+
+def cascade(store: Store, criteria: Criteria, fake: FakeOpenAI, **extra: str):
+    settings = load_settings(env={"PAPERDIGEST_LLM_MAX_RETRIES": "1", **extra})
+    return make_scorer("auto", store, criteria, settings, env=env(fake))
+
+
+def run(store: Store, criteria: Criteria, scorer, subscription: str = "default"):
+    return asyncio.run(
+        build_digest(store, sample_listing(), criteria, scorer, subscription=subscription)
+    )
+
+
+def test_cascade_sends_the_best_share_and_the_digest_says_so(
+    scored_store: Store, criteria: Criteria, fake: FakeOpenAI
+) -> None:
+    scorer = cascade(scored_store, criteria, fake)
+    assert scorer.name == "cascade:llm:gpt-5-mini@0.6"
+    digest = run(scored_store, criteria, scorer)
+    asked = {pid for ids in fake.ids_asked() for pid in ids}
+    assert len(asked) == 414  # ceil(0.6 x 690); followed authors skip the scorer
+    reference = {r.id for r in read_reference(REFERENCE)}
+    assert len(asked & reference) >= 0.97 * (len(reference) - 2)
+    llm = next(u for u in digest.usage if u.model == "llm:gpt-5-mini")
+    assert llm.prompt_tokens > 0 and llm.completion_tokens > 0
+    assert llm.cost == pytest.approx(
+        (llm.prompt_tokens * 0.25 + llm.completion_tokens * 2.0) / 1e6, rel=1e-6
+    )
+    selected = {e.paper.id for e in digest.selected}
+    assert selected <= reference and len(selected) >= 0.97 * len(reference) - 2
+    assert "LLM gpt-5-mini scored" in digest.message
+    assert all(e.score.relevance <= 5 for e in digest.entries if e.paper.id not in asked
+               and not e.followed)  # fmt: skip
+
+
+def test_rerun_and_second_channel_cost_nothing(
+    scored_store: Store, criteria: Criteria, fake: FakeOpenAI
+) -> None:
+    run(scored_store, criteria, cascade(scored_store, criteria, fake))
+    calls = len(fake.requests)
+    again = run(scored_store, criteria, cascade(scored_store, criteria, fake))
+    other = run(scored_store, criteria, cascade(scored_store, criteria, fake), "slack:C2")
+    assert len(fake.requests) == calls
+    assert [u.total_tokens for u in again.usage + other.usage] == [0, 0]
+    assert [e.paper.id for e in other.selected] == [e.paper.id for e in again.selected]
+
+
+def test_llm_down_falls_back_to_local_and_says_so(
+    scored_store: Store, criteria: Criteria, fake: FakeOpenAI
+) -> None:
+    fake.fail_next("500", times=1000)
+    digest = run(scored_store, criteria, cascade(scored_store, criteria, fake))
+    assert digest.selected and "fell back to local" in digest.message
+    assert all(e.score.scorer == "local" for e in digest.entries if not e.followed)
+
+
+def test_daily_budget_caps_what_is_sent(
+    scored_store: Store, criteria: Criteria, fake: FakeOpenAI
+) -> None:
+    scorer = cascade(scored_store, criteria, fake, PAPERDIGEST_LLM_DAILY_BUDGET="0.005")
+    digest = run(scored_store, criteria, scorer)
+    asked = {pid for ids in fake.ids_asked() for pid in ids}
+    assert 0 < len(asked) < 414
+    assert "daily LLM budget reached" in digest.message
+    assert scored_store.spent(__import__("datetime").date.today()) <= 0.005 + 1e-9
+
+
+def test_without_a_key_llm_is_a_clear_error(scored_store: Store, criteria: Criteria) -> None:
+    from digest.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="needs OPENAI_API_KEY"):
+        make_scorer("llm", scored_store, criteria, load_settings(env={}), env={})
+    assert (
+        make_scorer("auto", scored_store, criteria, load_settings(env={}), env={}).name == "local"
+    )
+
+
+@pytest.fixture
+def cli_env(scored_db: Path, tmp_path: Path, fake: FakeOpenAI) -> dict[str, str]:
+    db = tmp_path / "cli.sqlite3"
+    shutil.copy(scored_db, db)
+    return env(fake, PAPERDIGEST_DATABASE_PATH=str(db), PAPERDIGEST_DIGEST_OUT_DIR=str(tmp_path))
+
+
+def test_cli_dry_run_run_usage_and_deep_why(cli_env: dict[str, str], fake: FakeOpenAI) -> None:
+    runner = CliRunner()
+    dry = runner.invoke(app, ["run", "--sample", "--dry-run"], env=cli_env)
+    assert dry.exit_code == 0, dry.output
+    flat = " ".join(dry.output.split())
+    assert "cascade: 414 papers to gpt-5-mini: about" in flat and "prompt" in flat
+    assert fake.requests == []  # a dry run sends nothing
+    done = runner.invoke(app, ["run", "--sample"], env=cli_env)
+    assert done.exit_code == 0, done.output
+    assert "judged by cascade:llm:gpt-5-mini@0.6" in " ".join(done.output.split())
+    usage = runner.invoke(app, ["usage"], env={**cli_env, "COLUMNS": "150"})
+    assert "llm:gpt-5-mini" in usage.output and "$" in usage.output
+    fake.answer_next("It matches Model Compression: a low-rank Adam; novel two-sided sync.")
+    deep = runner.invoke(app, ["why", "2602.08007", "--deep"], env=cli_env)
+    assert deep.exit_code == 0, deep.output
+    assert "low-rank Adam" in deep.output
+    asked = len(fake.requests)
+    again = runner.invoke(app, ["why", "2602.08007", "--deep"], env=cli_env)
+    assert "low-rank Adam" in again.output and len(fake.requests) == asked  # cached
+    for result in (dry, done, usage, deep, again):
+        assert KEY not in result.output
