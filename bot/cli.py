@@ -26,6 +26,7 @@ from digest.papers.export_api import default_client, fetch_range
 from digest.pipeline import DayListing, build_digest, fetch_listing, sample_listing
 from digest.ranking import followed_in
 from digest.render import write_outputs
+from digest.scoring import finish
 from digest.scoring.factory import make_scorer
 from digest.scoring.learning import learn_from_labels
 from digest.store import Store
@@ -113,25 +114,24 @@ def run(
         cached = store.scores([p.id for p in judged], criteria.scoring_hash, scorer.name)
         todo = [p for p in judged if p.id not in cached]
         with console.status("estimating..."):
-            line = asyncio.run(estimate(scorer, todo, criteria))
+            line = asyncio.run(finish(scorer, estimate(scorer, todo, criteria)))
         console.print(
             f"would score {len(todo)} papers ({len(cached)} cached): {line}", highlight=False
         )
         return
     with console.status(f"scoring {len(listing.papers)} papers with {scorer.name}..."):
-        digest = asyncio.run(
-            build_digest(
-                store,
-                listing,
-                criteria,
-                scorer,
-                subscription=settings.digest.subscription,
-                cutoffs=Cutoffs(settings.digest.relevance_cutoff, settings.digest.novelty_cutoff),
-                top_k=settings.digest.top_k,
-                no_repeats=settings.digest.no_repeats,
-                categories=settings.arxiv.categories,
-            )
+        work = build_digest(
+            store,
+            listing,
+            criteria,
+            scorer,
+            subscription=settings.digest.subscription,
+            cutoffs=Cutoffs(settings.digest.relevance_cutoff, settings.digest.novelty_cutoff),
+            top_k=settings.digest.top_k,
+            no_repeats=settings.digest.no_repeats,
+            categories=settings.arxiv.categories,
         )
+        digest = asyncio.run(finish(scorer, work))
     if digest.status is DayStatus.NO_ANNOUNCEMENT:
         console.print(f"{digest.day}: no announcement today: {digest.message}; no digest built.")
         return
@@ -220,7 +220,7 @@ def score(
     papers = _read_papers(input)
     store = Store(settings.database.dsn)
     judge = make_scorer(scorer, store, crit, settings)
-    for s in asyncio.run(judge.score(papers, crit)):
+    for s in asyncio.run(finish(judge, judge.score(papers, crit))):
         sys.stdout.write(json.dumps(s.to_line(), ensure_ascii=False) + "\n")
 
 
@@ -242,7 +242,7 @@ def eval_(
     papers = _read_papers(listing)
     ref = read_reference(reference)
     judge = make_scorer(scorer, Store(settings.database.dsn), crit, settings)
-    scores = {s.paper_id: s for s in asyncio.run(judge.score(papers, crit))}
+    scores = {s.paper_id: s for s in asyncio.run(finish(judge, judge.score(papers, crit)))}
     followed = {p.id for p in papers if followed_in(p, crit.authors)}
     ranked = sorted(papers, key=lambda p: (p.id not in followed, -(scores[p.id].raw or 0), p.id))
     result = evaluate([p.id for p in ranked], {k: s.relevance for k, s in scores.items()}, ref)
@@ -295,9 +295,8 @@ def why(
         crit = _criteria(settings)
         llm = make_scorer("llm", store, crit, settings)
         with console.status(f"asking {settings.llm.model}..."):
-            text = asyncio.run(
-                deep_explain(store, llm, crit, settings.digest.subscription, paper_id)  # type: ignore[arg-type]
-            )
+            work = deep_explain(store, llm, crit, settings.digest.subscription, paper_id)  # type: ignore[arg-type]
+            text = asyncio.run(finish(llm, work))
         console.print(f"\n{settings.llm.model} explains: {text}", highlight=False)
 
 

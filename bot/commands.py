@@ -21,7 +21,7 @@ from digest.explain import explain
 from digest.papers import split_id
 from digest.pipeline import current_criteria
 from digest.ranking import followed_in, rank, same_author
-from digest.scoring import Scorer
+from digest.scoring import Scorer, finish
 from digest.store import Store
 from digest.subscriptions import (
     Subscription,
@@ -481,7 +481,7 @@ async def _preview(cmd: Command, ctx: Context, deps: Deps) -> Reply:
     followed = {p.id: a for p in papers if (a := followed_in(p, criteria.authors))}
     scored = deps.store.scores([p.id for p in papers], key, scorer.name)
     missing = [p for p in papers if p.id not in scored and p.id not in followed]
-    fresh = await scorer.score(missing, criteria) if missing else []
+    fresh = await finish(scorer, scorer.score(missing, criteria)) if missing else []
     deps.store.save_scores(fresh, key, scorer.name)
     scored.update({s.paper_id: s for s in fresh})
     from digest.ranking import author_score

@@ -10,7 +10,7 @@ from bot.delivery import DeliveryReport, Sender, deliver, enqueue
 from digest.criteria import Criteria
 from digest.day import DayStatus, Digest
 from digest.pipeline import DayListing, build_digest, current_criteria, for_categories
-from digest.scoring import Scorer
+from digest.scoring import Scorer, finish
 from digest.store import Store
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ async def post_day(
             continue
         _, criteria = current_criteria(store, sub.id)
         scorer = scorer_for(criteria)
-        digest = await build_digest(
+        work = build_digest(
             store,
             for_categories(listing, sub.categories),
             criteria,
@@ -47,6 +47,7 @@ async def post_day(
             top_k=sub.top_k,
             categories=sub.categories,
         )
+        digest = await finish(scorer, work)
         report.digests.append(digest)
         if digest.status in POSTED_STATUSES:
             enqueue(store, sender, sub, digest)

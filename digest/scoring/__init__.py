@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from digest.criteria import Criteria
     from digest.papers import Paper
+
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -46,3 +50,13 @@ class Scorer(Protocol):
     name: str
 
     async def score(self, papers: list[Paper], criteria: Criteria) -> list[Score]: ...
+
+
+async def finish(scorer: object, work: Awaitable[T]) -> T:
+    """Await `work`, then close the scorer's network client (if it has one)."""
+    try:
+        return await work
+    finally:
+        close = getattr(scorer, "aclose", None)
+        if close is not None:
+            await close()

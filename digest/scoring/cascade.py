@@ -76,6 +76,9 @@ class CascadeScorer:
         k = math.ceil(self.fraction * len(ranked))
         return ranked[:k], ranked[k:]
 
+    async def aclose(self) -> None:
+        await self.llm.aclose()
+
     async def _local(self, papers: list[Paper], criteria: Criteria) -> list[Score]:
         """Local scores, from the store's cache where it has them."""
         if self.store is None:

@@ -129,7 +129,6 @@ class LLMReport:
 @dataclass
 class _Run:
     semaphore: asyncio.Semaphore
-    probe: asyncio.Lock
     fixed: str
     criteria: Criteria
     scores: dict[str, Score] = field(default_factory=dict)
@@ -163,15 +162,17 @@ class LLMScorer:
         self.name = f"llm:{model}"
         self.report = LLMReport(model)
 
+    async def aclose(self) -> None:
+        """Close the HTTP client while its event loop still runs."""
+        await self.client.close()
+
     def summary(self) -> str:
         return self.report.summary()
 
     async def score(self, papers: list[Paper], criteria: Criteria) -> list[Score]:
         papers = list({p.id: p for p in papers}.values())
         self.report = report = LLMReport(self.model)
-        run = _Run(
-            asyncio.Semaphore(self.concurrency), asyncio.Lock(), user_prefix(criteria), criteria
-        )
+        run = _Run(asyncio.Semaphore(self.concurrency), user_prefix(criteria), criteria)
         alone = [p for p in papers if _INSTRUCTION_LIKE.search(f"{p.title} {p.abstract}")]
         report.isolated = [p.id for p in alone]
         rest = [p for p in papers if p.id not in set(report.isolated)]
@@ -244,21 +245,24 @@ class LLMScorer:
     async def _complete(
         self, messages: list[dict[str, str]], ids: list[str], run: _Run
     ) -> tuple[str, CallUsage]:
-        """One request; the first one probes json_schema support when it is not known."""
-        if self.structured is None:
-            async with run.probe:
-                if self.structured is None:
-                    try:
-                        answer = await self._call(messages, ids, structured=True)
-                    except openai.BadRequestError as exc:
-                        if "response_format" not in str(exc) and "json_schema" not in str(exc):
-                            raise
-                        self.structured = False
-                        self.report.errors.append("json_schema not supported; using JSON lines")
-                    else:
-                        self.structured = True
-                        return answer
-        return await self._call(messages, ids, structured=bool(self.structured))
+        """One request; json_schema is tried until a server refuses it, then JSON lines.
+
+        Requests go out in parallel from the start; a 400 about response_format switches
+        this and every later request to JSON lines (the reader takes both).
+        """
+        if self.structured is not False:
+            try:
+                answer = await self._call(messages, ids, structured=True)
+            except openai.BadRequestError as exc:
+                if "response_format" not in str(exc) and "json_schema" not in str(exc):
+                    raise
+                if self.structured is not False:
+                    self.report.errors.append("json_schema not supported; using JSON lines")
+                self.structured = False
+            else:
+                self.structured = True
+                return answer
+        return await self._call(messages, ids, structured=False)
 
     async def _call(
         self, messages: list[dict[str, str]], ids: list[str], *, structured: bool
