@@ -350,7 +350,7 @@ def chat(
 def post(
     sample: Annotated[bool, typer.Option(help="Post the bundled sample day (a demo).")] = False,
 ) -> None:
-    """Build today's digest for every subscribed chat and post it (Slack when its token is set).
+    """Build today's digest for every subscribed chat and post it (Slack, Telegram: by token).
 
     Messages go through the outbox: a second `post` the same day posts nothing twice.
 
@@ -362,7 +362,9 @@ def post(
     settings = _settings()
     chats = senders(settings)
     if not chats:
-        raise DigestError("no chat platform is on; set SLACK_BOT_TOKEN to post to Slack")
+        raise DigestError(
+            "no chat platform is on; set SLACK_BOT_TOKEN (Slack) or TELEGRAM_BOT_TOKEN (Telegram)"
+        )
     store = Store(settings.database.dsn)
     subs = store.subscriptions()
     categories = tuple(dict.fromkeys(c for s in subs for c in s.categories)) or None

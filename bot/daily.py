@@ -53,4 +53,7 @@ async def post_day(
             enqueue(store, sender, sub, digest)
     for platform, sender in senders.items():
         report.delivery[platform] = await deliver(store, sender)
+        close = getattr(sender, "aclose", None)
+        if close is not None:
+            await close()
     return report

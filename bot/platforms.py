@@ -7,21 +7,26 @@ import os
 from bot.delivery import Sender
 from digest.config import Settings
 
-
-def enabled(env: dict[str, str] | None = None) -> list[str]:
-    env = dict(os.environ if env is None else env)
-    return [name for name, var in (("slack", "SLACK_BOT_TOKEN"),) if env.get(var)]
+TOKENS = {"slack": "SLACK_BOT_TOKEN", "telegram": "TELEGRAM_BOT_TOKEN"}
 
 
 def senders(settings: Settings, env: dict[str, str] | None = None) -> dict[str, Sender]:
     """A sender per enabled platform, with its client built from the environment's token."""
     env = dict(os.environ if env is None else env)
     out: dict[str, Sender] = {}
-    if env.get("SLACK_BOT_TOKEN"):
+    if env.get(TOKENS["slack"]):
         from slack_sdk.web.async_client import AsyncWebClient
 
         from bot.slack import SlackSender
 
-        client = AsyncWebClient(token=env["SLACK_BOT_TOKEN"], base_url=settings.slack.api_url)
+        client = AsyncWebClient(token=env[TOKENS["slack"]], base_url=settings.slack.api_url)
         out["slack"] = SlackSender(client)
+    if env.get(TOKENS["telegram"]):
+        from telegram import Bot
+
+        from bot.telegram import TelegramSender
+
+        out["telegram"] = TelegramSender(
+            Bot(env[TOKENS["telegram"]], base_url=settings.telegram.api_url)
+        )
     return out

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
 import threading
+from collections.abc import Callable
 
 from bot.commands import Deps
 from digest.config import Settings
@@ -15,8 +17,10 @@ from digest.store import Store
 
 log = logging.getLogger("paperdigest")
 
+Stop = Callable[[], None]
 
-def start_slack(deps: Deps, env: dict[str, str]) -> object | None:
+
+def start_slack(deps: Deps, env: dict[str, str]) -> Stop | None:
     """Socket Mode with SLACK_APP_TOKEN, else HTTP mode verified by SLACK_SIGNING_SECRET."""
     token = env.get("SLACK_BOT_TOKEN")
     if not token:
@@ -27,7 +31,7 @@ def start_slack(deps: Deps, env: dict[str, str]) -> object | None:
     if env.get("SLACK_APP_TOKEN"):
         app = build_app(deps, token, env.get("SLACK_SIGNING_SECRET", ""), settings.api_url)
         log.info("slack: socket mode")
-        return serve_socket_mode(app, env["SLACK_APP_TOKEN"])
+        return serve_socket_mode(app, env["SLACK_APP_TOKEN"]).close
     if not env.get("SLACK_SIGNING_SECRET"):
         raise ConfigError(
             "SLACK_BOT_TOKEN is set but neither SLACK_SIGNING_SECRET (HTTP mode) nor "
@@ -36,7 +40,60 @@ def start_slack(deps: Deps, env: dict[str, str]) -> object | None:
     app = build_app(deps, token, env["SLACK_SIGNING_SECRET"], settings.api_url)
     server = serve_http(app, settings.host, settings.port)
     log.info("slack: HTTP mode on %s:%s/slack/events", settings.host, server.server_port)
-    return server
+    return server.shutdown
+
+
+def start_telegram(deps: Deps, env: dict[str, str]) -> Stop | None:
+    """Long polling, or a webhook that refuses requests without TELEGRAM_WEBHOOK_SECRET."""
+    token = env.get("TELEGRAM_BOT_TOKEN")
+    if not token:
+        return None
+    from bot.telegram import build_application, register_commands
+
+    settings = deps.settings.telegram
+    secret = env.get("TELEGRAM_WEBHOOK_SECRET", "")
+    if settings.mode == "webhook" and not (secret and settings.webhook_url):
+        raise ConfigError(
+            "telegram.mode is 'webhook': set telegram.webhook_url and TELEGRAM_WEBHOOK_SECRET"
+        )
+    app = build_application(deps, token, settings.api_url)
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+
+    async def begin() -> None:
+        await app.initialize()
+        await register_commands(app)
+        await app.start()
+        if settings.mode == "webhook":
+            await app.updater.start_webhook(
+                listen=settings.host, port=settings.port, url_path="telegram",
+                secret_token=secret, webhook_url=settings.webhook_url,
+            )  # fmt: skip
+        else:
+            await app.updater.start_polling()
+        log.info("telegram: %s", settings.mode)
+
+    async def end() -> None:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(begin())
+        finally:
+            ready.set()
+        loop.run_forever()
+
+    threading.Thread(target=run, name="telegram", daemon=True).start()
+    ready.wait()
+
+    def stop() -> None:
+        asyncio.run_coroutine_threadsafe(end(), loop).result(timeout=30)
+        loop.call_soon_threadsafe(loop.stop)
+
+    return stop
 
 
 def serve(settings: Settings, env: dict[str, str] | None = None) -> None:
@@ -44,10 +101,22 @@ def serve(settings: Settings, env: dict[str, str] | None = None) -> None:
     env = dict(os.environ if env is None else env)
     store = Store(settings.database.dsn)
     deps = Deps(store, settings, lambda c: make_scorer(settings.scoring.scorer, store, c, settings))
-    started = [name for name, handle in (("slack", start_slack(deps, env)),) if handle]
-    log.info("serving: %s", ", ".join(started) or "no chat platform (set SLACK_BOT_TOKEN)")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
+    running = {
+        name: stop
+        for name, stop in (
+            ("slack", start_slack(deps, env)),
+            ("telegram", start_telegram(deps, env)),
+        )
+        if stop
+    }
+    log.info("serving: %s", ", ".join(running) or "no chat platform (set a bot token)")
+    finished = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: finished.set())
+    signal.signal(signal.SIGINT, lambda *_: finished.set())
+    finished.wait()
+    for name, stop in running.items():
+        try:
+            stop()
+        except Exception:  # one platform failing to stop must not keep the others running
+            log.exception("%s did not stop cleanly", name)
     log.info("stopped")

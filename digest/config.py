@@ -101,6 +101,21 @@ class SlackSettings(_Section):
 SCORERS = ("auto", "local", "llm", "cascade")
 
 
+class TelegramSettings(_Section):
+    api_url: str = "https://api.telegram.org/bot"
+    mode: str = "polling"
+    webhook_url: str = ""
+    host: str = "0.0.0.0"
+    port: int = Field(8443, ge=0, le=65535)
+
+    @field_validator("mode")
+    @classmethod
+    def _mode(cls, value: str) -> str:
+        if value not in ("polling", "webhook"):
+            raise ValueError(f"unknown mode {value!r}; use 'polling' or 'webhook'")
+        return value
+
+
 class ScoringSettings(_Section):
     scorer: str = "auto"
     cascade_fraction: float = Field(0.6, gt=0, le=1)
@@ -130,6 +145,7 @@ class Settings(_Section):
     digest: DigestSettings = DigestSettings()
     bot: BotSettings = BotSettings()
     slack: SlackSettings = SlackSettings()
+    telegram: TelegramSettings = TelegramSettings()
     scoring: ScoringSettings = ScoringSettings()
     llm: LLMSettings = LLMSettings()
 

@@ -1,0 +1,221 @@
+"""Telegram: a python-telegram-bot Application for commands, DMs and buttons; HTML; the sender.
+
+Handlers only answer callbacks, build a Context, call `bot.commands.handle` and send the
+rendered Reply.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.error import ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.commands import SPECS, Context, Deps, UsageError, handle, parse
+from bot.delivery import ChatMoved, ChatUnavailable, RetryLater
+from bot.replies import PaperCard, Reply
+from digest.subscriptions import Subscription
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 4096
+MAX_CALLBACK = 64  # bytes of callback_data
+COMMANDS = sorted({name.split()[0] for name in SPECS if name != "rate"} | {"start"})
+
+
+def _escape(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def paper_html(card: PaperCard) -> str:
+    """One paper: bold linked title, authors, scores, comment."""
+    title = f'<b><a href="{html.escape(card.url)}">{_escape(card.title)}</a></b>'
+    scores = (
+        "" if card.relevance is None else f"\nrelevance {card.relevance} · novelty {card.novelty}"
+    )
+    comment = f"\n<i>{_escape(card.comment)}</i>" if card.comment else ""
+    return f"{card.rank}. {title}\n{_escape(card.byline())}{scores}{comment}"
+
+
+def _keyboard(cards: list[PaperCard]) -> InlineKeyboardMarkup | None:
+    rows = []
+    for card in cards:
+        rows.append(
+            [
+                InlineKeyboardButton(f"{b.label.rstrip('?')} {card.rank}", callback_data=b.command)
+                for b in card.buttons()
+                if len(b.command.encode()) <= MAX_CALLBACK
+            ]
+        )
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def render_messages(reply: Reply) -> list[tuple[str, InlineKeyboardMarkup | None]]:
+    """A Reply as Telegram HTML messages under 4096 characters, split between papers."""
+    head = f"<b>{_escape(reply.title)}</b>"
+    if reply.lines:
+        head += "\n" + "\n".join(_escape(line) for line in reply.lines)
+    messages: list[tuple[str, list[PaperCard]]] = [(head[: MAX_TEXT - 1], [])]
+    for card in reply.papers:
+        block = paper_html(card)
+        if len(block) > MAX_TEXT - 10:  # one paper alone too long: shorten its comment
+            card = PaperCard(**{**card.__dict__, "comment": card.comment[:1000] + "…"})
+            block = paper_html(card)
+        text, cards = messages[-1]
+        if len(text) + 2 + len(block) <= MAX_TEXT:
+            messages[-1] = (f"{text}\n\n{block}", [*cards, card])
+        else:
+            messages.append((block, [card]))
+    return [(text, _keyboard(cards)) for text, cards in messages]
+
+
+def _context(update: Update, chat_admin: bool = False) -> Context:
+    chat = update.effective_chat
+    user = update.effective_user
+    return Context(
+        "telegram",
+        str(chat.id) if chat else "0",
+        str(user.id) if user else "0",
+        (user.username or user.full_name) if user else "",
+        chat_admin=chat_admin,
+        dm=bool(chat and chat.type == ChatType.PRIVATE),
+    )
+
+
+async def _is_chat_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None or user is None or chat.type == ChatType.PRIVATE:
+        return False
+    member = await context.bot.get_chat_member(chat.id, user.id)
+    return member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
+
+
+def _writes(text: str) -> bool:
+    try:
+        return SPECS[parse(text).name].writes
+    except UsageError:
+        return False
+
+
+def build_application(deps: Deps, token: str, base_url: str | None = None) -> Application:
+    """The Application with every command, plain DMs, buttons and one error handler."""
+    builder = ApplicationBuilder().token(token)
+    if base_url:
+        builder = builder.base_url(base_url).base_file_url(base_url.replace("/bot", "/file/bot"))
+    app = builder.post_init(register_commands).build()
+
+    async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """`/why 2602.08007`, `/criteria add ...`: the same words as everywhere."""
+        message = update.effective_message
+        text = message.text or ""
+        if text.split()[0].split("@")[0] == "/start":
+            text = "/help"
+        admin = await _is_chat_admin(update, context) if _writes(text) else False
+        await _answer(message, await handle(text, _context(update, admin), deps))
+
+    async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A plain DM: "why did 2602.08007 score 9?"."""
+        message = update.effective_message
+        await _answer(message, await handle(message.text or "", _context(update), deps))
+
+    async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """👍 / 👎 answer as a toast; Why? answers in the chat."""
+        query = update.callback_query
+        command = query.data or ""
+        if command.startswith("rate "):
+            reply = await handle(command, _context(update), deps)
+            await query.answer(reply.title if not reply.error else reply.text()[:190])
+            return
+        await query.answer()
+        reply = await handle(command, _context(update), deps)
+        if query.message is not None:
+            await _answer(query.message, reply)
+
+    app.add_handler(CommandHandler(COMMANDS, on_command))
+    app.add_handler(
+        MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, on_text)
+    )
+    app.add_handler(CallbackQueryHandler(on_button))
+    app.add_error_handler(_on_error)
+    return app
+
+
+async def _answer(message: Any, reply: Reply) -> None:
+    for text, keyboard in render_messages(reply):
+        await message.reply_text(
+            text, parse_mode=ParseMode.HTML, reply_markup=keyboard, disable_web_page_preview=True
+        )
+
+
+async def register_commands(app: Application) -> None:
+    """setMyCommands, so clients list the commands."""
+    commands = [BotCommand(name, SPECS[name].summary[:256]) for name in COMMANDS if name in SPECS]
+    await app.bot.set_my_commands(commands)
+
+
+async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log the failure (never the token); the user already got what could be said."""
+    log.error("Telegram handler failed: %r", context.error, exc_info=context.error)
+
+
+class TelegramSender:
+    """Posts digest messages: a header, then papers in HTML messages with 👍 / 👎 / Why."""
+
+    platform = "telegram"
+
+    def __init__(self, bot: Any) -> None:
+        self.bot = bot
+
+    async def aclose(self) -> None:
+        await self.bot.shutdown()  # a no-op when never initialised
+
+    def plan(self, header: Reply, papers: list[PaperCard]) -> list[dict[str, Any]]:
+        whole = Reply(header.title, header.lines, papers)
+        return [
+            {"text": text, "keyboard": keyboard.to_dict() if keyboard else None, "in_thread": False}
+            for text, keyboard in render_messages(whole)
+        ]
+
+    async def send(
+        self, sub: Subscription, payload: dict[str, Any], key: str, parent: str | None
+    ) -> str:
+        keyboard = payload.get("keyboard")
+        markup = InlineKeyboardMarkup.de_json(keyboard, self.bot) if keyboard else None
+        try:
+            await self.bot.initialize()  # once; later calls return at once
+            message = await self.bot.send_message(
+                chat_id=int(sub.chat), text=payload["text"], parse_mode=ParseMode.HTML,
+                reply_markup=markup, disable_web_page_preview=True,
+            )  # fmt: skip
+        except RetryAfter as exc:
+            wait = exc.retry_after
+            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            raise RetryLater("Telegram rate limit (429)", seconds) from None
+        except ChatMigrated as exc:
+            raise ChatMoved(str(exc.new_chat_id)) from None
+        except Forbidden as exc:
+            raise ChatUnavailable(f"Telegram: {exc.message}") from None
+        except NetworkError as exc:
+            raise RetryLater(f"Telegram unreachable: {exc.message}", 60) from None
+        except TelegramError as exc:
+            raise RetryLater(f"Telegram: {exc.message}", 60) from None
+        return str(message.message_id)
+
+    async def find(
+        self, sub: Subscription, key: str, since: datetime, parent: str | None
+    ) -> str | None:
+        """The Bot API cannot read a chat's history: an in-doubt message is sent again."""
+        return None
