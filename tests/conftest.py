@@ -51,12 +51,21 @@ def criteria() -> Criteria:
     return Criteria.load(default_criteria_path())
 
 
+def sample_digest(store: Store, criteria: Criteria, subscription: str = "default", **kw: object):
+    """The sample day's digest for a subscription, by the local scorer (cached in the store)."""
+    return asyncio.run(
+        build_digest(
+            store, sample_listing(), criteria, LocalScorer(), subscription=subscription, **kw
+        )
+    )
+
+
 @pytest.fixture(scope="session")
 def scored_db(tmp_path_factory: pytest.TempPathFactory, criteria: Criteria) -> Path:
     """A SQLite store holding the sample day, scored by the local scorer (done once)."""
     path = tmp_path_factory.mktemp("scored") / "sample.sqlite3"
     store = Store(f"sqlite:///{path}")
-    asyncio.run(build_digest(store, sample_listing(), criteria, LocalScorer()))
+    sample_digest(store, criteria)
     store.close()
     return path
 

@@ -9,9 +9,9 @@ import pytest
 from bot.commands import SPECS, Context, Deps, handle, is_slow, parse
 from digest.config import load_settings
 from digest.criteria import Criteria
-from digest.pipeline import build_digest, sample_listing
 from digest.scoring.factory import make_scorer
 from digest.store import Store
+from tests.conftest import sample_digest
 
 OWNER = Context("slack", "C1", "UOWNER", "owner")
 MEMBER = Context("slack", "C1", "UMEMBER", "member")
@@ -32,17 +32,7 @@ def subscribed(deps: Deps, criteria: Criteria) -> Deps:
     """C1 subscribed by its owner, with the sample day's digest built for it."""
     assert say("subscribe", deps).title == "Subscribed"
     sub = deps.store.subscription("slack:C1")
-    asyncio.run(
-        build_digest(
-            deps.store,
-            sample_listing(),
-            criteria,
-            deps.scorer_for(criteria),
-            subscription=sub.id,
-            cutoffs=sub.cutoffs,
-            top_k=sub.top_k,
-        )
-    )
+    sample_digest(deps.store, criteria, sub.id, cutoffs=sub.cutoffs, top_k=sub.top_k)
     return deps
 
 

@@ -21,10 +21,10 @@ from bot.slack import SlackSender, build_app, render_blocks, serve_http
 from digest.config import load_settings
 from digest.criteria import Criteria
 from digest.day import Cutoffs
-from digest.pipeline import build_digest, sample_listing
 from digest.scoring.factory import make_scorer
 from digest.store import Store
 from digest.subscriptions import Subscription
+from tests.conftest import sample_digest
 from tests.fakes.slack_api import FakeSlack
 
 SECRET = "test-signing-secret"
@@ -140,15 +140,7 @@ def test_every_command_through_slash(
     assert set(EXAMPLES) == set(SPECS)
     slash(bolt, slack, "subscribe")
     answer(slack)
-    asyncio.run(
-        build_digest(
-            deps.store,
-            sample_listing(),
-            criteria,
-            deps.scorer_for(criteria),
-            subscription="slack:C1",
-        )
-    )
+    sample_digest(deps.store, criteria, "slack:C1")
     for n, (name, text) in enumerate(EXAMPLES.items(), start=2):
         assert slash(bolt, slack, text, n=n).status_code == 200
         reply = answer(slack, n)
@@ -207,15 +199,7 @@ def post_action(url: str, slack: FakeSlack, value: str) -> httpx.Response:
 def test_buttons_answer_ephemerally_and_store_ratings(
     bolt: str, slack: FakeSlack, deps: Deps, criteria: Criteria
 ) -> None:
-    asyncio.run(
-        build_digest(
-            deps.store,
-            sample_listing(),
-            criteria,
-            deps.scorer_for(criteria),
-            subscription="slack:C1",
-        )
-    )
+    sample_digest(deps.store, criteria, "slack:C1")
     assert post_action(bolt, slack, "rate 2602.08007 +1").status_code == 200
     reply = answer(slack)
     assert reply["response_type"] == "ephemeral" and reply["replace_original"] is False
@@ -249,15 +233,7 @@ def test_mention_is_answered_in_thread(bolt: str, slack: FakeSlack) -> None:
 
 
 def test_plain_language_dm(bolt: str, slack: FakeSlack, deps: Deps, criteria: Criteria) -> None:
-    asyncio.run(
-        build_digest(
-            deps.store,
-            sample_listing(),
-            criteria,
-            deps.scorer_for(criteria),
-            subscription="slack:D9",
-        )
-    )
+    sample_digest(deps.store, criteria, "slack:D9")
     message = event("message", "why did 2602.08007 score 9?", channel="D9", channel_type="im")
     assert post_json(bolt, message).status_code == 200
     posted = slack.wait_for("chat.postMessage")[0].params
@@ -290,17 +266,12 @@ def test_block_kit_escaping_and_limits() -> None:
 
 
 def big_digest(store: Store, criteria: Criteria, sub_id: str, n: int = 80):
-    scorer = make_scorer("local", store, criteria, load_settings(env={}))
-    digest = asyncio.run(
-        build_digest(
-            store,
-            sample_listing(),
-            criteria,
-            scorer,
-            subscription=sub_id,
-            cutoffs=Cutoffs(1, 1),
-            top_k=n - 2,
-        )
+    digest = sample_digest(
+        store,
+        criteria,
+        sub_id,
+        cutoffs=Cutoffs(1, 1),
+        top_k=n - 2,
     )
     assert len(digest.selected) == n
     return digest
