@@ -426,11 +426,10 @@ def serve_command() -> None:
 
     Example: SLACK_BOT_TOKEN=xoxb-... SLACK_APP_TOKEN=xapp-... paperdigest serve
     """
-    import logging
-
+    from bot import logs
     from bot.serve import serve
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.setup()
     serve(_settings())
 
 

@@ -1,0 +1,300 @@
+"""Telegram end to end: the real python-telegram-bot Application against a fake Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from telegram import Bot, Update
+
+from bot.commands import SPECS, Deps
+from bot.delivery import deliver, enqueue
+from bot.replies import PaperCard, Reply
+from bot.telegram import (
+    COMMANDS,
+    TelegramSender,
+    build_application,
+    register_commands,
+    render_messages,
+)
+from digest.config import load_settings
+from digest.criteria import Criteria
+from digest.day import Cutoffs
+from digest.scoring.factory import make_scorer
+from digest.store import Store
+from digest.subscriptions import Subscription
+from tests.conftest import sample_digest
+from tests.fakes.telegram_api import FakeTelegram, parse_html
+
+TOKEN = "123456:TEST-token_abc"
+GROUP = -1001
+OWNER, MEMBER = 11, 22
+
+
+@pytest.fixture
+def tg() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as fake:
+        yield fake
+
+
+@pytest.fixture
+def deps(scored_store: Store) -> Deps:
+    settings = load_settings(env={})
+    return Deps(scored_store, settings, lambda c: make_scorer("local", scored_store, c, settings))
+
+
+def process(tg: FakeTelegram, deps: Deps, *updates: dict) -> None:
+    """Feed updates to the real Application, as its update loop would."""
+
+    async def go() -> None:
+        app = build_application(deps, TOKEN, tg.base_url)
+        async with app:
+            for update in updates:
+                await app.process_update(Update.de_json(update, app.bot))
+
+    asyncio.run(go())
+
+
+def last_text(tg: FakeTelegram, chat: int) -> str:
+    return tg.sent(chat)[-1]["text"]
+
+
+def test_commands_are_registered_with_set_my_commands(tg: FakeTelegram, deps: Deps) -> None:
+    async def go() -> None:
+        app = build_application(deps, TOKEN, tg.base_url)
+        async with app:
+            await register_commands(app)
+
+    asyncio.run(go())
+    names = [c["command"] for c in tg.my_commands()]
+    assert set(names) == set(COMMANDS) - {"start"} and "why" in names and "criteria" in names
+
+
+def test_subscribe_in_a_group_and_in_private(tg: FakeTelegram, deps: Deps) -> None:
+    process(tg, deps, tg.send_text(GROUP, "/subscribe", user_id=OWNER))
+    assert "Subscribed" in last_text(tg, GROUP)
+    assert deps.store.subscription(f"telegram:{GROUP}").subscribed_by == f"telegram:{OWNER}"
+    process(tg, deps, tg.send_text(OWNER, "/subscribe@paperdigest_bot", user_id=OWNER))
+    assert deps.store.subscription(f"telegram:{OWNER}") is not None
+
+
+EXAMPLES = {
+    "help": "/help", "subscribe": "/subscribe", "settings": "/settings", "top": "/top 3",
+    "why": "/why 2602.08007", "preview": "/preview", "criteria": "/criteria",
+    "criteria add": "/criteria add Graphs: message passing",
+    "criteria remove": "/criteria remove 5",
+    "criteria history": "/criteria history", "criteria undo": "/criteria undo",
+    "criteria set": "/criteria set\n## Sparse things\n- Relevant: sparse autoencoders",
+    "threshold": "/threshold relevance=7 novelty=6", "topk": "/topk 7",
+    "follow": "/follow Ada Lovelace", "unfollow": "/unfollow Ada Lovelace",
+    "categories": "/categories cs.LG cs.CL", "schedule": "/schedule 07:30 Europe/Berlin",
+    "search": "/search attention", "rate": "rate 2602.08007 +1", "unsubscribe": "/unsubscribe",
+}  # fmt: skip
+
+
+def test_every_command(tg: FakeTelegram, deps: Deps, criteria: Criteria) -> None:
+    assert set(EXAMPLES) == set(SPECS)
+    process(tg, deps, tg.send_text(GROUP, "/subscribe", user_id=OWNER))
+    sample_digest(deps.store, criteria, f"telegram:{GROUP}")
+    for name, text in EXAMPLES.items():
+        if name == "rate":
+            continue  # a button, below
+        before = len(tg.sent(GROUP))
+        process(tg, deps, tg.send_text(GROUP, text, user_id=OWNER))
+        answer = "\n".join(m["text"] for m in tg.sent(GROUP)[before:])
+        assert answer and "Wrong arguments" not in answer and "Sorry" not in answer, name
+    sub = deps.store.subscription(f"telegram:{GROUP}")
+    assert sub.categories == ("cs.LG", "cs.CL") and (sub.schedule, sub.timezone) == (
+        "07:30",
+        "Europe/Berlin",
+    )
+
+
+def test_group_members_are_refused_admins_may(tg: FakeTelegram, deps: Deps) -> None:
+    process(tg, deps, tg.send_text(GROUP, "/subscribe", user_id=OWNER))
+    process(tg, deps, tg.send_text(GROUP, "/topk 3", user_id=MEMBER))
+    assert "Not allowed" in last_text(tg, GROUP)
+    tg.members[(GROUP, MEMBER)] = "administrator"
+    process(tg, deps, tg.send_text(GROUP, "/topk 3", user_id=MEMBER))
+    assert "Top-k updated" in last_text(tg, GROUP)
+    assert tg.count("getChatMember") == 3  # asked for each change: /subscribe and both /topk
+
+
+def test_wrong_arguments_answer_with_usage(tg: FakeTelegram, deps: Deps) -> None:
+    process(tg, deps, tg.send_text(OWNER, "/subscribe", user_id=OWNER))
+    process(tg, deps, tg.send_text(OWNER, "/threshold relevance=eleven", user_id=OWNER))
+    assert "usage: threshold relevance=&lt;1-10&gt;" in last_text(tg, OWNER)
+
+
+def test_plain_dm_and_buttons(tg: FakeTelegram, deps: Deps, criteria: Criteria) -> None:
+    sample_digest(deps.store, criteria, f"telegram:{OWNER}")
+    process(tg, deps, tg.send_text(OWNER, "why did 2602.08007 score 9?", user_id=OWNER))
+    assert "made the digest" in last_text(tg, OWNER)
+    process(tg, deps, tg.send_text(OWNER, "/top 2", user_id=OWNER))
+    top = tg.sent(OWNER)[-1]
+    buttons = [b for row in top["reply_markup"]["inline_keyboard"] for b in row]
+    assert [b["callback_data"] for b in buttons[:3]] == [
+        "rate 2602.08235 +1", "rate 2602.08235 -1", "why 2602.08235",
+    ]  # fmt: skip
+    message_id = max(mid for chat, mid in tg.messages if chat == OWNER)
+    process(tg, deps, tg.press(OWNER, message_id, "rate 2602.08007 -1", user_id=OWNER))
+    answered = tg.calls_to("answerCallbackQuery")[-1].params
+    assert "Thanks" in answered["text"]
+    assert deps.store.ratings(f"telegram:{OWNER}") == {"2602.08007": -1}
+    process(tg, deps, tg.press(OWNER, message_id, "why 2602.08007", user_id=OWNER))
+    assert tg.count("answerCallbackQuery") == 2 and "made the digest" in last_text(tg, OWNER)
+
+
+def test_html_escaping_of_titles_and_tex() -> None:
+    card = PaperCard("2601.00001", "Bounds <b>x</b> & $a<b$ for $O(n^2)$", "https://arxiv.org/abs/2601.00001",
+                     ("A & B",), 9, 8, "x < y & z > w", 1)  # fmt: skip
+    [(text, keyboard)] = render_messages(Reply("Top <3 & more", [], [card]))
+    parse_html(text)  # Telegram would accept it
+    assert "&lt;b&gt;x&lt;/b&gt; &amp; $a&lt;b$" in text and "Top &lt;3 &amp; more" in text
+    assert keyboard.inline_keyboard[0][2].callback_data == "why 2601.00001"
+
+
+def sender(tg: FakeTelegram) -> TelegramSender:
+    return TelegramSender(Bot(TOKEN, base_url=tg.base_url))
+
+
+def subscribe(store: Store, chat: int, top_k: int = 80) -> Subscription:
+    sub = Subscription(f"telegram:{chat}", "telegram", str(chat), top_k=top_k)
+    store.save_subscription(sub)
+    return sub
+
+
+def big(store: Store, criteria: Criteria, sub: Subscription, n: int = 80):
+    digest = sample_digest(store, criteria, sub.id, cutoffs=Cutoffs(1, 1), top_k=n - 2)
+    assert len(digest.selected) == n
+    return digest
+
+
+def run_delivery(store: Store, s: TelegramSender, **kw):
+    async def go():
+        try:
+            return await deliver(store, s, **kw)
+        finally:
+            await s.aclose()
+
+    return asyncio.run(go())
+
+
+def test_80_paper_digest_is_split_below_4096(
+    tg: FakeTelegram, scored_store: Store, criteria: Criteria
+) -> None:
+    sub = subscribe(scored_store, GROUP)
+    count = enqueue(scored_store, sender(tg), sub, big(scored_store, criteria, sub))
+    report = run_delivery(scored_store, sender(tg))
+    sent = tg.sent(GROUP)
+    assert report.sent == count == len(sent) and count > 5 and not report.failed
+    assert all(len(m["text"]) <= 4096 for m in sent)
+    ranks = [int(line.split(".")[0]) for m in sent for line in m["text"].split("\n\n")
+             if line[:1].isdigit()]  # fmt: skip
+    assert ranks == list(range(1, 81))
+    assert run_delivery(scored_store, sender(tg)).sent == 0  # exactly once
+
+
+def test_retry_after_blocked_bot_and_migrated_group(
+    tg: FakeTelegram, scored_store: Store, criteria: Criteria
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    small = [subscribe(scored_store, chat, top_k=3) for chat in (GROUP, -1002, -1003)]
+    for sub in small:
+        enqueue(scored_store, sender(tg), sub, big(scored_store, criteria, sub, n=5))
+    tg.fail_chat(-1002, "forbidden", reason="kicked")
+    tg.fail_next("sendMessage", "migrate", to=-1009)
+    now = datetime.now(UTC)
+    tg.fail_chat(-1003, "retry_after", retry_after=30)
+    first = run_delivery(scored_store, sender(tg), now=now)
+    assert scored_store.subscription("telegram:-1009") is not None  # moved with its history
+    assert scored_store.subscription(f"telegram:{GROUP}") is None
+    paused = scored_store.subscription("telegram:-1002")
+    assert not paused.active and "kicked" in paused.last_error
+    assert first.deferred >= 1 and len(tg.sent(-1009)) == 1
+    tg.clear_chat(-1003)
+    later = run_delivery(scored_store, sender(tg), now=now + timedelta(seconds=31))
+    assert later.sent == 1 and len(tg.sent(-1003)) == 1
+
+
+class Crash(BaseException):
+    """The process is killed between two messages."""
+
+
+def test_restart_during_delivery(tg: FakeTelegram, scored_store: Store, criteria: Criteria) -> None:
+    sub = subscribe(scored_store, GROUP)
+    total = enqueue(scored_store, sender(tg), sub, big(scored_store, criteria, sub))
+
+    class Dying(TelegramSender):
+        sent = 0
+
+        async def send(self, *args, **kw):
+            if Dying.sent == 3:
+                raise Crash
+            Dying.sent += 1
+            return await super().send(*args, **kw)
+
+    with pytest.raises(Crash):
+        run_delivery(scored_store, Dying(Bot(TOKEN, base_url=tg.base_url)))
+    assert len(tg.sent(GROUP)) == 3
+    run_delivery(scored_store, sender(tg))
+    texts = [m["text"] for m in tg.sent(GROUP)]
+    assert len(texts) == total and len(set(texts)) == total  # none twice, none lost
+
+
+def test_webhook_refuses_a_wrong_secret(tg: FakeTelegram, deps: Deps) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    async def go() -> tuple[int, int]:
+        app = build_application(deps, TOKEN, tg.base_url)
+        async with app:
+            await app.start()
+            await app.updater.start_webhook(
+                listen="127.0.0.1", port=port, url_path="telegram", secret_token="s3cret",
+                webhook_url="https://example.org/telegram",
+            )  # fmt: skip
+            url = f"http://127.0.0.1:{port}/telegram"
+            update = tg.send_text(OWNER, "/help", user_id=OWNER)
+            bad = await asyncio.to_thread(tg.post_update_to, url, update, "wrong")
+            good = await asyncio.to_thread(tg.post_update_to, url, update, "s3cret")
+            await asyncio.to_thread(tg.wait_for, "sendMessage")
+            await app.updater.stop()
+            await app.stop()
+        return bad, good
+
+    bad, good = asyncio.run(go())
+    assert bad == 403 and good == 200
+    assert "paperdigest commands" in last_text(tg, OWNER)
+
+
+def test_serve_polls_telegram_and_stops_on_sigterm(tg: FakeTelegram, tmp_path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "PAPERDIGEST_TELEGRAM_API_URL": tg.base_url,
+        "PAPERDIGEST_DATABASE_PATH": str(tmp_path / "serve.sqlite3"),
+    }  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve"], env=env, cwd=tmp_path,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        tg.wait_polling()
+        tg.send_text(OWNER, "/help", user_id=OWNER)
+        tg.wait_for("sendMessage")
+        assert "paperdigest commands" in last_text(tg, OWNER)
+        assert tg.my_commands()  # registered at start
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        proc.kill()
+    assert TOKEN not in proc.stderr.read()
