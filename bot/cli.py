@@ -398,25 +398,33 @@ def post(
 @app.command()
 @_errors_as_lines
 def status() -> None:
-    """Subscriptions, their last digest, delivery errors and what is waiting in the outbox.
+    """Subscriptions, their last digest, delivery errors, the outbox and today's LLM spend.
 
     Example: paperdigest status
     """
-    store = Store(_settings().database.dsn)
+    from digest.status import status_report
+
+    report = status_report(Store(_settings().database.dsn))
+    fetch = report["last_fetch"]
+    console.print(
+        f"last fetch: {fetch['day']} {fetch['status']} at {fetch['at']}"
+        if fetch
+        else "no fetch yet"
+    )
     table = Table("subscription", "state", "schedule", "last digest", "outbox", "last error")
-    for sub in store.subscriptions(active_only=False):
-        last = store.digest(sub.id)
-        last_text = f"{last['date']} {last['status']}" if last else "none yet"
-        rows = store.outbox(sub.id)
-        waiting = sum(r["state"] in ("pending", "sending") for r in rows)
-        failed = sum(r["state"] == "failed" for r in rows)
-        state = "active" if sub.active else f"paused: {sub.paused_reason}"
+    for sub in report["subscriptions"]:
+        last = sub["last_digest"]
+        box = sub["outbox"]
         table.add_row(
-            sub.id, state, f"{sub.schedule} {sub.timezone}", last_text,
-            f"{len(rows) - waiting - failed} sent, {waiting} waiting, {failed} failed",
-            sub.last_error or "",
-        )  # fmt: skip
+            sub["id"],
+            "active" if sub["active"] else f"paused: {sub['paused_reason']}",
+            sub["schedule"],
+            f"{last['day']} {last['status']}" if last else "none yet",
+            f"{box['sent']} sent, {box['waiting']} waiting, {box['failed']} failed",
+            sub["last_error"] or "",
+        )
     console.print(table)
+    console.print(f"LLM spend today: ${report['llm_spend_today_usd']:.2f}")
 
 
 @app.command("serve")

@@ -65,6 +65,11 @@ class Deps:
     store: Store
     settings: Settings
     scorer_for: Callable[[Criteria], Scorer]
+    on_change: Callable[[str], None] | None = None  # a subscription's schedule or state changed
+
+    def changed(self, sub_id: str) -> None:
+        if self.on_change is not None:
+            self.on_change(sub_id)
 
 
 class UsageError(DigestError):
@@ -242,6 +247,7 @@ async def _subscribe(cmd: Command, ctx: Context, deps: Deps) -> Reply:
     )
     sub = replace(sub, active=True, paused_reason=None, last_error=None)
     deps.store.save_subscription(sub)
+    deps.changed(sub.id)
     if not deps.store.criteria_versions(sub.id):
         _save_criteria(deps, ctx, _criteria(deps, sub.id)[1])
     return Reply(
@@ -258,6 +264,7 @@ async def _subscribe(cmd: Command, ctx: Context, deps: Deps) -> Reply:
 async def _unsubscribe(cmd: Command, ctx: Context, deps: Deps) -> Reply:
     sub = _subscription(ctx, deps)
     deps.store.save_subscription(replace(sub, active=False, paused_reason="unsubscribed"))
+    deps.changed(sub.id)
     return Reply("Unsubscribed", ["No more daily digests here. `subscribe` brings them back."])
 
 
@@ -465,6 +472,7 @@ async def _schedule(cmd: Command, ctx: Context, deps: Deps) -> Reply:
         raise UsageError(f"{exc}; {_usage('schedule')}") from None
     sub = replace(_subscription(ctx, deps), schedule=at.strftime("%H:%M"), timezone=zone)
     deps.store.save_subscription(sub)
+    deps.changed(sub.id)
     return Reply("Schedule updated", [f"the digest is posted at {_when(sub)} on announcement days"])
 
 

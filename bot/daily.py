@@ -28,12 +28,18 @@ async def post_day(
     listing: DayListing,
     senders: dict[str, Sender],
     scorer_for: Callable[[Criteria], Scorer],
+    only: list[str] | None = None,
+    post_failures: bool = False,
 ) -> DayReport:
-    """Build each active subscription's digest for the day, queue it, deliver everything due."""
+    """Build each active subscription's digest for the day, queue it, deliver everything due.
+
+    A day that could not be read is posted only with `post_failures` (after the retries).
+    """
     report = DayReport()
+    posted = (*POSTED_STATUSES, DayStatus.FETCH_FAILED, DayStatus.STALE_FEED)
     for sub in store.subscriptions():
         sender = senders.get(sub.platform)
-        if sender is None:
+        if sender is None or (only is not None and sub.id not in only):
             continue
         _, criteria = current_criteria(store, sub.id)
         scorer = scorer_for(criteria)
@@ -49,7 +55,7 @@ async def post_day(
         )
         digest = await finish(scorer, work)
         report.digests.append(digest)
-        if digest.status in POSTED_STATUSES:
+        if digest.status in (posted if post_failures else POSTED_STATUSES):
             enqueue(store, sender, sub, digest)
     for platform, sender in senders.items():
         report.delivery[platform] = await deliver(store, sender)

@@ -9,6 +9,7 @@ message metadata) before posting again, so a restart neither loses nor repeats a
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -21,6 +22,7 @@ from digest.subscriptions import Subscription
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+STOPPING = threading.Event()  # set on SIGTERM: the message in flight is finished, no other
 
 
 class RetryLater(Exception):
@@ -119,6 +121,8 @@ async def deliver(
     report = DeliveryReport(failed=[])
     blocked: set[tuple[str, Any]] = set()  # (subscription, day) with an earlier message pending
     for row in store.outbox(subscription, states=("pending", "sending")):
+        if STOPPING.is_set():
+            break
         sub = store.subscription(row["subscription"])
         if sub is None or sub.platform != sender.platform:
             continue

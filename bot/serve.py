@@ -1,4 +1,4 @@
-"""`paperdigest serve`: the long-running process: chat front ends (and, later, the schedule)."""
+"""`paperdigest serve`: chat front ends, the daily schedule and /healthz in one process."""
 
 from __future__ import annotations
 
@@ -9,9 +9,18 @@ import signal
 import threading
 from collections.abc import Callable
 
+import httpx
+
 from bot.commands import Deps
+from bot.delivery import STOPPING
+from bot.health import serve_health
+from bot.platforms import senders
+from bot.schedule import DailyScheduler
 from digest.config import Settings
+from digest.criteria import Criteria
 from digest.errors import ConfigError
+from digest.pipeline import DayListing, fetch_listing
+from digest.scoring import Scorer
 from digest.scoring.factory import make_scorer
 from digest.store import Store
 
@@ -97,26 +106,38 @@ def start_telegram(deps: Deps, env: dict[str, str]) -> Stop | None:
 
 
 def serve(settings: Settings, env: dict[str, str] | None = None) -> None:
-    """Start every enabled platform and wait for SIGTERM or SIGINT."""
+    """Start the schedule, /healthz and every enabled platform; stop on SIGTERM or SIGINT."""
     env = dict(os.environ if env is None else env)
-    store = Store(settings.database.dsn)
-    deps = Deps(store, settings, lambda c: make_scorer(settings.scoring.scorer, store, c, settings))
-    running = {
-        name: stop
-        for name, stop in (
-            ("slack", start_slack(deps, env)),
-            ("telegram", start_telegram(deps, env)),
-        )
-        if stop
-    }
-    log.info("serving: %s", ", ".join(running) or "no chat platform (set a bot token)")
     finished = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: finished.set())
     signal.signal(signal.SIGINT, lambda *_: finished.set())
+    store = Store(settings.database.dsn)
+
+    def scorer_for(criteria: Criteria) -> Scorer:
+        return make_scorer(settings.scoring.scorer, store, criteria, settings, env)
+
+    async def fetch(categories: tuple[str, ...]) -> DayListing:
+        async with httpx.AsyncClient(timeout=settings.arxiv.timeout, follow_redirects=True) as c:
+            return await fetch_listing(settings, c, categories=categories)
+
+    daily = DailyScheduler(store, fetch, lambda: senders(settings, env), scorer_for)
+    deps = Deps(store, settings, scorer_for, on_change=daily.reschedule)
+    health = serve_health(store, settings.serve.health_host, settings.serve.health_port)
+    log.info("healthz on %s:%s/healthz", settings.serve.health_host, health.server_port)
+    running: dict[str, Stop] = {}
+    for name, start in (("slack", start_slack), ("telegram", start_telegram)):
+        stop = start(deps, env)
+        if stop:
+            running[name] = stop
+    daily.start()
+    running["schedule"] = daily.shutdown
+    running["healthz"] = health.shutdown
+    log.info("serving: %s", ", ".join(running))
     finished.wait()
+    STOPPING.set()  # deliveries finish the message in flight and stop
     for name, stop in running.items():
         try:
             stop()
-        except Exception:  # one platform failing to stop must not keep the others running
+        except Exception:  # one part failing to stop must not keep the others running
             log.exception("%s did not stop cleanly", name)
     log.info("stopped")

@@ -92,6 +92,11 @@ class BotSettings(_Section):
             raise ValueError(str(exc)) from None
 
 
+class ServeSettings(_Section):
+    health_host: str = "0.0.0.0"
+    health_port: int = Field(8080, ge=0, le=65535)
+
+
 class SlackSettings(_Section):
     api_url: str = "https://slack.com/api/"
     host: str = "0.0.0.0"
@@ -144,6 +149,7 @@ class Settings(_Section):
     arxiv: ArxivSettings = ArxivSettings()
     digest: DigestSettings = DigestSettings()
     bot: BotSettings = BotSettings()
+    serve: ServeSettings = ServeSettings()
     slack: SlackSettings = SlackSettings()
     telegram: TelegramSettings = TelegramSettings()
     scoring: ScoringSettings = ScoringSettings()

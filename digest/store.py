@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -14,14 +15,18 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    MetaData,
     String,
     Text,
     UniqueConstraint,
     create_engine,
+    inspect,
     select,
+    text,
 )
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from digest.day import Usage
 from digest.errors import DigestError, NotFoundError
@@ -35,7 +40,16 @@ def _now() -> datetime:
 
 
 class Base(DeclarativeBase):
-    pass
+    # named constraints, the same on every database, so that migrations can drop and alter them
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
 
 
 class PaperRow(Base):
@@ -60,6 +74,8 @@ class ListingRow(Base):
     paper_id: Mapped[str] = mapped_column(ForeignKey("papers.id"))
     announce_type: Mapped[str] = mapped_column(String(16))
     feeds: Mapped[dict] = mapped_column(JSON)
+    # never read; it makes a flush insert the paper before its listing (PostgreSQL checks)
+    paper: Mapped[PaperRow] = relationship(lazy="raise")
 
 
 class CriteriaRow(Base):
@@ -87,7 +103,7 @@ class ScoreRow(Base):
     relevance: Mapped[int] = mapped_column(Integer)
     novelty: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str] = mapped_column(Text)
-    matched: Mapped[str | None] = mapped_column(String(200))
+    matched: Mapped[str | None] = mapped_column(Text)  # a topic name a person wrote
     raw: Mapped[float | None] = mapped_column(Float)
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cached_tokens: Mapped[int] = mapped_column(Integer, default=0)
@@ -215,6 +231,73 @@ class ExplanationRow(Base):
     text: Mapped[str] = mapped_column(Text)
 
 
+MIGRATIONS = Path(__file__).parent / "migrations"
+_VERSION_TABLE = "alembic_version"
+_MIGRATION_LOCK = 0x70617065  # PostgreSQL advisory lock: one migrating process at a time
+
+
+def alembic_config(connection: Connection | None = None, url: str | None = None) -> Any:
+    """An Alembic Config for the shipped migrations, on a connection or a URL."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if url:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+@functools.cache
+def schema_head() -> str:
+    """The latest migration's revision."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def schema_revision(connection: Connection) -> str | None:
+    """The database's migration revision; None when it has never been migrated."""
+    if not inspect(connection).has_table(_VERSION_TABLE):
+        return None
+    return connection.execute(text(f"SELECT version_num FROM {_VERSION_TABLE}")).scalar()
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the database to the latest schema (`alembic upgrade head`).
+
+    At head already: one cheap query. A database made before migrations existed (tables, no
+    version table) gets its missing tables and is stamped at head.
+    """
+    with engine.connect() as conn:
+        if schema_revision(conn) == schema_head():
+            return
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # another process may be migrating: wait for it
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+        current = schema_revision(conn)
+        if current == schema_head():
+            return
+        config = alembic_config(conn)
+        if current is not None and current not in {
+            s.revision for s in ScriptDirectory.from_config(config).walk_revisions()
+        }:
+            where = engine.url.render_as_string(hide_password=True)
+            raise DigestError(
+                f"the store at {where} has schema revision {current}, newer than this "
+                f"paperdigest knows ({schema_head()}); upgrade paperdigest"
+            )
+        if current is None and set(inspect(conn).get_table_names()) & set(Base.metadata.tables):
+            Base.metadata.create_all(conn)  # made by a paperdigest without migrations
+            command.stamp(config, "head")
+        else:
+            command.upgrade(config, "head")
+
+
 class Store:
     """Named operations over the database; nothing else imports SQLAlchemy."""
 
@@ -224,7 +307,7 @@ class Store:
         self.dsn = dsn
         self.engine = create_engine(dsn)
         try:
-            Base.metadata.create_all(self.engine)
+            migrate(self.engine)
         except OperationalError as exc:
             raise DigestError(f"cannot open the store at {_safe(dsn)}: {exc.orig}") from None
 
@@ -375,6 +458,7 @@ class Store:
                 criteria_hash,
                 payload,
             )
+            row.created_at = _now()
 
     def digest(self, subscription: str, day: date | None = None) -> dict[str, Any] | None:
         """The stored digest payload of a day, or the latest one."""
@@ -383,6 +467,32 @@ class Store:
             q = q.where(DigestRow.day == day) if day else q.order_by(DigestRow.day.desc())
             row = s.scalars(q.limit(1)).first()
             return dict(row.payload) if row else None
+
+    def last_fetch(self) -> dict[str, Any] | None:
+        """The most recent day outcome of any subscription: when, which day, what status."""
+        with Session(self.engine) as s:
+            row = s.scalars(
+                select(DigestRow).order_by(DigestRow.created_at.desc()).limit(1)
+            ).first()
+            if row is None:
+                return None
+            return {
+                "at": _aware(row.created_at).isoformat(timespec="seconds"),
+                "day": row.day.isoformat(),
+                "status": row.status,
+                "message": row.message,
+            }
+
+    def last_built_at(self, subscription: str) -> datetime | None:
+        """When the subscription's latest digest (of any status) was stored."""
+        with Session(self.engine) as s:
+            at = s.scalars(
+                select(DigestRow.created_at)
+                .where(DigestRow.subscription == subscription)
+                .order_by(DigestRow.created_at.desc())
+                .limit(1)
+            ).first()
+            return _aware(at) if at else None
 
     def digest_days(self, subscription: str) -> list[date]:
         with Session(self.engine) as s:
@@ -618,6 +728,11 @@ _SUB_SETTINGS = (
     "categories", "relevance_cutoff", "novelty_cutoff", "top_k", "schedule", "timezone",
     "subscribed_by", "admins",
 )  # fmt: skip
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes; they are UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _subscription(row: SubscriptionRow) -> Subscription:

@@ -78,3 +78,33 @@ def scored_store(scored_db: Path, tmp_path: Path) -> Store:
     store = Store(f"sqlite:///{copy}")
     yield store
     store.close()
+
+
+import os  # noqa: E402
+
+# Read at import: the autouse clean_env fixture removes PAPERDIGEST_* before each test runs.
+_PG_URL = os.environ.get("PAPERDIGEST_TEST_DATABASE_URL")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database: a SQLite file in tmp, or a fresh schema in the PostgreSQL that
+    PAPERDIGEST_TEST_DATABASE_URL names (dropped afterwards)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
+        return
+    if not _PG_URL:
+        pytest.skip("PostgreSQL: PAPERDIGEST_TEST_DATABASE_URL is not set (.ci/run sets it)")
+    import uuid
+
+    from sqlalchemy import create_engine, make_url, text
+
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(_PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    url = make_url(_PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    yield url.render_as_string(hide_password=False)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()

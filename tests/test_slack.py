@@ -437,6 +437,7 @@ def test_serve_answers_slack_and_stops_on_sigterm(slack: FakeSlack, tmp_path) ->
         "PAPERDIGEST_SLACK_HOST": "127.0.0.1",
         "PAPERDIGEST_SLACK_PORT": str(port),
         "PAPERDIGEST_DATABASE_PATH": str(tmp_path / "serve.sqlite3"),
+        "PAPERDIGEST_SERVE_HEALTH_PORT": "0",
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "serve"],
@@ -457,3 +458,81 @@ def test_serve_answers_slack_and_stops_on_sigterm(slack: FakeSlack, tmp_path) ->
     finally:
         proc.kill()
     assert TOKEN not in proc.stderr.read()
+
+
+def test_sigterm_finishes_the_message_in_flight_only(
+    slack: FakeSlack, scored_store: Store, criteria: Criteria
+) -> None:
+    from bot.delivery import STOPPING
+
+    sub = subscribe(scored_store, "C1")
+    enqueue(scored_store, sender(slack), sub, big_digest(scored_store, criteria, sub.id))
+
+    class Terminated(SlackSender):
+        async def send(self, *args, **kw):
+            STOPPING.set()  # SIGTERM arrives while this message is being posted
+            return await super().send(*args, **kw)
+
+    try:
+        report = asyncio.run(deliver(scored_store, Terminated(sender(slack).client)))
+    finally:
+        STOPPING.clear()
+    assert report.sent == 1 and len(slack.posted("C1")) == 1
+    assert asyncio.run(deliver(scored_store, sender(slack))).sent == 8  # after the restart
+
+
+def test_sigkill_during_delivery_then_restart(
+    slack: FakeSlack, scored_db, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    db = tmp_path / "kill.sqlite3"
+    shutil.copy(scored_db, db)
+    store = Store(f"sqlite:///{db}")
+    subscribe(store, "C1", top_k=33)  # 35 papers: a header and three thread messages
+    store.close()
+    release, held = threading.Event(), threading.Event()
+    calls = {"n": 0}
+    original = slack._api_chat_postMessage
+
+    def hold_third(params):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            held.set()
+            release.wait(30)  # Slack is slow to answer; the process dies meanwhile
+        return original(params)
+
+    slack.set_response("chat.postMessage", hold_third)
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": TOKEN,
+        "PAPERDIGEST_SLACK_API_URL": slack.url,
+        "PAPERDIGEST_DATABASE_PATH": str(db),
+    }
+    first = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "post", "--sample"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    assert held.wait(60)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+    release.set()  # Slack posts the third message after all
+    second = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "post", "--sample"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert second.returncode == 0, second.stderr
+    keys = [p["metadata"]["event_payload"]["key"] for p in slack.posted("C1")]
+    assert len(keys) == 4 and len(set(keys)) == 4  # none twice, none lost

@@ -80,17 +80,28 @@ def test_subscribe_in_a_group_and_in_private(tg: FakeTelegram, deps: Deps) -> No
 
 
 EXAMPLES = {
-    "help": "/help", "subscribe": "/subscribe", "settings": "/settings", "top": "/top 3",
-    "why": "/why 2602.08007", "preview": "/preview", "criteria": "/criteria",
+    "help": "/help",
+    "subscribe": "/subscribe",
+    "settings": "/settings",
+    "top": "/top 3",
+    "why": "/why 2602.08007",
+    "preview": "/preview",
+    "criteria": "/criteria",
     "criteria add": "/criteria add Graphs: message passing",
     "criteria remove": "/criteria remove 5",
-    "criteria history": "/criteria history", "criteria undo": "/criteria undo",
+    "criteria history": "/criteria history",
+    "criteria undo": "/criteria undo",
     "criteria set": "/criteria set\n## Sparse things\n- Relevant: sparse autoencoders",
-    "threshold": "/threshold relevance=7 novelty=6", "topk": "/topk 7",
-    "follow": "/follow Ada Lovelace", "unfollow": "/unfollow Ada Lovelace",
-    "categories": "/categories cs.LG cs.CL", "schedule": "/schedule 07:30 Europe/Berlin",
-    "search": "/search attention", "rate": "rate 2602.08007 +1", "unsubscribe": "/unsubscribe",
-}  # fmt: skip
+    "threshold": "/threshold relevance=7 novelty=6",
+    "topk": "/topk 7",
+    "follow": "/follow Ada Lovelace",
+    "unfollow": "/unfollow Ada Lovelace",
+    "categories": "/categories cs.LG cs.CL",
+    "schedule": "/schedule 07:30 Europe/Berlin",
+    "search": "/search attention",
+    "rate": "rate 2602.08007 +1",
+    "unsubscribe": "/unsubscribe",
+}
 
 
 def test_every_command(tg: FakeTelegram, deps: Deps, criteria: Criteria) -> None:
@@ -135,8 +146,10 @@ def test_plain_dm_and_buttons(tg: FakeTelegram, deps: Deps, criteria: Criteria) 
     top = tg.sent(OWNER)[-1]
     buttons = [b for row in top["reply_markup"]["inline_keyboard"] for b in row]
     assert [b["callback_data"] for b in buttons[:3]] == [
-        "rate 2602.08235 +1", "rate 2602.08235 -1", "why 2602.08235",
-    ]  # fmt: skip
+        "rate 2602.08235 +1",
+        "rate 2602.08235 -1",
+        "why 2602.08235",
+    ]
     message_id = max(mid for chat, mid in tg.messages if chat == OWNER)
     process(tg, deps, tg.press(OWNER, message_id, "rate 2602.08007 -1", user_id=OWNER))
     answered = tg.calls_to("answerCallbackQuery")[-1].params
@@ -147,8 +160,16 @@ def test_plain_dm_and_buttons(tg: FakeTelegram, deps: Deps, criteria: Criteria) 
 
 
 def test_html_escaping_of_titles_and_tex() -> None:
-    card = PaperCard("2601.00001", "Bounds <b>x</b> & $a<b$ for $O(n^2)$", "https://arxiv.org/abs/2601.00001",
-                     ("A & B",), 9, 8, "x < y & z > w", 1)  # fmt: skip
+    card = PaperCard(
+        "2601.00001",
+        "Bounds <b>x</b> & $a<b$ for $O(n^2)$",
+        "https://arxiv.org/abs/2601.00001",
+        ("A & B",),
+        9,
+        8,
+        "x < y & z > w",
+        1,
+    )
     [(text, keyboard)] = render_messages(Reply("Top <3 & more", [], [card]))
     parse_html(text)  # Telegram would accept it
     assert "&lt;b&gt;x&lt;/b&gt; &amp; $a&lt;b$" in text and "Top &lt;3 &amp; more" in text
@@ -190,8 +211,12 @@ def test_80_paper_digest_is_split_below_4096(
     sent = tg.sent(GROUP)
     assert report.sent == count == len(sent) and count > 5 and not report.failed
     assert all(len(m["text"]) <= 4096 for m in sent)
-    ranks = [int(line.split(".")[0]) for m in sent for line in m["text"].split("\n\n")
-             if line[:1].isdigit()]  # fmt: skip
+    ranks = [
+        int(line.split(".")[0])
+        for m in sent
+        for line in m["text"].split("\n\n")
+        if line[:1].isdigit()
+    ]
     assert ranks == list(range(1, 81))
     assert run_delivery(scored_store, sender(tg)).sent == 0  # exactly once
 
@@ -256,9 +281,12 @@ def test_webhook_refuses_a_wrong_secret(tg: FakeTelegram, deps: Deps) -> None:
         async with app:
             await app.start()
             await app.updater.start_webhook(
-                listen="127.0.0.1", port=port, url_path="telegram", secret_token="s3cret",
+                listen="127.0.0.1",
+                port=port,
+                url_path="telegram",
+                secret_token="s3cret",
                 webhook_url="https://example.org/telegram",
-            )  # fmt: skip
+            )
             url = f"http://127.0.0.1:{port}/telegram"
             update = tg.send_text(OWNER, "/help", user_id=OWNER)
             bad = await asyncio.to_thread(tg.post_update_to, url, update, "wrong")
@@ -280,13 +308,19 @@ def test_serve_polls_telegram_and_stops_on_sigterm(tg: FakeTelegram, tmp_path) -
     import sys
 
     env = {
-        **os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "PAPERDIGEST_TELEGRAM_API_URL": tg.base_url,
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "PAPERDIGEST_TELEGRAM_API_URL": tg.base_url,
         "PAPERDIGEST_DATABASE_PATH": str(tmp_path / "serve.sqlite3"),
-    }  # fmt: skip
+        "PAPERDIGEST_SERVE_HEALTH_PORT": "0",
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve"], env=env, cwd=tmp_path,
-        stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [sys.executable, "-m", "bot.cli", "serve"],
+        env=env,
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         tg.wait_polling()
         tg.send_text(OWNER, "/help", user_id=OWNER)

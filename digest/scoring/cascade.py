@@ -113,13 +113,13 @@ class CascadeScorer:
                 [p.id for p in survivors], criteria.scoring_hash, self.llm.name
             )
         ask = self._within_budget(ask, criteria)
+        if self.store is not None:
+            store, key, name = self.store, criteria.scoring_hash, self.llm.name
+            self.llm.on_scored = lambda scores: store.save_scores(scores, key, name)
         fresh = await self.llm.score(ask, criteria) if ask else []
         if ask:
             self.notes.append(self.llm.summary())
         judged = {s.paper_id: s for s in fresh}
-        if self.store is not None:
-            real = [s for s in fresh if s.scorer == self.llm.name]
-            self.store.save_scores(real, criteria.scoring_hash)
         out: list[Score] = []
         for paper in survivors:
             score = cached.get(paper.id) or judged.get(paper.id)

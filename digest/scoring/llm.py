@@ -13,6 +13,7 @@ import ast
 import asyncio
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from typing import Any
@@ -159,6 +160,7 @@ class LLMScorer:
         self.prices = prices or {}
         self.fallback = fallback
         self.abstract_words = abstract_words  # None: whole abstracts; else the gist, clipped
+        self.on_scored: Callable[[list[Score]], None] | None = None
         self.name = f"llm:{model}"
         self.report = LLMReport(model)
 
@@ -314,6 +316,8 @@ class LLMScorer:
                 cost=cost,
                 raw=rel + nov + rel / 100,
             )
+        if self.on_scored is not None:  # kept as each answer arrives: a crash loses no call
+            self.on_scored([run.scores[pid] for pid in accepted])
 
     def _describe(self, exc: openai.APIError) -> str:
         """One line about a failed request, with no secret in it."""

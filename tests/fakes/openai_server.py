@@ -74,6 +74,7 @@ class FakeOpenAI:
         self.requests: list[dict[str, Any]] = []
         self._queue: deque[tuple[str, dict[str, Any]]] = deque()
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         self._stop = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -120,7 +121,14 @@ class FakeOpenAI:
     def _next(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         with self._lock:
             self.requests.append(body)
+            self._arrived.notify_all()
             return self._queue.popleft() if self._queue else ("ok", {})
+
+    def wait_requests(self, count: int, timeout: float = 30.0) -> None:
+        """Block until `count` requests arrived (a client in another process or thread)."""
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: len(self.requests) >= count, timeout):
+                raise AssertionError(f"{len(self.requests)} requests arrived, not {count}")
 
     def _entries(self, body: dict[str, Any], kind: str) -> list[dict[str, Any]]:
         papers = _PAPER.findall(_user_text(body))

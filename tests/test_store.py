@@ -1,0 +1,414 @@
+"""The store on SQLite and, when PAPERDIGEST_TEST_DATABASE_URL is set, on PostgreSQL.
+
+Every query the rest of paperdigest uses, and the migrations: a new database reaches head, a
+migrated one is left alone, and the models never drift from what the migrations build.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, date, datetime
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect, text
+
+from digest.day import Usage
+from digest.errors import DigestError, NotFoundError
+from digest.papers import Paper
+from digest.scoring import Score
+from digest.store import Base, Store, alembic_config, schema_head
+from digest.subscriptions import Subscription
+
+DAY1, DAY2, DAY3 = date(2026, 2, 10), date(2026, 2, 11), date(2026, 2, 12)
+
+
+@pytest.fixture
+def store(store_url: str) -> Store:
+    store = Store(store_url)
+    yield store
+    store.close()
+
+
+def _paper(pid: str, title: str = "A paper", **kw: object) -> Paper:
+    return Paper(id=pid, title=title, abstract=f"The abstract of {pid}.", **kw)
+
+
+def _score(pid: str, relevance: int = 8, scorer: str = "local", **kw: object) -> Score:
+    return Score(pid, relevance, 7, f"comment on {pid}", "Topic", scorer, **kw)
+
+
+# papers and listings
+
+
+def test_listing_round_trips(store: Store) -> None:
+    long = _paper(
+        "2602.00001",
+        title="Ünïcödé — “quotes” and 数学",
+        authors=("Ada Lovelace", "Alan Turing"),
+        categories=("cs.LG", "cs.AI", "stat.ML"),
+        primary_category="cs.LG",
+        version=2,
+        comment="12 pages; " + "x" * 5000,
+        announce_type="cross",
+        feeds={"cs.AI": "cross", "cs.LG": "new"},
+    )
+    long = Paper(**{**long.__dict__, "abstract": "word " * 20000})  # 100k characters
+    plain = _paper("2602.00002")
+    store.save_listing(DAY1, [long, plain])
+    store.save_listing(DAY1, [long, plain])  # the same day again changes nothing
+    store.save_listing(DAY2, [plain])
+
+    day1 = store.papers_of_day(DAY1)
+    assert day1 == [long, plain]
+    assert day1[0].feeds == {"cs.AI": "cross", "cs.LG": "new"}
+    assert day1[0].announce_type == "cross"
+    assert [p.id for p in store.papers_of_day(DAY2)] == ["2602.00002"]
+    assert store.papers_of_day(DAY3) == []
+    assert store.paper("2602.00001").abstract == long.abstract
+    assert store.paper("2602.99999") is None
+    assert store.require_paper("2602.00002").title == "A paper"
+    with pytest.raises(NotFoundError, match=r"2602\.99999"):
+        store.require_paper("2602.99999")
+
+
+def test_search_is_case_insensitive_and_needs_every_word(store: Store) -> None:
+    store.save_listing(
+        DAY1,
+        [
+            _paper("2602.00001", "Diffusion models for Graphs"),
+            _paper("2602.00002", "Graph transformers"),
+            _paper("2602.00003", "Nothing related"),
+        ],
+    )
+    assert [p.id for p in store.search_papers("GRAPH")] == ["2602.00002", "2602.00001"]
+    assert [p.id for p in store.search_papers("graph diffusion")] == ["2602.00001"]
+    assert [p.id for p in store.search_papers("graph", limit=1)] == ["2602.00002"]
+
+
+# criteria
+
+
+def test_criteria_versions(store: Store) -> None:
+    assert store.save_criteria("slack:C1", "one", "h1", author="U1") == 1
+    assert store.save_criteria("slack:C1", "one", "h1") == 1  # unchanged: no new version
+    assert store.save_criteria("slack:C1", "two", "h2") == 2
+    assert store.save_criteria("slack:C1", "one", "h1") == 3  # back to the first text
+    assert store.save_criteria("telegram:-100", "other", "h9") == 1
+    assert store.criteria_versions("slack:C1") == [(1, "h1", "one"), (2, "h2", "two"),
+                                                   (3, "h1", "one")]  # fmt: skip
+    assert store.criteria_versions("nobody") == []
+
+
+# scores
+
+
+def test_scores_are_keyed_per_paper_criteria_and_key(store: Store) -> None:
+    store.save_scores([_score("a", 9), _score("b", 3, cost=None, raw=0.25)], "h1")
+    assert store.scores(["a", "b", "c"], "h1", "local") == {
+        "a": _score("a", 9),
+        "b": _score("b", 3, cost=None, raw=0.25),
+    }
+    assert store.scores(["a"], "h2", "local") == {}  # other criteria
+    assert store.scores(["a"], "h1", "llm:m") == {}  # other scorer
+
+    # a second score for a known (paper, criteria, key) is ignored: the first one stands
+    store.save_scores([_score("a", 1), _score("a", 2)], "h1")
+    assert store.scores(["a"], "h1", "local")["a"].relevance == 9
+
+
+def test_save_scores_with_a_cache_key_keeps_each_judge(store: Store) -> None:
+    """A cascade caches under its own name; each Score still names what judged it."""
+    key = "cascade:llm:gpt-4o-mini@0.3"
+    judged = [
+        _score("a", 9, scorer="llm:gpt-4o-mini", prompt_tokens=900, cached_tokens=100,
+               completion_tokens=40, cost=0.0012),
+        _score("b", 2, scorer="local"),
+    ]  # fmt: skip
+    store.save_scores(judged, "h1", key)
+    cached = store.scores(["a", "b"], "h1", key)
+    assert cached == {"a": judged[0], "b": judged[1]}
+    assert cached["a"].scorer == "llm:gpt-4o-mini"
+    assert store.scores(["a", "b"], "h1", "local") == {}  # not cached under the judge
+    store.save_scores([_score("b", 5)], "h1")  # the local scorer's own cache is separate
+    assert store.scores(["b"], "h1", "local")["b"].relevance == 5
+    assert store.scores(["b"], "h1", key)["b"].relevance == 2
+
+
+def test_scores_of_many_papers_and_long_fields(store: Store) -> None:
+    ids = [f"2602.{i:05d}" for i in range(1200)]  # more than one query chunk
+    long_matched = "A topic a person named at length " * 20
+    store.save_scores([_score(pid, i % 10 + 1) for i, pid in enumerate(ids)], "h" * 64)
+    store.save_scores([Score("x", 5, 5, "c" * 10000, long_matched, "s" * 100)], "h" * 64)
+    got = store.scores([*ids, "x"], "h" * 64, "local")
+    assert len(got) == 1200 and got["2602.01199"].relevance == 1199 % 10 + 1
+    assert store.scores(["x"], "h" * 64, "s" * 100)["x"].matched == long_matched
+
+
+# digests and what was shown
+
+
+def test_digest_upsert(store: Store) -> None:
+    payload = {"papers": [{"id": "a", "scores": [9, 7]}], "stats": {"cost": 0.5, "ok": True}}
+    store.save_digest("slack:C1", DAY1, "built", "first", "h1", payload)
+    store.save_digest("slack:C1", DAY2, "no announcement", "", "h1", {})
+    store.save_digest("slack:C1", DAY1, "built", "again", "h2", {**payload, "n": None})
+    assert store.digest_days("slack:C1") == [DAY1, DAY2]
+    assert store.digest("slack:C1", DAY1) == {**payload, "n": None}
+    assert store.digest("slack:C1") == {}  # the latest day
+    assert store.digest("slack:C2") is None
+    assert store.digest("slack:C1", DAY3) is None
+
+
+def test_shown_papers_are_not_repeated(store: Store) -> None:
+    store.mark_shown("s", DAY1, ["a", "b"])
+    store.mark_shown("s", DAY2, ["b", "c", "c"])  # b was shown already; c once
+    store.mark_shown("other", DAY1, ["z"])
+    assert store.shown_before("s", DAY1) == set()
+    assert store.shown_before("s", DAY2) == {"a", "b"}
+    assert store.shown_before("s", DAY3) == {"a", "b", "c"}
+    assert store.shown_before("other", DAY3) == {"z"}
+
+
+# learning
+
+
+def test_labels_and_models(store: Store) -> None:
+    store.save_labels("h1", {"a": 1.0, "b": 0.0}, "reference")
+    store.save_labels("h1", {"b": 1.0}, "reference")  # updated in place
+    store.save_labels("h1", {"a": 0.0}, "ratings")  # a later source overrides
+    store.save_labels("h2", {"a": 1.0}, "reference")
+    assert store.labels("h1") == {"a": 0.0, "b": 1.0}
+    assert store.labels("h2") == {"a": 1.0}
+    assert store.labels("h3") == {}
+
+    assert store.model("h1", "local") is None
+    store.save_model("h1", "local", {"id": "m1", "w": [0.5, -1.25]})
+    store.save_model("h1", "local", {"id": "m2", "w": [1.0]})
+    assert store.model("h1", "local") == {"id": "m2", "w": [1.0]}
+
+
+# subscriptions and ratings
+
+
+def _sub(sid: str, **kw: object) -> Subscription:
+    platform, chat = sid.split(":", 1)
+    return Subscription(id=sid, platform=platform, chat=chat, **kw)
+
+
+def test_subscriptions(store: Store) -> None:
+    slack = _sub("slack:C1", categories=("cs.LG",), top_k=5, timezone="Europe/Paris",
+                 subscribed_by="U1", admins=("U1", "U2"))  # fmt: skip
+    paused = _sub("telegram:-100", active=False, paused_reason="bot removed", last_error="403")
+    store.save_subscription(slack)
+    store.save_subscription(paused)
+    assert store.subscription("slack:C1") == slack
+    assert store.subscriptions() == [slack]
+    assert store.subscriptions(active_only=False) == [slack, paused]
+    store.save_subscription(_sub("slack:C1", top_k=3))
+    assert store.subscription("slack:C1").top_k == 3
+    assert store.subscription("nobody") is None
+
+
+def test_move_subscription_takes_its_history(store: Store) -> None:
+    old, new = _sub("telegram:-1"), _sub("telegram:-1001", subscribed_by="U9")
+    store.save_subscription(old)
+    store.save_criteria(old.id, "text", "h1")
+    store.save_digest(old.id, DAY1, "built", "", "h1", {"k": 1})
+    store.mark_shown(old.id, DAY1, ["a"])
+    store.save_rating(old.id, "a", "U1", 1)
+    store.enqueue(old.id, DAY1, [{"text": "hi"}])
+
+    store.move_subscription(old.id, new)
+    assert store.subscription(old.id) is None
+    assert store.subscription(new.id) == new
+    assert store.criteria_versions(new.id) == [(1, "h1", "text")]
+    assert store.digest(new.id, DAY1) == {"k": 1}
+    assert store.shown_before(new.id, DAY2) == {"a"}
+    assert store.ratings(new.id) == {"a": 1}
+    assert [r["subscription"] for r in store.outbox()] == [new.id]
+    assert store.criteria_versions(old.id) == [] and store.ratings(old.id) == {}
+
+
+def test_ratings_sum_per_paper(store: Store) -> None:
+    store.save_rating("s", "a", "U1", 1)
+    store.save_rating("s", "a", "U2", 1)
+    store.save_rating("s", "b", "U1", 1)
+    store.save_rating("s", "b", "U1", -1)  # a person changes their mind
+    store.save_rating("t", "a", "U1", -1)
+    assert store.ratings("s") == {"a": 2, "b": -1}
+    assert store.ratings("t") == {"a": -1}
+
+
+# the outbox
+
+
+def test_outbox_enqueues_once_and_updates(store: Store) -> None:
+    assert store.enqueue("s", DAY1, [{"text": "header"}, {"text": "paper", "buttons": [1]}]) == 2
+    assert store.enqueue("s", DAY1, [{"text": "again"}]) == 0
+    assert store.enqueue("t", DAY1, [{"text": "other"}]) == 1
+    rows = store.outbox("s")
+    assert [(r["seq"], r["payload"], r["state"], r["attempts"]) for r in rows] == [
+        (0, {"text": "header"}, "pending", 0),
+        (1, {"text": "paper", "buttons": [1]}, "pending", 0),
+    ]
+    later = datetime(2026, 2, 10, 7, 30, tzinfo=UTC)  # delivery writes UTC; SQLite keeps no offset
+    sent = datetime(2026, 2, 10, 6, 31, 5, tzinfo=UTC)
+    store.update_outbox(rows[0]["id"], state="pending", attempts=1, not_before=later, error="429")
+    store.update_outbox(rows[1]["id"], state="sent", message_id="1707550000.000100", sent_at=sent)
+    first, second = store.outbox("s")
+    assert (first["attempts"], first["error"]) == (1, "429")
+    assert _utc(first["not_before"]) == later  # the same instant on every database
+    assert _utc(second["sent_at"]) == sent and second["message_id"] == "1707550000.000100"
+    assert [r["seq"] for r in store.outbox(states=("pending",))] == [0, 0]
+    assert [r["subscription"] for r in store.outbox()] == ["s", "s", "t"]
+    with pytest.raises(NotFoundError):
+        store.update_outbox(10**6, state="sent")
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite gives back naive UTC, PostgreSQL an aware datetime."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# accounting and explanations
+
+
+def test_usage_and_spent(store: Store) -> None:
+    store.record_usage(DAY1, "s", Usage("gpt-4o-mini", 1000, 200, 100, 0.25))
+    store.record_usage(DAY1, "t", Usage("gpt-4o-mini", 500, 0, 50, 0.125))
+    store.record_usage(DAY1, "s", Usage("local-llama", 300, 0, 30, None))  # unpriced
+    store.record_usage(DAY2, "s", Usage("gpt-4o-mini", 10, 0, 1, 0.5))
+    store.record_usage(DAY2, "s", Usage("nothing", 0, 0, 0, 9.0))  # no tokens: not recorded
+    assert store.usage() == [
+        (DAY1, Usage("gpt-4o-mini", 1500, 200, 150, 0.375)),
+        (DAY1, Usage("local-llama", 300, 0, 30, None)),
+        (DAY2, Usage("gpt-4o-mini", 10, 0, 1, 0.5)),
+    ]
+    assert store.spent(DAY1) == pytest.approx(0.375)
+    assert store.spent(DAY2) == pytest.approx(0.5)
+    assert store.spent(DAY3) == 0
+
+
+def test_explanations(store: Store) -> None:
+    assert store.explanation("a", "h1", "gpt-4o") is None
+    store.save_explanation("a", "h1", "gpt-4o", "Because " + "it matters. " * 1000)
+    assert store.explanation("a", "h1", "gpt-4o").startswith("Because it matters.")
+    assert store.explanation("a", "h1", "other") is None
+
+
+# migrations
+
+
+def _revision(url: str) -> str | None:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        revision = MigrationContext.configure(conn).get_current_revision()
+    engine.dispose()
+    return revision
+
+
+def test_a_new_store_is_at_head(store_url: str) -> None:
+    Store(store_url).close()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head == schema_head() == "0001"
+    assert _revision(store_url) == head
+
+
+def test_a_second_store_migrates_nothing(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = Store(store_url)
+    first.save_listing(DAY1, [_paper("a")])
+    first.close()
+
+    def refuse(*args: object, **kw: object) -> None:
+        raise AssertionError("a store at head ran alembic")
+
+    monkeypatch.setattr(command, "upgrade", refuse)
+    monkeypatch.setattr(command, "stamp", refuse)
+    second = Store(store_url)
+    assert [p.id for p in second.papers_of_day(DAY1)] == ["a"]
+    second.close()
+    assert _revision(store_url) == "0001"
+
+
+def test_models_and_migrations_do_not_drift(store_url: str) -> None:
+    Store(store_url).close()
+    engine = create_engine(store_url)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(context, Base.metadata)
+    engine.dispose()
+    assert diff == [], "models and migrations differ: add a migration (alembic autogenerate)"
+
+
+def test_migrations_go_down_and_up(store_url: str) -> None:
+    Store(store_url).close()
+    engine = create_engine(store_url)
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "base")
+    with engine.connect() as conn:
+        assert set(inspect(conn).get_table_names()) <= {"alembic_version"}
+    engine.dispose()
+    Store(store_url).close()
+    assert _revision(store_url) == "0001"
+
+
+def test_a_store_made_before_migrations_is_stamped(store_url: str) -> None:
+    engine = create_engine(store_url)
+    tables = [t for name, t in Base.metadata.tables.items() if name != "explanations"]
+    Base.metadata.create_all(engine, tables=tables)  # an older paperdigest: one table fewer
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO labels (paper_id, criteria_hash, label, source) "
+                          "VALUES ('a', 'h1', 1.0, 'reference')"))  # fmt: skip
+    engine.dispose()
+
+    store = Store(store_url)
+    assert store.labels("h1") == {"a": 1.0}  # the data is kept
+    store.save_explanation("a", "h1", "m", "the missing table was made")
+    assert store.explanation("a", "h1", "m") == "the missing table was made"
+    store.close()
+    assert _revision(store_url) == "0001"
+
+
+def test_a_store_newer_than_the_code_is_refused(store_url: str) -> None:
+    Store(store_url).close()
+    engine = create_engine(store_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    engine.dispose()
+    with pytest.raises(DigestError, match="schema revision 9999, newer than this paperdigest"):
+        Store(store_url)
+
+
+def test_stores_opened_at_once_migrate_once(store_url: str) -> None:
+    if store_url.startswith("sqlite"):
+        pytest.skip("SQLite: one process opens a new store file at a time")
+    errors: list[BaseException] = []
+
+    def open_store() -> None:
+        try:
+            Store(store_url).close()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert _revision(store_url) == "0001"
+
+
+def test_memory_store_and_a_new_store_is_fast(tmp_path) -> None:
+    store = Store("sqlite:///:memory:")
+    store.save_listing(DAY1, [_paper("a")])
+    assert [p.id for p in store.papers_of_day(DAY1)] == ["a"]
+    store.close()
+    start = time.perf_counter()
+    Store(f"sqlite:///{tmp_path / 'new.sqlite3'}").close()
+    assert time.perf_counter() - start < 0.5
