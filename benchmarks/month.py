@@ -112,7 +112,7 @@ def main() -> None:
         def scorer_for(crit: Criteria):
             return make_scorer("cascade", store, crit, settings, env=keys)
 
-        now = datetime(2026, 1, 5, 7, tzinfo=UTC)
+        now = datetime.now(UTC)  # the outbox is stamped with real time; rounds move it on
         posted_digests = 0
         for d in range(args.days):
             listing = replace(days[d % len(days)], day=date(2026, 1, 5) + timedelta(days=d))
@@ -143,7 +143,7 @@ def main() -> None:
         asked = Counter()
         for body, ids in zip(llm.requests, llm.ids_asked(), strict=True):
             user = body["messages"][-1]["content"]
-            extra = [i for i, c in enumerate(variants) if i and c.topics[-1].name in user]
+            extra = [i for i, c in enumerate(variants) if i and f"5. {c.topics[-1].name}" in user]
             crit = extra[0] if extra else 0
             asked.update((crit, pid) for pid in ids)
         twice = sum(n - 1 for n in asked.values() if n > 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import socket
 from pathlib import Path
@@ -38,8 +39,6 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No PAPERDIGEST_* variable or ./paperdigest.toml of the developer leaks into a test."""
-    import os
-
     for name in list(os.environ):
         if name.startswith("PAPERDIGEST_"):
             monkeypatch.delenv(name)
@@ -79,8 +78,6 @@ def scored_store(scored_db: Path, tmp_path: Path) -> Store:
     yield store
     store.close()
 
-
-import os  # noqa: E402
 
 # Read at import: the autouse clean_env fixture removes PAPERDIGEST_* before each test runs.
 _PG_URL = os.environ.get("PAPERDIGEST_TEST_DATABASE_URL")

@@ -384,9 +384,8 @@ def test_a_store_newer_than_the_code_is_refused(store_url: str) -> None:
         Store(store_url)
 
 
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)  # SQLite: one writer
 def test_stores_opened_at_once_migrate_once(store_url: str) -> None:
-    if store_url.startswith("sqlite"):
-        pytest.skip("SQLite: one process opens a new store file at a time")
     errors: list[BaseException] = []
 
     def open_store() -> None:
