@@ -173,3 +173,18 @@ def test_healthz_reports_state(scored_store: Store, criteria: Criteria) -> None:
     assert c1["last_error"] == "Slack: is_archived" and body["delivery_problems"] >= 1
     assert body["llm_spend_today_usd"] == 0
     assert missing.status_code == 404
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+def test_a_scheduled_day_on_postgresql(store_url: str, slack: FakeSlack) -> None:
+    store = Store(store_url)
+    subscribe(store, "C1")
+    subscribe(store, "C2")
+    daily, fetch = make(store, slack)
+    daily.run_subscription("slack:C1")
+    daily.run_subscription("slack:C2")
+    daily.run_subscription("slack:C1")
+    assert fetch.calls == 1
+    assert len(slack.posted("C1")) == 1 and len(slack.posted("C2")) == 1
+    assert store.last_fetch()["status"] == "built"
+    store.close()
