@@ -9,10 +9,11 @@ with FakeArxiv(rss={"cs.LG": lg_bytes}, atom=atom_bytes) as fake:
 from __future__ import annotations
 
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.loopback import Loopback
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 RSS_FILES = {
@@ -48,7 +49,7 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-class FakeArxiv:
+class FakeArxiv(Loopback):
     """A ThreadingHTTPServer on 127.0.0.1 serving RSS per category and one Atom body."""
 
     def __init__(self, rss: dict[str, bytes] | None = None, atom: bytes | None = None) -> None:
@@ -56,8 +57,6 @@ class FakeArxiv:
         self.atom = atom
         self.failures: dict[str, int | bytes] = {}
         self.requests: list[str] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     def fail(self, key: str, status: int = 503) -> None:
         """Answer `key` (a category, or 'api') with an HTTP error status."""
@@ -69,8 +68,7 @@ class FakeArxiv:
 
     @property
     def base(self) -> str:
-        assert self._server is not None, "FakeArxiv is not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.root
 
     @property
     def rss_base_url(self) -> str:
@@ -95,7 +93,7 @@ class FakeArxiv:
             return 200, failure
         return (200, body) if body is not None else (404, b"no such feed")
 
-    def start(self) -> FakeArxiv:
+    def handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -112,22 +110,4 @@ class FakeArxiv:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeArxiv:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return Handler

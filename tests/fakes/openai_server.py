@@ -20,10 +20,12 @@ import re
 import threading
 import time
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import bpe_openai
+
+from tests.fakes.loopback import Loopback
 
 KINDS = {
     "ok",
@@ -50,7 +52,7 @@ def count_tokens(text: str) -> int:
     return len(_ENCODING.encode(text))
 
 
-class FakeOpenAI:
+class FakeOpenAI(Loopback):
     """POST /v1/chat/completions on 127.0.0.1, in a thread; a context manager."""
 
     def __init__(
@@ -76,8 +78,6 @@ class FakeOpenAI:
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._stop = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- control ---------------------------------------------------------------------------
 
@@ -98,23 +98,14 @@ class FakeOpenAI:
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "use FakeOpenAI as a context manager"
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        return f"{self.root}/v1"
 
-    def __enter__(self) -> FakeOpenAI:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler(self)
 
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        assert self._server is not None and self._thread is not None
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+    def stop(self) -> None:
+        self._stop.set()  # hanging answers return now
+        super().stop()
 
     # -- answering -------------------------------------------------------------------------
 

@@ -24,9 +24,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.loopback import Loopback
 
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
@@ -178,7 +180,7 @@ def check_message(params: dict[str, Any], *, need_content: bool = True) -> Paylo
     return None
 
 
-class FakeSlack:
+class FakeSlack(Loopback):
     """A Slack Web API on 127.0.0.1:<free port>; see the module docstring."""
 
     def __init__(self, *, valid_tokens: set[str] | None = None) -> None:
@@ -196,49 +198,10 @@ class FakeSlack:
         self._channel_errors: dict[str, str] = {}
         self._invalid_auth = False
         self._canned: dict[str, Payload | Callable[[dict[str, Any]], Payload]] = {}
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------
-    def start(self) -> FakeSlack:
-        fake = self
-
-        class Handler(_Handler):
-            pass
-
-        Handler.fake = fake
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        server = self._server
-        self._thread = threading.Thread(
-            target=lambda: server.serve_forever(poll_interval=0.02), name="FakeSlack", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeSlack:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "FakeSlack is not started"
-        return self._server.server_address[1]
-
-    @property
-    def root(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return type("Handler", (_Handler,), {"fake": self})
 
     @property
     def url(self) -> str:

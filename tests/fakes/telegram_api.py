@@ -35,9 +35,11 @@ import urllib.request
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.loopback import Loopback
 
 Payload = dict[str, Any]
 
@@ -292,7 +294,7 @@ def _chat_type_for(chat_id: int | str) -> str:
     return "supergroup" if chat_id <= -1_000_000_000_000 else "group"
 
 
-class FakeTelegram:
+class FakeTelegram(Loopback):
     """A Telegram Bot API on 127.0.0.1:<free port>; see the module docstring.
 
     token: when given, any other token is answered 401 Unauthorized (malformed ones 404).
@@ -333,8 +335,6 @@ class FakeTelegram:
         self._chat_failures: dict[int | str, tuple[str, Payload]] = {}
         self._closing = False
         self._pollers = 0  # getUpdates calls currently long-polling
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._methods: dict[str, tuple[str, Callable[[Payload], Any]]] = {}
         for attr in dir(self):
             if attr.startswith("_api_"):
@@ -342,46 +342,15 @@ class FakeTelegram:
                 self._methods[name.lower()] = (name, getattr(self, attr))
 
     # ---- lifecycle -------------------------------------------------------------------------
-    def start(self) -> FakeTelegram:
-        handler = type("Handler", (_Handler,), {"fake": self})
+    def handler(self) -> type[BaseHTTPRequestHandler]:
         self._closing = False
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        server = self._server
-        self._thread = threading.Thread(
-            target=lambda: server.serve_forever(poll_interval=0.05),
-            name="FakeTelegram",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
+        return type("Handler", (_Handler,), {"fake": self})
 
     def stop(self) -> None:
         with self._cond:
             self._closing = True  # long polls answer now
             self._cond.notify_all()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeTelegram:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "FakeTelegram is not started"
-        return self._server.server_address[1]
-
-    @property
-    def root(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        super().stop()
 
     @property
     def base_url(self) -> str:
