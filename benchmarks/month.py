@@ -80,8 +80,9 @@ def main() -> None:
     days = listings(args.data)
     variants = criteria_variants()
     start = time.perf_counter()
+    liked = {p.id: (9, 8) for dl in days for p in dl.papers if rng.random() < 0.15}
     with tempfile.TemporaryDirectory() as tmp, FakeSlack() as slack, FakeTelegram() as tg, \
-            FakeOpenAI() as llm:  # fmt: skip
+            FakeOpenAI(scores=liked) as llm:  # fmt: skip
         store = Store(f"sqlite:///{tmp}/month.sqlite3")
         settings = load_settings(env={"PAPERDIGEST_LLM_DAILY_BUDGET": "0"})
         keys = {"OPENAI_API_KEY": "bench", "OPENAI_BASE_URL": llm.url}

@@ -211,3 +211,23 @@ def test_backfill_bad_day(env: dict[str, str], tmp_path: Path) -> None:
     args = ["backfill", "--from", "April 1", "--to", "2026-04-02", "--output", "x.jsonl"]
     result = invoke(args, env)
     assert result.exit_code == 1 and "--from expects a day as YYYY-MM-DD" in result.output
+
+
+def test_learn_from_a_reference_changes_the_scorer(env: dict[str, str], tmp_path: Path) -> None:
+    listing = tmp_path / "hundred.jsonl"
+    listing.write_text("".join(SAMPLE.read_text().splitlines(keepends=True)[:100]))
+    args = ["learn", "--reference", str(DATA / "digest-2026-02-10.txt"), "--listing", str(listing)]
+    result = invoke(args, env)
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert "learned from 100 labelled papers (5 wanted)" in flat and "local+learned-" in flat
+    scored = invoke(["score", "--input", str(listing)], env)
+    assert scored.exit_code == 0 and "learned from labels" in scored.output
+
+
+def test_learn_with_too_few_labels_says_so(env: dict[str, str], tmp_path: Path) -> None:
+    listing = tmp_path / "five.jsonl"
+    listing.write_text("".join(SAMPLE.read_text().splitlines(keepends=True)[:5]))
+    args = ["learn", "--reference", str(DATA / "digest-2026-02-10.txt"), "--listing", str(listing)]
+    result = invoke(args, env)
+    assert result.exit_code == 1 and "not enough labels to learn" in " ".join(result.output.split())

@@ -6,7 +6,10 @@ import asyncio
 import re
 from pathlib import Path
 
+import pytest
+
 from digest.criteria import Criteria
+from digest.errors import DigestError
 from digest.evaluation import evaluate, read_reference
 from digest.papers import Paper, read_sample
 from digest.scoring.learning import learn_from_labels
@@ -83,5 +86,6 @@ def test_too_few_labels_is_explained(tmp_path: Path, criteria: Criteria) -> None
     store = Store(f"sqlite:///{tmp_path / 'few.sqlite3'}")
     papers = read_sample()[:5]
     store.save_labels(criteria.scoring_hash, {p.id: 1.0 for p in papers}, "reference")
-    assert "not enough labels" in learn_from_labels(store, criteria, papers)
+    with pytest.raises(DigestError, match="not enough labels"):
+        learn_from_labels(store, criteria, papers)
     assert store.model(criteria.scoring_hash, "local") is None

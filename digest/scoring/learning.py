@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from digest.criteria import Criteria
+from digest.errors import DigestError
 from digest.papers import Paper
 from digest.scoring import local
 from digest.store import Store
@@ -17,7 +18,7 @@ def learn_from_labels(store: Store, criteria: Criteria, papers: list[Paper]) -> 
     labelled = [p for p in papers if p.id in labels]
     y = np.array([labels[p.id] for p in labelled], dtype=float)
     if len(labelled) < 10 or y.min() == y.max():
-        return (
+        raise DigestError(
             f"not enough labels to learn: {len(labelled)} labelled papers, "
             f"{int(y.sum()) if len(y) else 0} wanted; need 10 and both kinds"
         )
