@@ -387,7 +387,7 @@ def post(
         console.print(
             f"{platform}: {delivered.sent} messages posted, {delivered.deferred} deferred"
         )
-        for failure in delivered.failed or []:
+        for failure in delivered.failed:
             err.print(f"[red]delivery failed[/red] {failure}", highlight=False)
     if listing.status is DayStatus.FETCH_FAILED:
         raise typer.Exit(EXIT_FAILED)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -110,7 +110,7 @@ class DeliveryReport:
     sent: int = 0
     recovered: int = 0  # in-doubt messages found already posted
     deferred: int = 0
-    failed: list[str] | None = None
+    failed: list[str] = field(default_factory=list)
 
 
 async def deliver(
@@ -118,7 +118,7 @@ async def deliver(
 ) -> DeliveryReport:
     """Post every due message of this platform, in order; one chat's failure stops only it."""
     now = now or datetime.now(UTC)
-    report = DeliveryReport(failed=[])
+    report = DeliveryReport()
     blocked: set[tuple[str, Any]] = set()  # (subscription, day) with an earlier message pending
     for row in store.outbox(subscription, states=("pending", "sending")):
         if STOPPING.is_set():
@@ -167,7 +167,7 @@ async def deliver(
                 replace(sub, active=False, paused_reason=str(exc), last_error=str(exc))
             )
             log.warning("subscription %s paused: %s", sub.id, exc)
-            report.failed.append(f"{sub.id}: {exc}")  # type: ignore[union-attr]
+            report.failed.append(f"{sub.id}: {exc}")
             blocked.add(thread)
             continue
         store.update_outbox(row["id"], state="sent", message_id=message_id, sent_at=now, error=None)
@@ -182,7 +182,7 @@ async def _again(
     report.sent += more.sent
     report.recovered += more.recovered
     report.deferred += more.deferred
-    report.failed += more.failed or []  # type: ignore[operator]
+    report.failed += more.failed
     return report
 
 
