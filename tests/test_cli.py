@@ -231,3 +231,10 @@ def test_learn_with_too_few_labels_says_so(env: dict[str, str], tmp_path: Path) 
     args = ["learn", "--reference", str(DATA / "digest-2026-02-10.txt"), "--listing", str(listing)]
     result = invoke(args, env)
     assert result.exit_code == 1 and "not enough labels to learn" in " ".join(result.output.split())
+
+
+def test_the_readme_lists_every_command() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    for command in app.registered_commands:
+        name = command.name or command.callback.__name__
+        assert f"`paperdigest {name}" in readme, name
