@@ -93,26 +93,22 @@ class CascadeScorer:
     async def plan(self, papers: list[Paper], criteria: Criteria) -> Estimate:
         """The dry run: what would go to the LLM, and its estimated tokens and cost."""
         survivors, _ = self.split(await self._local(papers, criteria), papers)
-        return estimate(self.llm, self._uncached(survivors, criteria), criteria)
+        cached = self._llm_cached(survivors, criteria)
+        return estimate(self.llm, [p for p in survivors if p.id not in cached], criteria)
 
-    def _uncached(self, papers: list[Paper], criteria: Criteria) -> list[Paper]:
+    def _llm_cached(self, papers: list[Paper], criteria: Criteria) -> dict[str, Score]:
+        """LLM scores the store already has for these papers under these criteria."""
         if self.store is None:
-            return papers
-        cached = self.store.scores([p.id for p in papers], criteria.scoring_hash, self.llm.name)
-        return [p for p in papers if p.id not in cached]
+            return {}
+        return self.store.scores([p.id for p in papers], criteria.scoring_hash, self.llm.name)
 
     async def score(self, papers: list[Paper], criteria: Criteria) -> list[Score]:
         self.notes = []
         local = await self._local(papers, criteria)
         by_id = {s.paper_id: s for s in local}
         survivors, rest = self.split(local, papers)
-        ask = self._uncached(survivors, criteria)
-        cached = {}
-        if self.store is not None:
-            cached = self.store.scores(
-                [p.id for p in survivors], criteria.scoring_hash, self.llm.name
-            )
-        ask = self._within_budget(ask, criteria)
+        cached = self._llm_cached(survivors, criteria)
+        ask = self._within_budget([p for p in survivors if p.id not in cached], criteria)
         if self.store is not None:
             store, key, name = self.store, criteria.scoring_hash, self.llm.name
             self.llm.on_scored = lambda scores: store.save_scores(scores, key, name)
