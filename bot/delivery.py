@@ -130,7 +130,7 @@ async def deliver(
         if thread in blocked or not sub.active:
             continue
         not_before = row["not_before"]
-        if not_before is not None and _aware(not_before) > now:
+        if not_before is not None and not_before > now:
             blocked.add(thread)
             report.deferred += 1
             continue
@@ -193,8 +193,3 @@ def _parent(store: Store, row: dict[str, Any]) -> str | None:
     first = store.outbox(row["subscription"])
     head = next((r for r in first if r["day"] == row["day"] and r["seq"] == 0), None)
     return head["message_id"] if head else None
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite returns naive datetimes; they are UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

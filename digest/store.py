@@ -751,11 +751,15 @@ def _subscription(row: SubscriptionRow) -> Subscription:
 
 
 def _outbox(row: OutboxRow) -> dict[str, Any]:
-    return {
+    """One outbox row; its times are timezone-aware UTC on every database."""
+    out = {
         c: getattr(row, c)
         for c in ("id", "subscription", "day", "seq", "payload", "state", "message_id",
-                  "attempts", "error", "not_before", "sent_at")
+                  "attempts", "error")
     }  # fmt: skip
+    for c in ("not_before", "sent_at"):
+        out[c] = _aware(getattr(row, c)) if getattr(row, c) else None
+    return out
 
 
 def _paper(row: PaperRow, listing: ListingRow | None = None) -> Paper:
