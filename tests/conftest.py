@@ -6,6 +6,8 @@ import asyncio
 import os
 import shutil
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,6 +59,20 @@ def sample_digest(store: Store, criteria: Criteria, subscription: str = "default
             store, sample_listing(), criteria, LocalScorer(), subscription=subscription, **kw
         )
     )
+
+
+def start_serve(tmp_path: Path, **env: str) -> subprocess.Popen:
+    """`paperdigest serve` in its own process, its store in tmp_path, /healthz on a free port."""
+    env = {
+        **os.environ,
+        "PAPERDIGEST_DATABASE_PATH": str(tmp_path / "serve.sqlite3"),
+        "PAPERDIGEST_SERVE_HEALTH_PORT": "0",
+        **env,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve"], env=env, cwd=tmp_path,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ from digest.day import Cutoffs
 from digest.scoring.factory import make_scorer
 from digest.store import Store
 from digest.subscriptions import Subscription
-from tests.conftest import sample_digest
+from tests.conftest import sample_digest, start_serve
 from tests.fakes.slack_api import FakeSlack
 
 SECRET = "test-signing-secret"
@@ -420,31 +420,19 @@ def test_post_without_a_platform_says_what_to_set(scored_db, tmp_path) -> None:
 
 
 def test_serve_answers_slack_and_stops_on_sigterm(slack: FakeSlack, tmp_path) -> None:
-    import os
     import signal
     import socket
-    import subprocess
-    import sys
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {
-        **os.environ,
-        "SLACK_BOT_TOKEN": TOKEN,
-        "SLACK_SIGNING_SECRET": SECRET,
-        "PAPERDIGEST_SLACK_API_URL": slack.url,
-        "PAPERDIGEST_SLACK_HOST": "127.0.0.1",
-        "PAPERDIGEST_SLACK_PORT": str(port),
-        "PAPERDIGEST_DATABASE_PATH": str(tmp_path / "serve.sqlite3"),
-        "PAPERDIGEST_SERVE_HEALTH_PORT": "0",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve"],
-        env=env,
-        cwd=tmp_path,
-        stderr=subprocess.PIPE,
-        text=True,
+    proc = start_serve(
+        tmp_path,
+        SLACK_BOT_TOKEN=TOKEN,
+        SLACK_SIGNING_SECRET=SECRET,
+        PAPERDIGEST_SLACK_API_URL=slack.url,
+        PAPERDIGEST_SLACK_HOST="127.0.0.1",
+        PAPERDIGEST_SLACK_PORT=str(port),
     )
     try:
         for line in proc.stderr:  # wait for the server to say it listens

@@ -24,7 +24,7 @@ from digest.day import Cutoffs
 from digest.scoring.factory import make_scorer
 from digest.store import Store
 from digest.subscriptions import Subscription
-from tests.conftest import sample_digest
+from tests.conftest import sample_digest, start_serve
 from tests.fakes.telegram_api import FakeTelegram, parse_html
 
 TOKEN = "123456:TEST-token_abc"
@@ -302,25 +302,9 @@ def test_webhook_refuses_a_wrong_secret(tg: FakeTelegram, deps: Deps) -> None:
 
 
 def test_serve_polls_telegram_and_stops_on_sigterm(tg: FakeTelegram, tmp_path) -> None:
-    import os
     import signal
-    import subprocess
-    import sys
 
-    env = {
-        **os.environ,
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "PAPERDIGEST_TELEGRAM_API_URL": tg.base_url,
-        "PAPERDIGEST_DATABASE_PATH": str(tmp_path / "serve.sqlite3"),
-        "PAPERDIGEST_SERVE_HEALTH_PORT": "0",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve"],
-        env=env,
-        cwd=tmp_path,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_serve(tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, PAPERDIGEST_TELEGRAM_API_URL=tg.base_url)
     try:
         tg.wait_polling()
         tg.send_text(OWNER, "/help", user_id=OWNER)

@@ -294,6 +294,22 @@ def _chat_type_for(chat_id: int | str) -> str:
     return "supergroup" if chat_id <= -1_000_000_000_000 else "group"
 
 
+NOT_MODIFIED = (
+    "message is not modified: specified new message content and reply markup are exactly "
+    "the same as a current content and reply markup of the message"
+)
+
+
+def _edited(message: Payload, markup: Any) -> Payload:
+    """Apply a new keyboard (or none) and stamp the edit, as Telegram answers an edit."""
+    if markup:
+        message["reply_markup"] = markup
+    else:
+        message.pop("reply_markup", None)
+    message["edit_date"] = int(time.time())
+    return dict(message)
+
+
 class FakeTelegram(Loopback):
     """A Telegram Bot API on 127.0.0.1:<free port>; see the module docstring.
 
@@ -792,33 +808,17 @@ class FakeTelegram(Loopback):
         self._check_markup(params)
         markup = params.get("reply_markup")
         if message.get("text") == plain and message.get("reply_markup") == markup:
-            raise bad_request(
-                "message is not modified: specified new message content and reply markup are "
-                "exactly the same as a current content and reply markup of the message"
-            )
+            raise bad_request(NOT_MODIFIED)
         message["text"] = plain
-        if markup:
-            message["reply_markup"] = markup
-        else:
-            message.pop("reply_markup", None)
-        message["edit_date"] = int(time.time())
-        return dict(message)
+        return _edited(message, markup)
 
     def _api_editMessageReplyMarkup(self, params: Payload) -> Payload:
         _chat_id, _message_id, message = self._stored_message(params, "edit")
         self._check_markup(params)
         markup = params.get("reply_markup")
         if message.get("reply_markup") == markup:
-            raise bad_request(
-                "message is not modified: specified new message content and reply markup are "
-                "exactly the same as a current content and reply markup of the message"
-            )
-        if markup:
-            message["reply_markup"] = markup
-        else:
-            message.pop("reply_markup", None)
-        message["edit_date"] = int(time.time())
-        return dict(message)
+            raise bad_request(NOT_MODIFIED)
+        return _edited(message, markup)
 
     def _api_deleteMessage(self, params: Payload) -> bool:
         chat_id, message_id, _message = self._stored_message(params, "delete")
