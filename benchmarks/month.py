@@ -34,6 +34,7 @@ from telegram import Bot  # noqa: E402
 
 from bot.daily import post_day  # noqa: E402
 from bot.delivery import deliver  # noqa: E402
+from bot.platforms import close_senders  # noqa: E402
 from bot.slack import SlackSender  # noqa: E402
 from bot.telegram import TelegramSender  # noqa: E402
 from digest.config import load_settings  # noqa: E402
@@ -121,7 +122,7 @@ def main() -> None:
                 if rng.random() < FAIL * 8:
                     kind = rng.choice(["server_error", "retry_after"])
                     tg.fail_next("sendMessage", kind, retry_after=5)
-            report = asyncio.run(post_day(store, listing, senders(), scorer_for))
+            report = asyncio.run(_post_and_close(store, listing, senders(), scorer_for))
             posted_digests += sum(1 for dg in report.digests if dg.status is DayStatus.BUILT)
             for _ in range(50):  # retry rounds, the clock moving on as `serve` would
                 if not store.outbox(states=("pending", "sending")):
@@ -157,6 +158,13 @@ def main() -> None:
           f"{len(asked)} distinct (criteria, paper) of {len(distinct)} possible; asked twice: "
           f"{twice}")  # fmt: skip
     print(f"wall {wall:.0f} s, peak memory {peak:.0f} MB")
+
+
+async def _post_and_close(store, listing, chats, scorer_for):
+    try:
+        return await post_day(store, listing, chats, scorer_for)
+    finally:
+        await close_senders(chats)
 
 
 async def _deliver_and_close(store, sender, now):

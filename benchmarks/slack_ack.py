@@ -23,10 +23,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.commands import Deps  # noqa: E402
-from bot.slack import build_app, serve_http  # noqa: E402
+from bot.slack import build_app  # noqa: E402
+from bot.web import build_web_app  # noqa: E402
 from digest.config import load_settings  # noqa: E402
 from digest.scoring.factory import make_scorer  # noqa: E402
 from digest.store import Store  # noqa: E402
+from tests.fakes.loopback import WebThread  # noqa: E402
 from tests.fakes.slack_api import FakeSlack  # noqa: E402
 
 SECRET = "bench-secret"
@@ -37,8 +39,9 @@ def main(n: int = 1000) -> None:
     with tempfile.TemporaryDirectory() as tmp, FakeSlack() as slack:
         store = Store(f"sqlite:///{tmp}/bench.sqlite3")
         deps = Deps(store, settings, lambda c: make_scorer("local", store, c, settings))
-        server = serve_http(build_app(deps, "xoxb-bench", SECRET, slack.url), "127.0.0.1", 0)
-        url = f"http://127.0.0.1:{server.server_port}/slack/events"
+        bolt = build_app(deps, "xoxb-bench", SECRET, slack.url)
+        server = WebThread(build_web_app(slack=bolt)).__enter__()
+        url = f"http://127.0.0.1:{server.port}/slack/events"
         verifier = SignatureVerifier(SECRET)
         latencies = []
         with httpx.Client() as client:
@@ -61,7 +64,7 @@ def main(n: int = 1000) -> None:
                 latencies.append((time.perf_counter() - start) * 1000)
                 assert response.status_code == 200, response.text
         slack.wait_for("response_url", n, timeout=120)
-        server.shutdown()
+        server.__exit__()
     q = statistics.quantiles(latencies, n=100)
     print(f"{n} slash commands acknowledged: p50 {q[49]:.1f} ms, p99 {q[98]:.1f} ms, "
           f"max {max(latencies):.1f} ms")  # fmt: skip

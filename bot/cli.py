@@ -6,14 +6,15 @@ import asyncio
 import json
 import sys
 from collections.abc import Callable
-from datetime import date
-from functools import wraps
+from datetime import date, timedelta
+from functools import partial, wraps
 from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from digest.config import Settings, load_settings
@@ -130,6 +131,7 @@ def run(
             top_k=settings.digest.top_k,
             no_repeats=settings.digest.no_repeats,
             categories=settings.arxiv.categories,
+            lease=timedelta(seconds=settings.serve.lease_seconds),
         )
         digest = asyncio.run(finish(scorer, work))
     if digest.status is DayStatus.NO_ANNOUNCEMENT:
@@ -356,8 +358,8 @@ def post(
 
     Example: SLACK_BOT_TOKEN=xoxb-... paperdigest post
     """
-    from bot.daily import post_day
-    from bot.platforms import senders
+    from bot.daily import DayReport, post_day
+    from bot.platforms import close_senders, senders
 
     settings = _settings()
     chats = senders(settings)
@@ -370,15 +372,17 @@ def post(
     categories = tuple(dict.fromkeys(c for s in subs for c in s.categories)) or None
     with console.status("reading arXiv..."):
         listing = sample_listing() if sample else asyncio.run(_fetch(settings, categories))
+    lease = timedelta(seconds=settings.serve.lease_seconds)
+
+    async def go() -> DayReport:
+        try:
+            scorer_for = partial(make_scorer, settings.scoring.scorer, store, settings=settings)
+            return await post_day(store, listing, chats, scorer_for, lease=lease)
+        finally:
+            await close_senders(chats)
+
     with console.status(f"building digests for {len(subs)} subscriptions..."):
-        report = asyncio.run(
-            post_day(
-                store,
-                listing,
-                chats,
-                lambda c: make_scorer(settings.scoring.scorer, store, c, settings),
-            )
-        )
+        report = asyncio.run(go())
     for digest in report.digests:
         console.print(
             f"{digest.subscription}: {digest.status.value}: {digest.message}", highlight=False
@@ -388,7 +392,11 @@ def post(
             f"{platform}: {delivered.sent} messages posted, {delivered.deferred} deferred"
         )
         for failure in delivered.failed:
-            err.print(f"[red]delivery failed[/red] {failure}", highlight=False)
+            err.print(f"[red]delivery failed[/red] {escape(failure)}", highlight=False)
+    for failure in report.failed:
+        err.print(f"[red]digest failed[/red] {escape(failure)}", highlight=False)
+    if report.failed or any(d.failed for d in report.delivery.values()):
+        raise typer.Exit(1)
     if listing.status is DayStatus.FETCH_FAILED:
         raise typer.Exit(EXIT_FAILED)
     if listing.status is DayStatus.STALE_FEED:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from bot.delivery import DeliveryReport, Sender, deliver, enqueue
 from digest.criteria import Criteria
@@ -12,6 +13,8 @@ from digest.day import DayStatus, Digest
 from digest.pipeline import DayListing, build_digest, current_criteria, for_categories
 from digest.scoring import Scorer, finish
 from digest.store import Store
+from digest.subscriptions import Subscription
+from digest.work import LEASE
 
 log = logging.getLogger(__name__)
 POSTED_STATUSES = (DayStatus.BUILT, DayStatus.NO_ANNOUNCEMENT)  # others are retried first
@@ -21,6 +24,40 @@ POSTED_STATUSES = (DayStatus.BUILT, DayStatus.NO_ANNOUNCEMENT)  # others are ret
 class DayReport:
     digests: list[Digest] = field(default_factory=list)
     delivery: dict[str, DeliveryReport] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)  # chats whose digest could not be built
+
+
+async def build_for(
+    store: Store,
+    listing: DayListing,
+    sub: Subscription,
+    sender: Sender,
+    scorer_for: Callable[[Criteria], Scorer],
+    post_failures: bool = False,
+    lease: timedelta = LEASE,
+) -> Digest:
+    """Build one chat's digest of the day and queue its messages (once per chat and day).
+
+    A day that could not be read is queued only with `post_failures` (after the retries).
+    """
+    _, criteria = current_criteria(store, sub.id)
+    scorer = scorer_for(criteria)
+    work = build_digest(
+        store,
+        for_categories(listing, sub.categories),
+        criteria,
+        scorer,
+        subscription=sub.id,
+        cutoffs=sub.cutoffs,
+        top_k=sub.top_k,
+        categories=sub.categories,
+        lease=lease,
+    )
+    digest = await finish(scorer, work)
+    posted = (*POSTED_STATUSES, DayStatus.FETCH_FAILED, DayStatus.STALE_FEED)
+    if digest.status in (posted if post_failures else POSTED_STATUSES):
+        enqueue(store, sender, sub, digest)
+    return digest
 
 
 async def post_day(
@@ -28,38 +65,23 @@ async def post_day(
     listing: DayListing,
     senders: dict[str, Sender],
     scorer_for: Callable[[Criteria], Scorer],
-    only: list[str] | None = None,
-    post_failures: bool = False,
+    lease: timedelta = LEASE,
 ) -> DayReport:
     """Build each active subscription's digest for the day, queue it, deliver everything due.
 
-    A day that could not be read is posted only with `post_failures` (after the retries).
+    A chat whose digest fails is reported and skipped; the others are posted.
     """
     report = DayReport()
-    posted = (*POSTED_STATUSES, DayStatus.FETCH_FAILED, DayStatus.STALE_FEED)
     for sub in store.subscriptions():
         sender = senders.get(sub.platform)
-        if sender is None or (only is not None and sub.id not in only):
+        if sender is None:
             continue
-        _, criteria = current_criteria(store, sub.id)
-        scorer = scorer_for(criteria)
-        work = build_digest(
-            store,
-            for_categories(listing, sub.categories),
-            criteria,
-            scorer,
-            subscription=sub.id,
-            cutoffs=sub.cutoffs,
-            top_k=sub.top_k,
-            categories=sub.categories,
-        )
-        digest = await finish(scorer, work)
-        report.digests.append(digest)
-        if digest.status in (posted if post_failures else POSTED_STATUSES):
-            enqueue(store, sender, sub, digest)
+        try:
+            digest = await build_for(store, listing, sub, sender, scorer_for, lease=lease)
+            report.digests.append(digest)
+        except Exception as exc:  # one chat's bad criteria or store row must not stop the others
+            log.exception("%s: the digest could not be built", sub.id)
+            report.failed.append(f"{sub.id}: {type(exc).__name__}: {exc}")
     for platform, sender in senders.items():
-        report.delivery[platform] = await deliver(store, sender)
-        close = getattr(sender, "aclose", None)
-        if close is not None:
-            await close()
+        report.delivery[platform] = await deliver(store, sender, lease=lease)
     return report

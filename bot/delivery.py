@@ -1,9 +1,13 @@
 """The outbox: every message of a digest is posted exactly once per chat, in order.
 
-A digest becomes rows in the store's outbox (one per message). `deliver` posts due rows:
-each is marked `sending` before the call and `sent` with its platform id after. After a
-crash between the two, the row is `sending`: the sender looks for it in the chat (Slack
-message metadata) before posting again, so a restart neither loses nor repeats a message.
+A digest becomes rows in the store's outbox (one per message). `deliver` claims each due row
+in the store (state `sending`, with a lease) before the call, and marks it `sent` with its
+platform id after, so deliverers in any number of processes never send the same row. A row
+left `sending` after its lease ended is in doubt: its deliverer died mid-send. Where the
+platform can tell (Slack: message metadata), the row is looked up before it is sent again;
+where it cannot (Telegram), it is sent again and marked as such: at least once. A message
+can then show twice only if its worker died between the platform accepting it and the store
+recording that; `status` counts those messages.
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ from typing import Any, Protocol
 
 from bot.replies import PaperCard, Reply
 from digest.day import DayStatus, Digest
-from digest.store import Store
+from digest.store import OPEN, Store
 from digest.subscriptions import Subscription
+from digest.work import LEASE, renewed
+from digest.work import owner as claimant
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +55,7 @@ class Sender(Protocol):
     """One platform's side of delivery."""
 
     platform: str
+    confirms: bool  # can `find` tell whether a message in doubt arrived?
 
     def plan(self, header: Reply, papers: list[PaperCard]) -> list[dict[str, Any]]:
         """Split a digest into message payloads: {"reply": ..., "in_thread": bool}."""
@@ -110,59 +117,81 @@ class DeliveryReport:
     sent: int = 0
     recovered: int = 0  # in-doubt messages found already posted
     deferred: int = 0
+    in_doubt: int = 0  # in-doubt messages the platform cannot check: sent again
     failed: list[str] = field(default_factory=list)
+
+    def add(self, other: DeliveryReport) -> None:
+        self.sent += other.sent
+        self.recovered += other.recovered
+        self.deferred += other.deferred
+        self.in_doubt += other.in_doubt
+        self.failed += other.failed
 
 
 async def deliver(
-    store: Store, sender: Sender, now: datetime | None = None, subscription: str | None = None
+    store: Store,
+    sender: Sender,
+    now: datetime | None = None,
+    subscription: str | None = None,
+    lease: timedelta = LEASE,
 ) -> DeliveryReport:
-    """Post every due message of this platform, in order; one chat's failure stops only it."""
+    """Post every due message of this platform, in order; one chat's failure stops only it.
+
+    Each message is claimed in the store before it is sent, so any number of deliverers
+    (processes or tasks) may run at once and none sends a message another has claimed.
+    """
     now = now or datetime.now(UTC)
+    owner = claimant()  # this pass: two passes, even in one process, never share a claim
     report = DeliveryReport()
-    blocked: set[tuple[str, Any]] = set()  # (subscription, day) with an earlier message pending
-    for row in store.outbox(subscription, states=("pending", "sending")):
+    subs = {s.id: s for s in store.subscriptions() if s.platform == sender.platform}
+    blocked: set[tuple[str, Any]] = set()  # (subscription, day) with an earlier message open
+    parents: dict[tuple[str, Any], str] = {}
+    for row in store.outbox(subscription, states=OPEN):
         if STOPPING.is_set():
             break
-        sub = store.subscription(row["subscription"])
-        if sub is None or sub.platform != sender.platform:
-            continue
+        sub = subs.get(row["subscription"])
         thread = (row["subscription"], row["day"])
-        if thread in blocked or not sub.active:
+        if sub is None or thread in blocked:
             continue
-        not_before = row["not_before"]
-        if not_before is not None and not_before > now:
-            blocked.add(thread)
-            report.deferred += 1
+        held = row["state"] == "sending" and row["lease_until"] and row["lease_until"] > now
+        waiting = row["state"] == "pending" and row["not_before"] and row["not_before"] > now
+        if held or waiting:
+            blocked.add(thread)  # another deliverer has it, or a rate limit holds the chat
+            report.deferred += bool(waiting)
+            continue
+        kind = store.claim_message(row["id"], owner, lease, now)
+        if kind is None:
+            blocked.add(thread)  # another deliverer claimed it first
             continue
         key = f"{row['subscription']}/{row['day']}/{row['seq']}"
-        parent = _parent(store, row)
-        if row["state"] == "sending":
-            found = await sender.find(sub, key, now - timedelta(days=1), parent)
-            if found:
-                store.update_outbox(row["id"], state="sent", message_id=found, sent_at=now)
+        parent = parents.get(thread) or _parent(store, row)
+        try:
+            async with renewed(store, row["id"], owner, lease):
+                message_id = await _post(store, sender, sub, row, key, parent, kind, now, owner)
+            if message_id is None:  # found: it had been posted before its deliverer died
                 report.recovered += 1
                 continue
-        store.update_outbox(row["id"], state="sending", attempts=row["attempts"] + 1)
-        try:
-            message_id = await sender.send(sub, row["payload"], key, parent)
+            report.in_doubt += kind == "in doubt" and not sender.confirms
         except RetryLater as exc:
             give_up = row["attempts"] + 1 >= MAX_ATTEMPTS
             store.update_outbox(
-                row["id"],
+                row["id"], owner,
                 state="failed" if give_up else "pending",
                 error=str(exc),
                 not_before=now + timedelta(seconds=exc.seconds),
-            )
+            )  # fmt: skip
             blocked.add(thread)
             report.deferred += 1
             continue
         except ChatMoved as exc:
+            store.update_outbox(row["id"], owner, state="pending")
             moved = replace(sub, id=f"{sub.platform}:{exc.new_chat}", chat=exc.new_chat)
             store.move_subscription(sub.id, moved)
             log.info("subscription %s moved to %s", sub.id, moved.id)
-            return await _again(store, sender, now, report)
+            report.add(await deliver(store, sender, now, lease=lease))
+            return report
         except ChatUnavailable as exc:
-            store.update_outbox(row["id"], state="failed", error=str(exc))
+            store.update_outbox(row["id"], owner, state="failed", error=str(exc))
             store.save_subscription(
                 replace(sub, active=False, paused_reason=str(exc), last_error=str(exc))
             )
@@ -170,20 +199,45 @@ async def deliver(
             report.failed.append(f"{sub.id}: {exc}")
             blocked.add(thread)
             continue
-        store.update_outbox(row["id"], state="sent", message_id=message_id, sent_at=now, error=None)
+        except Exception as exc:  # a bug or an unexpected answer: this chat waits, others go on
+            log.exception("%s: message %s could not be sent", sub.id, key)
+            store.update_outbox(
+                row["id"], owner, state="pending", error=f"{type(exc).__name__}: {exc}",
+                not_before=now + timedelta(seconds=60),
+            )  # fmt: skip
+            report.failed.append(f"{sub.id}: {type(exc).__name__}")
+            blocked.add(thread)
+            continue
+        store.update_outbox(
+            row["id"], owner, state="sent", message_id=message_id, sent_at=now, error=None
+        )
+        parents.setdefault(thread, message_id)
         report.sent += 1
     return report
 
 
-async def _again(
-    store: Store, sender: Sender, now: datetime, report: DeliveryReport
-) -> DeliveryReport:
-    more = await deliver(store, sender, now)
-    report.sent += more.sent
-    report.recovered += more.recovered
-    report.deferred += more.deferred
-    report.failed += more.failed
-    return report
+async def _post(
+    store: Store,
+    sender: Sender,
+    sub: Subscription,
+    row: dict[str, Any],
+    key: str,
+    parent: str | None,
+    kind: str,
+    now: datetime,
+    owner: str,
+) -> str | None:
+    """Send one claimed message; None if it was in doubt and found posted already."""
+    if kind == "in doubt" and sender.confirms:
+        found = await sender.find(sub, key, now - timedelta(days=1), parent)
+        if found:
+            store.update_outbox(row["id"], owner, state="sent", message_id=found, sent_at=now)
+            return None
+    elif kind == "in doubt":
+        store.update_outbox(row["id"], owner, doubt=True)
+        log.warning("%s: message %s in doubt; %s cannot tell, sent again", sub.id, key,
+                    sender.platform)  # fmt: skip
+    return await sender.send(sub, row["payload"], key, parent)
 
 
 def _parent(store: Store, row: dict[str, Any]) -> str | None:

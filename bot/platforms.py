@@ -30,3 +30,11 @@ def senders(settings: Settings, env: dict[str, str] | None = None) -> dict[str, 
             Bot(env[TOKENS["telegram"]], base_url=settings.telegram.api_url)
         )
     return out
+
+
+async def close_senders(senders: dict[str, Sender]) -> None:
+    """Close the clients that `senders` made (the service's live clients are not closed)."""
+    for sender in senders.values():
+        close = getattr(sender, "aclose", None)
+        if close is not None:
+            await close()

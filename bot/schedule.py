@@ -1,9 +1,11 @@
-"""APScheduler: one job per subscription, a cron in its own time zone.
+"""APScheduler on the service's event loop: one job per subscription, a cron in its own zone.
 
-Jobs are named `sub-<subscription id>` and replaced, never duplicated. A run missed while the
-process was down is made once on start when it is within the grace period; a digest is
-unique per (subscription, announcement day), so nothing is posted twice. A day whose feeds
-are unreachable or stale is retried later that morning, then the channel is told once.
+Jobs are named `sub-<subscription id>` and replaced, never duplicated. Every worker runs the
+same jobs; each daily run is a claim in the store (`run:<subscription>:<local date>`), so
+one worker does it and the others find it taken. A run whose worker died is taken over when
+its lease ends; a day whose feeds are unreachable or stale is retried every 30 minutes, then
+the channel is told once. A run missed while every worker was down is made once on start
+when it is within the grace period.
 """
 
 from __future__ import annotations
@@ -11,20 +13,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.daily import DayReport, post_day
+from bot.daily import DayReport, build_for
 from bot.delivery import Sender, deliver
 from digest.criteria import Criteria
 from digest.day import DayStatus
 from digest.pipeline import DayListing
 from digest.scoring import Scorer
-from digest.store import Store
+from digest.store import Claim, Store
 from digest.subscriptions import Subscription
+from digest.work import LEASE, once, owner, renewed
 
 log = logging.getLogger(__name__)
 
@@ -32,33 +36,41 @@ ANNOUNCEMENT_DAYS = "mon-fri"  # arXiv's RSS carries announcements Monday to Fri
 GRACE = timedelta(hours=3)
 RETRY_EVERY = timedelta(minutes=30)
 RETRIES = 4  # then the channel is told, once
+TICK = timedelta(minutes=1)  # deferred messages, and runs to take over, are looked at this often
+_READ = (DayStatus.BUILT, DayStatus.NO_ANNOUNCEMENT)
 
 
-def trigger(sub: Subscription) -> CronTrigger:
+def trigger(sub: Subscription, days: str = ANNOUNCEMENT_DAYS) -> CronTrigger:
     hour, minute = (int(x) for x in sub.schedule.split(":"))
-    return CronTrigger(
-        day_of_week=ANNOUNCEMENT_DAYS, hour=hour, minute=minute, timezone=ZoneInfo(sub.timezone)
-    )
+    return CronTrigger(day_of_week=days, hour=hour, minute=minute, timezone=ZoneInfo(sub.timezone))
+
+
+def run_key(sub_id: str, day: date) -> str:
+    return f"run:{sub_id}:{day.isoformat()}"
 
 
 class DailyScheduler:
-    """Keeps one job per active subscription and runs its day."""
+    """Keeps one job per active subscription and runs its day under a claim."""
 
     def __init__(
         self,
         store: Store,
         fetch: Callable[[tuple[str, ...]], Awaitable[DayListing]],
-        senders: Callable[[], dict[str, Sender]],
+        senders: dict[str, Sender],
         scorer_for: Callable[[Criteria], Scorer],
-        scheduler: BackgroundScheduler | None = None,
+        lease: timedelta = LEASE,
+        days: str = ANNOUNCEMENT_DAYS,
+        scheduler: AsyncIOScheduler | None = None,
     ) -> None:
         self.store, self.fetch, self.senders, self.scorer_for = store, fetch, senders, scorer_for
-        self.scheduler = scheduler or BackgroundScheduler(
+        self.lease, self.days = lease, days
+        self.scheduler = scheduler or AsyncIOScheduler(
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3 * 3600},
         )
-        self.attempts: dict[str, int] = {}
-        self._listings: dict[tuple[str, tuple[str, ...]], DayListing] = {}
+        self._listings: dict[str, DayListing] = {}  # today's, on this loop only
+        self._fetching: dict[str, asyncio.Lock] = {}
+        self._running: set[asyncio.Task[Any]] = set()
 
     # jobs ---------------------------------------------------------------------------------
 
@@ -80,97 +92,162 @@ class DailyScheduler:
                 self.scheduler.remove_job(job_id)
             return
         self.scheduler.add_job(
-            self.run_subscription, trigger(sub), args=[sub_id], id=job_id, replace_existing=True
-        )
+            self.run_subscription, trigger(sub, self.days), args=[sub_id], id=job_id,
+            replace_existing=True,
+        )  # fmt: skip
 
-    def start(self, now: datetime | None = None) -> None:
+    def start(self) -> None:
+        """Start on the running event loop; the first tick (catch-up) runs at once."""
         self.sync()
+        every = min(TICK, self.lease / 2)  # a dead worker's work is taken over within a lease
         self.scheduler.add_job(
-            self.deliver_due, "interval", minutes=1, id="deliver", replace_existing=True
-        )
+            self.tick, "interval", seconds=every.total_seconds(), id="tick",
+            next_run_time=datetime.now(UTC), replace_existing=True,
+        )  # fmt: skip
         self.scheduler.start()
-        self.catch_up(now or datetime.now(UTC))
 
-    def shutdown(self) -> None:
-        """Lets the running job finish its message in flight, then stops."""
-        self.scheduler.shutdown(wait=True)
+    async def shutdown(self, wait: float = 30.0) -> None:
+        """Stop the jobs; runs in progress finish the message in flight (see STOPPING)."""
+        self.scheduler.shutdown(wait=False)
+        if self._running:
+            await asyncio.wait(self._running, timeout=wait)
 
-    def catch_up(self, now: datetime) -> list[str]:
-        """Run once, now, each subscription whose time passed today within the grace period."""
+    def missed(self, now: datetime) -> list[tuple[str, date]]:
+        """Subscriptions whose time passed within the grace period without a digest: missed
+        while every worker was down, or made by another worker since this one synced."""
         due = []
+        built = self.store.last_built()
         for sub in self.store.subscriptions():
-            last = _last_fire(sub, now)
+            last = sub.last_due(now, self.days)
             if last is None or now - last > GRACE:
                 continue
-            built = self.store.last_built_at(sub.id)
-            if built is not None and built >= last:
+            if sub.id in built and built[sub.id] >= last:
                 continue  # this morning's run happened: never twice
-            due.append(sub.id)
-            self.scheduler.add_job(
-                self.run_subscription, args=[sub.id], id=f"catch-up-{sub.id}",
-                replace_existing=True,
-            )  # fmt: skip
+            due.append((sub.id, last.astimezone(ZoneInfo(sub.timezone)).date()))
         return due
+
+    async def tick(self, now: datetime | None = None) -> None:
+        """Every minute (and at start): jobs for chats other workers subscribed, missed runs,
+        runs to retry or to take over from a dead worker, then deferred messages."""
+        now = now or datetime.now(UTC)
+        self.sync()
+        runs = {(sub_id, day) for sub_id, day in self.missed(now)}
+        runs |= {
+            _parse_run_key(c.key)
+            for c in self.store.claims("run:", states=("running", "retry"))
+            if _takeable(c, now)
+        }
+        await asyncio.gather(*(self.run_subscription(s, d, now=now) for s, d in sorted(runs)))
+        for sender in self.senders.values():
+            await deliver(self.store, sender, lease=self.lease)
 
     # work ---------------------------------------------------------------------------------
 
-    def run_subscription(self, sub_id: str) -> DayReport | None:
-        """The job: fetch (shared by the day's subscriptions), score, queue, deliver."""
+    async def run_subscription(
+        self, sub_id: str, day: date | None = None, now: datetime | None = None
+    ) -> DayReport | None:
+        """The job: claim the chat's run of the day, fetch and build (both shared), post."""
         sub = self.store.subscription(sub_id)
-        if sub is None or not sub.active:
+        sender = self.senders.get(sub.platform) if sub else None
+        if sub is None or not sub.active or sender is None:
             return None
-        listing = asyncio.run(self._listing(sub.categories))
-        if listing.status in (DayStatus.FETCH_FAILED, DayStatus.STALE_FEED):
-            tries = self.attempts.get(sub_id, 0) + 1
-            self.attempts[sub_id] = tries
-            if tries <= RETRIES:
-                log.warning("%s: %s; retry %d of %d", sub_id, listing.message, tries, RETRIES)
-                self.scheduler.add_job(
-                    self.run_subscription, "date", args=[sub_id], id=f"retry-{sub_id}",
-                    run_date=datetime.now(UTC) + RETRY_EVERY, replace_existing=True,
-                )  # fmt: skip
-                return None
-            self.attempts.pop(sub_id, None)
-            return asyncio.run(self._post(listing, sub_id, tell=True))
-        self.attempts.pop(sub_id, None)
-        return asyncio.run(self._post(listing, sub_id))
+        now = now or datetime.now(UTC)
+        key = run_key(sub_id, day or now.astimezone(ZoneInfo(sub.timezone)).date())
+        who = owner()
+        claim = self.store.claim(key, who, self.lease, at=now)
+        if claim is None:
+            return None  # another worker runs it, or ran it
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        try:
+            async with renewed(self.store, key, who, self.lease):
+                return await self._run(sub, sender, claim, who, now)
+        except asyncio.CancelledError:
+            self.store.release(key, who, "retry", error="stopped", not_before=now)
+            raise
+        except Exception as exc:  # recorded; /healthz and status show it
+            log.exception("%s: the daily run failed", sub_id)
+            self.store.release(key, who, "failed", error=f"{type(exc).__name__}: {exc}"[:500])
+            return None
+        finally:
+            if task is not None:
+                self._running.discard(task)
 
-    async def _listing(self, categories: tuple[str, ...]) -> DayListing:
-        key = (datetime.now(UTC).date().isoformat(), tuple(sorted(categories)))
-        cached = self._listings.get(key)
-        if cached is not None:
-            return cached
-        listing = await self.fetch(categories)
-        if listing.status in (DayStatus.BUILT, DayStatus.NO_ANNOUNCEMENT):
-            self._listings = {key: listing}  # one day's listings are kept
-        return listing
-
-    async def _post(self, listing: DayListing, sub_id: str, tell: bool = False) -> DayReport:
-        return await post_day(
-            self.store, listing, self.senders(), self.scorer_for, only=[sub_id], post_failures=tell
+    async def _run(
+        self, sub: Subscription, sender: Sender, claim: Claim, who: str, now: datetime
+    ) -> DayReport | None:
+        listing = await self.listing(sub.categories)
+        unread = listing.status not in _READ
+        if unread and claim.attempts <= RETRIES:
+            log.warning("%s: %s; retry %d of %d", sub.id, listing.message, claim.attempts,
+                        RETRIES)  # fmt: skip
+            self.store.release(claim.key, who, "retry", error=listing.message,
+                               not_before=now + RETRY_EVERY)  # fmt: skip
+            return None
+        digest = await build_for(
+            self.store, listing, sub, sender, self.scorer_for, unread, self.lease
         )
+        delivery = await deliver(self.store, sender, subscription=sub.id, lease=self.lease)
+        result = {"day": digest.day.isoformat(), "status": digest.status.value}
+        self.store.release(claim.key, who, "done", result=result)
+        return DayReport([digest], {sender.platform: delivery})
 
-    def deliver_due(self) -> None:
-        """Messages deferred by rate limits or outages, posted when due."""
+    async def listing(self, categories: tuple[str, ...]) -> DayListing:
+        """Today's listing: fetched by one worker, read from the store by the others."""
+        cats = tuple(sorted(categories))
+        key = f"fetch:{datetime.now(UTC).date().isoformat()}:{','.join(cats)}"
+        lock = self._fetching.setdefault(key, asyncio.Lock())
+        async with lock:  # the loop's other tasks wait here, not on the store
+            if key in self._listings:
+                return self._listings[key]
 
-        async def go() -> None:
-            for sender in self.senders().values():
-                try:
-                    await deliver(self.store, sender)
-                finally:
-                    close = getattr(sender, "aclose", None)
-                    if close is not None:
-                        await close()
+            async def work() -> dict[str, Any]:
+                fetched = await self.fetch(cats)
+                if fetched.status is DayStatus.BUILT:
+                    await asyncio.to_thread(self.store.save_listing, fetched.day, fetched.papers)
+                return _summary(fetched)
 
-        asyncio.run(go())
+            result = await once(
+                self.store, key, work, self.lease,
+                final=lambda r: DayStatus(r["status"]) in _READ, again_after=timedelta(0),
+            )  # fmt: skip
+            listing = await asyncio.to_thread(_from_summary, self.store, result)
+            if listing.status in _READ:
+                self._listings = {key: listing}  # one day's listings are kept
+                self._fetching = {key: lock}
+            return listing
 
 
-def _last_fire(sub: Subscription, now: datetime) -> datetime | None:
-    """The subscription's latest scheduled time at or before `now` (within a week)."""
-    trig = trigger(sub)
-    start = now - timedelta(days=7)
-    last, fire = None, trig.get_next_fire_time(None, start)
-    while fire is not None and fire <= now:
-        last = fire
-        fire = trig.get_next_fire_time(fire, fire + timedelta(seconds=1))
-    return last
+def _takeable(claim: Claim, now: datetime) -> bool:
+    if claim.state == "running":
+        return claim.lease_until < now
+    return claim.not_before is None or claim.not_before <= now
+
+
+def _parse_run_key(key: str) -> tuple[str, date]:
+    sub_id, day = key.removeprefix("run:").rsplit(":", 1)
+    return sub_id, date.fromisoformat(day)
+
+
+def _summary(listing: DayListing) -> dict[str, Any]:
+    return {
+        "day": listing.day.isoformat(),
+        "status": listing.status.value,
+        "message": listing.message,
+        "total_entries": listing.total_entries,
+        "ids": [p.id for p in listing.papers],
+    }
+
+
+def _from_summary(store: Store, summary: dict[str, Any]) -> DayListing:
+    day = date.fromisoformat(summary["day"])
+    ids = summary["ids"]
+    papers = {p.id: p for p in store.papers_of_day(day)} if ids else {}
+    return DayListing(
+        day,
+        DayStatus(summary["status"]),
+        summary["message"],
+        [papers[i] for i in ids if i in papers],
+        summary["total_entries"],
+    )

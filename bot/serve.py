@@ -1,21 +1,30 @@
-"""`paperdigest serve`: chat front ends, the daily schedule and /healthz in one process."""
+"""`paperdigest serve`: chat front ends, the daily schedule and /healthz on one event loop.
+
+Slack (Bolt's AsyncApp), Telegram (python-telegram-bot's Application) and APScheduler's
+AsyncIOScheduler share one asyncio loop; /healthz, /slack/events and the Telegram webhook are
+routes of one aiohttp app. CPU work (embedding) runs in worker threads. Every side effect that
+two workers could both attempt is claimed in the store, so any number of `serve` processes may
+share one PostgreSQL.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import logging
 import os
 import signal
-import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
 
 import httpx
 
 from bot.commands import Deps
-from bot.delivery import STOPPING
-from bot.health import serve_health
-from bot.platforms import senders
+from bot.delivery import STOPPING, Sender
 from bot.schedule import DailyScheduler
+from bot.web import bound_ports, build_web_app, start_sites
 from digest.config import Settings
 from digest.criteria import Criteria
 from digest.errors import ConfigError
@@ -23,95 +32,25 @@ from digest.pipeline import DayListing, fetch_listing
 from digest.scoring import Scorer
 from digest.scoring.factory import make_scorer
 from digest.store import Store
+from digest.work import WORKER, owner, renewed
 
 log = logging.getLogger("paperdigest")
 
-Stop = Callable[[], None]
-
-
-def start_slack(deps: Deps, env: dict[str, str]) -> Stop | None:
-    """Socket Mode with SLACK_APP_TOKEN, else HTTP mode verified by SLACK_SIGNING_SECRET."""
-    token = env.get("SLACK_BOT_TOKEN")
-    if not token:
-        return None
-    from bot.slack import build_app, serve_http, serve_socket_mode
-
-    settings = deps.settings.slack
-    if env.get("SLACK_APP_TOKEN"):
-        app = build_app(deps, token, env.get("SLACK_SIGNING_SECRET", ""), settings.api_url)
-        log.info("slack: socket mode")
-        return serve_socket_mode(app, env["SLACK_APP_TOKEN"]).close
-    if not env.get("SLACK_SIGNING_SECRET"):
-        raise ConfigError(
-            "SLACK_BOT_TOKEN is set but neither SLACK_SIGNING_SECRET (HTTP mode) nor "
-            "SLACK_APP_TOKEN (Socket Mode) is; set one of them"
-        )
-    app = build_app(deps, token, env["SLACK_SIGNING_SECRET"], settings.api_url)
-    server = serve_http(app, settings.host, settings.port)
-    log.info("slack: HTTP mode on %s:%s/slack/events", settings.host, server.server_port)
-    return server.shutdown
-
-
-def start_telegram(deps: Deps, env: dict[str, str]) -> Stop | None:
-    """Long polling, or a webhook that refuses requests without TELEGRAM_WEBHOOK_SECRET."""
-    token = env.get("TELEGRAM_BOT_TOKEN")
-    if not token:
-        return None
-    from bot.telegram import build_application, register_commands
-
-    settings = deps.settings.telegram
-    secret = env.get("TELEGRAM_WEBHOOK_SECRET", "")
-    if settings.mode == "webhook" and not (secret and settings.webhook_url):
-        raise ConfigError(
-            "telegram.mode is 'webhook': set telegram.webhook_url and TELEGRAM_WEBHOOK_SECRET"
-        )
-    app = build_application(deps, token, settings.api_url)
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-
-    async def begin() -> None:
-        await app.initialize()
-        await register_commands(app)
-        await app.start()
-        if settings.mode == "webhook":
-            await app.updater.start_webhook(
-                listen=settings.host, port=settings.port, url_path="telegram",
-                secret_token=secret, webhook_url=settings.webhook_url,
-            )  # fmt: skip
-        else:
-            await app.updater.start_polling()
-        log.info("telegram: %s", settings.mode)
-
-    async def end() -> None:
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(begin())
-        finally:
-            ready.set()
-        loop.run_forever()
-
-    threading.Thread(target=run, name="telegram", daemon=True).start()
-    ready.wait()
-
-    def stop() -> None:
-        asyncio.run_coroutine_threadsafe(end(), loop).result(timeout=30)
-        loop.call_soon_threadsafe(loop.stop)
-
-    return stop
+Stop = Callable[[], Awaitable[Any]]
 
 
 def serve(settings: Settings, env: dict[str, str] | None = None) -> None:
-    """Start the schedule, /healthz and every enabled platform; stop on SIGTERM or SIGINT."""
-    env = dict(os.environ if env is None else env)
-    finished = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: finished.set())
-    signal.signal(signal.SIGINT, lambda *_: finished.set())
+    """Run until SIGTERM or SIGINT; the message being posted is finished first."""
+    asyncio.run(run_service(settings, dict(os.environ if env is None else env)))
+
+
+async def run_service(settings: Settings, env: dict[str, str]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     store = Store(settings.database.dsn)
+    lease = timedelta(seconds=settings.serve.lease_seconds)
 
     def scorer_for(criteria: Criteria) -> Scorer:
         return make_scorer(settings.scoring.scorer, store, criteria, settings, env)
@@ -120,24 +59,150 @@ def serve(settings: Settings, env: dict[str, str] | None = None) -> None:
         async with httpx.AsyncClient(timeout=settings.arxiv.timeout, follow_redirects=True) as c:
             return await fetch_listing(settings, c, categories=categories)
 
-    daily = DailyScheduler(store, fetch, lambda: senders(settings, env), scorer_for)
+    senders: dict[str, Sender] = {}
+    daily = DailyScheduler(store, fetch, senders, scorer_for, lease=lease, days=settings.serve.days)
     deps = Deps(store, settings, scorer_for, on_change=daily.reschedule)
-    health = serve_health(store, settings.serve.health_host, settings.serve.health_port)
-    log.info("healthz on %s:%s/healthz", settings.serve.health_host, health.server_port)
-    running: dict[str, Stop] = {}
-    for name, start in (("slack", start_slack), ("telegram", start_telegram)):
-        stop = start(deps, env)
-        if stop:
-            running[name] = stop
-    daily.start()
-    running["schedule"] = daily.shutdown
-    running["healthz"] = health.shutdown
-    log.info("serving: %s", ", ".join(running))
-    finished.wait()
-    STOPPING.set()  # deliveries finish the message in flight and stop
-    for name, stop in running.items():
-        try:
-            stop()
-        except Exception:  # one part failing to stop must not keep the others running
-            log.exception("%s did not stop cleanly", name)
+    slack, telegram = _slack_app(deps, env), _telegram_app(deps, env)
+    if slack is not None:
+        from bot.slack import SlackSender
+
+        senders["slack"] = SlackSender(slack.client)  # the live clients post the digests
+    if telegram is not None:
+        from bot.telegram import TelegramSender
+
+        senders["telegram"] = TelegramSender(telegram.bot)
+
+    secret = env.get("TELEGRAM_WEBHOOK_SECRET", "")
+    webhook = telegram is not None and settings.telegram.mode == "webhook"
+    web_app = build_web_app(
+        store, slack if slack and not env.get("SLACK_APP_TOKEN") else None,
+        telegram if webhook else None, secret,
+    )  # fmt: skip
+    addresses = [(settings.serve.health_host, settings.serve.health_port)]
+    if slack is not None and not env.get("SLACK_APP_TOKEN"):
+        addresses.append((settings.slack.host, settings.slack.port))
+    if webhook:
+        addresses.append((settings.telegram.host, settings.telegram.port))
+    stops: list[tuple[str, Stop]] = []
+    runner = await start_sites(web_app, addresses)
+    stops.append(("web", runner.cleanup))
+    ports = bound_ports(runner)
+    log.info("healthz on %s:%s/healthz", *ports[0])
+    try:
+        if slack is not None:
+            stops.insert(0, ("slack", await _start_slack(slack, env, ports)))
+        if telegram is not None:
+            end = await _start_telegram(telegram, settings, secret, store, lease)
+            stops.insert(0, ("telegram", end))
+        daily.start()
+        stops.insert(0, ("schedule", daily.shutdown))
+        log.info("serving as %s: %s", WORKER, ", ".join(name for name, _ in reversed(stops)))
+        await stop.wait()
+    finally:
+        STOPPING.set()  # deliveries finish the message in flight and stop
+        for name, end in stops:
+            try:
+                await end()
+            except Exception:  # one part failing to stop must not keep the others running
+                log.exception("%s did not stop cleanly", name)
+        store.close()
     log.info("stopped")
+
+
+def _slack_app(deps: Deps, env: dict[str, str]) -> Any | None:
+    """Socket Mode with SLACK_APP_TOKEN, else HTTP mode verified by SLACK_SIGNING_SECRET."""
+    token = env.get("SLACK_BOT_TOKEN")
+    if not token:
+        return None
+    if not (env.get("SLACK_APP_TOKEN") or env.get("SLACK_SIGNING_SECRET")):
+        raise ConfigError(
+            "SLACK_BOT_TOKEN is set but neither SLACK_SIGNING_SECRET (HTTP mode) nor "
+            "SLACK_APP_TOKEN (Socket Mode) is; set one of them"
+        )
+    from bot.slack import build_app
+
+    settings = deps.settings.slack
+    return build_app(deps, token, env.get("SLACK_SIGNING_SECRET", ""), settings.api_url)
+
+
+async def _start_slack(app: Any, env: dict[str, str], ports: list[tuple[str, int]]) -> Stop:
+    if env.get("SLACK_APP_TOKEN"):
+        from bot.slack import start_socket_mode
+
+        handler = await start_socket_mode(app, env["SLACK_APP_TOKEN"])
+        log.info("slack: socket mode")
+        return handler.close_async
+    host, port = (ports[1:2] or ports[:1])[0]
+    log.info("slack: HTTP mode on %s:%s/slack/events", host, port)
+
+    async def nothing_to_close() -> None:
+        return None
+
+    return nothing_to_close
+
+
+def _telegram_app(deps: Deps, env: dict[str, str]) -> Any | None:
+    token = env.get("TELEGRAM_BOT_TOKEN")
+    if not token:
+        return None
+    settings = deps.settings.telegram
+    if settings.mode == "webhook" and not (
+        env.get("TELEGRAM_WEBHOOK_SECRET") and settings.webhook_url
+    ):
+        raise ConfigError(
+            "telegram.mode is 'webhook': set telegram.webhook_url and TELEGRAM_WEBHOOK_SECRET"
+        )
+    from bot.telegram import build_application
+
+    return build_application(deps, token, settings.api_url)
+
+
+async def _start_telegram(
+    app: Any, settings: Settings, secret: str, store: Store, lease: timedelta
+) -> Stop:
+    """A webhook on the web app that refuses requests without the secret, or long polling.
+
+    Telegram lets one client poll a bot at a time: the worker holding the `poll:telegram`
+    claim polls; the others send only, and one of them takes over when its lease ends.
+    """
+    from bot.telegram import register_commands
+
+    await app.initialize()
+    await register_commands(app)
+    await app.start()
+    if settings.telegram.mode == "webhook":
+        await app.bot.set_webhook(url=settings.telegram.webhook_url, secret_token=secret)
+        log.info("telegram: webhook")
+        poller = None
+    else:
+        poller = asyncio.create_task(_poll_when_leader(app, store, lease))
+
+    async def end() -> None:
+        if poller is not None:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+        await app.stop()
+        await app.shutdown()
+
+    return end
+
+
+async def _poll_when_leader(app: Any, store: Store, lease: timedelta) -> None:
+    key, who = "poll:telegram", owner()
+    try:
+        for attempt in itertools.count():
+            if await asyncio.to_thread(store.claim, key, who, lease) is not None:
+                await app.updater.start_polling()
+                log.info("telegram: polling")
+                async with renewed(store, key, who, lease):
+                    await asyncio.Event().wait()  # until cancelled at shutdown
+            if attempt == 0:
+                log.info(
+                    "telegram: another worker polls; this one sends, and takes over if it stops"
+                )
+            await asyncio.sleep(lease.total_seconds() / 2)
+    finally:
+        if app.updater.running:
+            await app.updater.stop()
+            await asyncio.to_thread(store.release, key, who, "retry")  # the next may take it

@@ -5,18 +5,12 @@ Listeners only ack, build a Context, call `bot.commands.handle` and post the ren
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-import threading
 from datetime import datetime
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from slack_bolt import App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
-from slack_sdk import WebClient
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -96,29 +90,27 @@ def render_blocks(reply: Reply) -> list[dict[str, Any]]:
     return blocks
 
 
-def _run(text: str, ctx: Context, deps: Deps) -> Reply:
-    return asyncio.run(handle(text, ctx, deps))
+def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None = None) -> AsyncApp:
+    """The Bolt app on the service's event loop; HTTP requests are verified with the secret."""
+    client = (
+        AsyncWebClient(token=token, base_url=base_url) if base_url else AsyncWebClient(token=token)
+    )
+    app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False)
 
-
-def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None = None) -> App:
-    """The Bolt app; HTTP requests are verified with the signing secret."""
-    client = WebClient(token=token, base_url=base_url) if base_url else WebClient(token=token)
-    app = App(client=client, signing_secret=signing_secret, process_before_response=False)
-
-    def ack_command(ack: Any, body: dict[str, Any]) -> None:
+    async def ack_command(ack: Any, body: dict[str, Any]) -> None:
         """Within Slack's 3 seconds, always; slow commands say so."""
         if is_slow(body.get("text", "")):
-            ack(text="Working on it…")
+            await ack(text="Working on it…")
         else:
-            ack()
+            await ack()
 
-    def answer_command(body: dict[str, Any], respond: Any) -> None:
+    async def answer_command(body: dict[str, Any], respond: Any) -> None:
         ctx = Context(
             "slack", body["channel_id"], body["user_id"], body.get("user_name", ""),
             dm=body.get("channel_name") == "directmessage",
         )  # fmt: skip
-        reply = _run(body.get("text", ""), ctx, deps)
-        respond(
+        reply = await handle(body.get("text", ""), ctx, deps)
+        await respond(
             text=reply.title,
             blocks=render_blocks(reply),
             response_type="ephemeral" if reply.ephemeral else "in_channel",
@@ -126,15 +118,15 @@ def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None 
 
     app.command("/digest")(ack=ack_command, lazy=[answer_command])
 
-    def ack_action(ack: Any) -> None:
-        ack()
+    async def ack_action(ack: Any) -> None:
+        await ack()
 
-    def answer_action(body: dict[str, Any], respond: Any) -> None:
+    async def answer_action(body: dict[str, Any], respond: Any) -> None:
         action = body["actions"][0]
         channel = (body.get("channel") or {}).get("id") or body["container"].get("channel_id")
         ctx = Context("slack", channel, body["user"]["id"], body["user"].get("username", ""))
-        reply = _run(action["value"], ctx, deps)
-        respond(
+        reply = await handle(action["value"], ctx, deps)
+        await respond(
             text=reply.title,
             blocks=render_blocks(reply),
             response_type="ephemeral",
@@ -144,60 +136,43 @@ def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None 
     app.action(re.compile(r"^cmd-\d+$"))(ack=ack_action, lazy=[answer_action])
 
     @app.event("app_mention")
-    def on_mention(event: dict[str, Any], say: Any, client: WebClient) -> None:
+    async def on_mention(event: dict[str, Any], say: Any, client: AsyncWebClient) -> None:
         """`@paperdigest why 2602.08007` in a channel: answered in the thread."""
         text = _MENTION.sub("", event.get("text", "")).strip()
         ctx = Context("slack", event["channel"], event["user"])
-        reply = _run(text, ctx, deps)
+        reply = await handle(text, ctx, deps)
         thread = event.get("thread_ts") or event["ts"]
         if reply.ephemeral:
-            client.chat_postEphemeral(
+            await client.chat_postEphemeral(
                 channel=event["channel"], user=event["user"], text=reply.title,
                 blocks=render_blocks(reply), thread_ts=thread,
             )  # fmt: skip
         else:
-            say(text=reply.title, blocks=render_blocks(reply), thread_ts=thread)
+            await say(text=reply.title, blocks=render_blocks(reply), thread_ts=thread)
 
     @app.event("message")
-    def on_message(event: dict[str, Any], say: Any) -> None:
+    async def on_message(event: dict[str, Any], say: Any) -> None:
         """A DM to the bot, in plain language or as a command."""
         if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype"):
             return
         ctx = Context("slack", event["channel"], event["user"], dm=True)
-        reply = _run(event.get("text", ""), ctx, deps)
-        say(text=reply.title, blocks=render_blocks(reply))
+        reply = await handle(event.get("text", ""), ctx, deps)
+        await say(text=reply.title, blocks=render_blocks(reply))
 
     @app.error
-    def on_error(error: Exception, body: dict[str, Any]) -> None:
+    async def on_error(error: Exception, body: dict[str, Any]) -> None:
         """Log the failure with the request type; never the token or the payload."""
         log.error("Slack listener failed on a %s request: %r", body.get("type", "command"), error)
 
     return app
 
 
-class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
+async def start_socket_mode(app: AsyncApp, app_token: str) -> Any:
+    """Socket Mode (no public URL needed) when SLACK_APP_TOKEN is set; returns the handler."""
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("slack http: " + format, *args)
-
-
-def serve_http(app: App, host: str = "0.0.0.0", port: int = 3000) -> WSGIServer:
-    """Serve /slack/events (slash commands, events, actions) in a background thread."""
-    handler = SlackRequestHandler(app)
-    server = make_server(host, port, handler, _ThreadingWSGIServer, _QuietHandler)
-    threading.Thread(target=server.serve_forever, name="slack-http", daemon=True).start()
-    return server
-
-
-def serve_socket_mode(app: App, app_token: str) -> Any:
-    """Socket Mode (no public URL needed) when SLACK_APP_TOKEN is set."""
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-    handler = SocketModeHandler(app, app_token)
-    handler.connect()
+    handler = AsyncSocketModeHandler(app, app_token)
+    await handler.connect_async()
     return handler
 
 
@@ -205,6 +180,7 @@ class SlackSender:
     """Posts digest messages: a header with the first papers, the rest in its thread."""
 
     platform = "slack"
+    confirms = True  # a message in doubt is looked up by its metadata key
 
     def __init__(self, client: AsyncWebClient) -> None:
         self.client = client

@@ -115,7 +115,8 @@ def build_application(deps: Deps, token: str, base_url: str | None = None) -> Ap
     builder = ApplicationBuilder().token(token)
     if base_url:
         builder = builder.base_url(base_url).base_file_url(base_url.replace("/bot", "/file/bot"))
-    app = builder.post_init(register_commands).build()
+    # updates are handled concurrently: one slow command (a preview) never holds the others
+    app = builder.concurrent_updates(True).post_init(register_commands).build()
 
     async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """`/why 2602.08007`, `/criteria add ...`: the same words as everywhere."""
@@ -175,6 +176,7 @@ class TelegramSender:
     """Posts digest messages: a header, then papers in HTML messages with 👍 / 👎 / Why."""
 
     platform = "telegram"
+    confirms = False  # the Bot API cannot read a chat's history
 
     def __init__(self, bot: Any) -> None:
         self.bot = bot
@@ -217,5 +219,5 @@ class TelegramSender:
     async def find(
         self, sub: Subscription, key: str, since: datetime, parent: str | None
     ) -> str | None:
-        """The Bot API cannot read a chat's history: an in-doubt message is sent again."""
+        """Never called: the Bot API cannot read a chat's history (`confirms` is False)."""
         return None

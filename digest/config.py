@@ -95,6 +95,16 @@ class BotSettings(_Section):
 class ServeSettings(_Section):
     health_host: str = "0.0.0.0"
     health_port: int = Field(8080, ge=0, le=65535)
+    lease_seconds: float = Field(120.0, gt=0)
+    days: str = "mon-fri"
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: str) -> str:
+        from digest.subscriptions import weekdays
+
+        weekdays(value)
+        return value
 
 
 class SlackSettings(_Section):

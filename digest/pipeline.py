@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import httpx
 
@@ -19,6 +22,7 @@ from digest.ranking import author_score, followed_in, rank
 from digest.render import render_json
 from digest.scoring import Score, Scorer
 from digest.store import Store
+from digest.work import LEASE, once
 
 
 @dataclass
@@ -90,8 +94,12 @@ async def build_digest(
     top_k: int = 0,
     no_repeats: bool = True,
     categories: tuple[str, ...] = (),
+    lease: timedelta = LEASE,
 ) -> Digest:
-    """Score what is not scored yet, rank, store the outcome; a re-run costs nothing."""
+    """Score what is not scored yet, rank, store the outcome; a re-run costs nothing.
+
+    The scoring is claimed for `lease` (renewed while it runs): see `score_day`.
+    """
     base = Digest(
         day=listing.day,
         status=listing.status,
@@ -110,15 +118,8 @@ async def build_digest(
         _save(store, base)
         return base
     papers = listing.papers
-    store.save_listing(listing.day, papers)
     followed = {p.id: a for p in papers if (a := followed_in(p, criteria.authors))}
-    to_score = [p for p in papers if p.id not in followed]
-    key = criteria.scoring_hash
-    scores = store.scores([p.id for p in to_score], key, scorer.name)
-    missing = [p for p in to_score if p.id not in scores]
-    fresh: list[Score] = await scorer.score(missing, criteria) if missing else []
-    store.save_scores(fresh, key, scorer.name)
-    scores.update({s.paper_id: s for s in fresh})
+    scores, fresh = await score_day(store, listing, criteria, scorer, followed, lease)
     scores.update({p.id: author_score(p, followed[p.id]) for p in papers if p.id in followed})
     unscored = [p for p in papers if p.id not in scores]
     scored = [p for p in papers if p.id in scores]
@@ -137,6 +138,46 @@ async def build_digest(
     _save(store, base)
     store.mark_shown(subscription, listing.day, [e.paper.id for e in base.selected])
     return base
+
+
+async def score_day(
+    store: Store,
+    listing: DayListing,
+    criteria: Criteria,
+    scorer: Scorer,
+    followed: dict[str, str] | None = None,
+    lease: timedelta = LEASE,
+) -> tuple[dict[str, Score], list[Score]]:
+    """The day's scores under the criteria, and those scored by this call (which spent tokens).
+
+    Papers scored before are read from the store. The rest are scored by one worker only:
+    the build is claimed in the store, and other workers (or tasks) wait for it and read
+    its scores. The listing is saved by the same claim.
+    """
+    followed = followed or {}
+    to_score = [p for p in listing.papers if p.id not in followed]
+    key = criteria.scoring_hash
+    ids = [p.id for p in to_score]
+    scores = await asyncio.to_thread(store.scores, ids, key, scorer.name)
+    fresh: list[Score] = []
+    missing = [p for p in to_score if p.id not in scores]
+    if not missing:
+        return scores, fresh
+
+    async def build() -> dict[str, Any]:
+        await asyncio.to_thread(store.save_listing, listing.day, listing.papers)
+        fresh.extend(await scorer.score(missing, criteria))
+        await asyncio.to_thread(store.save_scores, fresh, key, scorer.name)
+        return {"scored": len(fresh)}
+
+    digest_of_ids = hashlib.sha256(" ".join(sorted(ids)).encode()).hexdigest()[:16]
+    build_key = f"build:{listing.day}:{key}:{scorer.name}:{digest_of_ids}"
+    await once(store, build_key, build, lease)
+    if not fresh:  # another worker scored them: read what it stored
+        scores.update(await asyncio.to_thread(store.scores, [p.id for p in missing], key,
+                                              scorer.name))  # fmt: skip
+    scores.update({s.paper_id: s for s in fresh})
+    return scores, fresh
 
 
 def _usage(fresh: list[Score]) -> list[Usage]:

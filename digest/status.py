@@ -1,22 +1,29 @@
-"""What `paperdigest status` and /healthz report: fetches, digests, delivery, spend."""
+"""What `paperdigest status` and /healthz report: fetches, digests, delivery, problems, spend."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from digest.store import Store
 
+LATE = timedelta(minutes=30)  # a chat without its digest this long after its time is a problem
 
-def status_report(store: Store) -> dict[str, Any]:
-    """A JSON-ready summary of the service's state."""
+
+def status_report(store: Store, days: str = "mon-fri", now: datetime | None = None) -> dict:
+    """A JSON-ready summary of the service's state; `problems` names each with its reason."""
+    now = now or datetime.now(UTC)
     subs = []
+    problems: list[dict[str, str]] = []
     failures = 0
+    built = store.last_built()
+    runs = {c.key: c for c in store.claims("run:")}
     for sub in store.subscriptions(active_only=False):
         last = store.digest(sub.id)
         rows = store.outbox(sub.id)
         waiting = sum(r["state"] in ("pending", "sending") for r in rows)
         failed = sum(r["state"] == "failed" for r in rows)
+        doubt = sum(r["doubt"] for r in rows)
         failures += failed + (1 if sub.last_error else 0)
         subs.append(
             {
@@ -29,16 +36,40 @@ def status_report(store: Store) -> dict[str, Any]:
                     "sent": len(rows) - waiting - failed,
                     "waiting": waiting,
                     "failed": failed,
+                    "sent_again_in_doubt": doubt,
                 },
                 "last_error": sub.last_error,
             }
         )
+        problems += _problems(sub, built.get(sub.id), runs, days, now)
+        if failed:
+            problems.append({"subscription": sub.id, "reason": f"{failed} messages failed"})
     fetch = store.last_fetch()
     return {
         "ok": True,
-        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "time": now.isoformat(timespec="seconds"),
         "last_fetch": fetch,
         "subscriptions": subs,
         "delivery_problems": failures,
-        "llm_spend_today_usd": round(store.spent(datetime.now(UTC).date()), 4),
+        "problems": problems,
+        "llm_spend_today_usd": round(store.spent(now.date()), 4),
     }
+
+
+def _problems(
+    sub: Any, built: datetime | None, runs: dict[str, Any], days: str, now: datetime
+) -> list[dict[str, str]]:
+    """A crashed daily run, or an active chat with no digest well after its time."""
+    out = []
+    for key, claim in runs.items():
+        if key.startswith(f"run:{sub.id}:") and claim.state == "failed":
+            when = claim.updated_at.isoformat(timespec="minutes")
+            out.append({"subscription": sub.id,
+                        "reason": f"the daily run failed at {when}: {claim.error}"})  # fmt: skip
+    due = sub.last_due(now, days) if sub.active else None
+    if due is not None and now - due > LATE and (built is None or built < due):
+        local = due.astimezone(sub.zone).strftime("%a %H:%M")
+        pending = runs.get(f"run:{sub.id}:{due.astimezone(sub.zone).date().isoformat()}")
+        why = f"; {pending.error}" if pending is not None and pending.error else ""
+        out.append({"subscription": sub.id, "reason": f"no digest since {local}{why}"})
+    return out

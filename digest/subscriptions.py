@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest.day import Cutoffs
@@ -35,6 +35,38 @@ class Subscription:
     @property
     def cutoffs(self) -> Cutoffs:
         return Cutoffs(self.relevance_cutoff, self.novelty_cutoff)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def last_due(self, now: datetime, days: str = "mon-fri") -> datetime | None:
+        """The latest scheduled time at or before `now`, within a week (UTC): `schedule`
+        local time on `days` (Monday to Friday: when arXiv announces)."""
+        zone = ZoneInfo(self.timezone)
+        local = now.astimezone(zone)
+        at, on = parse_time(self.schedule), weekdays(days)
+        for back in range(8):
+            day = local.date() - timedelta(days=back)
+            due = datetime.combine(day, at, tzinfo=zone)
+            if day.weekday() in on and due <= local:
+                return due.astimezone(UTC)
+        return None
+
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def weekdays(spec: str) -> frozenset[int]:
+    """Week days (0 = Monday) from a day_of_week spec such as "mon-fri" or "mon,wed,fri"."""
+    out: set[int] = set()
+    for part in spec.lower().replace(" ", "").split(","):
+        first, _, last = part.partition("-")
+        if first not in _DAYS or (last and last not in _DAYS):
+            raise ConfigError(f"'{spec}' is not a list of days; use e.g. mon-fri or mon,wed,fri")
+        a, b = _DAYS.index(first), _DAYS.index(last or first)
+        out.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
+    return frozenset(out)
 
 
 def subscription_id(platform: str, chat: str) -> str:

@@ -26,7 +26,7 @@ def section(text: str) -> dict:
 
 @pytest.fixture
 def fake() -> Iterator[FakeSlack]:
-    with FakeSlack() as slack:
+    with FakeSlack(first_ts=1_700_000_000) as slack:
         yield slack
 
 

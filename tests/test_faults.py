@@ -20,6 +20,7 @@ def run_cli(tmp_path: Path, fake: FakeOpenAI, db: Path) -> subprocess.Popen:
         "PAPERDIGEST_DATABASE_PATH": str(db),
         "PAPERDIGEST_LLM_CONCURRENCY": "1",
         "PAPERDIGEST_LLM_MAX_RETRIES": "0",
+        "PAPERDIGEST_SERVE_LEASE_SECONDS": "1",  # the killed run's claim on the day ends soon
         "PAPERDIGEST_DIGEST_OUT_DIR": str(tmp_path / "out"),
     }
     return subprocess.Popen(

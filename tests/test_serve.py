@@ -4,25 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands import Context, Deps, handle
-from bot.health import serve_health
-from bot.schedule import RETRIES, DailyScheduler
+from bot.schedule import RETRIES, RETRY_EVERY, DailyScheduler, run_key
 from bot.slack import SlackSender
+from bot.web import build_web_app
 from digest.config import load_settings
-from digest.criteria import Criteria
+from digest.criteria import Criteria, Topic
 from digest.day import DayStatus
 from digest.pipeline import DayListing, sample_listing
 from digest.scoring.local import LocalScorer
 from digest.store import Store
 from digest.subscriptions import Subscription
+from tests.fakes.loopback import WebThread
 from tests.fakes.slack_api import FakeSlack
 
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
@@ -42,16 +44,27 @@ class Fetcher:
 
     async def __call__(self, categories: tuple[str, ...]) -> DayListing:
         self.calls += 1
+        await asyncio.sleep(0)  # other jobs run meanwhile, as they would during a real fetch
         return self.listing
 
 
-def make(store: Store, slack: FakeSlack, listing: DayListing | None = None):
+class CountingScorer(LocalScorer):
+    """The local scorer, counting the batches it scores (shared by every chat of a test)."""
+
+    def __init__(self, calls: list[int]) -> None:
+        super().__init__()
+        self.calls = calls
+
+    async def score(self, papers, criteria):  # type: ignore[no-untyped-def]
+        self.calls.append(len(papers))
+        return await super().score(papers, criteria)
+
+
+def make(store: Store, slack: FakeSlack, listing: DayListing | None = None, **kw):
     fetch = Fetcher(listing or sample_listing())
+    client = AsyncWebClient(token="x", base_url=slack.url)
     daily = DailyScheduler(
-        store,
-        fetch,
-        lambda: {"slack": SlackSender(AsyncWebClient(token="x", base_url=slack.url))},
-        lambda criteria: LocalScorer(),
+        store, fetch, {"slack": SlackSender(client)}, lambda criteria: LocalScorer(), **kw
     )
     return daily, fetch
 
@@ -73,11 +86,17 @@ def subscribe(store: Store, chat: str, at: str = "06:30", zone: str = "UTC") -> 
 def test_one_job_per_subscription_in_its_time_zone(scored_store: Store, slack: FakeSlack) -> None:
     subscribe(scored_store, "C1", "07:15", "Europe/Paris")
     subscribe(scored_store, "C2", "06:30", "UTC")
-    daily, _ = make(scored_store, slack)
-    daily.scheduler.start(paused=True)  # jobs live in the job store; nothing runs
-    daily.sync()
-    daily.sync()  # idempotent: replaced, never duplicated
-    jobs = {j.id: j for j in daily.scheduler.get_jobs()}
+
+    async def go() -> dict:
+        daily, _ = make(scored_store, slack)
+        daily.scheduler.start(paused=True)  # jobs live in the job store; nothing runs
+        daily.sync()
+        daily.sync()  # idempotent: replaced, never duplicated
+        jobs = {j.id: j for j in daily.scheduler.get_jobs()}
+        daily.scheduler.shutdown(wait=False)
+        return jobs
+
+    jobs = asyncio.run(go())
     assert set(jobs) == {"sub-slack:C1", "sub-slack:C2"}
     paris = jobs["sub-slack:C1"].trigger.get_next_fire_time(None, MONDAY)
     assert paris.astimezone(UTC) == datetime(2026, 11, 23, 6, 15, tzinfo=UTC)
@@ -86,20 +105,24 @@ def test_one_job_per_subscription_in_its_time_zone(scored_store: Store, slack: F
 
 
 def test_schedule_from_chat_reschedules_at_once(scored_store: Store, slack: FakeSlack) -> None:
-    daily, _ = make(scored_store, slack)
-    daily.scheduler.start(paused=True)
-    settings = load_settings(env={})
-    deps = Deps(scored_store, settings, lambda c: LocalScorer(), on_change=daily.reschedule)
-    owner = Context("slack", "C9", "U1")
-    asyncio.run(handle("subscribe", owner, deps))
-    assert daily.scheduler.get_job("sub-slack:C9") is not None
-    asyncio.run(handle("schedule 09:00 America/New_York", owner, deps))
-    job = daily.scheduler.get_job("sub-slack:C9")
-    assert job.trigger.get_next_fire_time(None, MONDAY) == datetime(
-        2026, 11, 23, 14, 0, tzinfo=UTC
-    ).astimezone(job.trigger.timezone)
-    asyncio.run(handle("unsubscribe", owner, deps))
-    assert daily.scheduler.get_job("sub-slack:C9") is None
+    async def go() -> None:
+        daily, _ = make(scored_store, slack)
+        daily.scheduler.start(paused=True)
+        settings = load_settings(env={})
+        deps = Deps(scored_store, settings, lambda c: LocalScorer(), on_change=daily.reschedule)
+        owner = Context("slack", "C9", "U1")
+        await handle("subscribe", owner, deps)
+        assert daily.scheduler.get_job("sub-slack:C9") is not None
+        await handle("schedule 09:00 America/New_York", owner, deps)
+        job = daily.scheduler.get_job("sub-slack:C9")
+        assert job.trigger.get_next_fire_time(None, MONDAY) == datetime(
+            2026, 11, 23, 14, 0, tzinfo=UTC
+        ).astimezone(job.trigger.timezone)
+        await handle("unsubscribe", owner, deps)
+        assert daily.scheduler.get_job("sub-slack:C9") is None
+        daily.scheduler.shutdown(wait=False)
+
+    asyncio.run(go())
 
 
 def test_missed_run_is_caught_up_once_within_the_grace(
@@ -107,19 +130,28 @@ def test_missed_run_is_caught_up_once_within_the_grace(
 ) -> None:
     subscribe(scored_store, "C1", "06:30")
     daily, _ = make(scored_store, slack)
-    assert daily.catch_up(MONDAY + timedelta(hours=7)) == ["slack:C1"]  # 30 min late
-    assert daily.catch_up(MONDAY + timedelta(hours=11)) == []  # beyond the 3 h grace
-    daily.run_subscription("slack:C1")
-    assert daily.catch_up(MONDAY + timedelta(hours=7)) == []  # queued already: never twice
+    late = datetime.now(UTC).replace(microsecond=0)
+    sub = subscribe(scored_store, "C1", (late - timedelta(minutes=30)).strftime("%H:%M"))
+    daily.days = "mon-sun"
+    [(sub_id, day)] = daily.missed(late)  # 30 min late
+    assert sub_id == sub.id and day == late.date()
+    assert daily.missed(late + timedelta(hours=4)) == []  # beyond the 3 h grace
+    asyncio.run(daily.run_subscription(sub_id, day))
+    assert daily.missed(late) == []  # built already: never twice
+    assert scored_store.claim_of(run_key(sub_id, day)).state == "done"
 
 
 def test_a_day_is_fetched_once_and_posted_once(scored_store: Store, slack: FakeSlack) -> None:
     subscribe(scored_store, "C1")
     subscribe(scored_store, "C2")
     daily, fetch = make(scored_store, slack)
-    daily.run_subscription("slack:C1")
-    daily.run_subscription("slack:C2")
-    daily.run_subscription("slack:C1")  # a second run of the same day
+
+    async def go() -> None:
+        await daily.run_subscription("slack:C1")
+        await daily.run_subscription("slack:C2")
+        assert await daily.run_subscription("slack:C1") is None  # claimed and done: not twice
+
+    asyncio.run(go())
     assert fetch.calls == 1
     assert len(slack.posted("C1")) == 1 and len(slack.posted("C2")) == 1
 
@@ -130,42 +162,124 @@ def test_unreachable_arxiv_is_retried_then_told_once(scored_store: Store, slack:
         date(2026, 11, 23), DayStatus.FETCH_FAILED, "could not fetch arXiv feed cs.LG"
     )
     daily, fetch = make(scored_store, slack, failed)
+    day = datetime.now(UTC).date()
+    now = datetime.now(UTC)
     for attempt in range(RETRIES):
-        assert daily.run_subscription("slack:C1") is None
-        retry = daily.scheduler.get_job("retry-slack:C1")
-        assert retry is not None and slack.count("chat.postMessage") == 0, attempt
-    daily.run_subscription("slack:C1")
+        assert asyncio.run(daily.run_subscription("slack:C1", day, now=now)) is None
+        claim = scored_store.claim_of(run_key("slack:C1", day))
+        assert claim.state == "retry" and claim.not_before == now + RETRY_EVERY, attempt
+        assert slack.count("chat.postMessage") == 0, attempt
+        # before the retry is due, no worker takes it
+        assert asyncio.run(daily.run_subscription("slack:C1", day, now=now)) is None
+        now += RETRY_EVERY
+    asyncio.run(daily.run_subscription("slack:C1", day, now=now))
     assert len(slack.posted("C1")) == 1 and "could not fetch arXiv feed cs.LG" in json.dumps(
         slack.posted("C1")[0]["blocks"]
     )
-    daily.run_subscription("slack:C1")  # a later failure the same day
-    assert fetch.calls == RETRIES + 2
+    asyncio.run(daily.run_subscription("slack:C1", day, now=now + RETRY_EVERY))  # done: once
+    assert fetch.calls == RETRIES + 1 and len(slack.posted("C1")) == 1
 
 
 def test_the_real_scheduler_runs_a_due_job(scored_store: Store, slack: FakeSlack) -> None:
     subscribe(scored_store, "C1")
     daily, _ = make(scored_store, slack)
-    done = threading.Event()
-    daily.scheduler.add_listener(lambda event: done.set(), mask=2**12)  # EVENT_JOB_EXECUTED
-    daily.start(now=MONDAY + timedelta(hours=20))  # no catch-up that late
-    try:
+
+    async def go() -> None:
+        done = asyncio.Event()
+        daily.scheduler.add_listener(lambda event: done.set(), mask=EVENT_JOB_EXECUTED)
+        daily.start()
+        daily.scheduler.remove_job("tick")  # only the subscription's own job runs here
         daily.scheduler.modify_job("sub-slack:C1", next_run_time=datetime.now(UTC))
-        assert done.wait(timeout=60)
-    finally:
-        daily.shutdown()
+        await asyncio.wait_for(done.wait(), timeout=60)
+        await daily.shutdown()
+
+    asyncio.run(go())
     assert len(slack.posted("C1")) == 1
+
+
+def small_listing(n: int = 40) -> DayListing:
+    day = sample_listing()
+    return DayListing(day.day, day.status, day.message, day.papers[:n], n)
+
+
+@pytest.mark.parametrize("chats", [3, 50])
+def test_many_chats_due_at_the_same_minute(
+    store_url: str, slack: FakeSlack, criteria: Criteria, chats: int
+) -> None:
+    """Every chat gets its digest once; the day is fetched once and scored once per criteria."""
+    store = Store(store_url)
+    variants = [
+        replace(criteria, topics=(*criteria.topics, Topic(f"Topic {i}", f"subject {i}")))
+        for i in range(5)
+    ]
+    for i in range(chats):
+        sub = subscribe(store, f"C{i}")
+        crit = variants[i % len(variants)]
+        store.save_criteria(sub.id, crit.to_text(), crit.hash)
+    calls: list[int] = []
+    fetch = Fetcher(small_listing())
+    client = AsyncWebClient(token="x", base_url=slack.url)
+    daily = DailyScheduler(
+        store, fetch, {"slack": SlackSender(client)}, lambda c: CountingScorer(calls)
+    )
+
+    async def go() -> list:
+        events: list = []
+        finished = asyncio.Event()
+
+        def seen(event) -> None:  # type: ignore[no-untyped-def]
+            if event.job_id.startswith("sub-"):
+                events.append(event)
+                if len(events) == chats:
+                    finished.set()
+
+        daily.scheduler.add_listener(seen, mask=EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+        daily.start()
+        daily.scheduler.remove_job("tick")
+        now = datetime.now(UTC)
+        for job in daily.scheduler.get_jobs():
+            job.modify(next_run_time=now)  # every chat's time is now
+        await asyncio.wait_for(finished.wait(), timeout=120)
+        await daily.shutdown()
+        return events
+
+    events = asyncio.run(go())
+    assert [e for e in events if e.exception] == []
+    assert fetch.calls == 1
+    assert sorted(calls) == [len(small_listing().papers)] * min(chats, 5)  # once per criteria
+    for i in range(chats):
+        assert len(slack.posted(f"C{i}")) == 1, f"C{i}"
+    assert store.claims("run:", states=("failed",)) == []
+    store.close()
+
+
+def test_a_crashed_job_shows_in_healthz(scored_store: Store, slack: FakeSlack) -> None:
+    subscribe(scored_store, "C1")
+
+    def broken(criteria: Criteria) -> LocalScorer:
+        raise RuntimeError("the scorer could not start")
+
+    daily = DailyScheduler(
+        scored_store,
+        Fetcher(small_listing()),
+        {"slack": SlackSender(AsyncWebClient(token="x", base_url=slack.url))},
+        broken,
+    )
+    asyncio.run(daily.run_subscription("slack:C1"))
+    with WebThread(build_web_app(scored_store)) as server:
+        body = httpx.get(f"http://127.0.0.1:{server.port}/healthz").json()
+    reasons = [p["reason"] for p in body["problems"] if p["subscription"] == "slack:C1"]
+    [crash] = [r for r in reasons if "the daily run failed" in r]
+    assert "RuntimeError: the scorer could not start" in crash
 
 
 def test_healthz_reports_state(scored_store: Store, criteria: Criteria) -> None:
     sub = subscribe(scored_store, "C1")
     gone = {"active": False, "paused_reason": "archived", "last_error": "Slack: is_archived"}
     scored_store.save_subscription(Subscription(**{**sub.__dict__, **gone}))
-    server = serve_health(scored_store, "127.0.0.1", 0)
-    try:
-        response = httpx.get(f"http://127.0.0.1:{server.server_port}/healthz")
-        missing = httpx.get(f"http://127.0.0.1:{server.server_port}/nope")
-    finally:
-        server.shutdown()
+    with WebThread(build_web_app(scored_store)) as server:
+        response = httpx.get(f"http://127.0.0.1:{server.port}/healthz")
+        missing = httpx.get(f"http://127.0.0.1:{server.port}/nope")
     body = response.json()
     assert response.status_code == 200 and body["ok"] is True
     assert body["last_fetch"]["day"] == "2026-02-10" and body["last_fetch"]["status"] == "built"
@@ -180,10 +294,14 @@ def test_a_scheduled_day_on_postgresql(store_url: str, slack: FakeSlack) -> None
     store = Store(store_url)
     subscribe(store, "C1")
     subscribe(store, "C2")
-    daily, fetch = make(store, slack)
-    daily.run_subscription("slack:C1")
-    daily.run_subscription("slack:C2")
-    daily.run_subscription("slack:C1")
+    daily, fetch = make(store, slack, small_listing())
+
+    async def go() -> None:
+        await daily.run_subscription("slack:C1")
+        await daily.run_subscription("slack:C2")
+        await daily.run_subscription("slack:C1")
+
+    asyncio.run(go())
     assert fetch.calls == 1
     assert len(slack.posted("C1")) == 1 and len(slack.posted("C2")) == 1
     assert store.last_fetch()["status"] == "built"

@@ -16,8 +16,9 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands import Deps
-from bot.delivery import deliver, enqueue
-from bot.slack import SlackSender, build_app, render_blocks, serve_http
+from bot.delivery import LEASE, deliver, enqueue
+from bot.slack import SlackSender, build_app, render_blocks
+from bot.web import build_web_app
 from digest.config import load_settings
 from digest.criteria import Criteria
 from digest.day import Cutoffs
@@ -25,6 +26,7 @@ from digest.scoring.factory import make_scorer
 from digest.store import Store
 from digest.subscriptions import Subscription
 from tests.conftest import sample_digest, start_serve
+from tests.fakes.loopback import WebThread
 from tests.fakes.slack_api import FakeSlack
 
 SECRET = "test-signing-secret"
@@ -47,9 +49,8 @@ def deps(scored_store: Store) -> Deps:
 def bolt(slack: FakeSlack, deps: Deps) -> Iterator[str]:
     """The Bolt app served over HTTP on loopback; yields its events URL."""
     app = build_app(deps, TOKEN, SECRET, base_url=slack.url)
-    server = serve_http(app, "127.0.0.1", 0)
-    yield f"http://127.0.0.1:{server.server_port}/slack/events"
-    server.shutdown()
+    with WebThread(build_web_app(slack=app)) as server:
+        yield f"http://127.0.0.1:{server.port}/slack/events"
 
 
 def signed(body: str, secret: str = SECRET, age: int = 0) -> dict[str, str]:
@@ -352,7 +353,9 @@ def test_restart_in_the_middle_of_delivery(
     with pytest.raises(Crash):
         asyncio.run(deliver(scored_store, crashing))
     assert len(slack.posted("C1")) == 4  # the 4th was posted, but not marked sent
-    report = asyncio.run(deliver(scored_store, sender(slack)))  # after the restart
+    assert asyncio.run(deliver(scored_store, sender(slack))).sent == 0  # its claim holds
+    after_lease = datetime.now(UTC) + LEASE + timedelta(seconds=1)
+    report = asyncio.run(deliver(scored_store, sender(slack), now=after_lease))  # restarted
     assert report.recovered == 1 and report.sent == 5
     posted = slack.posted("C1")
     keys = [p["metadata"]["event_payload"]["key"] for p in posted]
@@ -397,7 +400,8 @@ def test_post_and_status_from_the_command_line(
     }
     runner = CliRunner()
     first = runner.invoke(app, ["post", "--sample"], env=env)
-    assert first.exit_code == 0, first.output
+    assert first.exit_code == 1, first.output  # one chat failed: said, and the exit code shows it
+    assert "delivery failed slack:CGONE: Slack: is_archived" in first.output
     assert "slack: 1 messages posted" in first.output and "is_archived" in first.output
     assert len(slack.posted("C1")) == 1 and "5 papers" in slack.posted("C1")[0]["text"]
     again = runner.invoke(app, ["post", "--sample"], env=env)
@@ -501,6 +505,7 @@ def test_sigkill_during_delivery_then_restart(
         "SLACK_BOT_TOKEN": TOKEN,
         "PAPERDIGEST_SLACK_API_URL": slack.url,
         "PAPERDIGEST_DATABASE_PATH": str(db),
+        "PAPERDIGEST_SERVE_LEASE_SECONDS": "0.2",  # the dead process's claim ends at once
     }
     first = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "post", "--sample"],

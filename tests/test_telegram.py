@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from telegram import Bot, Update
 
 from bot.commands import SPECS, Deps
-from bot.delivery import deliver, enqueue
+from bot.delivery import LEASE, deliver, enqueue
 from bot.replies import PaperCard, Reply
 from bot.telegram import (
     COMMANDS,
@@ -18,13 +22,17 @@ from bot.telegram import (
     register_commands,
     render_messages,
 )
+from bot.web import build_web_app
 from digest.config import load_settings
-from digest.criteria import Criteria
+from digest.criteria import Criteria, Topic
 from digest.day import Cutoffs
+from digest.scoring import Score
 from digest.scoring.factory import make_scorer
+from digest.scoring.local import LocalScorer
 from digest.store import Store
 from digest.subscriptions import Subscription
 from tests.conftest import sample_digest, start_serve
+from tests.fakes.loopback import WebThread
 from tests.fakes.telegram_api import FakeTelegram, parse_html
 
 TOKEN = "123456:TEST-token_abc"
@@ -264,39 +272,28 @@ def test_restart_during_delivery(tg: FakeTelegram, scored_store: Store, criteria
     with pytest.raises(Crash):
         run_delivery(scored_store, Dying(Bot(TOKEN, base_url=tg.base_url)))
     assert len(tg.sent(GROUP)) == 3
-    run_delivery(scored_store, sender(tg))
+    assert run_delivery(scored_store, sender(tg)).sent == 0  # the dead sender's claim holds
+    after_lease = datetime.now(UTC) + LEASE + timedelta(seconds=1)
+    report = run_delivery(scored_store, sender(tg), now=after_lease)
+    assert report.in_doubt == 1  # Telegram cannot tell if the 4th arrived: sent again
     texts = [m["text"] for m in tg.sent(GROUP)]
     assert len(texts) == total and len(set(texts)) == total  # none twice, none lost
+    doubted = [r for r in scored_store.outbox(sub.id) if r["doubt"]]
+    assert len(doubted) == 1 and doubted[0]["state"] == "sent"
 
 
 def test_webhook_refuses_a_wrong_secret(tg: FakeTelegram, deps: Deps) -> None:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-
-    async def go() -> tuple[int, int]:
-        app = build_application(deps, TOKEN, tg.base_url)
-        async with app:
-            await app.start()
-            await app.updater.start_webhook(
-                listen="127.0.0.1",
-                port=port,
-                url_path="telegram",
-                secret_token="s3cret",
-                webhook_url="https://example.org/telegram",
-            )
-            url = f"http://127.0.0.1:{port}/telegram"
-            update = tg.send_text(OWNER, "/help", user_id=OWNER)
-            bad = await asyncio.to_thread(tg.post_update_to, url, update, "wrong")
-            good = await asyncio.to_thread(tg.post_update_to, url, update, "s3cret")
-            await asyncio.to_thread(tg.wait_for, "sendMessage")
-            await app.updater.stop()
-            await app.stop()
-        return bad, good
-
-    bad, good = asyncio.run(go())
+    app = build_application(deps, TOKEN, tg.base_url)
+    with WebThread(build_web_app(telegram=app, telegram_secret="s3cret")) as web:
+        web.run(app.initialize())
+        web.run(app.start())
+        url = f"http://127.0.0.1:{web.port}/telegram"
+        update = tg.send_text(OWNER, "/help", user_id=OWNER)
+        bad = tg.post_update_to(url, update, "wrong")
+        good = tg.post_update_to(url, update, "s3cret")
+        tg.wait_for("sendMessage")
+        web.run(app.stop())
+        web.run(app.shutdown())
     assert bad == 403 and good == 200
     assert "paperdigest commands" in last_text(tg, OWNER)
 
@@ -316,3 +313,52 @@ def test_serve_polls_telegram_and_stops_on_sigterm(tg: FakeTelegram, tmp_path) -
     finally:
         proc.kill()
     assert TOKEN not in proc.stderr.read()
+
+
+class HeldScorer(LocalScorer):
+    """The local scorer's path off the event loop, with CPU work that lasts until the test
+    says (then every paper scores 1: what matters here is who waits for whom)."""
+
+    def __init__(self, started: threading.Event, release: threading.Event) -> None:
+        super().__init__()
+        self.started, self.release = started, release
+
+    def score_now(self, papers, criteria):  # type: ignore[no-untyped-def]
+        self.started.set()
+        assert self.release.wait(60)
+        return [Score(p.id, 1, 1, "held", None, self.name) for p in papers]
+
+
+def test_help_is_answered_while_a_preview_rescores(
+    tg: FakeTelegram, scored_store: Store, criteria: Criteria
+) -> None:
+    """One chat's /preview rescoring the day never holds another chat's /help."""
+    started, release = threading.Event(), threading.Event()
+    settings = load_settings(env={})
+    deps = Deps(scored_store, settings, lambda c: HeldScorer(started, release))
+    sub = subscribe(scored_store, GROUP)
+    sample_digest(scored_store, criteria, sub.id)
+    changed = replace(criteria, topics=(*criteria.topics, Topic("Graphs", "message passing")))
+    scored_store.save_criteria(sub.id, changed.to_text(), changed.hash)  # nothing scored yet
+
+    async def go() -> float:
+        app = build_application(deps, TOKEN, tg.base_url)
+        async with app:
+            await app.start()
+            await app.updater.start_polling(poll_interval=0)
+            tg.send_text(GROUP, "/preview", user_id=OWNER)
+            assert await asyncio.to_thread(started.wait, 30)  # the preview is scoring
+            asked = time.monotonic()
+            tg.send_text(MEMBER, "/help", user_id=MEMBER)
+            await asyncio.to_thread(tg.wait_for, "sendMessage", 1)
+            answered = time.monotonic() - asked
+            release.set()
+            await asyncio.to_thread(tg.wait_for, "sendMessage", 2, 60)
+            await app.updater.stop()
+            await app.stop()
+        return answered
+
+    answered = asyncio.run(go())
+    assert answered < 1.0, f"/help waited {answered:.2f} s behind a preview"
+    assert "paperdigest commands" in last_text(tg, MEMBER)
+    assert "would be selected" in last_text(tg, GROUP)  # and the preview answered after

@@ -11,7 +11,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
-from digest.store import Base
+from digest.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata

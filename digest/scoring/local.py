@@ -7,6 +7,7 @@ novelty >= 7) select a digest about the size of the reference's (82 of 692 paper
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -82,8 +83,12 @@ class LocalScorer:
         self.name = NAME if model is None else f"{NAME}+learned-{model['id']}"
 
     async def score(self, papers: list[Paper], criteria: Criteria) -> list[Score]:
+        """Runs in a worker thread: the event loop stays free while papers are embedded."""
         if not papers:
             return []
+        return await asyncio.to_thread(self.score_now, papers, criteria)
+
+    def score_now(self, papers: list[Paper], criteria: Criteria) -> list[Score]:
         feats = features(papers, criteria)
         raw, at_zero, per_unit = feats.zero_shot, REL_AT_ZERO, REL_PER_UNIT
         if self.model is not None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Self
+from typing import Any, Self
 
 
 class Loopback:
@@ -50,3 +51,36 @@ class Loopback:
     @property
     def root(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+
+class WebThread:
+    """One of the product's aiohttp apps on 127.0.0.1:<free port>, on its own event loop in a
+    thread, so that a synchronous test can talk to it over HTTP."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="web", daemon=True)
+        self._runner: Any = None
+
+    def run(self, coro: Any, timeout: float = 30) -> Any:
+        """Run a coroutine on the app's loop and return its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def __enter__(self) -> Self:
+        from bot.web import start_sites
+
+        self._thread.start()
+        self._runner = self.run(start_sites(self.app, [("127.0.0.1", 0)]))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.run(self._runner.cleanup())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=5)
+
+    @property
+    def port(self) -> int:
+        from bot.web import bound_ports
+
+        return bound_ports(self._runner)[0][1]

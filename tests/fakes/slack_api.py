@@ -34,7 +34,6 @@ BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
 TEAM_ID = "T1"
 TEAM_NAME = "Test"
-FIRST_TS_MICROS = 1_700_000_000_000_000
 TS_STEP_MICROS = 100
 
 MAX_BLOCKS = 50
@@ -183,8 +182,13 @@ def check_message(params: dict[str, Any], *, need_content: bool = True) -> Paylo
 class FakeSlack(Loopback):
     """A Slack Web API on 127.0.0.1:<free port>; see the module docstring."""
 
-    def __init__(self, *, valid_tokens: set[str] | None = None) -> None:
+    def __init__(
+        self, *, valid_tokens: set[str] | None = None, first_ts: float | None = None
+    ) -> None:
+        """`first_ts`: the first message's ts; by default the clock, as Slack's ts are."""
         self.valid_tokens = valid_tokens  # None: any token is accepted
+        start = time.time() if first_ts is None else first_ts
+        self._first_ts_micros = int(start * 1_000_000) // TS_STEP_MICROS * TS_STEP_MICROS
         self.users_admin: set[str] = set()
         self.user_names: dict[str, str] = {}
         self.channel_names: dict[str, str] = {}
@@ -291,7 +295,7 @@ class FakeSlack(Loopback):
     # ---- the protocol ----------------------------------------------------------------------
     def _next_ts(self) -> str:
         self._ts_counter += 1
-        micros = FIRST_TS_MICROS + self._ts_counter * TS_STEP_MICROS
+        micros = self._first_ts_micros + self._ts_counter * TS_STEP_MICROS
         return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def _take_injection(self, method: str) -> _Injection | None:

@@ -1,0 +1,93 @@
+"""The service's one aiohttp app: /healthz, Slack's /slack/events, Telegram's webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from digest.status import status_report
+from digest.store import Store
+
+log = logging.getLogger(__name__)
+TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+def build_web_app(
+    store: Store | None = None,
+    slack: Any | None = None,
+    telegram: Any | None = None,
+    telegram_secret: str = "",
+) -> web.Application:
+    """Routes for what is on: the store's /healthz, a Bolt AsyncApp, a PTB Application."""
+    app = web.Application()
+    if store is not None:
+        app.router.add_get("/healthz", _health(store))
+    if slack is not None:
+        app.router.add_post("/slack/events", _slack(slack))
+    if telegram is not None:
+        app.router.add_post("/telegram", _telegram(telegram, telegram_secret))
+    return app
+
+
+def _health(store: Store) -> Any:
+    async def healthz(request: web.Request) -> web.Response:
+        """The service's state; 503 when the store cannot be read."""
+        try:
+            body, status = await asyncio.to_thread(status_report, store), 200
+        except Exception as exc:  # the store is down: say so, do not crash the server
+            body, status = {"ok": False, "error": type(exc).__name__}, 503
+        return web.json_response(body, status=status, dumps=json.dumps)
+
+    return healthz
+
+
+def _slack(bolt: Any) -> Any:
+    from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+
+    async def events(request: web.Request) -> web.Response:
+        """Slash commands, events and button actions, verified by Bolt's signature check."""
+        response = await bolt.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    return events
+
+
+def _telegram(application: Any, secret: str) -> Any:
+    from telegram import Update
+
+    async def webhook(request: web.Request) -> web.Response:
+        """An update from Telegram; refused (403) without the webhook's secret."""
+        given = request.headers.get(TELEGRAM_SECRET_HEADER, "")
+        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+            return web.Response(status=403)
+        try:
+            update = Update.de_json(await request.json(), application.bot)
+        except (ValueError, TypeError, KeyError):
+            return web.Response(status=400, text="not a Telegram update")
+        await application.update_queue.put(update)
+        return web.Response()
+
+    return webhook
+
+
+async def start_sites(app: web.Application, addresses: list[tuple[str, int]]) -> web.AppRunner:
+    """Listen on each (host, port); port 0 picks a free one (see `bound_ports`)."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    for host, port in dict.fromkeys(addresses):
+        await web.TCPSite(runner, host, port).start()
+    return runner
+
+
+def bound_ports(runner: web.AppRunner) -> list[tuple[str, int]]:
+    out = []
+    for site in runner.sites:
+        server = getattr(site, "_server", None)
+        for sock in getattr(server, "sockets", None) or ():
+            out.append(sock.getsockname()[:2])
+    return out

@@ -1,0 +1,64 @@
+"""What every part of the Store shares: the engine, sessions, and inserts that tolerate races."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Insert
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def aware(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes; they are UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class StoreBase:
+    engine: Engine
+
+    def session(self) -> Session:
+        return Session(self.engine)
+
+    def insert(self, model: type) -> Insert:
+        """An INSERT that knows ON CONFLICT, on SQLite and PostgreSQL alike."""
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        return insert(model)
+
+    def insert_ignore(
+        self, s: Session, model: type, rows: Sequence[dict[str, Any]], keys: Sequence[str]
+    ) -> int:
+        """Insert rows whose `keys` are new; rows another process inserted first are skipped."""
+        added = 0
+        for chunk in chunks(rows, 500):
+            stmt = self.insert(model).values(list(chunk))
+            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+            column = getattr(model, keys[0])
+            added += len(s.execute(stmt.returning(column)).all())  # rowcount is -1 on psycopg
+        return added
+
+    def upsert(
+        self, s: Session, model: type, rows: Sequence[dict[str, Any]], keys: Sequence[str]
+    ) -> None:
+        """Insert rows, or update every other given column where `keys` exist already."""
+        for chunk in chunks(rows, 500):
+            stmt = self.insert(model).values(list(chunk))
+            columns = [c for c in chunk[0] if c not in keys]
+            stmt = stmt.on_conflict_do_update(
+                index_elements=keys, set_={c: stmt.excluded[c] for c in columns}
+            )
+            s.execute(stmt)

@@ -1,0 +1,86 @@
+"""Subscriptions (one per chat) and the ratings people give in them."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from digest.store._base import StoreBase, now
+from digest.store.models import (
+    CriteriaRow,
+    DigestRow,
+    OutboxRow,
+    RatingRow,
+    ShownRow,
+    SubscriptionRow,
+)
+from digest.subscriptions import Subscription
+
+_SUB_SETTINGS = (
+    "categories", "relevance_cutoff", "novelty_cutoff", "top_k", "schedule", "timezone",
+    "subscribed_by", "admins",
+)  # fmt: skip
+
+
+class ChatStore(StoreBase):
+    def save_subscription(self, sub: Subscription) -> None:
+        row = {
+            "id": sub.id, "platform": sub.platform, "chat": sub.chat, "active": sub.active,
+            "paused_reason": sub.paused_reason, "last_error": sub.last_error,
+            "settings": {k: getattr(sub, k) for k in _SUB_SETTINGS},
+        }  # fmt: skip
+        with self.session() as s, s.begin():
+            if s.get(SubscriptionRow, sub.id) is None:
+                row["created_at"] = now()
+            self.upsert(s, SubscriptionRow, [row], ["id"])
+
+    def subscription(self, sub_id: str) -> Subscription | None:
+        with self.session() as s:
+            row = s.get(SubscriptionRow, sub_id)
+            return _subscription(row) if row else None
+
+    def subscriptions(self, active_only: bool = True) -> list[Subscription]:
+        with self.session() as s:
+            q = select(SubscriptionRow).order_by(SubscriptionRow.id)
+            if active_only:
+                q = q.where(SubscriptionRow.active.is_(True))
+            return [_subscription(r) for r in s.scalars(q)]
+
+    def move_subscription(self, old_id: str, new: Subscription) -> None:
+        """A chat changed id (Telegram group -> supergroup): its history follows it."""
+        with self.session() as s, s.begin():
+            for model in (CriteriaRow, DigestRow, ShownRow, RatingRow, OutboxRow):
+                for row in s.scalars(select(model).where(model.subscription == old_id)):
+                    row.subscription = new.id
+            old = s.get(SubscriptionRow, old_id)
+            if old is not None:
+                s.delete(old)
+        self.save_subscription(new)
+
+    def save_rating(self, subscription: str, paper_id: str, user: str, value: int) -> None:
+        row = {"subscription": subscription, "paper_id": paper_id, "user": user, "value": value,
+               "created_at": now()}  # fmt: skip
+        with self.session() as s, s.begin():
+            self.upsert(s, RatingRow, [row], ["subscription", "paper_id", "user"])
+
+    def ratings(self, subscription: str) -> dict[str, int]:
+        """paper id -> the sum of its ratings in the subscription."""
+        with self.session() as s:
+            out: dict[str, int] = {}
+            for r in s.scalars(select(RatingRow).where(RatingRow.subscription == subscription)):
+                out[r.paper_id] = out.get(r.paper_id, 0) + r.value
+            return out
+
+
+def _subscription(row: SubscriptionRow) -> Subscription:
+    settings = dict(row.settings)
+    for key in ("categories", "admins"):
+        settings[key] = tuple(settings.get(key) or ())
+    return Subscription(
+        id=row.id,
+        platform=row.platform,
+        chat=row.chat,
+        active=row.active,
+        paused_reason=row.paused_reason,
+        last_error=row.last_error,
+        **{k: v for k, v in settings.items() if k in _SUB_SETTINGS},
+    )

@@ -1,0 +1,89 @@
+"""Papers and the days that listed them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+from sqlalchemy import select
+
+from digest.errors import NotFoundError
+from digest.papers import Paper
+from digest.store._base import StoreBase
+from digest.store.models import ListingRow, PaperRow
+
+
+class PaperStore(StoreBase):
+    def save_listing(self, day: date, papers: Iterable[Paper]) -> None:
+        """Idempotent: any number of workers may save the same day at once."""
+        papers = list({p.id: p for p in papers}.values())
+        if not papers:
+            return
+        with self.session() as s, s.begin():
+            self.upsert(s, PaperRow, [_paper_row(p) for p in papers], ["id"])
+            listed = [
+                {"day": day, "paper_id": p.id, "announce_type": p.announce_type,
+                 "feeds": dict(p.feeds)}
+                for p in papers
+            ]  # fmt: skip
+            self.insert_ignore(s, ListingRow, listed, ["day", "paper_id"])
+
+    def paper(self, paper_id: str) -> Paper | None:
+        with self.session() as s:
+            row = s.get(PaperRow, paper_id)
+            return _paper(row) if row else None
+
+    def require_paper(self, paper_id: str) -> Paper:
+        paper = self.paper(paper_id)
+        if paper is None:
+            raise NotFoundError(
+                f"paper {paper_id} is not in the store; run a digest that lists it first"
+            )
+        return paper
+
+    def papers_of_day(self, day: date) -> list[Paper]:
+        with self.session() as s:
+            rows = s.execute(
+                select(PaperRow, ListingRow)
+                .join(ListingRow, ListingRow.paper_id == PaperRow.id)
+                .where(ListingRow.day == day)
+                .order_by(PaperRow.id)
+            ).all()
+            return [_paper(p, lst) for p, lst in rows]
+
+    def search_papers(self, words: str, limit: int = 10) -> list[Paper]:
+        with self.session() as s:
+            q = select(PaperRow)
+            for word in words.split():
+                q = q.where(
+                    PaperRow.title.ilike(f"%{word}%") | PaperRow.abstract.ilike(f"%{word}%")
+                )
+            return [_paper(r) for r in s.scalars(q.order_by(PaperRow.id.desc()).limit(limit))]
+
+
+def _paper_row(paper: Paper) -> dict:
+    return {
+        "id": paper.id,
+        "version": paper.version,
+        "title": paper.title,
+        "abstract": paper.abstract,
+        "authors": list(paper.authors),
+        "categories": list(paper.categories),
+        "primary_category": paper.primary_category,
+        "comment": paper.comment,
+    }
+
+
+def _paper(row: PaperRow, listing: ListingRow | None = None) -> Paper:
+    return Paper(
+        id=row.id,
+        version=row.version,
+        title=row.title,
+        abstract=row.abstract,
+        authors=tuple(row.authors),
+        categories=tuple(row.categories),
+        primary_category=row.primary_category,
+        comment=row.comment,
+        announce_type=listing.announce_type if listing else "new",
+        feeds=dict(listing.feeds) if listing else {},
+    )

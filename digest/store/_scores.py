@@ -1,0 +1,179 @@
+"""Criteria versions, scores, labels, learned models, explanations and LLM usage."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+
+from digest.day import Usage
+from digest.scoring import Score
+from digest.store._base import StoreBase, chunks, now
+from digest.store.models import (
+    CriteriaRow,
+    ExplanationRow,
+    LabelRow,
+    ModelRow,
+    ScoreRow,
+    UsageRow,
+)
+
+_SCORE_FIELDS = (
+    "paper_id", "relevance", "novelty", "comment", "matched", "scorer", "raw",
+    "prompt_tokens", "cached_tokens", "completion_tokens", "cost",
+)  # fmt: skip
+
+
+class ScoreStore(StoreBase):
+    # criteria
+    def save_criteria(
+        self, subscription: str, text: str, hash_: str, author: str | None = None
+    ) -> int:
+        """Store a new version unless it equals the latest; returns the version number."""
+        while True:
+            with self.session() as s, s.begin():
+                latest = s.scalars(
+                    select(CriteriaRow)
+                    .where(CriteriaRow.subscription == subscription)
+                    .order_by(CriteriaRow.version.desc())
+                    .limit(1)
+                ).first()
+                if latest and latest.hash == hash_:
+                    return latest.version
+                version = latest.version + 1 if latest else 1
+                row = {"subscription": subscription, "version": version, "hash": hash_,
+                       "text": text, "author": author, "created_at": now()}  # fmt: skip
+                if self.insert_ignore(s, CriteriaRow, [row], ["subscription", "version"]):
+                    return version
+            # another process saved that version first: compare with it again
+
+    def criteria_versions(self, subscription: str) -> list[tuple[int, str, str]]:
+        """(version, hash, text), oldest first."""
+        with self.session() as s:
+            rows = s.scalars(
+                select(CriteriaRow)
+                .where(CriteriaRow.subscription == subscription)
+                .order_by(CriteriaRow.version)
+            )
+            return [(r.version, r.hash, r.text) for r in rows]
+
+    # scores
+    def scores(self, paper_ids: Iterable[str], criteria_hash: str, scorer: str) -> dict[str, Score]:
+        ids = list(paper_ids)
+        out: dict[str, Score] = {}
+        with self.session() as s:
+            for chunk in chunks(ids, 500):
+                rows = s.scalars(
+                    select(ScoreRow).where(
+                        ScoreRow.paper_id.in_(chunk),
+                        ScoreRow.criteria_hash == criteria_hash,
+                        ScoreRow.key == scorer,
+                    )
+                )
+                out.update({r.paper_id: _score(r) for r in rows})
+        return out
+
+    def save_scores(
+        self, scores: Iterable[Score], criteria_hash: str, scorer: str | None = None
+    ) -> None:
+        """Insert scores not stored yet: one per (paper, criteria, scorer).
+
+        `scorer` is the cache key (the pipeline's scorer, e.g. a cascade); each Score keeps
+        the name of what judged it. Without `scorer`, the judge is the key.
+        """
+        rows = [
+            {"criteria_hash": criteria_hash, "key": scorer or sc.scorer, "created_at": now(),
+             **{f: getattr(sc, f) for f in _SCORE_FIELDS}}
+            for sc in scores
+        ]  # fmt: skip
+        if rows:
+            with self.session() as s, s.begin():
+                self.insert_ignore(s, ScoreRow, rows, ["paper_id", "criteria_hash", "key"])
+
+    # learning
+    def save_labels(self, criteria_hash: str, labels: dict[str, float], source: str) -> None:
+        rows = [
+            {"paper_id": pid, "criteria_hash": criteria_hash, "label": label, "source": source}
+            for pid, label in labels.items()
+        ]
+        if rows:
+            with self.session() as s, s.begin():
+                self.upsert(s, LabelRow, rows, ["paper_id", "criteria_hash", "source"])
+
+    def labels(self, criteria_hash: str) -> dict[str, float]:
+        """Every label for the criteria; a later source overrides an earlier one."""
+        with self.session() as s:
+            rows = s.scalars(
+                select(LabelRow)
+                .where(LabelRow.criteria_hash == criteria_hash)
+                .order_by(LabelRow.id)
+            )
+            return {r.paper_id: r.label for r in rows}
+
+    def save_model(self, criteria_hash: str, scorer: str, params: dict[str, Any]) -> None:
+        row = {"criteria_hash": criteria_hash, "scorer": scorer, "params": params,
+               "created_at": now()}  # fmt: skip
+        with self.session() as s, s.begin():
+            self.upsert(s, ModelRow, [row], ["criteria_hash", "scorer"])
+
+    def model(self, criteria_hash: str, scorer: str) -> dict[str, Any] | None:
+        with self.session() as s:
+            row = s.scalars(
+                select(ModelRow).where(
+                    ModelRow.criteria_hash == criteria_hash, ModelRow.scorer == scorer
+                )
+            ).first()
+            return dict(row.params) if row else None
+
+    # explanations (`why --deep`)
+    def explanation(self, paper_id: str, criteria_hash: str, model: str) -> str | None:
+        with self.session() as s:
+            return s.scalars(
+                select(ExplanationRow.text).where(
+                    ExplanationRow.paper_id == paper_id,
+                    ExplanationRow.criteria_hash == criteria_hash,
+                    ExplanationRow.model == model,
+                )
+            ).first()
+
+    def save_explanation(self, paper_id: str, criteria_hash: str, model: str, text: str) -> None:
+        row = {"paper_id": paper_id, "criteria_hash": criteria_hash, "model": model, "text": text}
+        with self.session() as s, s.begin():
+            self.insert_ignore(s, ExplanationRow, [row], ["paper_id", "criteria_hash", "model"])
+
+    # accounting
+    def record_usage(self, day: date, subscription: str, usage: Usage) -> None:
+        if not usage.total_tokens:
+            return
+        with self.session() as s, s.begin():
+            s.add(
+                UsageRow(
+                    day=day, model=usage.model, subscription=subscription,
+                    prompt_tokens=usage.prompt_tokens, cached_tokens=usage.cached_tokens,
+                    completion_tokens=usage.completion_tokens, cost=usage.cost,
+                )
+            )  # fmt: skip
+
+    def spent(self, day: date) -> float:
+        """Dollars spent on priced models on a UTC day."""
+        with self.session() as s:
+            rows = s.scalars(select(UsageRow.cost).where(UsageRow.day == day))
+            return sum(c for c in rows if c)
+
+    def usage(self) -> list[tuple[date, Usage]]:
+        """(day, Usage) per day and model, oldest first; cost None if any part was unpriced."""
+        sums: dict[tuple[date, str], list[Any]] = {}
+        with self.session() as s:
+            for r in s.scalars(select(UsageRow).order_by(UsageRow.day, UsageRow.model)):
+                acc = sums.setdefault((r.day, r.model), [0, 0, 0, 0.0])
+                acc[0] += r.prompt_tokens
+                acc[1] += r.cached_tokens
+                acc[2] += r.completion_tokens
+                acc[3] = None if acc[3] is None or r.cost is None else acc[3] + r.cost
+        return [(d, Usage(m, p, c, o, cost)) for (d, m), (p, c, o, cost) in sums.items()]
+
+
+def _score(row: ScoreRow) -> Score:
+    return Score(**{f: getattr(row, f) for f in _SCORE_FIELDS})

@@ -1,0 +1,213 @@
+"""Claimed work: the outbox of chat messages, and claims on builds and daily runs.
+
+Any number of workers share one store. Before doing something that must happen once, a worker
+claims it with a conditional write that only one of them can win; the claim carries a lease,
+so the work of a worker that died passes to the others when the lease ends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+
+from digest.errors import NotFoundError
+from digest.store._base import StoreBase, aware, now
+from digest.store.models import ClaimRow, OutboxRow
+
+OPEN = ("pending", "sending")  # outbox states still to be delivered
+
+
+@dataclass(frozen=True)
+class Claim:
+    key: str
+    state: str  # running | done | failed | retry
+    owner: str
+    lease_until: datetime
+    not_before: datetime | None
+    attempts: int
+    result: dict[str, Any] | None
+    error: str | None
+    updated_at: datetime
+
+
+class WorkStore(StoreBase):
+    # claims ------------------------------------------------------------------------------
+    def claim(
+        self, key: str, owner: str, lease: timedelta, at: datetime | None = None
+    ) -> Claim | None:
+        """Take `key` if nobody holds it: new, a lease that ended, or a retry that is due."""
+        at = max(at, now()) if at else now()  # a test may run the clock ahead, never back
+        fields = {"state": "running", "owner": owner, "lease_until": at + lease,
+                  "updated_at": at, "error": None}  # fmt: skip
+        with self.session() as s, s.begin():
+            won = self.insert_ignore(s, ClaimRow, [{"key": key, "attempts": 1, **fields}], ["key"])
+            if not won:
+                takeable = or_(
+                    and_(ClaimRow.state == "running", ClaimRow.lease_until < at),
+                    and_(
+                        ClaimRow.state == "retry",
+                        or_(ClaimRow.not_before.is_(None), ClaimRow.not_before <= at),
+                    ),
+                )
+                won = s.execute(
+                    update(ClaimRow)
+                    .where(ClaimRow.key == key, takeable)
+                    .values(attempts=ClaimRow.attempts + 1, **fields)
+                ).rowcount
+        return self.claim_of(key) if won else None
+
+    def release(
+        self,
+        key: str,
+        owner: str,
+        state: str,
+        *,
+        result: dict[str, Any] | None = None,
+        error: str | None = None,
+        not_before: datetime | None = None,
+    ) -> bool:
+        """End a claim as done, failed, or retry (at `not_before`); False if it was lost."""
+        with self.session() as s, s.begin():
+            return bool(
+                s.execute(
+                    update(ClaimRow)
+                    .where(ClaimRow.key == key, ClaimRow.owner == owner)
+                    .values(
+                        state=state,
+                        result=result,
+                        error=error,
+                        not_before=not_before,
+                        updated_at=now(),
+                    )
+                ).rowcount
+            )
+
+    def renew(self, key: str, owner: str, lease: timedelta) -> bool:
+        with self.session() as s, s.begin():
+            return bool(
+                s.execute(
+                    update(ClaimRow)
+                    .where(
+                        ClaimRow.key == key, ClaimRow.owner == owner, ClaimRow.state == "running"
+                    )
+                    .values(lease_until=now() + lease)
+                ).rowcount
+            )
+
+    def claim_of(self, key: str) -> Claim | None:
+        with self.session() as s:
+            row = s.get(ClaimRow, key)
+            return _claim(row) if row else None
+
+    def claims(self, prefix: str = "", states: tuple[str, ...] = ()) -> list[Claim]:
+        with self.session() as s:
+            q = select(ClaimRow).where(ClaimRow.key.startswith(prefix, autoescape=True))
+            if states:
+                q = q.where(ClaimRow.state.in_(states))
+            return [_claim(r) for r in s.scalars(q.order_by(ClaimRow.key))]
+
+    # outbox ------------------------------------------------------------------------------
+    def enqueue(self, subscription: str, day: date, payloads: list[dict[str, Any]]) -> int:
+        """Add a digest's messages unless that (subscription, day) is queued already."""
+        with self.session() as s, s.begin():
+            queued = s.scalars(
+                select(OutboxRow.id).where(
+                    OutboxRow.subscription == subscription, OutboxRow.day == day
+                )
+            ).first()
+            if queued is not None:
+                return 0
+            rows = [
+                {"subscription": subscription, "day": day, "seq": seq, "payload": payload,
+                 "state": "pending", "attempts": 0, "doubt": False}
+                for seq, payload in enumerate(payloads)
+            ]  # fmt: skip
+            return self.insert_ignore(s, OutboxRow, rows, ["subscription", "day", "seq"])
+
+    def outbox(self, subscription: str | None = None, states: tuple[str, ...] = ()) -> list[dict]:
+        with self.session() as s:
+            q = select(OutboxRow).order_by(OutboxRow.subscription, OutboxRow.day, OutboxRow.seq)
+            if subscription:
+                q = q.where(OutboxRow.subscription == subscription)
+            if states:
+                q = q.where(OutboxRow.state.in_(states))
+            return [_outbox(r) for r in s.scalars(q)]
+
+    def claim_message(
+        self, row_id: int, owner: str, lease: timedelta, at: datetime | None = None
+    ) -> str | None:
+        """Claim one message before sending it.
+
+        Returns "pending" for a message never tried (or due again after a retry), "in doubt"
+        for one whose sender died or lost its lease mid-send, None if it is not ours to send.
+        """
+        at = max(at, now()) if at else now()  # a test may run the clock ahead, never back
+        fields = {"state": "sending", "claimed_by": owner, "lease_until": at + lease,
+                  "attempts": OutboxRow.attempts + 1}  # fmt: skip
+        due = or_(OutboxRow.not_before.is_(None), OutboxRow.not_before <= at)
+        stale = or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until < at)
+        with self.session() as s, s.begin():
+            for kind, condition in (
+                ("pending", and_(OutboxRow.state == "pending", due)),
+                ("in doubt", and_(OutboxRow.state == "sending", stale)),
+            ):
+                stmt = update(OutboxRow).where(OutboxRow.id == row_id, condition).values(**fields)
+                if s.execute(stmt).rowcount:
+                    return kind
+        return None
+
+    def renew_message(self, row_id: int, owner: str, lease: timedelta) -> bool:
+        """Extend the claim on a message being sent; False if the claim was lost."""
+        with self.session() as s, s.begin():
+            stmt = (
+                update(OutboxRow)
+                .where(
+                    OutboxRow.id == row_id,
+                    OutboxRow.claimed_by == owner,
+                    OutboxRow.state == "sending",
+                )
+                .values(lease_until=now() + lease)
+            )
+            return bool(s.execute(stmt).rowcount)
+
+    def update_outbox(self, row_id: int, owner: str | None = None, **fields: Any) -> bool:
+        """Set state, message_id, error, not_before or sent_at of one message, and end its
+        claim; with `owner`, only while that worker holds it. False if it did not."""
+        with self.session() as s, s.begin():
+            if s.get(OutboxRow, row_id) is None:
+                raise NotFoundError(f"outbox message {row_id} does not exist")
+            stmt = update(OutboxRow).where(OutboxRow.id == row_id)
+            if owner is not None:
+                stmt = stmt.where(OutboxRow.claimed_by == owner)
+            if fields.get("state") != "sending":
+                fields.setdefault("lease_until", None)
+            return bool(s.execute(stmt.values(**fields)).rowcount)
+
+
+def _claim(row: ClaimRow) -> Claim:
+    return Claim(
+        key=row.key,
+        state=row.state,
+        owner=row.owner,
+        lease_until=aware(row.lease_until),
+        not_before=aware(row.not_before) if row.not_before else None,
+        attempts=row.attempts,
+        result=dict(row.result) if row.result is not None else None,
+        error=row.error,
+        updated_at=aware(row.updated_at),
+    )
+
+
+def _outbox(row: OutboxRow) -> dict[str, Any]:
+    """One outbox row; its times are timezone-aware UTC on every database."""
+    out = {
+        c: getattr(row, c)
+        for c in ("id", "subscription", "day", "seq", "payload", "state", "message_id",
+                  "attempts", "error", "claimed_by", "doubt")
+    }  # fmt: skip
+    for c in ("not_before", "sent_at", "lease_until"):
+        out[c] = aware(getattr(row, c)) if getattr(row, c) else None
+    return out

@@ -1,0 +1,211 @@
+"""The service as it runs: several processes deliver and build at once on one store; a worker
+killed mid-delivery leaves its work to the others. Each message goes out exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+from telegram import Bot
+
+from bot.daily import build_for
+from bot.slack import SlackSender
+from bot.telegram import TelegramSender
+from digest.criteria import Criteria
+from digest.pipeline import sample_listing
+from digest.scoring.local import LocalScorer
+from digest.store import Store
+from digest.subscriptions import Subscription
+from tests.fakes.arxiv import FakeArxiv, closed_port
+from tests.fakes.slack_api import FakeSlack
+from tests.fakes.telegram_api import FakeTelegram
+
+TOKEN, TG_TOKEN, SECRET = "xoxb-workers", "123456:WORKERS-token", "workers-secret"
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture
+def tg() -> Iterator[FakeTelegram]:
+    with FakeTelegram(token=TG_TOKEN) as fake:
+        yield fake
+
+
+def seed_sample(store: Store, scored_db: Path, criteria: Criteria) -> None:
+    """The sample day and its local scores, copied from the session's scored store."""
+    listing = sample_listing()
+    source = Store(f"sqlite:///{scored_db}")
+    scores = source.scores([p.id for p in listing.papers], criteria.scoring_hash, "local")
+    source.close()
+    store.save_listing(listing.day, listing.papers)
+    store.save_scores(scores.values(), criteria.scoring_hash, "local")
+
+
+def subscribe(store: Store, platform: str, chat: str, **kw: object) -> Subscription:
+    sub = Subscription(f"{platform}:{chat}", platform, chat, subscribed_by="x:U1", **kw)
+    store.save_subscription(sub)
+    return sub
+
+
+def not_due() -> str:
+    """A schedule time whose last occurrence is hours ago: serve builds nothing by itself."""
+    return (datetime.now(UTC) + timedelta(hours=6)).strftime("%H:%M")
+
+
+def slow(call: Callable, seconds: float = 0.005) -> Callable:
+    """A fake's answer, a little late: deliverers overlap as they do against the real API."""
+
+    def answer(params):  # type: ignore[no-untyped-def]
+        time.sleep(seconds)
+        return call(params)
+
+    return answer
+
+
+def cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", *args], env={**os.environ, **env}, cwd=cwd,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def test_two_posts_and_serve_deliver_at_once(
+    store_url: str,
+    slack: FakeSlack,
+    tg: FakeTelegram,
+    scored_db: Path,
+    criteria: Criteria,
+    tmp_path: Path,
+) -> None:
+    store = Store(store_url)
+    seed_sample(store, scored_db, criteria)
+    at = not_due()
+    subs = [subscribe(store, "slack", f"C{i}", top_k=25, schedule=at) for i in range(12)]
+    subs += [subscribe(store, "telegram", str(-1000 - i), top_k=12, schedule=at) for i in range(6)]
+    senders = {
+        "slack": SlackSender(AsyncWebClient(token=TOKEN, base_url=slack.url)),
+        "telegram": TelegramSender(Bot(TG_TOKEN, base_url=tg.base_url)),
+    }
+    listing = sample_listing()
+    for sub in subs:  # the day is queued: now three deliverers start at the same moment
+        asyncio.run(build_for(store, listing, sub, senders[sub.platform], lambda c: LocalScorer()))
+    expected = {s.id: len(store.outbox(s.id)) for s in subs}
+    slack.set_response("chat.postMessage", slow(slack._api_chat_postMessage))
+    tg._api_sendMessage = slow(tg._api_sendMessage)  # type: ignore[method-assign]
+    env = {
+        "PAPERDIGEST_DATABASE_URL": store_url,
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "TELEGRAM_BOT_TOKEN": TG_TOKEN,
+        "PAPERDIGEST_SLACK_API_URL": slack.url,
+        "PAPERDIGEST_TELEGRAM_API_URL": tg.base_url,
+        "PAPERDIGEST_SLACK_PORT": "0",
+        "PAPERDIGEST_SERVE_HEALTH_PORT": "0",
+        "PAPERDIGEST_ARXIV_RSS_URL": f"http://127.0.0.1:{closed_port()}/rss/",
+    }
+    procs = [cli(["post", "--sample"], env, tmp_path) for _ in range(2)]
+    serve = cli(["serve"], env, tmp_path)
+    try:
+        for proc in procs:
+            out, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, out + err
+        total = sum(expected.values())
+        wait_until(lambda: len(store.outbox(states=("sent",))) == total, 60, "every message")
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(timeout=30) == 0
+    finally:
+        serve.kill()
+    slack_keys = [p["metadata"]["event_payload"]["key"] for p in slack.posted()]
+    assert len(slack_keys) == len(set(slack_keys))  # none twice
+    for sub in subs:
+        if sub.platform == "slack":
+            sent = [k for k in slack_keys if k.startswith(f"{sub.id}/")]
+        else:
+            sent = tg.sent_texts(int(sub.chat))
+            assert len(sent) == len(set(sent)), sub.id  # none twice
+        assert len(sent) == expected[sub.id], sub.id  # none lost
+    store.close()
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+def test_two_serve_workers_share_the_day_and_survive_a_kill(
+    store_url: str, slack: FakeSlack, tmp_path: Path
+) -> None:
+    """50 chats due at once on two workers: each digest once; one worker is SIGKILLed while
+    Slack is answering it, and the other finishes its work when the lease ends."""
+    store = Store(store_url)
+    due = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%H:%M")
+    chats = [f"C{i:02d}" for i in range(50)]
+    for chat in chats:
+        subscribe(store, "slack", chat, top_k=3, schedule=due)
+    held, release = threading.Event(), threading.Event()
+    calls: dict = {"n": 0}
+    post = slack._api_chat_postMessage
+
+    def hold_the_tenth(params):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 10:
+            meta = params["metadata"]
+            calls["held"] = (json.loads(meta) if isinstance(meta, str) else meta)["event_payload"]
+            held.set()
+            release.wait(30)  # Slack is slow to answer; the worker dies meanwhile
+        return post(params)
+
+    slack.set_response("chat.postMessage", hold_the_tenth)
+    with FakeArxiv() as arxiv:
+        env = {
+            "PAPERDIGEST_DATABASE_URL": store_url,
+            "SLACK_BOT_TOKEN": TOKEN,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "PAPERDIGEST_SLACK_API_URL": slack.url,
+            "PAPERDIGEST_SLACK_PORT": "0",
+            "PAPERDIGEST_SERVE_HEALTH_PORT": "0",
+            "PAPERDIGEST_SERVE_DAYS": "mon-sun",  # due today, whatever the day of the test
+            "PAPERDIGEST_SERVE_LEASE_SECONDS": "2",
+            "PAPERDIGEST_ARXIV_RSS_URL": arxiv.rss_base_url,
+        }
+        workers = [cli(["serve"], env, tmp_path) for _ in range(2)]
+        try:
+            assert held.wait(120), "no worker reached Slack"
+            sub_id, _, seq = calls["held"]["key"].rsplit("/", 2)
+            [sending] = [r for r in store.outbox(sub_id) if r["seq"] == int(seq)]
+            victim = int(sending["claimed_by"].split("/")[0].rsplit(":", 1)[1])
+            os.kill(victim, signal.SIGKILL)
+            release.set()  # Slack posts the held message after all
+            survivor = next(w for w in workers if w.pid != victim)
+            wait_until(lambda: len(store.outbox(states=("sent",))) == len(chats), 90, "50 digests")
+            survivor.send_signal(signal.SIGTERM)
+            assert survivor.wait(timeout=30) == 0
+        finally:
+            release.set()
+            for w in workers:
+                w.kill()
+        assert arxiv.requests.count("/rss/cs.LG") == 1  # the day was fetched once
+    keys = [p["metadata"]["event_payload"]["key"] for p in slack.posted()]
+    assert len(keys) == len(set(keys)) == len(chats)  # each digest exactly once
+    assert {k.split("/")[0] for k in keys} == {f"slack:{c}" for c in chats}
+    assert store.claims("run:", states=("failed",)) == []
+    store.close()
