@@ -406,13 +406,14 @@ def post(
 @app.command()
 @_errors_as_lines
 def status() -> None:
-    """Subscriptions, their last digest, delivery errors, the outbox and today's LLM spend.
+    """Subscriptions, their last digest, delivery errors, the outbox, problems, LLM spend.
 
     Example: paperdigest status
     """
     from digest.status import status_report
 
-    report = status_report(Store(_settings().database.dsn))
+    settings = _settings()
+    report = status_report(Store(settings.database.dsn), settings.serve.days)
     fetch = report["last_fetch"]
     console.print(
         f"last fetch: {fetch['day']} {fetch['status']} at {fetch['at']}"
@@ -423,15 +424,19 @@ def status() -> None:
     for sub in report["subscriptions"]:
         last = sub["last_digest"]
         box = sub["outbox"]
+        doubt = box["sent_again_in_doubt"]
         table.add_row(
-            sub["id"],
-            "active" if sub["active"] else f"paused: {sub['paused_reason']}",
+            escape(sub["id"]),
+            "active" if sub["active"] else f"paused: {escape(sub['paused_reason'] or '')}",
             sub["schedule"],
             f"{last['day']} {last['status']}" if last else "none yet",
-            f"{box['sent']} sent, {box['waiting']} waiting, {box['failed']} failed",
-            sub["last_error"] or "",
+            f"{box['sent']} sent, {box['waiting']} waiting, {box['failed']} failed"
+            + (f", {doubt} sent again in doubt" if doubt else ""),
+            escape(sub["last_error"] or ""),
         )
     console.print(table)
+    for problem in report["problems"]:
+        console.print(f"problem: {problem['subscription']}: {problem['reason']}", markup=False)
     console.print(f"LLM spend today: ${report['llm_spend_today_usd']:.2f}")
 
 

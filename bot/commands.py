@@ -10,9 +10,10 @@ import asyncio
 import re
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 
+from bot.readers import Audience, Source, sources
 from bot.replies import PaperCard, Reply
 from digest.config import Settings
 from digest.criteria import Criteria, Topic
@@ -45,6 +46,7 @@ class Context:
     user_name: str = ""
     chat_admin: bool = False  # the platform says this user administers the chat
     dm: bool = False
+    audience: Audience | None = field(default=None, compare=False)  # who is in which chat
 
     @property
     def subscription_id(self) -> str:
@@ -93,7 +95,11 @@ class Spec:
 
 SPECS: dict[str, Spec] = {
     "help": Spec("help", "this list"),
-    "subscribe": Spec("subscribe", "daily digest in this chat", writes=True),
+    "subscribe": Spec(
+        "subscribe [like <#channel>]",
+        "daily digest in this chat (in a DM: your own, maybe a copy of a channel's criteria)",
+        writes=True,
+    ),
     "unsubscribe": Spec("unsubscribe", "stop the daily digest", writes=True),
     "settings": Spec("settings", "criteria version, categories, cutoffs, top-k, schedule"),
     "top": Spec("top [n]", "the top n papers of the latest digest (default 5)"),
@@ -215,6 +221,12 @@ async def _help(cmd: Command, ctx: Context, deps: Deps) -> Reply:
 
 def _subscription(ctx: Context, deps: Deps) -> Subscription:
     sub = deps.store.subscription(ctx.subscription_id)
+    if sub is None and ctx.dm:
+        raise NotFoundError(
+            "this conversation has no digest of its own: `subscribe` makes one (`subscribe "
+            "like #channel` starts from a channel's criteria). A channel's settings change "
+            "only by a command sent in that channel."
+        )
     if sub is None:
         raise NotFoundError("this chat has no digest yet; send `subscribe` first")
     return sub
@@ -225,13 +237,27 @@ def _criteria(deps: Deps, sub_id: str) -> tuple[int, Criteria]:
 
 
 def _save_criteria(deps: Deps, ctx: Context, criteria: Criteria) -> int:
-    return deps.store.save_criteria(ctx.subscription_id, criteria.to_text(), criteria.hash, ctx.who)
+    """Store a new version, once it reads back as written: no edit can break a chat."""
+    try:
+        checked = criteria.validated(source="the new criteria")
+    except CriteriaError as exc:
+        raise UsageError(str(exc)) from None
+    return deps.store.save_criteria(ctx.subscription_id, checked.to_text(), checked.hash, ctx.who)
 
 
 async def _subscribe(cmd: Command, ctx: Context, deps: Deps) -> Reply:
+    like = await _like(cmd, ctx, deps)
     existing = deps.store.subscription(ctx.subscription_id)
     if existing and existing.active:
         return Reply("Already subscribed", [f"This chat gets its digest at {_when(existing)}."])
+    if like is not None:  # a personal digest starting from a channel's criteria and cuts
+        versions = deps.store.criteria_versions(like.sub.id)
+        text = versions[-1][2] if versions else _criteria(deps, like.sub.id)[1].to_text()
+        copy = Criteria.parse(text, source=f"the criteria of {like.label}")
+        deps.store.save_criteria(ctx.subscription_id, copy.to_text(), copy.hash, ctx.who)
+        existing = replace(
+            like.sub, id=ctx.subscription_id, chat=ctx.chat, subscribed_by=ctx.who, admins=()
+        )
     b = deps.settings.bot
     sub = existing or Subscription(
         id=ctx.subscription_id,
@@ -250,15 +276,41 @@ async def _subscribe(cmd: Command, ctx: Context, deps: Deps) -> Reply:
     deps.changed(sub.id)
     if not deps.store.criteria_versions(sub.id):
         _save_criteria(deps, ctx, _criteria(deps, sub.id)[1])
+    copied = (
+        [f"Your criteria start as a copy of {like.label}'s; changes here stay here."]
+        if like is not None
+        else []
+    )
     return Reply(
         "Subscribed",
         [
+            *copied,
             f"This chat gets a daily digest of {', '.join(sub.categories)} at {_when(sub)}, "
             f"the top {sub.top_k} papers with relevance >= {sub.relevance_cutoff} and "
             f"novelty >= {sub.novelty_cutoff}.",
             "Send `criteria` to see what it looks for, `help` for everything else.",
         ],
     )
+
+
+async def _like(cmd: Command, ctx: Context, deps: Deps) -> Source | None:
+    """`subscribe like #papers`: a channel the person is in (its name, id or Slack link)."""
+    if not cmd.args:
+        return None
+    if len(cmd.args) != 2 or cmd.args[0].lower() != "like":
+        raise UsageError(_usage("subscribe"))
+    wanted = cmd.args[1]
+    link = re.fullmatch(r"<#(\w+)(?:\|([^>]*))?>", wanted)  # Slack's <#C123|papers>
+    keys = {wanted.lower(), wanted.lower().lstrip("#")}
+    if link:
+        keys |= {link.group(1).lower(), (link.group(2) or "").lower()}
+    readable = await sources(deps.store, ctx.platform, "", ctx.chat, ctx.audience)
+    for source in readable:
+        names = {source.sub.chat.lower(), source.label.lower(), source.label.lower().lstrip("#")}
+        if keys & names:
+            return source
+    known = ", ".join(s.label for s in readable) or "none"
+    raise UsageError(f"no channel '{wanted}' with a digest that you are in; yours: {known}")
 
 
 async def _unsubscribe(cmd: Command, ctx: Context, deps: Deps) -> Reply:
@@ -273,10 +325,20 @@ def _when(sub: Subscription) -> str:
 
 
 async def _settings(cmd: Command, ctx: Context, deps: Deps) -> Reply:
-    sub = _subscription(ctx, deps)
+    sub = deps.store.subscription(ctx.subscription_id)
+    header: list[str] = []
+    if sub is None and ctx.audience is not None:
+        source = (await _sources(ctx, deps))[0]
+        sub = source.sub
+        header = [
+            f"for {source.label} (send commands there to change them; `subscribe` here "
+            f"gives you your own digest, `subscribe like {source.label}` a copy)"
+        ]
+    sub = sub or _subscription(ctx, deps)
     version, criteria = _criteria(deps, sub.id)
     state = "active" if sub.active else f"paused ({sub.paused_reason})"
     lines = [
+        *header,
         f"state: {state}",
         f"criteria: version {version} ({criteria.hash}), {len(criteria.topics)} topics, "
         f"following {len(criteria.authors)} authors",
@@ -290,11 +352,24 @@ async def _settings(cmd: Command, ctx: Context, deps: Deps) -> Reply:
     return Reply("Settings", lines)
 
 
-def _latest(ctx: Context, deps: Deps) -> dict:
-    digest = deps.store.digest(ctx.subscription_id)
-    if digest is None:
-        raise NotFoundError("no digest has been built for this chat yet")
-    return digest
+async def _sources(ctx: Context, deps: Deps) -> list[Source]:
+    found = await sources(deps.store, ctx.platform, ctx.subscription_id, ctx.chat, ctx.audience)
+    if not found:
+        raise NotFoundError(
+            "no digest has been built for this chat yet"
+            if ctx.audience is None
+            else "I know of no digest you can read here: none for this chat, and none of a "
+            "channel you are in. `subscribe` gives you one."
+        )
+    return found
+
+
+async def _read(ctx: Context, deps: Deps) -> tuple[Source, dict]:
+    """The latest digest that answers here, and where it comes from."""
+    source = (await _sources(ctx, deps))[0]
+    digest = deps.store.digest(source.sub.id)
+    assert digest is not None  # sources() keeps subscriptions with a digest
+    return source, digest
 
 
 def _card(paper: dict, rank_: int) -> PaperCard:
@@ -312,10 +387,11 @@ def _card(paper: dict, rank_: int) -> PaperCard:
 
 async def _top(cmd: Command, ctx: Context, deps: Deps) -> Reply:
     n = _int(cmd.args[0], "top", 1, 50) if cmd.args else 5
-    digest = _latest(ctx, deps)
+    source, digest = await _read(ctx, deps)
     papers = digest["papers"][:n]
     cards = [_card(p, i) for i, p in enumerate(papers, 1)]
-    lines = [] if cards else [digest.get("message") or "nothing selected that day"]
+    lines = [] if source.own else [f"from {source.of(digest)}"]
+    lines += [] if cards else [digest.get("message") or "nothing selected that day"]
     return Reply(f"Top {len(cards)} of {digest['date']}", lines, cards)
 
 
@@ -325,18 +401,52 @@ async def _why(cmd: Command, ctx: Context, deps: Deps) -> Reply:
         raise UsageError(_usage("why"))
     ref = found.group(1) if found else cmd.args[0]
     if ref.isdigit():
-        papers = _latest(ctx, deps)["papers"]
+        source, digest = await _read(ctx, deps)
+        papers = digest["papers"]
         index = int(ref)
         if not 1 <= index <= len(papers):
             raise UsageError(f"the latest digest has {len(papers)} papers; {_usage('why')}")
         ref = papers[index - 1]["id"]
+        readable = [source]
     else:
         try:
             ref = split_id(ref)[0]
         except ValueError:
             raise UsageError(f"'{ref}' is not an arXiv id or a rank; {_usage('why')}") from None
-    lines = explain(deps.store, ctx.subscription_id, ref)
-    return Reply(lines[0], lines[1:], ephemeral=True)
+        readable = await _sources(ctx, deps)
+    scored = [(src, d) for src, d in _digests_scoring(deps, readable, ref)]
+    if not scored:  # say what the chat's own (or first) digest knows: not in it
+        lines = explain(deps.store, readable[0].sub.id, ref)
+        return Reply(lines[0], lines[1:], ephemeral=True)
+    (source, digest), others = scored[0], scored[1:]
+    lines = explain(deps.store, source.sub.id, ref, date.fromisoformat(digest["date"]))
+    body = lines[1:] if source.own else [f"in {source.of(digest)}:", *lines[1:]]
+    hashes = {digest["criteria_hash"]}
+    for other, d in others:  # the same paper under other criteria, briefly
+        if d["criteria_hash"] in hashes:
+            continue
+        hashes.add(d["criteria_hash"])
+        row = next(r for r in d["ranking"] if r["id"] == ref)
+        verdict = "made it" if row["selected"] else "did not make it"
+        body.append(
+            f"in {other.of(d)} (other criteria): relevance {row['relevance']}, "
+            f"novelty {row['novelty']}, {verdict}"
+        )
+    return Reply(lines[0], body, ephemeral=True)
+
+
+def _digests_scoring(
+    deps: Deps, readable: list[Source], paper_id: str
+) -> list[tuple[Source, dict]]:
+    """For each readable subscription, its latest digest that ranked the paper."""
+    out = []
+    for source in readable:
+        for day in reversed(deps.store.digest_days(source.sub.id)):
+            digest = deps.store.digest(source.sub.id, day)
+            if digest and any(r["id"] == paper_id for r in digest.get("ranking", [])):
+                out.append((source, digest))
+                break
+    return out
 
 
 async def _criteria_show(cmd: Command, ctx: Context, deps: Deps) -> Reply:
@@ -478,7 +588,9 @@ async def _schedule(cmd: Command, ctx: Context, deps: Deps) -> Reply:
 
 async def _preview(cmd: Command, ctx: Context, deps: Deps) -> Reply:
     sub = _subscription(ctx, deps)
-    digest = _latest(ctx, deps)
+    digest = deps.store.digest(sub.id)
+    if digest is None:
+        raise NotFoundError("no digest has been built for this chat yet")
     day = date.fromisoformat(digest["date"])
     papers = deps.store.papers_of_day(day)
     if not papers:
@@ -521,7 +633,14 @@ async def _search(cmd: Command, ctx: Context, deps: Deps) -> Reply:
         PaperCard(p.id, p.title, p.url, p.authors, None, None, "", i)
         for i, p in enumerate(papers, 1)
     ]
-    return Reply(f"Search: {cmd.rest}", [] if cards else ["no paper matches"], cards)
+    lines = [] if cards else ["no paper matches"]
+    if ctx.audience is not None:
+        readable = await sources(
+            deps.store, ctx.platform, ctx.subscription_id, ctx.chat, ctx.audience
+        )
+        if readable and not readable[0].own:
+            lines.insert(0, f"answering for {readable[0].label}: `why <id>` explains a score")
+    return Reply(f"Search: {cmd.rest}", lines, cards)
 
 
 async def _rate(cmd: Command, ctx: Context, deps: Deps) -> Reply:

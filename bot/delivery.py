@@ -143,7 +143,12 @@ async def deliver(
     now = now or datetime.now(UTC)
     owner = claimant()  # this pass: two passes, even in one process, never share a claim
     report = DeliveryReport()
-    subs = {s.id: s for s in store.subscriptions() if s.platform == sender.platform}
+    if subscription is not None:  # one chat's run: not every chat's row
+        one = store.subscription(subscription)
+        chats = [one] if one is not None and one.active else []
+    else:
+        chats = store.subscriptions()
+    subs = {s.id: s for s in chats if s.platform == sender.platform}
     blocked: set[tuple[str, Any]] = set()  # (subscription, day) with an earlier message open
     parents: dict[tuple[str, Any], str] = {}
     for row in store.outbox(subscription, states=OPEN):

@@ -37,6 +37,7 @@ GRACE = timedelta(hours=3)
 RETRY_EVERY = timedelta(minutes=30)
 RETRIES = 4  # then the channel is told, once
 TICK = timedelta(minutes=1)  # deferred messages, and runs to take over, are looked at this often
+RUNS_AT_ONCE = 8  # a worker's concurrent daily runs; the rest wait, unclaimed, for any worker
 _READ = (DayStatus.BUILT, DayStatus.NO_ANNOUNCEMENT)
 
 
@@ -71,6 +72,7 @@ class DailyScheduler:
         self._listings: dict[str, DayListing] = {}  # today's, on this loop only
         self._fetching: dict[str, asyncio.Lock] = {}
         self._running: set[asyncio.Task[Any]] = set()
+        self._slots: asyncio.Semaphore | None = None
 
     # jobs ---------------------------------------------------------------------------------
 
@@ -146,12 +148,24 @@ class DailyScheduler:
     async def run_subscription(
         self, sub_id: str, day: date | None = None, now: datetime | None = None
     ) -> DayReport | None:
-        """The job: claim the chat's run of the day, fetch and build (both shared), post."""
+        """The job: claim the chat's run of the day, fetch and build (both shared), post.
+
+        A worker makes a few runs at a time; the others wait unclaimed, so that another
+        worker with a free slot may take them.
+        """
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(RUNS_AT_ONCE)
+        async with self._slots:
+            return await self._claimed_run(sub_id, day, now)
+
+    async def _claimed_run(
+        self, sub_id: str, day: date | None, now: datetime | None
+    ) -> DayReport | None:
         sub = self.store.subscription(sub_id)
         sender = self.senders.get(sub.platform) if sub else None
         if sub is None or not sub.active or sender is None:
             return None
-        now = now or datetime.now(UTC)
+        now = max(now, datetime.now(UTC)) if now else datetime.now(UTC)
         key = run_key(sub_id, day or now.astimezone(ZoneInfo(sub.timezone)).date())
         who = owner()
         claim = self.store.claim(key, who, self.lease, at=now)

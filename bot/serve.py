@@ -76,7 +76,7 @@ async def run_service(settings: Settings, env: dict[str, str]) -> None:
     webhook = telegram is not None and settings.telegram.mode == "webhook"
     web_app = build_web_app(
         store, slack if slack and not env.get("SLACK_APP_TOKEN") else None,
-        telegram if webhook else None, secret,
+        telegram if webhook else None, secret, settings.serve.days,
     )  # fmt: skip
     addresses = [(settings.serve.health_host, settings.serve.health_port)]
     if slack is not None and not env.get("SLACK_APP_TOKEN"):

@@ -10,6 +10,7 @@ import re
 from datetime import datetime
 from typing import Any
 
+from cachetools import TTLCache
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -25,6 +26,7 @@ MAX_BLOCKS = 50
 MAX_TEXT = 3000
 PAPERS_IN_HEADER = 5
 PAPERS_PER_THREAD_MESSAGE = 10  # 3 blocks a paper: well under 50 blocks
+AUDIENCE_TTL = 300  # seconds a person's channels (and a channel's name) are remembered
 METADATA_EVENT = "paperdigest_message"
 PERMANENT = {
     "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "account_inactive",
@@ -90,12 +92,58 @@ def render_blocks(reply: Reply) -> list[dict[str, Any]]:
     return blocks
 
 
+class SlackAudience:
+    """What Slack says about one person: the channels they are in (users.conversations, with
+    the bot's token: public ones, and private ones the bot is in too), which are public, and
+    their names. Answers are cached for a few minutes."""
+
+    def __init__(self, client: AsyncWebClient, user: str, cache: TTLCache) -> None:
+        self.client, self.user, self.cache = client, user, cache
+
+    async def member_of(self, chats: list[str]) -> set[str]:
+        key = ("member", self.user)
+        if key not in self.cache:
+            channels: set[str] = set()
+            cursor = None
+            while True:
+                page = await self.client.users_conversations(
+                    user=self.user, types="public_channel,private_channel", limit=1000,
+                    cursor=cursor, exclude_archived=True,
+                )  # fmt: skip
+                channels |= {c["id"] for c in page.get("channels", [])}
+                cursor = (page.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    break
+            self.cache[key] = channels
+        return self.cache[key] & set(chats)
+
+    async def _info(self, chat: str) -> dict[str, Any]:
+        key = ("info", chat)
+        if key not in self.cache:
+            try:
+                self.cache[key] = (await self.client.conversations_info(channel=chat))["channel"]
+            except SlackApiError:
+                self.cache[key] = {"is_private": True, "name": chat}  # unknown: not public
+        return self.cache[key]
+
+    async def is_public(self, chat: str) -> bool:
+        info = await self._info(chat)
+        return not info.get("is_private", True) and not info.get("is_im", False)
+
+    async def name(self, chat: str) -> str:
+        return f"#{(await self._info(chat)).get('name') or chat}"
+
+
 def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None = None) -> AsyncApp:
     """The Bolt app on the service's event loop; HTTP requests are verified with the secret."""
     client = (
         AsyncWebClient(token=token, base_url=base_url) if base_url else AsyncWebClient(token=token)
     )
     app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False)
+    cache: TTLCache = TTLCache(maxsize=10_000, ttl=AUDIENCE_TTL)
+
+    def audience(user: str) -> SlackAudience:
+        return SlackAudience(client, user, cache)
 
     async def ack_command(ack: Any, body: dict[str, Any]) -> None:
         """Within Slack's 3 seconds, always; slow commands say so."""
@@ -107,7 +155,7 @@ def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None 
     async def answer_command(body: dict[str, Any], respond: Any) -> None:
         ctx = Context(
             "slack", body["channel_id"], body["user_id"], body.get("user_name", ""),
-            dm=body.get("channel_name") == "directmessage",
+            dm=body.get("channel_name") == "directmessage", audience=audience(body["user_id"]),
         )  # fmt: skip
         reply = await handle(body.get("text", ""), ctx, deps)
         await respond(
@@ -124,7 +172,9 @@ def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None 
     async def answer_action(body: dict[str, Any], respond: Any) -> None:
         action = body["actions"][0]
         channel = (body.get("channel") or {}).get("id") or body["container"].get("channel_id")
-        ctx = Context("slack", channel, body["user"]["id"], body["user"].get("username", ""))
+        user = body["user"]["id"]
+        ctx = Context("slack", channel, user, body["user"].get("username", ""),
+                      audience=audience(user))  # fmt: skip
         reply = await handle(action["value"], ctx, deps)
         await respond(
             text=reply.title,
@@ -139,7 +189,7 @@ def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None 
     async def on_mention(event: dict[str, Any], say: Any, client: AsyncWebClient) -> None:
         """`@paperdigest why 2602.08007` in a channel: answered in the thread."""
         text = _MENTION.sub("", event.get("text", "")).strip()
-        ctx = Context("slack", event["channel"], event["user"])
+        ctx = Context("slack", event["channel"], event["user"], audience=audience(event["user"]))
         reply = await handle(text, ctx, deps)
         thread = event.get("thread_ts") or event["ts"]
         if reply.ephemeral:
@@ -155,7 +205,9 @@ def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None 
         """A DM to the bot, in plain language or as a command."""
         if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype"):
             return
-        ctx = Context("slack", event["channel"], event["user"], dm=True)
+        ctx = Context(
+            "slack", event["channel"], event["user"], dm=True, audience=audience(event["user"])
+        )
         reply = await handle(event.get("text", ""), ctx, deps)
         await say(text=reply.title, blocks=render_blocks(reply))
 

@@ -11,6 +11,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from cachetools import TTLCache
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT = 4096
 MAX_CALLBACK = 64  # bytes of callback_data
+AUDIENCE_TTL = 300  # seconds a membership (and a group's title) is remembered
 COMMANDS = sorted({name.split()[0] for name in SPECS if name != "rate"} | {"start"})
 
 
@@ -82,16 +84,70 @@ def render_messages(reply: Reply) -> list[tuple[str, InlineKeyboardMarkup | None
     return [(text, _keyboard(cards)) for text, cards in messages]
 
 
-def _context(update: Update, chat_admin: bool = False) -> Context:
+class TelegramAudience:
+    """What Telegram says about one person: of the groups where the bot has seen them, those
+    they are still a member of (getChatMember), which are public, and their titles. Answers
+    are cached for a few minutes."""
+
+    def __init__(self, bot: Any, seen: set[str], user: str, cache: TTLCache) -> None:
+        self.bot, self.seen, self.user, self.cache = bot, seen, user, cache
+
+    async def member_of(self, chats: list[str]) -> set[str]:
+        out = set()
+        for chat in set(chats) & self.seen:
+            key = ("member", chat, self.user)
+            if key not in self.cache:
+                try:
+                    member = await self.bot.get_chat_member(int(chat), int(self.user))
+                    self.cache[key] = member.status in _MEMBER or bool(
+                        getattr(member, "is_member", False)
+                    )
+                except TelegramError:  # left, kicked, or the bot is not there any more
+                    self.cache[key] = False
+            if self.cache[key]:
+                out.add(chat)
+        return out
+
+    async def _chat(self, chat: str) -> Any:
+        key = ("chat", chat)
+        if key not in self.cache:
+            try:
+                self.cache[key] = await self.bot.get_chat(int(chat))
+            except TelegramError:
+                self.cache[key] = None
+        return self.cache[key]
+
+    async def is_public(self, chat: str) -> bool:
+        found = await self._chat(chat)
+        return bool(found is not None and found.username)
+
+    async def name(self, chat: str) -> str:
+        found = await self._chat(chat)
+        return (found.title if found is not None else None) or chat
+
+
+_MEMBER = (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
+
+
+def _context(
+    update: Update, deps: Deps, cache: TTLCache, bot: Any, chat_admin: bool = False
+) -> Context:
+    """Who asks, where; a group message also notes that its sender reads that group."""
     chat = update.effective_chat
     user = update.effective_user
+    chat_id, user_id = (str(chat.id) if chat else "0"), (str(user.id) if user else "0")
+    private = bool(chat and chat.type == ChatType.PRIVATE)
+    if chat is not None and user is not None and not private:
+        deps.store.saw_member("telegram", chat_id, user_id)
+    seen = deps.store.chats_of_member("telegram", user_id) if private else set()
     return Context(
         "telegram",
-        str(chat.id) if chat else "0",
-        str(user.id) if user else "0",
+        chat_id,
+        user_id,
         (user.username or user.full_name) if user else "",
         chat_admin=chat_admin,
-        dm=bool(chat and chat.type == ChatType.PRIVATE),
+        dm=private,
+        audience=TelegramAudience(bot, seen, user_id, cache),
     )
 
 
@@ -117,6 +173,10 @@ def build_application(deps: Deps, token: str, base_url: str | None = None) -> Ap
         builder = builder.base_url(base_url).base_file_url(base_url.replace("/bot", "/file/bot"))
     # updates are handled concurrently: one slow command (a preview) never holds the others
     app = builder.concurrent_updates(True).post_init(register_commands).build()
+    cache: TTLCache = TTLCache(maxsize=10_000, ttl=AUDIENCE_TTL)
+
+    def asking(update: Update, chat_admin: bool = False) -> Context:
+        return _context(update, deps, cache, app.bot, chat_admin)
 
     async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """`/why 2602.08007`, `/criteria add ...`: the same words as everywhere."""
@@ -125,23 +185,23 @@ def build_application(deps: Deps, token: str, base_url: str | None = None) -> Ap
         if text.split()[0].split("@")[0] == "/start":
             text = "/help"
         admin = await _is_chat_admin(update, context) if _writes(text) else False
-        await _answer(message, await handle(text, _context(update, admin), deps))
+        await _answer(message, await handle(text, asking(update, admin), deps))
 
     async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A plain DM: "why did 2602.08007 score 9?"."""
         message = update.effective_message
-        await _answer(message, await handle(message.text or "", _context(update), deps))
+        await _answer(message, await handle(message.text or "", asking(update), deps))
 
     async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """👍 / 👎 answer as a toast; Why? answers in the chat."""
         query = update.callback_query
         command = query.data or ""
         if command.startswith("rate "):
-            reply = await handle(command, _context(update), deps)
+            reply = await handle(command, asking(update), deps)
             await query.answer(reply.title if not reply.error else reply.text()[:190])
             return
         await query.answer()
-        reply = await handle(command, _context(update), deps)
+        reply = await handle(command, asking(update), deps)
         if query.message is not None:
             await _answer(query.message, reply)
 

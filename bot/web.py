@@ -22,11 +22,12 @@ def build_web_app(
     slack: Any | None = None,
     telegram: Any | None = None,
     telegram_secret: str = "",
+    days: str = "mon-fri",
 ) -> web.Application:
     """Routes for what is on: the store's /healthz, a Bolt AsyncApp, a PTB Application."""
     app = web.Application()
     if store is not None:
-        app.router.add_get("/healthz", _health(store))
+        app.router.add_get("/healthz", _health(store, days))
     if slack is not None:
         app.router.add_post("/slack/events", _slack(slack))
     if telegram is not None:
@@ -34,11 +35,11 @@ def build_web_app(
     return app
 
 
-def _health(store: Store) -> Any:
+def _health(store: Store, days: str) -> Any:
     async def healthz(request: web.Request) -> web.Response:
         """The service's state; 503 when the store cannot be read."""
         try:
-            body, status = await asyncio.to_thread(status_report, store), 200
+            body, status = await asyncio.to_thread(status_report, store, days), 200
         except Exception as exc:  # the store is down: say so, do not crash the server
             body, status = {"ok": False, "error": type(exc).__name__}, 503
         return web.json_response(body, status=status, dumps=json.dumps)

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from digest.errors import ConfigError
+from digest.errors import ConfigError, clip
 
 ENV_PREFIX = "PAPERDIGEST_"
 _ANNOUNCE = {"new", "cross", "replace", "replace-cross"}
@@ -22,9 +22,33 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_DB_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg")
+_DB_HINT = "use sqlite:///path or postgresql+psycopg://user:pass@host/db"
+
+
 class DatabaseSettings(_Section):
     url: str = ""
     path: str = "paperdigest.sqlite3"
+
+    @field_validator("url")
+    @classmethod
+    def _supported_url(cls, value: str) -> str:
+        """Empty, SQLite or PostgreSQL (psycopg); the message never repeats the URL's password."""
+        if not value:
+            return value
+        scheme, sep, _ = value.partition("://")
+        if not sep or not scheme:
+            raise ValueError(f"not a database URL; {_DB_HINT}")
+        if scheme not in _DB_SCHEMES:
+            raise ValueError(f"unsupported database '{clip(scheme, 30)}://'; {_DB_HINT}")
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            make_url(value)
+        except (ArgumentError, ValueError):
+            raise ValueError(f"a {scheme}:// URL that cannot be parsed; {_DB_HINT}") from None
+        return value
 
     @property
     def dsn(self) -> str:
@@ -198,7 +222,8 @@ def load_settings(user_file: Path | None = None, env: dict[str, str] | None = No
         loc = [str(p) for p in err["loc"]]
         key = ".".join(loc[:2])
         where = origin.get(tuple(loc[:2]), "defaults")  # type: ignore[arg-type]
-        raise ConfigError(f"config key '{key}' in {where}: {err['msg']}") from None
+        msg = err["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"config key '{key}' in {where}: {msg}") from None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

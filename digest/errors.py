@@ -4,6 +4,7 @@
     ├── ConfigError              a setting is unknown or invalid (names key and file)
     ├── FetchError               an arXiv feed or the export API could not be read
     │   └── FeedParseError       a feed answered with something that is not a feed
+    ├── ListingError             a listing file (JSON lines) has a line that is not a paper
     ├── ScoringError             a scorer could not produce scores
     ├── CriteriaError            a criteria document could not be parsed
     ├── ReferenceFormatError     a reference digest could not be read
@@ -31,6 +32,10 @@ class FeedParseError(FetchError):
     """A feed answered with something that is not a well-formed feed."""
 
 
+class ListingError(DigestError, ValueError):
+    """A listing file has a line that is not a paper; a ValueError too, for older callers."""
+
+
 class ScoringError(DigestError):
     """A scorer could not produce scores."""
 
@@ -45,3 +50,9 @@ class ReferenceFormatError(DigestError):
 
 class NotFoundError(DigestError):
     """An id, day or subscription is not in the store."""
+
+
+def clip(text: str, limit: int = 60) -> str:
+    """`text` on one line and at most `limit` characters, for naming a bad input in a message."""
+    flat = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:limit])
+    return flat if len(text) <= limit and len(flat) <= limit else flat[: limit - 3] + "..."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from anyascii import anyascii
 
@@ -15,10 +16,11 @@ AUTHOR_MATCH = "Author match"
 _ACCENT_MARKS = re.compile(r"[`'^\"~{}\\]")
 
 
-def _name_parts(name: str) -> list[str]:
-    """'Dom`enec Ruiz-Balet' -> ['domenec', 'ruiz', 'balet']: ascii, lower, no punctuation."""
+@lru_cache(maxsize=65_536)  # a day's authors are compared with every followed name
+def _name_parts(name: str) -> tuple[str, ...]:
+    """'Dom`enec Ruiz-Balet' -> ('domenec', 'ruiz', 'balet'): ascii, lower, no punctuation."""
     # arXiv listings keep LaTeX accents ('Dom`enec', 'G\\"odel'): drop the marks, keep the letters
-    return re.findall(r"[a-z]+", _ACCENT_MARKS.sub("", anyascii(name)).lower())
+    return tuple(re.findall(r"[a-z]+", _ACCENT_MARKS.sub("", anyascii(name)).lower()))
 
 
 def same_author(followed: str, written: str) -> bool:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest.day import Cutoffs
-from digest.errors import ConfigError
+from digest.errors import ConfigError, clip
 
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
@@ -76,16 +76,17 @@ def subscription_id(platform: str, chat: str) -> str:
 def parse_time(text: str) -> time:
     match = _TIME.match(text.strip())
     if not match:
-        raise ConfigError(f"'{text}' is not a time of day; use HH:MM, e.g. 06:30")
+        raise ConfigError(f"'{clip(text)}' is not a time of day; use HH:MM, e.g. 06:30")
     return time(int(match.group(1)), int(match.group(2)))
 
 
 def check_timezone(name: str) -> str:
+    """`name` if it is an IANA time zone; ConfigError for anything else, however long or odd."""
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a path
         raise ConfigError(
-            f"'{name}' is not an IANA time zone; use e.g. Europe/Paris or America/New_York"
+            f"'{clip(name)}' is not an IANA time zone; use e.g. Europe/Paris or America/New_York"
         ) from None
     return name
 

@@ -34,7 +34,9 @@ async def renewed(store: Store, key: str | int, who: str, lease: timedelta) -> A
     async def renew() -> None:
         while True:
             await asyncio.sleep(lease.total_seconds() / 3)
-            await asyncio.to_thread(extend, key, who, lease)  # type: ignore[arg-type]
+            # on the loop itself, not in the thread pool: a pool busy with scoring and queries
+            # must never let a live worker's claim run out
+            extend(key, who, lease)  # type: ignore[arg-type]
 
     task = asyncio.create_task(renew())
     try:

@@ -209,3 +209,18 @@ def test_preview_shows_what_enters_and_leaves(subscribed: Deps) -> None:
 def test_commands_before_subscribing_say_so(deps: Deps) -> None:
     reply = say("topk 3", deps)
     assert reply.error and "send `subscribe` first" in reply.text()
+
+
+def test_a_criteria_edit_that_would_not_read_back_is_refused(scored_store: Store) -> None:
+    """A multi-line topic once wrote criteria no later run could read; now it is refused."""
+    from bot.commands import Context, Deps, run
+    from digest.config import load_settings
+    from digest.scoring.local import LocalScorer
+
+    deps = Deps(scored_store, load_settings(env={}), lambda c: LocalScorer())
+    ctx = Context("terminal", "default", "me")
+    before = scored_store.criteria_versions("default")
+    reply = run("criteria add Evil: x\n## Keywords\n- Bogus: z", ctx, deps)
+    assert reply.error and "line break" in reply.text()
+    assert scored_store.criteria_versions("default") == before
+    assert not run("criteria", ctx, deps).error  # the stored criteria still read

@@ -280,6 +280,13 @@ def test_restart_during_delivery(tg: FakeTelegram, scored_store: Store, criteria
     assert len(texts) == total and len(set(texts)) == total  # none twice, none lost
     doubted = [r for r in scored_store.outbox(sub.id) if r["doubt"]]
     assert len(doubted) == 1 and doubted[0]["state"] == "sent"
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    env = {"PAPERDIGEST_DATABASE_URL": scored_store.dsn, "COLUMNS": "200"}
+    status = CliRunner().invoke(app, ["status"], env=env)
+    assert "1 sent again in doubt" in status.output, status.output
 
 
 def test_webhook_refuses_a_wrong_secret(tg: FakeTelegram, deps: Deps) -> None:

@@ -8,6 +8,7 @@ from digest.store._base import StoreBase, now
 from digest.store.models import (
     CriteriaRow,
     DigestRow,
+    MemberRow,
     OutboxRow,
     RatingRow,
     ShownRow,
@@ -55,6 +56,18 @@ class ChatStore(StoreBase):
             if old is not None:
                 s.delete(old)
         self.save_subscription(new)
+
+    def saw_member(self, platform: str, chat: str, user: str) -> None:
+        """Note that `user` wrote in `chat`."""
+        row = {"platform": platform, "chat": chat, "user": user, "seen_at": now()}
+        with self.session() as s, s.begin():
+            self.upsert(s, MemberRow, [row], ["platform", "chat", "user"])
+
+    def chats_of_member(self, platform: str, user: str) -> set[str]:
+        """The chats where `user` was seen."""
+        with self.session() as s:
+            q = select(MemberRow.chat).where(MemberRow.platform == platform, MemberRow.user == user)
+            return set(s.scalars(q))
 
     def save_rating(self, subscription: str, paper_id: str, user: str, value: int) -> None:
         row = {"subscription": subscription, "paper_id": paper_id, "user": user, "value": value,

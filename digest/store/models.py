@@ -233,3 +233,15 @@ class ClaimRow(Base):
     result: Mapped[dict | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class MemberRow(Base):
+    """A person seen in a chat (a Telegram group), so a DM can find the digests they read."""
+
+    __tablename__ = "members"
+    __table_args__ = (UniqueConstraint("platform", "chat", "user"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    chat: Mapped[str] = mapped_column(String(200))
+    user: Mapped[str] = mapped_column(String(200), index=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)

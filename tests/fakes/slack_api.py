@@ -192,6 +192,8 @@ class FakeSlack(Loopback):
         self.users_admin: set[str] = set()
         self.user_names: dict[str, str] = {}
         self.channel_names: dict[str, str] = {}
+        self.private_channels: set[str] = set()
+        self.memberships: dict[str, set[str]] = {}  # user -> the channels they are in
         self.calls: list[Call] = []
         self.messages: list[Payload] = []  # accepted chat.postMessage messages, in order
         self._lock = threading.RLock()
@@ -375,7 +377,7 @@ class FakeSlack(Loopback):
             "id": channel,
             "name": self.channel_names.get(channel, f"chan-{channel.lower()}"),
             "is_channel": True,
-            "is_private": False,
+            "is_private": channel in self.private_channels,
             "is_archived": error == "is_archived",
             "is_member": error not in ("not_in_channel", "is_archived"),
             "created": 1_600_000_000,
@@ -490,6 +492,20 @@ class FakeSlack(Loopback):
         if error == "not_in_channel":
             del self._channel_errors[channel]
         return {"ok": True, "channel": self._channel_summary(channel)}
+
+    def _api_users_conversations(self, params: dict[str, Any]) -> Payload:
+        """The channels `user` is in (the bot is in all of them), one page."""
+        user = params.get("user")
+        if not user:
+            return {"ok": False, "error": "user_not_found"}
+        channels = sorted(self.memberships.get(user, set()))
+        types = (params.get("types") or "public_channel").split(",")
+        kept = [
+            self._channel_summary(c)
+            for c in channels
+            if ("private_channel" if c in self.private_channels else "public_channel") in types
+        ]
+        return {"ok": True, "channels": kept, "response_metadata": {"next_cursor": ""}}
 
     def _api_users_info(self, params: dict[str, Any]) -> Payload:
         user = params.get("user")

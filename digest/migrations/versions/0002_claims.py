@@ -1,4 +1,5 @@
-"""Claimed work: a `claims` table (builds, daily runs) and a lease on each outbox message.
+"""Claimed work: a `claims` table (builds, daily runs) and a lease on each outbox message;
+the people seen in each chat (`members`).
 
 Revision ID: 0002
 Revises: 0001
@@ -32,6 +33,17 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_claims")),
     )
+    op.create_table(
+        "members",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("platform", sa.String(length=32), nullable=False),
+        sa.Column("chat", sa.String(length=200), nullable=False),
+        sa.Column("user", sa.String(length=200), nullable=False),
+        sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_members")),
+        sa.UniqueConstraint("platform", "chat", "user", name=op.f("uq_members_platform_chat_user")),
+    )
+    op.create_index(op.f("ix_members_user"), "members", ["user"], unique=False)
     with op.batch_alter_table("outbox") as batch:
         batch.add_column(sa.Column("claimed_by", sa.String(length=100), nullable=True))
         batch.add_column(sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True))
@@ -45,4 +57,6 @@ def downgrade() -> None:
         batch.drop_column("doubt")
         batch.drop_column("lease_until")
         batch.drop_column("claimed_by")
+    op.drop_index(op.f("ix_members_user"), table_name="members")
+    op.drop_table("members")
     op.drop_table("claims")
