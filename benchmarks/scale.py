@@ -21,7 +21,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections import Counter
@@ -86,25 +85,15 @@ def drop_schema(base: str, schema: str) -> None:
         conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
 
 
-class Clock:
-    """When each platform call arrived (the fakes answer from their own threads)."""
-
-    def __init__(self) -> None:
-        self.times: list[float] = []
-        self.lock = threading.Lock()
-
-    def wrap(self, call):  # type: ignore[no-untyped-def]
-        def timed(params):  # type: ignore[no-untyped-def]
-            answer = call(params)
-            with self.lock:
-                self.times.append(time.monotonic())
-            return answer
-
-        return timed
-
-
 def run(base: str, subs: int, workers: int, papers: list[Paper]) -> dict[str, float]:
     dsn, schema = fresh_schema(base)
+    try:
+        return _run(dsn, subs, workers, papers)
+    finally:
+        drop_schema(base, schema)
+
+
+def _run(dsn: str, subs: int, workers: int, papers: list[Paper]) -> dict[str, float]:
     store = Store(dsn)
     criteria = Criteria.load(default_criteria_path())
     variants = [criteria] + [
@@ -119,7 +108,6 @@ def run(base: str, subs: int, workers: int, papers: list[Paper]) -> dict[str, fl
         store.save_subscription(sub)
         crit = variants[i % len(variants)]
         store.save_criteria(sub.id, crit.to_text(), crit.hash)
-    clock = Clock()
     feeds = {c: rss(c, papers) for c in CATEGORIES}
     with (
         FakeSlack() as slack,
@@ -127,8 +115,6 @@ def run(base: str, subs: int, workers: int, papers: list[Paper]) -> dict[str, fl
         FakeArxiv(rss=feeds) as arxiv,
         tempfile.TemporaryDirectory() as tmp,
     ):
-        slack.set_response("chat.postMessage", clock.wrap(slack._api_chat_postMessage))
-        tg._api_sendMessage = clock.wrap(tg._api_sendMessage)  # type: ignore[method-assign]
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("PAPERDIGEST_")},
             "PAPERDIGEST_DATABASE_URL": dsn,
@@ -142,7 +128,7 @@ def run(base: str, subs: int, workers: int, papers: list[Paper]) -> dict[str, fl
             "PAPERDIGEST_SERVE_DAYS": "mon-sun",
             "PAPERDIGEST_ARXIV_RSS_URL": arxiv.rss_base_url,
         }
-        due, due_at = time.monotonic(), datetime.now(UTC)
+        due = time.time()
         serve = [sys.executable, "-m", "bot.cli", "serve"]
         log = open(Path(tmp) / "serve.log", "w")  # noqa: SIM115
         quiet = {"stdout": subprocess.DEVNULL, "stderr": log}
@@ -156,7 +142,7 @@ def run(base: str, subs: int, workers: int, papers: list[Paper]) -> dict[str, fl
                 if len(built) == subs and done:
                     break
                 stopped = any(p.poll() is not None for p in procs)
-                if stopped or time.monotonic() - due > 1800:
+                if stopped or time.time() - due > 1800:
                     print(Path(tmp, "serve.log").read_text()[-3000:])
                     raise SystemExit("a worker stopped" if stopped else "not done in 30 min")
         finally:
@@ -168,15 +154,15 @@ def run(base: str, subs: int, workers: int, papers: list[Paper]) -> dict[str, fl
         slack_keys = Counter(m["metadata"]["event_payload"]["key"] for m in slack.messages)
         tg_texts = Counter((m["chat_id"], m["text"]) for m in tg.sent())
         fetches = len(arxiv.requests)
+        times = [c.time for c in slack.calls_to("chat.postMessage") + tg.calls_to("sendMessage")]
     store.close()
-    drop_schema(base, schema)
     delivered = sum(slack_keys.values()) + sum(tg_texts.values())
     unique = len(slack_keys) + len(tg_texts)
-    first, last = min(clock.times), max(clock.times)
+    first, last = min(times), max(times)
     return {
         "workers": workers,
         "fetches": fetches,
-        "built_s": (max(built.values()) - due_at).total_seconds(),
+        "built_s": max(built.values()).timestamp() - due,
         "messages": len(planned),
         "per_s": len(planned) / max(last - first, 1e-9),
         "duplicated": delivered - unique,

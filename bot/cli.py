@@ -63,7 +63,7 @@ def _errors_as_lines(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except DigestError as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
             raise typer.Exit(1) from None
 
     return wrapper
@@ -101,7 +101,7 @@ def run(
         listing = sample_listing() if sample else asyncio.run(_fetch(settings))
     if listing.status is DayStatus.FETCH_FAILED:
         err.print(
-            f"[red]error:[/red] {listing.message}. Offline? Try: paperdigest run --sample",
+            f"[red]error:[/red] {escape(listing.message)}. Offline? Try: paperdigest run --sample",
             highlight=False,
         )
         raise typer.Exit(EXIT_FAILED)
@@ -110,14 +110,20 @@ def run(
     if dry_run:
         from digest.scoring.cascade import dry_run as estimate
 
-        console.print(f"{listing.day}: {listing.status.value}: {listing.message}", highlight=False)
+        console.print(
+            f"{listing.day}: {listing.status.value}: {listing.message}",
+            highlight=False,
+            markup=False,
+        )
         judged = [p for p in listing.papers if not followed_in(p, criteria.authors)]
         cached = store.scores([p.id for p in judged], criteria.scoring_hash, scorer.name)
         todo = [p for p in judged if p.id not in cached]
         with console.status("estimating..."):
             line = asyncio.run(finish(scorer, estimate(scorer, todo, criteria)))
         console.print(
-            f"would score {len(todo)} papers ({len(cached)} cached): {line}", highlight=False
+            f"would score {len(todo)} papers ({len(cached)} cached): {line}",
+            highlight=False,
+            markup=False,
         )
         return
     with console.status(f"scoring {len(listing.papers)} papers with {scorer.name}..."):
@@ -135,16 +141,26 @@ def run(
         )
         digest = asyncio.run(finish(scorer, work))
     if digest.status is DayStatus.NO_ANNOUNCEMENT:
-        console.print(f"{digest.day}: no announcement today: {digest.message}; no digest built.")
+        console.print(
+            f"{digest.day}: no announcement today: {digest.message}; no digest built.",
+            markup=False,
+        )
         return
     if digest.status is DayStatus.STALE_FEED:
-        err.print(f"{digest.day}: no digest: {digest.message}. Try again later.", highlight=False)
+        err.print(
+            f"{digest.day}: no digest: {digest.message}. Try again later.",
+            highlight=False,
+            markup=False,
+        )
         raise typer.Exit(EXIT_STALE)
     out_dir = out or Path(settings.digest.out_dir)
     paths = write_outputs(digest, out_dir, store.digest_days(digest.subscription))
     _print_digest(digest)
     page = next((p for p in paths if p.suffix == ".html" and p.stem == str(digest.day)), paths[0])
-    console.print(f"wrote {len(paths)} files (Markdown, JSON, HTML) under {out_dir}/; open {page}")
+    console.print(
+        f"wrote {len(paths)} files (Markdown, JSON, HTML) under {out_dir}/; open {page}",
+        markup=False,
+    )
 
 
 async def _fetch(settings: Settings, categories: tuple[str, ...] | None = None) -> DayListing:
@@ -157,14 +173,15 @@ def _print_digest(digest: Digest, top: int = 10) -> None:
     spent = f"{usage.total_tokens} tokens, ${usage.cost or 0:.2f}" if usage else "no tokens"
     console.print(
         f"[bold]{digest.day}[/bold]: {digest.total_entries} feed entries, {digest.scanned} papers "
-        f"scanned, {len(digest.selected)} selected (judged by {digest.scorer}; {spent})"
+        f"scanned, {len(digest.selected)} selected (judged by {escape(digest.scorer)}; {spent})"
     )
     table = Table("#", "arXiv id", "R", "N", "title", "matched", title=f"top {top}")
     for i, e in enumerate(digest.selected[:top], 1):
         matched = "Author match" if e.followed else (e.score.matched or "")
         table.add_row(
-            str(i), e.paper.id, str(e.score.relevance), str(e.score.novelty), e.paper.title, matched
-        )
+            str(i), e.paper.id, str(e.score.relevance), str(e.score.novelty),
+            escape(e.paper.title), escape(matched),
+        )  # fmt: skip
     console.print(table)
 
 
@@ -192,7 +209,7 @@ def backfill(
     with output.open("w", encoding="utf-8") as fh:
         for paper in papers:
             fh.write(json.dumps(paper.to_dict(), ensure_ascii=False) + "\n")
-    console.print(f"wrote {len(papers)} papers to {output}")
+    console.print(f"wrote {len(papers)} papers to {output}", markup=False)
 
 
 def _day(text: str, option: str) -> date:
@@ -249,7 +266,7 @@ def eval_(
     ranked = sorted(papers, key=lambda p: (p.id not in followed, -(scores[p.id].raw or 0), p.id))
     result = evaluate([p.id for p in ranked], {k: s.relevance for k, s in scores.items()}, ref)
     for line in result.lines():
-        console.print(line, highlight=False)
+        console.print(line, highlight=False, markup=False)
 
 
 @app.command()
@@ -272,7 +289,7 @@ def learn(
     labels = {p.id: 1.0 if p.id in wanted else 0.0 for p in papers}
     store.save_labels(crit.scoring_hash, labels, source=f"reference:{reference.name}")
     summary = learn_from_labels(store, crit, papers)
-    console.print(summary, highlight=False)
+    console.print(summary, highlight=False, markup=False)
 
 
 @app.command()
@@ -292,14 +309,14 @@ def why(
     store = Store(settings.database.dsn)
     when = date.fromisoformat(day) if day else None
     for line in explain(store, settings.digest.subscription, paper_id, when):
-        console.print(line, highlight=False)
+        console.print(line, highlight=False, markup=False)
     if deep:
         crit = _criteria(settings)
         llm = make_scorer("llm", store, crit, settings)
         with console.status(f"asking {settings.llm.model}..."):
             work = deep_explain(store, llm, crit, settings.digest.subscription, paper_id)  # type: ignore[arg-type]
             text = asyncio.run(finish(llm, work))
-        console.print(f"\n{settings.llm.model} explains: {text}", highlight=False)
+        console.print(f"\n{settings.llm.model} explains: {text}", highlight=False, markup=False)
 
 
 @app.command()
@@ -314,7 +331,7 @@ def usage() -> None:
     for day, u in store.usage():
         cost = "unknown" if u.cost is None else f"${u.cost:.4f}"
         table.add_row(
-            str(day), u.model, f"{u.prompt_tokens:,}", f"{u.cached_tokens:,}",
+            str(day), escape(u.model), f"{u.prompt_tokens:,}", f"{u.cached_tokens:,}",
             f"{u.completion_tokens:,}", cost,
         )  # fmt: skip
     console.print(table if table.rows else "no LLM tokens spent yet")
@@ -385,7 +402,9 @@ def post(
         report = asyncio.run(go())
     for digest in report.digests:
         console.print(
-            f"{digest.subscription}: {digest.status.value}: {digest.message}", highlight=False
+            f"{digest.subscription}: {digest.status.value}: {digest.message}",
+            highlight=False,
+            markup=False,
         )
     for platform, delivered in report.delivery.items():
         console.print(
@@ -418,7 +437,8 @@ def status() -> None:
     console.print(
         f"last fetch: {fetch['day']} {fetch['status']} at {fetch['at']}"
         if fetch
-        else "no fetch yet"
+        else "no fetch yet",
+        markup=False,
     )
     table = Table("subscription", "state", "schedule", "last digest", "outbox", "last error")
     for sub in report["subscriptions"]:
@@ -428,7 +448,7 @@ def status() -> None:
         table.add_row(
             escape(sub["id"]),
             "active" if sub["active"] else f"paused: {escape(sub['paused_reason'] or '')}",
-            sub["schedule"],
+            escape(sub["schedule"]),
             f"{last['day']} {last['status']}" if last else "none yet",
             f"{box['sent']} sent, {box['waiting']} waiting, {box['failed']} failed"
             + (f", {doubt} sent again in doubt" if doubt else ""),
@@ -463,7 +483,7 @@ def criteria_show() -> None:
     """
     crit = _criteria(_settings())
     console.print(crit.to_text(), highlight=False, markup=False)
-    console.print(f"hash: {crit.hash}")
+    console.print(f"hash: {crit.hash}", markup=False)
 
 
 def _read_papers(path: Path) -> list:

@@ -7,6 +7,7 @@ score 9?") and the terminal `chat` all arrive here as plain text with a Context.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import re
 import shlex
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from bot.readers import Audience, Source, sources
 from bot.replies import PaperCard, Reply
 from digest.config import Settings
 from digest.criteria import Criteria, Topic
-from digest.errors import ConfigError, CriteriaError, DigestError, NotFoundError
+from digest.errors import ConfigError, CriteriaError, DigestError, NotFoundError, clip
 from digest.explain import explain
 from digest.papers import split_id
 from digest.pipeline import current_criteria
@@ -212,11 +213,20 @@ def _may_change(ctx: Context, deps: Deps) -> bool:
 
 
 async def _help(cmd: Command, ctx: Context, deps: Deps) -> Reply:
-    lines = [f"`{spec.usage}`: {spec.summary}" for name, spec in SPECS.items() if name != "rate"]
-    title = "paperdigest commands"
     if cmd.args == ("unknown",):
-        title = f"I don't know '{cmd.rest.split()[0]}'. paperdigest commands"
-    return Reply(title, lines, ephemeral=True)
+        return _unknown(cmd.rest.split()[0])
+    lines = [f"`{spec.usage}`: {spec.summary}" for name, spec in SPECS.items() if name != "rate"]
+    return Reply("paperdigest commands", lines, ephemeral=True)
+
+
+def _unknown(word: str) -> Reply:
+    """One short answer to an unknown word: the closest command names, and `help`."""
+    word = clip(word, 40)
+    names = sorted({name.split()[0] for name in SPECS if name != "rate"})
+    close = difflib.get_close_matches(word.lower().lstrip("/"), names, n=3, cutoff=0.6)
+    lines = [f"did you mean {' or '.join(f'`{name}`' for name in close)}?"] if close else []
+    lines.append("send `help` for all commands")
+    return Reply(f"I don't know '{word}'", lines, ephemeral=True, error=True)
 
 
 def _subscription(ctx: Context, deps: Deps) -> Subscription:
@@ -640,7 +650,7 @@ async def _search(cmd: Command, ctx: Context, deps: Deps) -> Reply:
         )
         if readable and not readable[0].own:
             lines.insert(0, f"answering for {readable[0].label}: `why <id>` explains a score")
-    return Reply(f"Search: {cmd.rest}", lines, cards)
+    return Reply(f"Search: {clip(' '.join(cmd.rest.split()), 80)}", lines, cards)
 
 
 async def _rate(cmd: Command, ctx: Context, deps: Deps) -> Reply:

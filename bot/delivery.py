@@ -214,8 +214,9 @@ async def deliver(
             blocked.add(thread)
             continue
         store.update_outbox(
-            row["id"], owner, state="sent", message_id=message_id, sent_at=now, error=None
-        )
+            row["id"], owner, state="sent", message_id=message_id, error=None,
+            sent_at=max(now, datetime.now(UTC)),
+        )  # fmt: skip
         parents.setdefault(thread, message_id)
         report.sent += 1
     return report

@@ -40,6 +40,14 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def fallback(reply: Reply) -> str:
+    """The plain `text` of a message (notifications, screen readers), escaped as mrkdwn is.
+
+    A digest's header says its total ("80 papers from ..."), not the papers it carries."""
+    text = f"{reply.title}: {reply.lines[0]}" if reply.papers and reply.lines else reply.title
+    return escape(text[:MAX_TEXT])
+
+
 def _section(text: str) -> dict[str, Any]:
     if len(text) > MAX_TEXT:
         text = text[: MAX_TEXT - 1] + "…"
@@ -159,7 +167,7 @@ def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None 
         )  # fmt: skip
         reply = await handle(body.get("text", ""), ctx, deps)
         await respond(
-            text=reply.title,
+            text=fallback(reply),
             blocks=render_blocks(reply),
             response_type="ephemeral" if reply.ephemeral else "in_channel",
         )
@@ -177,7 +185,7 @@ def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None 
                       audience=audience(user))  # fmt: skip
         reply = await handle(action["value"], ctx, deps)
         await respond(
-            text=reply.title,
+            text=fallback(reply),
             blocks=render_blocks(reply),
             response_type="ephemeral",
             replace_original=False,
@@ -194,11 +202,11 @@ def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None 
         thread = event.get("thread_ts") or event["ts"]
         if reply.ephemeral:
             await client.chat_postEphemeral(
-                channel=event["channel"], user=event["user"], text=reply.title,
+                channel=event["channel"], user=event["user"], text=fallback(reply),
                 blocks=render_blocks(reply), thread_ts=thread,
             )  # fmt: skip
         else:
-            await say(text=reply.title, blocks=render_blocks(reply), thread_ts=thread)
+            await say(text=fallback(reply), blocks=render_blocks(reply), thread_ts=thread)
 
     @app.event("message")
     async def on_message(event: dict[str, Any], say: Any) -> None:
@@ -209,7 +217,7 @@ def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None 
             "slack", event["channel"], event["user"], dm=True, audience=audience(event["user"])
         )
         reply = await handle(event.get("text", ""), ctx, deps)
-        await say(text=reply.title, blocks=render_blocks(reply))
+        await say(text=fallback(reply), blocks=render_blocks(reply))
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:
@@ -254,7 +262,7 @@ class SlackSender:
         try:
             response = await self.client.chat_postMessage(
                 channel=sub.chat,
-                text=f"{reply.title}: {len(reply.papers)} papers" if reply.papers else reply.title,
+                text=fallback(reply),
                 blocks=render_blocks(reply),
                 thread_ts=parent,
                 unfurl_links=False,

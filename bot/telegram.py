@@ -65,22 +65,55 @@ def _keyboard(cards: list[PaperCard]) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows) if rows else None
 
 
-def render_messages(reply: Reply) -> list[tuple[str, InlineKeyboardMarkup | None]]:
-    """A Reply as Telegram HTML messages under 4096 characters, split between papers."""
-    head = f"<b>{_escape(reply.title)}</b>"
-    if reply.lines:
-        head += "\n" + "\n".join(_escape(line) for line in reply.lines)
-    messages: list[tuple[str, list[PaperCard]]] = [(head[: MAX_TEXT - 1], [])]
-    for card in reply.papers:
+def _pieces(line: str, limit: int) -> list[str]:
+    """One plain line as escaped pieces of at most `limit` characters, never cut in an entity."""
+    pieces, piece, size = [], [], 0
+    for ch in line:
+        escaped = _escape(ch)
+        if size + len(escaped) > limit:
+            pieces.append("".join(piece))
+            piece, size = [], 0
+        piece.append(escaped)
+        size += len(escaped)
+    return [*pieces, "".join(piece)]
+
+
+def _fitting(card: PaperCard, limit: int) -> tuple[PaperCard, str]:
+    """A paper's block, its comment (then its title) shortened until the block fits."""
+    block = paper_html(card)
+    for comment, title in ((1000, None), (300, None), (0, None), (0, 300), (0, 100)):
+        if len(block) <= limit:
+            break
+        cut = {"comment": card.comment[:comment] + "…" if comment else ""}
+        if title is not None:
+            cut["title"] = card.title[:title] + "…"
+        card = PaperCard(**{**card.__dict__, **cut})
         block = paper_html(card)
-        if len(block) > MAX_TEXT - 10:  # one paper alone too long: shorten its comment
-            card = PaperCard(**{**card.__dict__, "comment": card.comment[:1000] + "…"})
-            block = paper_html(card)
-        text, cards = messages[-1]
-        if len(text) + 2 + len(block) <= MAX_TEXT:
-            messages[-1] = (f"{text}\n\n{block}", [*cards, card])
+    return card, block
+
+
+def render_messages(reply: Reply) -> list[tuple[str, InlineKeyboardMarkup | None]]:
+    """A Reply as Telegram HTML messages under 4096 characters, split between lines and papers.
+
+    Every cut falls between escaped pieces, so each message is valid HTML on its own."""
+    limit = MAX_TEXT - 16
+    title = reply.title if len(reply.title) <= 300 else reply.title[:300] + "…"
+    units: list[tuple[str, str, PaperCard | None]] = [("\n", f"<b>{_escape(title)}</b>", None)]
+    for line in reply.lines:
+        units += [
+            ("\n", piece, None) for part in line.split("\n") for piece in _pieces(part, limit)
+        ]
+    for card in reply.papers:
+        card, block = _fitting(card, limit)
+        units.append(("\n\n", block, card))
+    messages: list[tuple[str, list[PaperCard]]] = []
+    for glue, text, card in units:
+        cards = [card] if card is not None else []
+        if messages and len(messages[-1][0]) + len(glue) + len(text) <= MAX_TEXT:
+            before, held = messages[-1]
+            messages[-1] = (f"{before}{glue}{text}", held + cards)
         else:
-            messages.append((block, [card]))
+            messages.append((text, cards))
     return [(text, _keyboard(cards)) for text, cards in messages]
 
 
@@ -205,7 +238,17 @@ def build_application(deps: Deps, token: str, base_url: str | None = None) -> Ap
         if query.message is not None:
             await _answer(query.message, reply)
 
+    async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """`/foo`, `/subscibe`: the closest commands; a command for another bot: nothing."""
+        message = update.effective_message
+        word = (message.text or "").split(maxsplit=1)[0]
+        _, _, addressee = word.partition("@")
+        if addressee and addressee.lower() != (context.bot.username or "").lower():
+            return
+        await _answer(message, await handle(message.text or "", asking(update), deps))
+
     app.add_handler(CommandHandler(COMMANDS, on_command))
+    app.add_handler(MessageHandler(filters.COMMAND, on_unknown_command))
     app.add_handler(
         MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, on_text)
     )

@@ -24,6 +24,8 @@ from digest.scoring import Score, Scorer
 from digest.store import Store
 from digest.work import LEASE, once
 
+ZERO = timedelta(0)
+
 
 @dataclass
 class DayListing:
@@ -166,16 +168,18 @@ async def score_day(
 
     async def build() -> dict[str, Any]:
         await asyncio.to_thread(store.save_listing, listing.day, listing.papers)
-        fresh.extend(await scorer.score(missing, criteria))
+        done = await asyncio.to_thread(store.scores, [p.id for p in missing], key, scorer.name)
+        todo = [p for p in missing if p.id not in done]  # scored while this one waited
+        fresh.extend(await scorer.score(todo, criteria) if todo else [])
         await asyncio.to_thread(store.save_scores, fresh, key, scorer.name)
         return {"scored": len(fresh)}
 
     digest_of_ids = hashlib.sha256(" ".join(sorted(ids)).encode()).hexdigest()[:16]
     build_key = f"build:{listing.day}:{key}:{scorer.name}:{digest_of_ids}"
-    await once(store, build_key, build, lease)
-    if not fresh:  # another worker scored them: read what it stored
-        scores.update(await asyncio.to_thread(store.scores, [p.id for p in missing], key,
-                                              scorer.name))  # fmt: skip
+    # The claim makes concurrent builds wait for one another and share the result; once it
+    # ends anyone may build again, so that papers a scorer could not score are tried again.
+    await once(store, build_key, build, lease, final=lambda result: False, again_after=ZERO)
+    scores.update(await asyncio.to_thread(store.scores, [p.id for p in missing], key, scorer.name))
     scores.update({s.paper_id: s for s in fresh})
     return scores, fresh
 

@@ -59,9 +59,10 @@ def test_help_lists_every_command(deps: Deps) -> None:
             assert spec.usage in text
 
 
-def test_unknown_command_answers_with_help(deps: Deps) -> None:
+def test_unknown_command_answers_with_a_pointer_to_help(deps: Deps) -> None:
     reply = say("frobnicate the papers", deps)
-    assert "I don't know 'frobnicate'" in reply.title and "top [n]" in reply.text()
+    assert "I don't know 'frobnicate'" in reply.title and "send `help`" in reply.text()
+    assert "top [n]" not in reply.text()  # not the whole help
 
 
 def test_subscribe_settings_unsubscribe(deps: Deps) -> None:
@@ -224,3 +225,15 @@ def test_a_criteria_edit_that_would_not_read_back_is_refused(scored_store: Store
     assert reply.error and "line break" in reply.text()
     assert scored_store.criteria_versions("default") == before
     assert not run("criteria", ctx, deps).error  # the stored criteria still read
+
+
+def test_a_search_of_five_thousand_words_answers(scored_store: Store) -> None:
+    from bot.commands import Context, Deps, run
+    from digest.config import load_settings
+    from digest.scoring.local import LocalScorer
+
+    deps = Deps(scored_store, load_settings(env={}), lambda c: LocalScorer())
+    reply = run(
+        "search " + " ".join(f"w{i}" for i in range(5000)), Context("slack", "C1", "U1"), deps
+    )
+    assert not reply.error and reply.title.startswith("Search: w0 w1") and len(reply.title) <= 90

@@ -145,3 +145,36 @@ def test_a_telegram_dm_answers_for_groups_its_person_is_in(deps: Deps, criteria:
         answer = tg.sent(ALICE)[-1]["text"]
     assert "in Papers' digest of 2026-02-10" in answer and "relevance" in answer
     assert "Secret lab" not in answer
+
+
+def test_a_mention_in_an_unsubscribed_channel_and_a_paper_under_two_criteria(
+    bolt: str, slack: FakeSlack, deps: Deps, criteria: Criteria
+) -> None:
+    from dataclasses import replace
+
+    from digest.criteria import Topic
+    from digest.pipeline import DayListing, build_digest, sample_listing
+    from digest.scoring.local import LocalScorer
+
+    channel_digest(deps.store, criteria, "slack:C1")
+    other = replace(criteria, topics=(*criteria.topics, Topic("Graphs", "message passing")))
+    deps.store.save_subscription(Subscription("slack:C3", "slack", "C3", subscribed_by="x"))
+    day = sample_listing()
+    few = [p for p in day.papers if p.id == PAPER] + day.papers[:30]
+    listing = DayListing(day.day, day.status, day.message, few, len(few))
+    asyncio.run(build_digest(deps.store, listing, other, LocalScorer(), subscription="slack:C3"))
+    slack.channel_names["C3"] = "graphs"
+    slack.memberships["UALICE"] = {"C1", "C3"}
+    mention = {
+        "type": "event_callback", "team_id": "T1", "api_app_id": "A1", "event_id": "EvM",
+        "event_time": 1,
+        "event": {"type": "app_mention", "channel": "C9", "user": "UALICE",
+                  "text": f"<@UBOT> why {PAPER}", "ts": "1700000000.000009"},
+    }  # fmt: skip
+    assert post_json(bolt, mention).status_code == 200
+    posted = slack.wait_for("chat.postEphemeral")[0].params
+    answer = text_of(posted)
+    assert posted["channel"] == "C9" and "relevance" in answer
+    assert "digest of 2026-02-10 (other criteria): relevance" in answer  # the second criteria
+    search = dm(bolt, slack, "UALICE", "search low-rank Adam")
+    assert "answering for #" in search

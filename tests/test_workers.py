@@ -114,7 +114,8 @@ def test_two_posts_and_serve_deliver_at_once(
         asyncio.run(build_for(store, listing, sub, senders[sub.platform], lambda c: LocalScorer()))
     expected = {s.id: len(store.outbox(s.id)) for s in subs}
     slack.set_response("chat.postMessage", slow(slack._api_chat_postMessage))
-    tg._api_sendMessage = slow(tg._api_sendMessage)  # type: ignore[method-assign]
+    name, send = tg._methods["sendmessage"]
+    tg._methods["sendmessage"] = (name, slow(send))
     env = {
         "PAPERDIGEST_DATABASE_URL": store_url,
         "SLACK_BOT_TOKEN": TOKEN,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from digest.day import DayStatus, Digest, Entry, Usage
 
 TITLE = "Personalized Daily ArXiv Papers"
@@ -56,15 +58,20 @@ def _cell(text: object) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
+def _text(text: object) -> str:
+    """Text from a paper or a scorer, shown as text: `<script>` stays visible, never runs."""
+    return html.escape(str(text), quote=False)
+
+
 def _link_text(text: str) -> str:
-    return " ".join(text.split()).replace("[", "\\[").replace("]", "\\]")
+    return _text(" ".join(text.split())).replace("[", "\\[").replace("]", "\\]")
 
 
 def render_markdown(digest: Digest) -> str:
     """Render one day's digest in the reference layout."""
     lines = [f"# {TITLE} {digest.day.isoformat()}", ""]
     if digest.status != DayStatus.BUILT:
-        lines += [f"**{status_message(digest)}**", "", f"Status: {digest.status.value}", ""]
+        lines += [f"**{_text(status_message(digest))}**", "", f"Status: {digest.status.value}", ""]
         return "\n".join(lines)
 
     selected = digest.selected
@@ -86,7 +93,7 @@ def render_markdown(digest: Digest) -> str:
         "",
         f"Cutoffs: relevance >= {digest.cutoffs.relevance}, novelty >= {digest.cutoffs.novelty}",
         "",
-        f"Notes: {digest.message}",
+        f"Notes: {_text(digest.message)}",
         "",
     ]
     if digest.unscored:
@@ -97,7 +104,7 @@ def render_markdown(digest: Digest) -> str:
             paper = entry.paper
             lines.append(
                 f"{n}. [{_link_text(paper.title)}](#{anchor(n)})"
-                f" Authors: {', '.join(paper.authors)}"
+                f" Authors: {_text(', '.join(paper.authors))}"
             )
         lines.append("")
     else:
@@ -108,15 +115,15 @@ def render_markdown(digest: Digest) -> str:
         lines += [
             f'<a id="{anchor(n)}"></a>',
             "",
-            f"## {n}. {' '.join(paper.title.split())}",
+            f"## {n}. {_text(' '.join(paper.title.split()))}",
             "",
             f"ArXiv ID: [{paper.id}]({paper.url})",
             "",
-            f"Authors: {', '.join(paper.authors)}",
+            f"Authors: {_text(', '.join(paper.authors))}",
             "",
-            f"Abstract: {paper.abstract}",
+            f"Abstract: {_text(paper.abstract)}",
             "",
-            f"Comment: {entry_comment(entry)}",
+            f"Comment: {_text(entry_comment(entry))}",
             "",
         ]
         if shows_score(entry):

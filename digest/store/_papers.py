@@ -37,7 +37,9 @@ class PaperStore(StoreBase):
         paper = self.paper(paper_id)
         if paper is None:
             raise NotFoundError(
-                f"paper {paper_id} is not in the store; run a digest that lists it first"
+                f"paper {paper_id} is not in the store: no digest paperdigest has built lists "
+                "it. `search <words>` finds the papers it has read; a new paper appears after "
+                "the digest of the day arXiv announces it"
             )
         return paper
 
