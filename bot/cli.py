@@ -429,18 +429,26 @@ def status() -> None:
 
     Example: paperdigest status
     """
+    from rich.table import Column
+
     from digest.status import status_report
 
     settings = _settings()
     report = status_report(Store(settings.database.dsn), settings.serve.days)
+    # Piped (cron, `docker exec` without -t) rich would cut lines at 80 columns: a chat id or
+    # an error must be read whole, so there the width is unbounded; a terminal folds instead.
+    out = console if console.is_terminal else Console(width=100_000)
     fetch = report["last_fetch"]
-    console.print(
+    out.print(
         f"last fetch: {fetch['day']} {fetch['status']} at {fetch['at']}"
         if fetch
         else "no fetch yet",
         markup=False,
     )
-    table = Table("subscription", "state", "schedule", "last digest", "outbox", "last error")
+    table = Table(
+        Column("subscription", overflow="fold"), Column("state", overflow="fold"),
+        "schedule", "last digest", "outbox", Column("last error", overflow="fold"),
+    )  # fmt: skip
     for sub in report["subscriptions"]:
         last = sub["last_digest"]
         box = sub["outbox"]
@@ -454,10 +462,10 @@ def status() -> None:
             + (f", {doubt} sent again in doubt" if doubt else ""),
             escape(sub["last_error"] or ""),
         )
-    console.print(table)
+    out.print(table)
     for problem in report["problems"]:
-        console.print(f"problem: {problem['subscription']}: {problem['reason']}", markup=False)
-    console.print(f"LLM spend today: ${report['llm_spend_today_usd']:.2f}")
+        out.print(f"problem: {problem['subscription']}: {problem['reason']}", markup=False)
+    out.print(f"LLM spend today: ${report['llm_spend_today_usd']:.2f}")
 
 
 @app.command("serve")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from bot.delivery import DeliveryReport, Sender, deliver, enqueue
+from bot.delivery import SHORT_WAIT, DeliveryReport, Sender, deliver_waiting, enqueue
 from digest.criteria import Criteria
 from digest.day import DayStatus, Digest
 from digest.pipeline import DayListing, build_digest, current_criteria, for_categories
@@ -66,10 +67,12 @@ async def post_day(
     senders: dict[str, Sender],
     scorer_for: Callable[[Criteria], Scorer],
     lease: timedelta = LEASE,
+    wait: timedelta = SHORT_WAIT,
 ) -> DayReport:
     """Build each active subscription's digest for the day, queue it, deliver everything due.
 
-    A chat whose digest fails is reported and skipped; the others are posted.
+    A chat whose digest fails is reported and skipped; the others are posted. A rate limit
+    of at most `wait` is waited out; a longer one leaves its messages deferred (reported).
     """
     report = DayReport()
     for sub in store.subscriptions():
@@ -82,6 +85,6 @@ async def post_day(
         except Exception as exc:  # one chat's bad criteria or store row must not stop the others
             log.exception("%s: the digest could not be built", sub.id)
             report.failed.append(f"{sub.id}: {type(exc).__name__}: {exc}")
-    for platform, sender in senders.items():
-        report.delivery[platform] = await deliver(store, sender, lease=lease)
+    passes = [deliver_waiting(store, sender, wait, lease=lease) for sender in senders.values()]
+    report.delivery = dict(zip(senders, await asyncio.gather(*passes), strict=True))
     return report

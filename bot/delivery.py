@@ -12,6 +12,7 @@ recording that; `status` counts those messages.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from dataclasses import dataclass, field, replace
@@ -28,6 +29,8 @@ from digest.work import owner as claimant
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+SHORT_WAIT = timedelta(seconds=30)  # `post` waits out a Retry-After this short...
+WAIT_ROUNDS = 5  # ...this many times at most, then leaves the rest to a later run
 STOPPING = threading.Event()  # set on SIGTERM: the message in flight is finished, no other
 
 
@@ -119,6 +122,7 @@ class DeliveryReport:
     deferred: int = 0
     in_doubt: int = 0  # in-doubt messages the platform cannot check: sent again
     failed: list[str] = field(default_factory=list)
+    next_at: datetime | None = None  # the earliest time a message left waiting is due
 
     def add(self, other: DeliveryReport) -> None:
         self.sent += other.sent
@@ -126,6 +130,12 @@ class DeliveryReport:
         self.deferred += other.deferred
         self.in_doubt += other.in_doubt
         self.failed += other.failed
+        self.wait_until(other.next_at)
+
+    def wait_until(self, at: datetime | None) -> None:
+        """Note a message due at `at`: `next_at` keeps the earliest."""
+        if at is not None and (self.next_at is None or at < self.next_at):
+            self.next_at = at
 
 
 async def deliver(
@@ -162,7 +172,9 @@ async def deliver(
         waiting = row["state"] == "pending" and row["not_before"] and row["not_before"] > now
         if held or waiting:
             blocked.add(thread)  # another deliverer has it, or a rate limit holds the chat
-            report.deferred += bool(waiting)
+            if waiting:
+                report.deferred += 1
+                report.wait_until(row["not_before"])
             continue
         kind = store.claim_message(row["id"], owner, lease, now)
         if kind is None:
@@ -179,14 +191,17 @@ async def deliver(
             report.in_doubt += kind == "in doubt" and not sender.confirms
         except RetryLater as exc:
             give_up = row["attempts"] + 1 >= MAX_ATTEMPTS
+            not_before = now + timedelta(seconds=exc.seconds)
             store.update_outbox(
                 row["id"], owner,
                 state="failed" if give_up else "pending",
                 error=str(exc),
-                not_before=now + timedelta(seconds=exc.seconds),
+                not_before=not_before,
             )  # fmt: skip
             blocked.add(thread)
             report.deferred += 1
+            if not give_up:
+                report.wait_until(not_before)
             continue
         except ChatMoved as exc:
             store.update_outbox(row["id"], owner, state="pending")
@@ -220,6 +235,37 @@ async def deliver(
         parents.setdefault(thread, message_id)
         report.sent += 1
     return report
+
+
+async def deliver_waiting(
+    store: Store,
+    sender: Sender,
+    wait: timedelta = SHORT_WAIT,
+    rounds: int = WAIT_ROUNDS,
+    subscription: str | None = None,
+    lease: timedelta = LEASE,
+) -> DeliveryReport:
+    """`deliver`, then wait out a short Retry-After (at most `wait`) and deliver again.
+
+    At most `rounds` waits; a message due later than `wait` stays deferred, in `deferred`
+    and `next_at`, for a later run.
+    """
+    total = DeliveryReport()
+    for round_ in range(rounds + 1):
+        report = await deliver(store, sender, subscription=subscription, lease=lease)
+        total.sent += report.sent
+        total.recovered += report.recovered
+        total.in_doubt += report.in_doubt
+        total.failed += report.failed
+        total.deferred, total.next_at = report.deferred, report.next_at  # the last pass's
+        if report.next_at is None or round_ == rounds or STOPPING.is_set():
+            break
+        pause = (report.next_at - datetime.now(UTC)).total_seconds()
+        if pause > wait.total_seconds():
+            break
+        log.info("%s: rate limited; waiting %.1f s", sender.platform, max(pause, 0.0))
+        await asyncio.sleep(max(pause, 0.0) + 0.05)  # past not_before, not a hair before it
+    return total
 
 
 async def _post(

@@ -21,7 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.daily import DayReport, build_for
-from bot.delivery import Sender, deliver
+from bot.delivery import DeliveryReport, Sender, deliver
 from digest.criteria import Criteria
 from digest.day import DayStatus
 from digest.pipeline import DayListing
@@ -37,6 +37,7 @@ GRACE = timedelta(hours=3)
 RETRY_EVERY = timedelta(minutes=30)
 RETRIES = 4  # then the channel is told, once
 TICK = timedelta(minutes=1)  # deferred messages, and runs to take over, are looked at this often
+DELIVER_DUE = "deliver-due"  # the one-off job for messages a rate limit held back
 RUNS_AT_ONCE = 8  # a worker's concurrent daily runs; the rest wait, unclaimed, for any worker
 _READ = (DayStatus.BUILT, DayStatus.NO_ANNOUNCEMENT)
 
@@ -140,8 +141,26 @@ class DailyScheduler:
             if _takeable(c, now)
         }
         await asyncio.gather(*(self.run_subscription(s, d, now=now) for s, d in sorted(runs)))
+        await self.deliver_due()
+
+    async def deliver_due(self) -> None:
+        """A delivery pass on every platform; messages left waiting get a pass when due."""
         for sender in self.senders.values():
-            await deliver(self.store, sender, lease=self.lease)
+            self._wake(await deliver(self.store, sender, lease=self.lease))
+
+    def _wake(self, report: DeliveryReport) -> None:
+        """A one-off `deliver-due` job at the earliest Retry-After's end (not the next tick);
+        an earlier one already set is kept."""
+        if report.next_at is None:
+            return
+        job = self.scheduler.get_job(DELIVER_DUE)
+        due = getattr(job, "next_run_time", None)  # unset while the scheduler is not started
+        if due is not None and due <= report.next_at:
+            return
+        self.scheduler.add_job(
+            self.deliver_due, "date", run_date=report.next_at, id=DELIVER_DUE,
+            replace_existing=True, max_instances=3,  # passes claim each message: never twice
+        )  # fmt: skip
 
     # work ---------------------------------------------------------------------------------
 
@@ -203,6 +222,7 @@ class DailyScheduler:
             self.store, listing, sub, sender, self.scorer_for, unread, self.lease
         )
         delivery = await deliver(self.store, sender, subscription=sub.id, lease=self.lease)
+        self._wake(delivery)
         result = {"day": digest.day.isoformat(), "status": digest.status.value}
         self.store.release(claim.key, who, "done", result=result)
         return DayReport([digest], {sender.platform: delivery})

@@ -35,6 +35,7 @@ from digest.store import Store
 from digest.work import WORKER, owner, renewed
 
 log = logging.getLogger("paperdigest")
+STATUS_TOKEN = "PAPERDIGEST_STATUS_TOKEN"  # the bearer token of /status; unset: no /status
 
 Stop = Callable[[], Awaitable[Any]]
 
@@ -77,6 +78,7 @@ async def run_service(settings: Settings, env: dict[str, str]) -> None:
     web_app = build_web_app(
         store, slack if slack and not env.get("SLACK_APP_TOKEN") else None,
         telegram if webhook else None, secret, settings.serve.days,
+        status_token=env.get(STATUS_TOKEN, ""),
     )  # fmt: skip
     addresses = [(settings.serve.health_host, settings.serve.health_port)]
     if slack is not None and not env.get("SLACK_APP_TOKEN"):
@@ -88,6 +90,8 @@ async def run_service(settings: Settings, env: dict[str, str]) -> None:
     stops.append(("web", runner.cleanup))
     ports = bound_ports(runner)
     log.info("healthz on %s:%s/healthz", *ports[0])
+    if env.get(STATUS_TOKEN):
+        log.info("status on %s:%s/status (bearer token)", *ports[0])
     try:
         if slack is not None:
             stops.insert(0, ("slack", await _start_slack(slack, env, ports)))

@@ -1,4 +1,9 @@
-"""The service's one aiohttp app: /healthz, Slack's /slack/events, Telegram's webhook."""
+"""The service's one aiohttp app: /healthz, /status, Slack's /slack/events, Telegram's webhook.
+
+/healthz is for anyone who can reach the port (Docker's HEALTHCHECK, a load balancer): ok or
+not, and counts. The detail (chat ids, errors, LLM spend) is at /status, behind the bearer token
+PAPERDIGEST_STATUS_TOKEN; without that token the route does not exist (404).
+"""
 
 from __future__ import annotations
 
@@ -23,11 +28,14 @@ def build_web_app(
     telegram: Any | None = None,
     telegram_secret: str = "",
     days: str = "mon-fri",
+    status_token: str = "",
 ) -> web.Application:
-    """Routes for what is on: the store's /healthz, a Bolt AsyncApp, a PTB Application."""
+    """Routes for what is on: the store's /healthz (and /status with a token), Bolt, PTB."""
     app = web.Application()
     if store is not None:
         app.router.add_get("/healthz", _health(store, days))
+        if status_token:
+            app.router.add_get("/status", _status(store, days, status_token))
     if slack is not None:
         app.router.add_post("/slack/events", _slack(slack))
     if telegram is not None:
@@ -37,14 +45,38 @@ def build_web_app(
 
 def _health(store: Store, days: str) -> Any:
     async def healthz(request: web.Request) -> web.Response:
-        """The service's state; 503 when the store cannot be read."""
+        """Ok and counts only, nothing that names a chat; 503 when the store cannot be read."""
         try:
-            body, status = await asyncio.to_thread(status_report, store, days), 200
+            report = await asyncio.to_thread(status_report, store, days)
         except Exception as exc:  # the store is down: say so, do not crash the server
-            body, status = {"ok": False, "error": type(exc).__name__}, 503
-        return web.json_response(body, status=status, dumps=json.dumps)
+            log.warning("healthz: the store cannot be read (%s)", type(exc).__name__)
+            return web.json_response({"ok": False}, status=503, dumps=json.dumps)
+        body = {
+            "ok": True,
+            "subscriptions": len(report["subscriptions"]),
+            "problems": len(report["problems"]),
+            "delivery_problems": report["delivery_problems"],
+        }
+        return web.json_response(body, dumps=json.dumps)
 
     return healthz
+
+
+def _status(store: Store, days: str, token: str) -> Any:
+    expected = f"Bearer {token}".encode()
+
+    async def status(request: web.Request) -> web.Response:
+        """The full status report, for `Authorization: Bearer <PAPERDIGEST_STATUS_TOKEN>`."""
+        given = request.headers.get("Authorization", "").encode()
+        if not hmac.compare_digest(given, expected):
+            return web.Response(status=401, headers={"WWW-Authenticate": "Bearer"})
+        try:
+            body, code = await asyncio.to_thread(status_report, store, days), 200
+        except Exception as exc:  # the store is down: say so, do not crash the server
+            body, code = {"ok": False, "error": type(exc).__name__}, 503
+        return web.json_response(body, status=code, dumps=json.dumps)
+
+    return status
 
 
 def _slack(bolt: Any) -> Any:

@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from digest.errors import ConfigError, clip
 
 ENV_PREFIX = "PAPERDIGEST_"
+# Secrets that `serve` reads from the environment itself: never settings, never in a file.
+ENV_SECRETS = (f"{ENV_PREFIX}STATUS_TOKEN",)
 _ANNOUNCE = {"new", "cross", "replace", "replace-cross"}
 
 
@@ -265,7 +267,7 @@ def _env_layers(env: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
     """PAPERDIGEST_DIGEST_TOP_K=5 -> ("PAPERDIGEST_DIGEST_TOP_K", {"digest": {"top_k": "5"}})."""
     layers = []
     for name, value in sorted(env.items()):
-        if not name.startswith(ENV_PREFIX) or name == f"{ENV_PREFIX}CONFIG":
+        if not name.startswith(ENV_PREFIX) or name in (f"{ENV_PREFIX}CONFIG", *ENV_SECRETS):
             continue
         section, _, key = name[len(ENV_PREFIX) :].lower().partition("_")
         if section not in Settings.model_fields or not key:

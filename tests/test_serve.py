@@ -269,8 +269,12 @@ def test_a_crashed_job_shows_in_healthz(scored_store: Store, slack: FakeSlack) -
         broken,
     )
     asyncio.run(daily.run_subscription("slack:C1"))
-    with WebThread(build_web_app(scored_store)) as server:
-        body = httpx.get(f"http://127.0.0.1:{server.port}/healthz").json()
+    app = build_web_app(scored_store, status_token="t0ken-for-tests")
+    with WebThread(app) as server:
+        base = f"http://127.0.0.1:{server.port}"
+        assert httpx.get(f"{base}/healthz").json()["problems"] >= 1
+        auth = {"Authorization": "Bearer t0ken-for-tests"}
+        body = httpx.get(f"{base}/status", headers=auth).json()
     reasons = [p["reason"] for p in body["problems"] if p["subscription"] == "slack:C1"]
     [crash] = [r for r in reasons if "the daily run failed" in r]
     assert "RuntimeError: the scorer could not start" in crash
@@ -280,11 +284,18 @@ def test_healthz_reports_state(scored_store: Store, criteria: Criteria) -> None:
     sub = subscribe(scored_store, "C1")
     gone = {"active": False, "paused_reason": "archived", "last_error": "Slack: is_archived"}
     scored_store.save_subscription(Subscription(**{**sub.__dict__, **gone}))
-    with WebThread(build_web_app(scored_store)) as server:
-        response = httpx.get(f"http://127.0.0.1:{server.port}/healthz")
-        missing = httpx.get(f"http://127.0.0.1:{server.port}/nope")
-    body = response.json()
-    assert response.status_code == 200 and body["ok"] is True
+    app = build_web_app(scored_store, status_token="t0ken-for-tests")
+    with WebThread(app) as server:
+        base = f"http://127.0.0.1:{server.port}"
+        response = httpx.get(f"{base}/healthz")
+        detail = httpx.get(f"{base}/status", headers={"Authorization": "Bearer t0ken-for-tests"})
+        missing = httpx.get(f"{base}/nope")
+    health = response.json()
+    assert response.status_code == 200 and health["ok"] is True
+    assert health["subscriptions"] >= 1 and health["delivery_problems"] >= 1
+    assert "slack:C1" not in response.text and "is_archived" not in response.text
+    body = detail.json()
+    assert detail.status_code == 200 and body["ok"] is True
     assert body["last_fetch"]["day"] == "2026-02-10" and body["last_fetch"]["status"] == "built"
     [c1] = [s for s in body["subscriptions"] if s["id"] == "slack:C1"]
     assert c1["last_error"] == "Slack: is_archived" and body["delivery_problems"] >= 1
