@@ -210,3 +210,35 @@ def test_two_serve_workers_share_the_day_and_survive_a_kill(
     assert {k.split("/")[0] for k in keys} == {f"slack:{c}" for c in chats}
     assert store.claims("run:", states=("failed",)) == []
     store.close()
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+def test_telegram_polling_passes_to_another_worker(
+    store_url: str, tg: FakeTelegram, tmp_path: Path
+) -> None:
+    """One worker long-polls Telegram (two would conflict); when it dies, another takes over."""
+    store = Store(store_url)
+    env = {
+        "PAPERDIGEST_DATABASE_URL": store_url,
+        "TELEGRAM_BOT_TOKEN": TG_TOKEN,
+        "PAPERDIGEST_TELEGRAM_API_URL": tg.base_url,
+        "PAPERDIGEST_SERVE_HEALTH_PORT": "0",
+        "PAPERDIGEST_SERVE_LEASE_SECONDS": "2",
+        "PAPERDIGEST_ARXIV_RSS_URL": f"http://127.0.0.1:{closed_port()}/rss/",
+    }
+    workers = [cli(["serve"], env, tmp_path) for _ in range(2)]
+    try:
+        wait_until(lambda: store.claim_of("poll:telegram") is not None, 60, "a poller")
+        poller = store.claim_of("poll:telegram").owner.split("/")[0].rsplit(":", 1)[1]
+        os.kill(int(poller), signal.SIGKILL)
+        tg.send_text(11, "/help", user_id=11)
+        tg.wait_for("sendMessage", timeout=30)  # answered by the other worker
+        assert "paperdigest commands" in tg.sent(11)[-1]["text"]
+        survivor = next(w for w in workers if w.pid != int(poller))
+        assert f":{survivor.pid}/" in store.claim_of("poll:telegram").owner
+        survivor.send_signal(signal.SIGTERM)
+        assert survivor.wait(timeout=30) == 0
+    finally:
+        for w in workers:
+            w.kill()
+    store.close()
