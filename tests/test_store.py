@@ -411,3 +411,22 @@ def test_memory_store_and_a_new_store_is_fast(tmp_path) -> None:
     start = time.perf_counter()
     Store(f"sqlite:///{tmp_path / 'new.sqlite3'}").close()
     assert time.perf_counter() - start < 0.5
+
+
+def test_a_store_at_0001_upgrades_and_keeps_its_outbox(store_url: str) -> None:
+    """A message left `sending` by a paperdigest before claims is in doubt after the upgrade."""
+    from datetime import timedelta
+
+    engine = create_engine(store_url)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0001")
+        conn.execute(text("INSERT INTO outbox (subscription, day, seq, payload, state, attempts) "
+                          "VALUES ('s', '2026-02-10', 0, '{}', 'sending', 1)"))  # fmt: skip
+    engine.dispose()
+    store = Store(store_url)
+    [row] = store.outbox()
+    assert row["state"] == "sending" and row["claimed_by"] is None and not row["doubt"]
+    assert store.claim_message(row["id"], "worker", timedelta(seconds=5)) == "in doubt"
+    assert store.claim_message(row["id"], "other", timedelta(seconds=5)) is None  # claimed
+    store.close()
+    assert _revision(store_url) == "0002"
