@@ -253,10 +253,7 @@ async def deliver_waiting(
     total = DeliveryReport()
     for round_ in range(rounds + 1):
         report = await deliver(store, sender, subscription=subscription, lease=lease)
-        total.sent += report.sent
-        total.recovered += report.recovered
-        total.in_doubt += report.in_doubt
-        total.failed += report.failed
+        total.add(report)
         total.deferred, total.next_at = report.deferred, report.next_at  # the last pass's
         if report.next_at is None or round_ == rounds or STOPPING.is_set():
             break

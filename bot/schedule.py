@@ -28,7 +28,7 @@ from digest.pipeline import DayListing
 from digest.scoring import Scorer
 from digest.store import Claim, Store
 from digest.subscriptions import Subscription
-from digest.work import LEASE, once, owner, renewed
+from digest.work import LEASE, describe, once, owner, renewed
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ class DailyScheduler:
         runs |= {
             _parse_run_key(c.key)
             for c in self.store.claims("run:", states=("running", "retry"))
-            if _takeable(c, now)
+            if c.takeable(now)
         }
         await asyncio.gather(*(self.run_subscription(s, d, now=now) for s, d in sorted(runs)))
         await self.deliver_due()
@@ -201,7 +201,7 @@ class DailyScheduler:
             raise
         except Exception as exc:  # recorded; /healthz and status show it
             log.exception("%s: the daily run failed", sub_id)
-            self.store.release(key, who, "failed", error=f"{type(exc).__name__}: {exc}"[:500])
+            self.store.release(key, who, "failed", error=describe(exc))
             return None
         finally:
             if task is not None:
@@ -251,12 +251,6 @@ class DailyScheduler:
                 self._listings = {key: listing}  # one day's listings are kept
                 self._fetching = {key: lock}
             return listing
-
-
-def _takeable(claim: Claim, now: datetime) -> bool:
-    if claim.state == "running":
-        return claim.lease_until < now
-    return claim.not_before is None or claim.not_before <= now
 
 
 def _parse_run_key(key: str) -> tuple[str, date]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,13 +18,16 @@ def status_report(store: Store, days: str = "mon-fri", now: datetime | None = No
     problems: list[dict[str, str]] = []
     failures = 0
     built = store.last_built()
-    runs = {c.key: c for c in store.claims("run:")}
+    digests = store.last_digests()
+    boxes = store.outbox_counts()
+    crashed: dict[str, list[Any]] = {}
+    for claim in store.claims("run:", states=("failed",)):
+        crashed.setdefault(claim.key.removeprefix("run:").rsplit(":", 1)[0], []).append(claim)
     for sub in store.subscriptions(active_only=False):
-        last = store.digest(sub.id)
-        rows = store.outbox(sub.id)
-        waiting = sum(r["state"] in ("pending", "sending") for r in rows)
-        failed = sum(r["state"] == "failed" for r in rows)
-        doubt = sum(r["doubt"] for r in rows)
+        last = digests.get(sub.id)
+        box = boxes.get(sub.id, Counter())
+        waiting = box["pending"] + box["sending"]
+        failed = box["failed"]
         failures += failed + (1 if sub.last_error else 0)
         subs.append(
             {
@@ -31,17 +35,17 @@ def status_report(store: Store, days: str = "mon-fri", now: datetime | None = No
                 "active": sub.active,
                 "paused_reason": sub.paused_reason,
                 "schedule": f"{sub.schedule} {sub.timezone}",
-                "last_digest": {"day": last["date"], "status": last["status"]} if last else None,
+                "last_digest": {"day": last[0].isoformat(), "status": last[1]} if last else None,
                 "outbox": {
-                    "sent": len(rows) - waiting - failed,
+                    "sent": box.total() - box["doubt"] - waiting - failed,
                     "waiting": waiting,
                     "failed": failed,
-                    "sent_again_in_doubt": doubt,
+                    "sent_again_in_doubt": box["doubt"],
                 },
                 "last_error": sub.last_error,
             }
         )
-        problems += _problems(sub, built.get(sub.id), runs, days, now)
+        problems += _problems(store, sub, built.get(sub.id), crashed.get(sub.id, []), days, now)
         if failed:
             problems.append({"subscription": sub.id, "reason": f"{failed} messages failed"})
     fetch = store.last_fetch()
@@ -57,19 +61,18 @@ def status_report(store: Store, days: str = "mon-fri", now: datetime | None = No
 
 
 def _problems(
-    sub: Any, built: datetime | None, runs: dict[str, Any], days: str, now: datetime
+    store: Store, sub: Any, built: datetime | None, crashed: list[Any], days: str, now: datetime
 ) -> list[dict[str, str]]:
     """A crashed daily run, or an active chat with no digest well after its time."""
     out = []
-    for key, claim in runs.items():
-        if key.startswith(f"run:{sub.id}:") and claim.state == "failed":
-            when = claim.updated_at.isoformat(timespec="minutes")
-            out.append({"subscription": sub.id,
-                        "reason": f"the daily run failed at {when}: {claim.error}"})  # fmt: skip
+    for claim in crashed:
+        when = claim.updated_at.isoformat(timespec="minutes")
+        out.append({"subscription": sub.id,
+                    "reason": f"the daily run failed at {when}: {claim.error}"})  # fmt: skip
     due = sub.last_due(now, days) if sub.active else None
     if due is not None and now - due > LATE and (built is None or built < due):
         local = due.astimezone(sub.zone).strftime("%a %H:%M")
-        pending = runs.get(f"run:{sub.id}:{due.astimezone(sub.zone).date().isoformat()}")
+        pending = store.claim_of(f"run:{sub.id}:{due.astimezone(sub.zone).date().isoformat()}")
         why = f"; {pending.error}" if pending is not None and pending.error else ""
         out.append({"subscription": sub.id, "reason": f"no digest since {local}{why}"})
     return out

@@ -70,7 +70,7 @@ async def once(
                     result = await work()
             except BaseException as exc:
                 await asyncio.to_thread(
-                    store.release, key, who, "retry", error=_error(exc), not_before=again
+                    store.release, key, who, "retry", error=describe(exc), not_before=again
                 )
                 raise
             state, not_before = ("done", None) if final(result) else ("retry", again)
@@ -90,5 +90,6 @@ class WorkFailed(DigestError):
     """Shared work failed in another worker (or task); its error is in the message."""
 
 
-def _error(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
+    """An exception as one stored line: its type and message."""
     return f"{type(exc).__name__}: {exc}"[:500]

@@ -8,14 +8,20 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from bot.commands import Deps
+from digest.config import load_settings
 from digest.criteria import Criteria, default_criteria_path
 from digest.pipeline import build_digest, sample_listing
+from digest.scoring.factory import make_scorer
 from digest.scoring.local import LocalScorer
 from digest.store import Store
+from tests.fakes.slack_api import FakeSlack
+from tests.fakes.telegram_api import FakeTelegram
 
 DATA = Path(__file__).parent / "data"
 _real_connect = socket.socket.connect
@@ -45,6 +51,27 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.startswith("PAPERDIGEST_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    """A loopback Slack Web API."""
+    with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture
+def tg() -> Iterator[FakeTelegram]:
+    """A loopback Telegram Bot API."""
+    with FakeTelegram() as fake:
+        yield fake
+
+
+@pytest.fixture
+def deps(scored_store: Store) -> Deps:
+    """The command core's dependencies on the scored sample day, with the local scorer."""
+    settings = load_settings(env={})
+    return Deps(scored_store, settings, lambda c: make_scorer("local", scored_store, c, settings))
 
 
 @pytest.fixture(scope="session")

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 from typer.testing import CliRunner
 
@@ -19,13 +17,11 @@ from bot.delivery import deliver, enqueue
 from bot.replies import PaperCard, Reply
 from bot.slack import SlackSender
 from bot.telegram import render_messages
-from digest.config import load_settings
 from digest.criteria import Criteria
 from digest.day import Cutoffs, DayStatus, Digest, Entry
 from digest.papers import Paper
 from digest.render import render_markdown
 from digest.scoring import Score
-from digest.scoring.factory import make_scorer
 from digest.store import Store
 from digest.subscriptions import Subscription
 from tests.conftest import sample_digest
@@ -35,24 +31,6 @@ from tests.test_slack import answer, bolt, slash  # noqa: F401  (bolt: a fixture
 from tests.test_telegram import GROUP, OWNER, process
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def deps(scored_store: Store) -> Deps:
-    settings = load_settings(env={})
-    return Deps(scored_store, settings, lambda c: make_scorer("local", scored_store, c, settings))
-
-
-@pytest.fixture
-def tg() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as fake:
-        yield fake
-
-
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    with FakeSlack() as fake:
-        yield fake
 
 
 # 1. unknown commands ------------------------------------------------------------------------

@@ -14,9 +14,7 @@ from bot.commands import Deps
 from bot.slack import build_app
 from bot.telegram import build_application
 from bot.web import build_web_app
-from digest.config import load_settings
 from digest.criteria import Criteria
-from digest.scoring.factory import make_scorer
 from digest.store import Store
 from digest.subscriptions import Subscription
 from tests.conftest import sample_digest
@@ -27,12 +25,6 @@ from tests.test_slack import SECRET, TOKEN, post_json, text_of
 
 PAPER = "2602.08007"  # in the sample day's digest
 _events = itertools.count()
-
-
-@pytest.fixture
-def deps(scored_store: Store) -> Deps:
-    settings = load_settings(env={})
-    return Deps(scored_store, settings, lambda c: make_scorer("local", scored_store, c, settings))
 
 
 @pytest.fixture

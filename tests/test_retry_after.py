@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 from telegram import Bot
 
@@ -25,18 +23,6 @@ from tests.fakes.telegram_api import FakeTelegram
 
 TG_TOKEN = "123456:TEST-token_abc"
 GROUP = -1001
-
-
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    with FakeSlack() as fake:
-        yield fake
-
-
-@pytest.fixture
-def tg() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as fake:
-        yield fake
 
 
 def slack_chat(store: Store, chat: str = "C1") -> Subscription:

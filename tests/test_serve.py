@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -30,12 +29,6 @@ from tests.fakes.loopback import WebThread
 from tests.fakes.slack_api import FakeSlack
 
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
-
-
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    with FakeSlack() as fake:
-        yield fake
 
 
 class Fetcher:

@@ -34,12 +34,6 @@ TOKEN = "xoxb-test-token"
 
 
 @pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    with FakeSlack() as fake:
-        yield fake
-
-
-@pytest.fixture
 def deps(scored_store: Store) -> Deps:
     settings = load_settings(env={"PAPERDIGEST_BOT_ADMINS": "slack:UADMIN"})
     return Deps(scored_store, settings, lambda c: make_scorer("local", scored_store, c, settings))

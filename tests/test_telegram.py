@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -27,7 +26,6 @@ from digest.config import load_settings
 from digest.criteria import Criteria, Topic
 from digest.day import Cutoffs
 from digest.scoring import Score
-from digest.scoring.factory import make_scorer
 from digest.scoring.local import LocalScorer
 from digest.store import Store
 from digest.subscriptions import Subscription
@@ -38,18 +36,6 @@ from tests.fakes.telegram_api import FakeTelegram, parse_html
 TOKEN = "123456:TEST-token_abc"
 GROUP = -1001
 OWNER, MEMBER = 11, 22
-
-
-@pytest.fixture
-def tg() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as fake:
-        yield fake
-
-
-@pytest.fixture
-def deps(scored_store: Store) -> Deps:
-    settings = load_settings(env={})
-    return Deps(scored_store, settings, lambda c: make_scorer("local", scored_store, c, settings))
 
 
 def process(tg: FakeTelegram, deps: Deps, *updates: dict) -> None:

@@ -35,12 +35,6 @@ TOKEN, TG_TOKEN, SECRET = "xoxb-workers", "123456:WORKERS-token", "workers-secre
 
 
 @pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    with FakeSlack() as fake:
-        yield fake
-
-
-@pytest.fixture
 def tg() -> Iterator[FakeTelegram]:
     with FakeTelegram(token=TG_TOKEN) as fake:
         yield fake

@@ -51,16 +51,19 @@ class DigestStore(StoreBase):
                 "message": row.message,
             }
 
-    def last_built_at(self, subscription: str) -> datetime | None:
-        """When the subscription's latest digest (of any status) was stored."""
+    def last_digests(self) -> dict[str, tuple[date, str]]:
+        """Each subscription's latest digest: its day and status (not its payload)."""
+        latest = (
+            select(DigestRow.subscription, func.max(DigestRow.day).label("day"))
+            .group_by(DigestRow.subscription)
+            .subquery()
+        )
+        q = select(DigestRow.subscription, DigestRow.day, DigestRow.status).join(
+            latest,
+            (DigestRow.subscription == latest.c.subscription) & (DigestRow.day == latest.c.day),
+        )
         with self.session() as s:
-            at = s.scalars(
-                select(DigestRow.created_at)
-                .where(DigestRow.subscription == subscription)
-                .order_by(DigestRow.created_at.desc())
-                .limit(1)
-            ).first()
-            return aware(at) if at else None
+            return {sub: (day, status) for sub, day, status in s.execute(q)}
 
     def last_built(self) -> dict[str, datetime]:
         """Each subscription's latest digest time (of any status)."""

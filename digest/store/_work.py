@@ -7,11 +7,12 @@ so the work of a worker that died passes to the others when the lease ends.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from digest.errors import NotFoundError
 from digest.store._base import StoreBase, aware, now
@@ -31,6 +32,12 @@ class Claim:
     result: dict[str, Any] | None
     error: str | None
     updated_at: datetime
+
+    def takeable(self, at: datetime) -> bool:
+        """What `WorkStore.claim` may take at `at`: a lease that ended, or a retry that is due."""
+        if self.state == "running":
+            return self.lease_until < at
+        return self.state == "retry" and (self.not_before is None or self.not_before <= at)
 
 
 class WorkStore(StoreBase):
@@ -135,6 +142,19 @@ class WorkStore(StoreBase):
             if states:
                 q = q.where(OutboxRow.state.in_(states))
             return [_outbox(r) for r in s.scalars(q)]
+
+    def outbox_counts(self) -> dict[str, Counter[str]]:
+        """Per subscription: its messages by state, and `doubt` for those sent again in doubt."""
+        q = select(OutboxRow.subscription, OutboxRow.state, OutboxRow.doubt, func.count()).group_by(
+            OutboxRow.subscription, OutboxRow.state, OutboxRow.doubt
+        )
+        out: dict[str, Counter[str]] = {}
+        with self.session() as s:
+            for sub, state, doubt, n in s.execute(q):
+                counts = out.setdefault(sub, Counter())
+                counts[state] += n
+                counts["doubt"] += n if doubt else 0
+        return out
 
     def claim_message(
         self, row_id: int, owner: str, lease: timedelta, at: datetime | None = None
