@@ -6,7 +6,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial, wraps
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,15 +19,15 @@ from rich.table import Table
 
 from digest.config import Settings, load_settings
 from digest.criteria import Criteria, default_criteria_path
-from digest.day import Cutoffs, DayStatus, Digest
+from digest.day import Cutoffs, DayStatus, Digest, Usage
 from digest.errors import DigestError, NotFoundError
 from digest.evaluation import evaluate, read_reference
 from digest.papers import read_listing
 from digest.papers.export_api import default_client, fetch_range
-from digest.pipeline import DayListing, build_digest, fetch_listing, sample_listing
+from digest.pipeline import DayListing, build_digest, fetch_listing, sample_listing, usage_of
 from digest.ranking import followed_in
 from digest.render import write_outputs
-from digest.scoring import finish
+from digest.scoring import FALLBACK_PREFIX, Score, finish
 from digest.scoring.factory import make_scorer
 from digest.scoring.learning import learn_from_labels
 from digest.store import Store
@@ -239,8 +239,29 @@ def score(
     papers = _read_papers(input)
     store = Store(settings.database.dsn)
     judge = make_scorer(scorer, store, crit, settings)
-    for s in asyncio.run(finish(judge, judge.score(papers, crit))):
+    scores = asyncio.run(finish(judge, judge.score(papers, crit)))
+    for s in scores:
         sys.stdout.write(json.dumps(s.to_line(), ensure_ascii=False) + "\n")
+    spent = [u for u in usage_of(scores) if u.total_tokens]
+    for u in spent:
+        store.record_usage(datetime.now(UTC).date(), settings.digest.subscription, u)
+    err.print(_score_summary(judge.name, len(papers), scores, spent), highlight=False, markup=False)
+
+
+def _score_summary(name: str, asked: int, scores: list[Score], spent: list[Usage]) -> str:
+    """One line on stderr: what was scored, by what, what fell back, what it cost."""
+    parts = [f"scored {len(scores)} of {asked} papers with {name}"]
+    fell_back = sum(s.comment.startswith(FALLBACK_PREFIX) for s in scores)
+    if fell_back:
+        parts.append(f"{fell_back} by the local scorer after the LLM failed on them")
+    if len(scores) < asked:
+        parts.append(f"{asked - len(scores)} unscored")
+    tokens = sum(u.total_tokens for u in spent)
+    costs = [u.cost for u in spent]
+    cost = "cost unknown" if None in costs else f"${sum(c or 0 for c in costs):.4f}"
+    parts.append(f"{tokens:,} tokens, {cost} (recorded in `paperdigest usage`)" if spent
+                 else "no tokens")  # fmt: skip
+    return "; ".join(parts)
 
 
 @app.command("eval")

@@ -92,6 +92,7 @@ def digest_messages(digest: Digest) -> tuple[Reply, list[PaperCard]]:
         f"{len(selected)} papers from {digest.scanned} new in {', '.join(digest.categories)} "
         f"({digest.total_entries} feed entries)",
         f"judged by {digest.scorer}; {spent}",
+        *(f"note: {note}" for note in digest.notes),
     ]
     cards = [
         PaperCard(

@@ -265,6 +265,7 @@ def _summary(listing: DayListing) -> dict[str, Any]:
         "message": listing.message,
         "total_entries": listing.total_entries,
         "ids": [p.id for p in listing.papers],
+        "empty_feeds": listing.empty_feeds,
     }
 
 
@@ -278,4 +279,5 @@ def _from_summary(store: Store, summary: dict[str, Any]) -> DayListing:
         summary["message"],
         [papers[i] for i in ids if i in papers],
         summary["total_entries"],
+        tuple(summary.get("empty_feeds", ())),
     )

@@ -72,6 +72,7 @@ class Digest:
     prompt: str = ""
     already_shown: tuple[str, ...] = ()
     unscored: tuple[str, ...] = ()  # papers no scorer could judge: reported, never dropped
+    notes: tuple[str, ...] = ()  # what a reader should know: an empty feed, an LLM fallback
 
     @property
     def selected(self) -> list[Entry]:

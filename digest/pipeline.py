@@ -20,7 +20,7 @@ from digest.papers.rss import feed_staleness, fetch_feeds, merge_feeds
 from digest.prompt import build_prompt
 from digest.ranking import author_score, followed_in, rank
 from digest.render import render_json
-from digest.scoring import Score, Scorer
+from digest.scoring import FALLBACK_PREFIX, Score, Scorer
 from digest.store import Store
 from digest.work import LEASE, once
 
@@ -36,6 +36,7 @@ class DayListing:
     message: str
     papers: list[Paper] = field(default_factory=list)
     total_entries: int = 0
+    empty_feeds: tuple[str, ...] = ()  # categories whose feed had no entry while others had
 
 
 def sample_listing() -> DayListing:
@@ -76,12 +77,14 @@ async def fetch_listing(
     if stale:
         return DayListing(day, DayStatus.STALE_FEED, stale)
     listing = merge_feeds(feeds, keep=set(arxiv.announce_types))
+    empty = [f.category for f in feeds if not f.entries]
     return DayListing(
         day,
         DayStatus.BUILT,
         f"{listing.total_entries} feed entries, {listing.unique} papers kept",
         list(listing.papers),
         listing.total_entries,
+        tuple(empty),
     )
 
 
@@ -130,12 +133,17 @@ async def build_digest(
     base.unscored = tuple(p.id for p in unscored)
     base.scanned = len(papers)
     base.already_shown = tuple(sorted(shown & {p.id for p in papers}))
-    base.usage = _usage(fresh)
+    base.usage = usage_of(fresh)
     for usage in base.usage:
         store.record_usage(datetime.now(UTC).date(), subscription, usage)
-    notes = list(getattr(scorer, "notes", []))
-    if unscored:
-        notes.append(f"{len(unscored)} papers could not be scored and are listed as unscored")
+    fell_back = sum(s.comment.startswith(FALLBACK_PREFIX) for s in scores.values())
+    base.notes = (
+        *(f"the {cat} feed was empty today" for cat in listing.empty_feeds),
+        *([f"{fell_back} papers were judged by the local scorer: the LLM failed on them"]
+          if fell_back else []),
+        *([f"{len(unscored)} papers could not be scored"] if unscored else []),
+    )  # fmt: skip
+    notes = [*getattr(scorer, "notes", []), *base.notes]
     base.message = "; ".join([f"{len(base.selected)} of {len(papers)} papers selected", *notes])
     _save(store, base)
     store.mark_shown(subscription, listing.day, [e.paper.id for e in base.selected])
@@ -184,7 +192,7 @@ async def score_day(
     return scores, fresh
 
 
-def _usage(fresh: list[Score]) -> list[Usage]:
+def usage_of(fresh: list[Score]) -> list[Usage]:
     """Tokens and cost this run spent, per judge (none on a cached re-run)."""
     by_judge: dict[str, list[Score]] = {}
     for s in fresh:
@@ -234,7 +242,8 @@ def for_categories(listing: DayListing, categories: tuple[str, ...]) -> DayListi
     wanted = set(categories)
     papers = [p for p in listing.papers if wanted & (set(p.feeds) or set(p.categories))]
     entries = sum(len(wanted & set(p.feeds)) or 1 for p in papers)
-    return DayListing(listing.day, listing.status, listing.message, papers, entries)
+    empty = tuple(c for c in listing.empty_feeds if c in wanted)
+    return DayListing(listing.day, listing.status, listing.message, papers, entries, empty)
 
 
 def current_criteria(store: Store, subscription: str) -> tuple[int, Criteria]:

@@ -87,7 +87,34 @@ def test_llm_down_falls_back_to_local_and_says_so(
     fake.fail_next("500", times=1000)
     digest = run(scored_store, criteria, cascade(scored_store, criteria, fake))
     assert digest.selected and "fell back to local" in digest.message
-    assert all(e.score.scorer == "local" for e in digest.entries if not e.followed)
+    judged = [e for e in digest.entries if not e.followed]
+    assert all("[local fallback]" in e.score.comment for e in judged if e.paper.id in asked(fake))
+
+
+def asked(fake: FakeOpenAI) -> set[str]:
+    return {pid for ids in fake.ids_asked() for pid in ids}
+
+
+def test_llm_without_usable_json_falls_back_counts_and_charges(
+    scored_store: Store, criteria: Criteria, fake: FakeOpenAI
+) -> None:
+    """Prose for every request, re-asks included: no paper is lost, the chat header says how
+    many the local scorer judged, and the wasted tokens count in usage and the budget."""
+    from bot.delivery import digest_messages
+
+    fake.fail_next("not_json", times=10_000)
+    digest = run(scored_store, criteria, cascade(scored_store, criteria, fake))
+    sent = asked(fake)
+    assert len(sent) == 414 and digest.unscored == ()
+    fell_back = [e for e in digest.entries if e.score.comment.startswith("[local fallback]")]
+    assert {e.paper.id for e in fell_back} == sent
+    header, _ = digest_messages(digest)
+    assert "note: 414 papers were judged by the local scorer: the LLM failed on them" in (
+        header.lines
+    )
+    llm = next(u for u in digest.usage if u.model == "llm:gpt-5-mini")
+    assert llm.total_tokens > 0 and llm.cost and llm.cost > 0
+    assert scored_store.spent(__import__("datetime").date.today()) == pytest.approx(llm.cost)
 
 
 def test_daily_budget_caps_what_is_sent(
@@ -139,3 +166,25 @@ def test_cli_dry_run_run_usage_and_deep_why(cli_env: dict[str, str], fake: FakeO
     assert "low-rank Adam" in again.output and len(fake.requests) == asked  # cached
     for result in (dry, done, usage, deep, again):
         assert KEY not in result.output
+
+
+def test_cli_score_records_usage_and_summarises_on_stderr(
+    cli_env: dict[str, str], fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    import json
+
+    listing = tmp_path / "five.jsonl"
+    papers = sample_listing().papers[:5]
+    listing.write_text("".join(json.dumps(p.to_dict()) + "\n" for p in papers))
+    fake.fail_next("not_json", times=100)
+    runner = CliRunner()
+    done = runner.invoke(app, ["score", "-i", str(listing), "--scorer", "llm"], env=cli_env)
+    assert done.exit_code == 0, done.output
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line["id"] for line in lines] == [p.id for p in papers]
+    summary = " ".join(done.stderr.split())
+    assert "scored 5 of 5 papers with llm:gpt-5-mini" in summary
+    assert "5 by the local scorer after the LLM failed on them" in summary
+    assert "recorded in `paperdigest usage`" in summary
+    usage = runner.invoke(app, ["usage"], env={**cli_env, "COLUMNS": "150"})
+    assert "llm:gpt-5-mini" in usage.output

@@ -189,7 +189,8 @@ def test_persistent_500_falls_back_to_the_local_scorer_for_the_rest(criteria: Cr
     assert levels(scores)[papers[0].id] == (9, 9) and scores[0].scorer == f"llm:{MODEL}"
     assert report.fell_back == [p.id for p in papers[2:]]
     for s in scores[2:]:
-        assert s.scorer == "local" and s.comment.startswith(FALLBACK_PREFIX)
+        assert s.scorer == f"llm:{MODEL}" and s.comment.startswith(FALLBACK_PREFIX)
+        assert "closest topic by meaning" in s.comment  # the local scorer's own comment
     assert report.stopped == "500 Internal Server Error"
     assert "fell back to local for 4 after 500 Internal Server Error" in scorer.summary()
     assert report.unscored == []
@@ -201,7 +202,7 @@ def test_rejected_key_falls_back_and_never_shows_the_key(criteria: Criteria) -> 
         scores, scorer = score_with(fake, make_papers(3), criteria, fallback=StubFallback())
     report = scorer.report
     assert len(fake.requests) == 1  # 401 is not retried
-    assert [s.scorer for s in scores] == ["stub"] * 3
+    assert [s.comment for s in scores] == [FALLBACK_PREFIX + "stub"] * 3
     assert any("LLM rejected the API key" in e for e in report.errors)
     assert "LLM rejected the API key" in scorer.summary()
     shown = " ".join([scorer.summary(), *report.errors, *(s.comment for s in scores), str(report)])
@@ -230,15 +231,32 @@ def test_prose_once_is_reasked_in_smaller_batches(criteria: Criteria) -> None:
     assert scorer.report.reasked == ids
 
 
-def test_prose_twice_leaves_papers_unscored_not_fallen_back(criteria: Criteria) -> None:
-    """A model that answers prose is not an outage: no fallback, the papers are listed."""
+def test_prose_twice_falls_back_and_counts_the_wasted_tokens(criteria: Criteria) -> None:
+    """No usable JSON even after re-asking: the papers are judged locally, never lost, and
+    the tokens of the useless answers are charged to them."""
     papers = make_papers(4)
     with FakeOpenAI() as fake:
         fake.fail_next("not_json", times=3)
-        scores, scorer = score_with(fake, papers, criteria, batch_size=4, fallback=StubFallback())
-    assert scores == []
+        scores, scorer = score_with(
+            fake, papers, criteria, batch_size=4, fallback=StubFallback(), prices=PRICES
+        )
     assert len(fake.requests) == 3  # asked once, re-asked once in two halves
-    assert scorer.report.unscored == [p.id for p in papers] and scorer.report.fell_back == []
+    assert [s.paper_id for s in scores] == [p.id for p in papers]
+    assert all(s.comment == FALLBACK_PREFIX + "stub" for s in scores)
+    report = scorer.report
+    assert report.unscored == [] and report.fell_back == [p.id for p in papers]
+    assert "fell back to stub for 4 after no usable answer after re-asking" in scorer.summary()
+    spent = sum(s.prompt_tokens + s.completion_tokens for s in scores)
+    assert spent == report.tokens > 0
+    assert sum(s.cost or 0 for s in scores) == pytest.approx(report.cost)
+
+
+def test_prose_twice_without_fallback_leaves_papers_unscored(criteria: Criteria) -> None:
+    papers = make_papers(4)
+    with FakeOpenAI() as fake:
+        fake.fail_next("not_json", times=3)
+        scores, scorer = score_with(fake, papers, criteria, batch_size=4)
+    assert scores == [] and scorer.report.unscored == [p.id for p in papers]
     assert "4 unscored" in scorer.summary()
 
 

@@ -144,6 +144,20 @@ def test_status_no_announcement(tmp_path, criteria: Criteria) -> None:
     assert digest.entries == [] and store.digest("default")["status"] == "no_announcement"
 
 
+def test_one_empty_feed_is_named_in_the_chat_header(tmp_path, criteria: Criteria) -> None:
+    from bot.delivery import digest_messages
+
+    feeds = {"cs.LG": recorded_rss("cs.LG"), "cs.AI": empty(recorded_rss("cs.AI"))}
+    with FakeArxiv(rss=feeds) as fake:
+        listing = fetch(fake.rss_base_url)
+    assert listing.status is DayStatus.BUILT and listing.empty_feeds == ("cs.AI",)
+    store = Store(f"sqlite:///{tmp_path / 's.sqlite3'}")
+    digest = run(store, listing, criteria, categories=("cs.LG", "cs.AI"))
+    header, _ = digest_messages(digest)
+    assert "note: the cs.AI feed was empty today" in header.lines
+    assert "cs.AI feed was empty" in digest.message
+
+
 def test_status_stale_feed() -> None:
     stale = recorded_rss("cs.AI").replace(b"27 Apr 2026", b"24 Apr 2026")
     with FakeArxiv(rss={"cs.LG": recorded_rss("cs.LG"), "cs.AI": stale}) as fake:

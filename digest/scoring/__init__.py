@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 
 T = TypeVar("T")
+FALLBACK_PREFIX = "[local fallback] "  # a paper the LLM did not score, judged by the local scorer
 
 
 @dataclass(frozen=True)

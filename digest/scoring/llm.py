@@ -24,9 +24,9 @@ from digest.criteria import Criteria
 from digest.errors import ScoringError
 from digest.papers import Paper, split_id
 from digest.prompt import SYSTEM, build_prompt
-from digest.scoring import Score, Scorer
+from digest.scoring import FALLBACK_PREFIX, Score, Scorer
 
-FALLBACK_PREFIX = "[local fallback] "
+NO_ANSWER = "no usable answer after re-asking"
 MAX_AUTHORS = 5
 SCHEMA = {
     "type": "json_schema",
@@ -93,6 +93,7 @@ class LLMReport:
     unscored: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     calls: list[CallUsage] = field(default_factory=list)
+    unattributed: list[CallUsage] = field(default_factory=list)  # calls that scored no paper
     scored: int = 0
     stopped: str | None = None  # why the LLM was given up on
     fallback: str | None = None  # the fallback scorer's name
@@ -184,13 +185,17 @@ class LLMScorer:
             await self._round(again, run)
         report.scored = len(run.scores)
         left = [p for p in papers if p.id not in run.scores]
-        if left and report.stopped and self.fallback is not None:
+        if left and self.fallback is not None:
+            report.stopped = report.stopped or NO_ANSWER
             report.fallback = self.fallback.name
             for s in await self.fallback.score(left, criteria):
-                run.scores[s.paper_id] = replace(s, comment=FALLBACK_PREFIX + s.comment)
+                run.scores[s.paper_id] = replace(
+                    s, comment=FALLBACK_PREFIX + s.comment, scorer=self.name
+                )
                 report.fell_back.append(s.paper_id)
         report.unscored = [p.id for p in papers if p.id not in run.scores]
-        return [run.scores[p.id] for p in papers if p.id in run.scores]
+        out = [run.scores[p.id] for p in papers if p.id in run.scores]
+        return _charge(out, report.unattributed)
 
     async def explain(self, paper: Paper, criteria: Criteria, score: Score) -> str:
         """A short explanation (3-5 sentences) of the paper's score against the criteria."""
@@ -241,6 +246,7 @@ class LLMScorer:
         accepted, missing, suspects = validate(parse_answer(text), batch)
         if not accepted:
             self.report.errors.append(f"no usable scores for {len(batch)} papers: {text[:60]!r}")
+            self.report.unattributed.append(usage)
         self._keep(accepted, usage, run)
         return missing, suspects
 
@@ -537,6 +543,34 @@ def _spread(total: int, n: int) -> list[int]:
     """`total` in n integer shares summing exactly to it; the remainder goes to the first."""
     base, rest = divmod(total, n)
     return [base + rest, *[base] * (n - 1)]
+
+
+def _charge(scores: list[Score], calls: list[CallUsage]) -> list[Score]:
+    """Scores carrying also the tokens of calls that scored nothing, so `usage` counts them.
+
+    They go to the papers the LLM did score, else to those the fallback scored for it.
+    """
+    if not calls or not scores:
+        return scores
+    fell_back = [s.comment.startswith(FALLBACK_PREFIX) for s in scores]
+    payers = [i for i, f in enumerate(fell_back) if not f] or list(range(len(scores)))
+    n = len(payers)
+    prompt = _spread(sum(c.prompt_tokens for c in calls), n)
+    cached = _spread(sum(c.cached_tokens for c in calls), n)
+    completion = _spread(sum(c.completion_tokens for c in calls), n)
+    costs = [c.cost for c in calls]
+    cost = None if None in costs else sum(c for c in costs if c is not None) / n
+    out = list(scores)
+    for k, i in enumerate(payers):
+        s = out[i]
+        out[i] = replace(
+            s,
+            prompt_tokens=s.prompt_tokens + prompt[k],
+            cached_tokens=s.cached_tokens + cached[k],
+            completion_tokens=s.completion_tokens + completion[k],
+            cost=None if cost is None or s.cost is None else s.cost + cost,
+        )
+    return out
 
 
 def _chunks(papers: list[Paper], size: int) -> list[list[Paper]]:
