@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 
 from bot.readers import Audience, Source, sources
-from bot.replies import PaperCard, Reply
+from bot.replies import PaperCard, Reply, card
 from digest.config import Settings
 from digest.criteria import Criteria, Topic
 from digest.errors import ConfigError, CriteriaError, DigestError, NotFoundError, clip
@@ -23,6 +23,7 @@ from digest.explain import explain
 from digest.papers import split_id
 from digest.pipeline import current_criteria
 from digest.ranking import followed_in, rank, same_author
+from digest.render.jsonout import digest_from_dict
 from digest.scoring import Scorer, finish
 from digest.store import Store
 from digest.subscriptions import (
@@ -95,31 +96,43 @@ class Spec:
 
 
 SPECS: dict[str, Spec] = {
-    "help": Spec("help", "this list"),
+    "help": Spec("help", "what I can do"),
     "subscribe": Spec(
         "subscribe [like <#channel>]",
-        "daily digest in this chat (in a DM: your own, maybe a copy of a channel's criteria)",
+        "post the daily digest here (in a DM: your own; `like #channel` copies its criteria)",
         writes=True,
     ),
-    "unsubscribe": Spec("unsubscribe", "stop the daily digest", writes=True),
-    "settings": Spec("settings", "criteria version, categories, cutoffs, top-k, schedule"),
-    "top": Spec("top [n]", "the top n papers of the latest digest (default 5)"),
-    "why": Spec("why <arxiv id | rank>", "scores, comment, criterion, rank, why in or out"),
-    "criteria": Spec("criteria", "the criteria, numbered"),
+    "unsubscribe": Spec("unsubscribe", "stop the daily digest here", writes=True),
+    "settings": Spec("settings", "what this chat gets: criteria, categories, cutoffs, size, time"),
+    "top": Spec("top [n]", "the best n papers of the latest digest (default 5)"),
+    "why": Spec("why <arxiv id | rank>", "why a paper scored as it did, and why it is in or out"),
+    "criteria": Spec("criteria", "the research criteria papers are scored against, numbered"),
     "criteria add": Spec("criteria add <topic>: <what is relevant>", "add a topic", True),
     "criteria remove": Spec("criteria remove <n>", "remove topic n", writes=True),
     "criteria set": Spec("criteria set <the whole document>", "replace the criteria", True),
     "criteria undo": Spec("criteria undo", "go back to the previous version", writes=True),
     "criteria history": Spec("criteria history", "every version, newest first"),
-    "threshold": Spec("threshold relevance=<1-10> novelty=<1-10>", "the cutoffs", True),
-    "topk": Spec("topk <n>", "papers per digest (followed authors come on top)", True),
-    "follow": Spec("follow <author name>", "their papers lead the digest", writes=True),
-    "unfollow": Spec("unfollow <author name>", "stop following", writes=True),
-    "categories": Spec("categories <cat> [<cat> ...]", "arXiv categories to read", True),
-    "schedule": Spec("schedule <HH:MM> <IANA timezone>", "when the digest is posted", True),
-    "preview": Spec("preview", "today's papers under the current criteria", slow=True),
-    "search": Spec("search <words>", "papers in the store matching the words"),
-    "rate": Spec("rate <arxiv id> <+1|-1>", "teach the scorer (the 👍/👎 buttons)"),
+    "threshold": Spec(
+        "threshold relevance=<1-10> novelty=<1-10>", "the lowest scores a posted paper has", True
+    ),
+    "topk": Spec("topk <n>", "papers per digest (followed authors come first)", True),
+    "follow": Spec("follow <author name>", "post this author's papers first, always", True),
+    "unfollow": Spec("unfollow <author name>", "stop following an author", writes=True),
+    "categories": Spec(
+        "categories <cat> [<cat> ...]", "the arXiv categories read, e.g. cs.LG", True
+    ),
+    "schedule": Spec(
+        "schedule <HH:MM> <IANA timezone>",
+        "when the digest is posted, e.g. 08:30 Europe/Berlin",
+        True,
+    ),
+    "preview": Spec("preview", "the latest day's digest under the current criteria", slow=True),
+    "search": Spec("search <words>", "stored papers with these words in title or abstract"),
+    "rate": Spec("rate <arxiv id> <+1|-1>", "rate a paper (the 👍/👎 buttons)"),
+}
+HOW_TO_ASK = {
+    "slack": "Type a command after /digest, mention me with it, or send it to me in a DM.",
+    "telegram": "Tap a command, or type it with its arguments.",
 }
 ALIASES = {"threshold": ("thresholds", "cutoffs"), "topk": ("top-k",), "help": ("start", "?")}
 
@@ -191,6 +204,14 @@ async def handle(text: str, ctx: Context, deps: Deps) -> Reply:
         return Reply("Sorry", [str(exc)], ephemeral=True, error=True)
 
 
+def writes(text: str) -> bool:
+    """True when the command changes the chat's settings (only some people may)."""
+    try:
+        return SPECS[parse(text).name].writes
+    except UsageError:
+        return False
+
+
 def is_slow(text: str) -> bool:
     """True when the command may take seconds (the front end acknowledges first)."""
     try:
@@ -216,7 +237,8 @@ async def _help(cmd: Command, ctx: Context, deps: Deps) -> Reply:
     if cmd.args == ("unknown",):
         return _unknown(cmd.rest.split()[0])
     lines = [f"`{spec.usage}`: {spec.summary}" for name, spec in SPECS.items() if name != "rate"]
-    return Reply("paperdigest commands", lines, ephemeral=True)
+    how = HOW_TO_ASK.get(ctx.platform)
+    return Reply("paperdigest commands", [how, *lines] if how else lines, ephemeral=True)
 
 
 def _unknown(word: str) -> Reply:
@@ -260,6 +282,9 @@ async def _subscribe(cmd: Command, ctx: Context, deps: Deps) -> Reply:
     existing = deps.store.subscription(ctx.subscription_id)
     if existing and existing.active:
         return Reply("Already subscribed", [f"This chat gets its digest at {_when(existing)}."])
+    problem = None if ctx.audience is None else await ctx.audience.cannot_post(ctx.chat)
+    if problem:
+        return Reply("Not subscribed", [problem], ephemeral=True, error=True)
     if like is not None:  # a personal digest starting from a channel's criteria and cuts
         versions = deps.store.criteria_versions(like.sub.id)
         text = versions[-1][2] if versions else _criteria(deps, like.sub.id)[1].to_text()
@@ -382,24 +407,10 @@ async def _read(ctx: Context, deps: Deps) -> tuple[Source, dict]:
     return source, digest
 
 
-def _card(paper: dict, rank_: int) -> PaperCard:
-    return PaperCard(
-        id=paper["id"],
-        title=paper["title"],
-        url=paper.get("url") or f"https://arxiv.org/abs/{paper['id']}",
-        authors=tuple(paper.get("authors") or ()),
-        relevance=None if paper.get("followed") else paper.get("relevance"),
-        novelty=None if paper.get("followed") else paper.get("novelty"),
-        comment=paper.get("comment") or "",
-        rank=rank_,
-    )
-
-
 async def _top(cmd: Command, ctx: Context, deps: Deps) -> Reply:
     n = _int(cmd.args[0], "top", 1, 50) if cmd.args else 5
     source, digest = await _read(ctx, deps)
-    papers = digest["papers"][:n]
-    cards = [_card(p, i) for i, p in enumerate(papers, 1)]
+    cards = [card(e, i) for i, e in enumerate(digest_from_dict(digest).entries[:n], 1)]
     lines = [] if source.own else [f"from {source.of(digest)}"]
     lines += [] if cards else [digest.get("message") or "nothing selected that day"]
     return Reply(f"Top {len(cards)} of {digest['date']}", lines, cards)
@@ -627,12 +638,7 @@ async def _preview(cmd: Command, ctx: Context, deps: Deps) -> Reply:
         f"({len(entering)} enter, {len(leaving)} leave)."
     ]
     lines += [f"leaves: {pid}" for pid in sorted(leaving)[:10]]
-    cards = [
-        PaperCard(e.paper.id, e.paper.title, e.paper.url, e.paper.authors, e.score.relevance,
-                  e.score.novelty, e.score.comment, e.rank)
-        for e in entering[:10]
-    ]  # fmt: skip
-    return Reply("Preview", lines, cards)
+    return Reply("Preview", lines, [card(e) for e in entering[:10]])
 
 
 async def _search(cmd: Command, ctx: Context, deps: Deps) -> Reply:
@@ -666,7 +672,9 @@ async def _rate(cmd: Command, ctx: Context, deps: Deps) -> Reply:
     deps.store.save_labels(criteria.scoring_hash, {pid: float(value > 0)}, f"rating:{ctx.who}")
     word = "👍" if value > 0 else "👎"
     return Reply(
-        f"Thanks {word}", [f"noted for {pid}; the scorer learns from ratings"], ephemeral=True
+        f"Thanks {word}",
+        [f"your rating of {pid} is stored for this chat's criteria"],
+        ephemeral=True,
     )
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from bot.replies import PaperCard, Reply
+from bot.replies import PaperCard, Reply, card
 from digest.day import DayStatus, Digest
 from digest.store import OPEN, Store
 from digest.subscriptions import Subscription
@@ -94,19 +94,7 @@ def digest_messages(digest: Digest) -> tuple[Reply, list[PaperCard]]:
         f"judged by {digest.scorer}; {spent}",
         *(f"note: {note}" for note in digest.notes),
     ]
-    cards = [
-        PaperCard(
-            id=e.paper.id,
-            title=e.paper.title,
-            url=e.paper.url,
-            authors=e.paper.authors,
-            relevance=None if e.followed else e.score.relevance,
-            novelty=None if e.followed else e.score.novelty,
-            comment=e.score.comment,
-            rank=i,
-        )
-        for i, e in enumerate(selected, 1)
-    ]
+    cards = [card(e, i) for i, e in enumerate(selected, 1)]
     return Reply(f"paperdigest {day}", lines), cards
 
 

@@ -31,6 +31,10 @@ class Audience(Protocol):
         """How people call the chat: '#papers', or a Telegram group's title."""
         ...
 
+    async def cannot_post(self, chat: str) -> str | None:
+        """Why the bot could not post its digest in `chat` and what to do; None when it can."""
+        ...
+
 
 @dataclass(frozen=True)
 class Source:

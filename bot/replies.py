@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from digest.day import Entry
+from digest.ranking import AUTHOR_MATCH, same_author
+
 
 @dataclass(frozen=True)
 class Button:
@@ -25,6 +28,7 @@ class PaperCard:
     novelty: int | None
     comment: str
     rank: int
+    followed: str | None = None  # the followed author who wrote it, as the criteria spell them
 
     def buttons(self) -> tuple[Button, ...]:
         return (
@@ -34,8 +38,32 @@ class PaperCard:
         )
 
     def byline(self, first: int = 3) -> str:
+        """The first authors; a followed author past them is named too."""
         names = ", ".join(self.authors[:first])
-        return names + (" et al." if len(self.authors) > first else "")
+        if len(self.authors) <= first:
+            return names
+        names += " et al."
+        shown = self.authors[:first]
+        if self.followed and not any(same_author(self.followed, a) for a in shown):
+            names += f" (with {self.followed})"
+        return names
+
+
+def card(entry: Entry, rank: int | None = None) -> PaperCard:
+    """A ranked paper as every front end shows it; a followed author's paper names them."""
+    paper, score = entry.paper, entry.score
+    author = (score.matched or "").removeprefix("author: ") if entry.followed else None
+    return PaperCard(
+        id=paper.id,
+        title=paper.title,
+        url=paper.url,
+        authors=paper.authors,
+        relevance=None if entry.followed else score.relevance,
+        novelty=None if entry.followed else score.novelty,
+        comment=f"{AUTHOR_MATCH}: {author}" if author else score.comment,
+        rank=entry.rank if rank is None else rank,
+        followed=author,
+    )
 
 
 @dataclass

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -15,8 +16,9 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.commands import Context, Deps, handle, is_slow
+from bot.commands import Context, Deps, handle, is_slow, writes
 from bot.delivery import ChatUnavailable, RetryLater
+from bot.pacing import RateLimited, reply_within
 from bot.replies import PaperCard, Reply
 from digest.subscriptions import Subscription
 
@@ -141,6 +143,37 @@ class SlackAudience:
     async def name(self, chat: str) -> str:
         return f"#{(await self._info(chat)).get('name') or chat}"
 
+    async def is_admin(self) -> bool:
+        """A workspace admin or owner (users.info) may change any channel's settings."""
+        key = ("admin", self.user)
+        if key not in self.cache:
+            try:
+                user = (await self.client.users_info(user=self.user))["user"]
+            except SlackApiError:
+                return False  # not cached: Slack may answer next time
+            self.cache[key] = any(user.get(k) for k in ("is_admin", "is_owner", "is_primary_owner"))
+        return self.cache[key]
+
+    async def cannot_post(self, chat: str) -> str | None:
+        """Asked fresh (not cached): the person may have just invited the bot."""
+        try:
+            info = (await self.client.conversations_info(channel=chat))["channel"]
+        except SlackApiError as exc:
+            error = (exc.response or {}).get("error", "unknown_error")
+            if error == "channel_not_found":
+                return f"I cannot see this channel, so I could not post here. {_INVITE}"
+            return f"Slack would not tell me about this channel ({error}); try again later."
+        if info.get("is_im") or info.get("is_mpim"):
+            return None
+        if info.get("is_archived"):
+            return "This channel is archived, so I could not post here."
+        if not info.get("is_member", False):
+            return f"I am not a member of this channel, so I could not post here. {_INVITE}"
+        return None
+
+
+_INVITE = "Add me first (`/invite` and my name), then send `subscribe` again."
+
 
 def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None = None) -> AsyncApp:
     """The Bolt app on the service's event loop; HTTP requests are verified with the secret."""
@@ -160,17 +193,35 @@ def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None 
         else:
             await ack()
 
+    async def context(
+        text: str, channel: str, user: str, name: str = "", dm: bool = False
+    ) -> Context:
+        asker = audience(user)
+        admin = await asker.is_admin() if writes(text) and not dm else False
+        return Context("slack", channel, user, name, admin, dm, asker)
+
+    def visibility(text: str, reply: Reply) -> str:
+        """Only the digest and changes to a channel's settings are for everyone."""
+        return "in_channel" if writes(text) and not reply.ephemeral else "ephemeral"
+
     async def answer_command(body: dict[str, Any], respond: Any) -> None:
-        ctx = Context(
-            "slack", body["channel_id"], body["user_id"], body.get("user_name", ""),
-            dm=body.get("channel_name") == "directmessage", audience=audience(body["user_id"]),
-        )  # fmt: skip
-        reply = await handle(body.get("text", ""), ctx, deps)
-        await respond(
-            text=fallback(reply),
-            blocks=render_blocks(reply),
-            response_type="ephemeral" if reply.ephemeral else "in_channel",
+        text = body.get("text", "")
+        dm = body.get("channel_name") == "directmessage"
+        ctx = await context(
+            text, body["channel_id"], body["user_id"], body.get("user_name", ""), dm
         )
+        reply = await handle(text, ctx, deps)
+
+        async def send() -> None:
+            answer = await respond(
+                text=fallback(reply),
+                blocks=render_blocks(reply),
+                response_type=visibility(text, reply),
+            )
+            if answer.status_code == 429:
+                raise RateLimited(float(answer.headers.get("Retry-After", 30)))
+
+        await reply_within(send, f"slack:{body['channel_id']}")
 
     app.command("/digest")(ack=ack_command, lazy=[answer_command])
 
@@ -180,44 +231,56 @@ def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None 
     async def answer_action(body: dict[str, Any], respond: Any) -> None:
         action = body["actions"][0]
         channel = (body.get("channel") or {}).get("id") or body["container"].get("channel_id")
-        user = body["user"]["id"]
-        ctx = Context("slack", channel, user, body["user"].get("username", ""),
-                      audience=audience(user))  # fmt: skip
+        user = body["user"]
+        ctx = await context(action["value"], channel, user["id"], user.get("username", ""))
         reply = await handle(action["value"], ctx, deps)
-        await respond(
-            text=fallback(reply),
-            blocks=render_blocks(reply),
-            response_type="ephemeral",
-            replace_original=False,
-        )
+
+        async def send() -> None:
+            answer = await respond(
+                text=fallback(reply), blocks=render_blocks(reply), response_type="ephemeral",
+                replace_original=False,
+            )  # fmt: skip
+            if answer.status_code == 429:
+                raise RateLimited(float(answer.headers.get("Retry-After", 30)))
+
+        await reply_within(send, f"slack:{channel}")
 
     app.action(re.compile(r"^cmd-\d+$"))(ack=ack_action, lazy=[answer_action])
 
     @app.event("app_mention")
     async def on_mention(event: dict[str, Any], say: Any, client: AsyncWebClient) -> None:
-        """`@paperdigest why 2602.08007` in a channel: answered in the thread."""
+        """`@paperdigest why 2602.08007` in a channel: answered in the thread; reads only to
+        the asker."""
         text = _MENTION.sub("", event.get("text", "")).strip()
-        ctx = Context("slack", event["channel"], event["user"], audience=audience(event["user"]))
-        reply = await handle(text, ctx, deps)
+        channel, user = event["channel"], event["user"]
+        reply = await handle(text, await context(text, channel, user), deps)
         thread = event.get("thread_ts") or event["ts"]
-        if reply.ephemeral:
-            await client.chat_postEphemeral(
-                channel=event["channel"], user=event["user"], text=fallback(reply),
-                blocks=render_blocks(reply), thread_ts=thread,
-            )  # fmt: skip
-        else:
-            await say(text=fallback(reply), blocks=render_blocks(reply), thread_ts=thread)
+
+        async def send() -> None:
+            if visibility(text, reply) == "ephemeral":
+                await client.chat_postEphemeral(
+                    channel=channel, user=user, text=fallback(reply),
+                    blocks=render_blocks(reply), thread_ts=thread,
+                )  # fmt: skip
+            else:
+                await say(text=fallback(reply), blocks=render_blocks(reply), thread_ts=thread)
+
+        await reply_within(_limited(send), f"slack:{channel}")
 
     @app.event("message")
     async def on_message(event: dict[str, Any], say: Any) -> None:
         """A DM to the bot, in plain language or as a command."""
         if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype"):
             return
-        ctx = Context(
-            "slack", event["channel"], event["user"], dm=True, audience=audience(event["user"])
+        text = event.get("text", "")
+        reply = await handle(
+            text, await context(text, event["channel"], event["user"], dm=True), deps
         )
-        reply = await handle(event.get("text", ""), ctx, deps)
-        await say(text=fallback(reply), blocks=render_blocks(reply))
+
+        async def send() -> None:
+            await say(text=fallback(reply), blocks=render_blocks(reply))
+
+        await reply_within(_limited(send), f"slack:{event['channel']}")
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:
@@ -225,6 +288,20 @@ def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None 
         log.error("Slack listener failed on a %s request: %r", body.get("type", "command"), error)
 
     return app
+
+
+def _limited(send: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    """`send`, with a Web API 429 raised as RateLimited."""
+
+    async def sending() -> None:
+        try:
+            await send()
+        except SlackApiError as exc:
+            if exc.response is None or exc.response.status_code != 429:
+                raise
+            raise RateLimited(float(exc.response.headers.get("Retry-After", 30))) from None
+
+    return sending
 
 
 async def start_socket_mode(app: AsyncApp, app_token: str) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,8 +26,9 @@ from telegram.ext import (
     filters,
 )
 
-from bot.commands import SPECS, Context, Deps, UsageError, handle, parse
+from bot.commands import ALIASES, SPECS, Context, Deps, handle, writes
 from bot.delivery import ChatMoved, ChatUnavailable, RetryLater
+from bot.pacing import RateLimited, reply_within
 from bot.replies import PaperCard, Reply
 from digest.subscriptions import Subscription
 
@@ -38,8 +40,25 @@ AUDIENCE_TTL = 300  # seconds a membership (and a group's title) is remembered
 COMMANDS = sorted({name.split()[0] for name in SPECS if name != "rate"} | {"start"})
 
 
+_CODE = re.compile(r"`([^`\n]+)`")
+_COMMAND_WORDS = {name.split()[0] for name in SPECS} | {
+    alias for a in ALIASES.values() for alias in a
+}
+
+
 def _escape(text: str) -> str:
     return html.escape(text, quote=False)
+
+
+def as_telegram(line: str) -> str:
+    """Command-core text for Telegram: a quoted command (`why <id>`) becomes `/why <id>`, which
+    Telegram clients make tappable; other quotes lose their backticks."""
+
+    def one(match: re.Match[str]) -> str:
+        text = match.group(1)
+        return f"/{text}" if text.split()[0].lower() in _COMMAND_WORDS else text
+
+    return _CODE.sub(one, line)
 
 
 def paper_html(card: PaperCard) -> str:
@@ -99,7 +118,7 @@ def render_messages(reply: Reply) -> list[tuple[str, InlineKeyboardMarkup | None
     limit = MAX_TEXT - 16
     title = reply.title if len(reply.title) <= 300 else reply.title[:300] + "…"
     units: list[tuple[str, str, PaperCard | None]] = [("\n", f"<b>{_escape(title)}</b>", None)]
-    for line in reply.lines:
+    for line in map(as_telegram, reply.lines):
         units += [
             ("\n", piece, None) for part in line.split("\n") for piece in _pieces(part, limit)
         ]
@@ -158,6 +177,29 @@ class TelegramAudience:
         found = await self._chat(chat)
         return (found.title if found is not None else None) or chat
 
+    async def cannot_post(self, chat: str) -> str | None:
+        """getChat and the bot's own getChatMember, asked fresh."""
+        try:
+            found = await self.bot.get_chat(int(chat))
+            if found.type == ChatType.PRIVATE:
+                return None
+            me = await self.bot.get_chat_member(int(chat), self.bot.id)
+        except TelegramError as exc:
+            return f"Telegram would not tell me about this chat ({exc.message}); try again later."
+        status = me.status
+        if status in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED):
+            return (
+                "I am not a member of this chat, so I could not post here. Add me, then /subscribe."
+            )
+        if status == ChatMemberStatus.RESTRICTED and not getattr(me, "can_send_messages", True):
+            return (
+                "I may not send messages in this chat, so I could not post here. An admin can "
+                "allow it in the chat's permissions; then /subscribe again."
+            )
+        if found.type == ChatType.CHANNEL and not getattr(me, "can_post_messages", False):
+            return "In a channel I post only as an admin allowed to post messages: make me one."
+        return None
+
 
 _MEMBER = (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
 
@@ -192,13 +234,6 @@ async def _is_chat_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     return member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
 
 
-def _writes(text: str) -> bool:
-    try:
-        return SPECS[parse(text).name].writes
-    except UsageError:
-        return False
-
-
 def build_application(deps: Deps, token: str, base_url: str | None = None) -> Application:
     """The Application with every command, plain DMs, buttons and one error handler."""
     builder = ApplicationBuilder().token(token)
@@ -217,7 +252,7 @@ def build_application(deps: Deps, token: str, base_url: str | None = None) -> Ap
         text = message.text or ""
         if text.split()[0].split("@")[0] == "/start":
             text = "/help"
-        admin = await _is_chat_admin(update, context) if _writes(text) else False
+        admin = await _is_chat_admin(update, context) if writes(text) else False
         await _answer(message, await handle(text, asking(update, admin), deps))
 
     async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -258,16 +293,40 @@ def build_application(deps: Deps, token: str, base_url: str | None = None) -> Ap
 
 
 async def _answer(message: Any, reply: Reply) -> None:
+    """Each message of the reply; a short RetryAfter is waited out (bot.pacing)."""
     for text, keyboard in render_messages(reply):
-        await message.reply_text(
-            text, parse_mode=ParseMode.HTML, reply_markup=keyboard, disable_web_page_preview=True
-        )
+
+        async def send(text: str = text, keyboard: Any = keyboard) -> None:
+            try:
+                await message.reply_text(
+                    text, parse_mode=ParseMode.HTML, reply_markup=keyboard,
+                    disable_web_page_preview=True,
+                )  # fmt: skip
+            except RetryAfter as exc:
+                raise RateLimited(_seconds(exc.retry_after)) from None
+
+        if not await reply_within(send, f"telegram:{message.chat_id}"):
+            return
+
+
+def _seconds(wait: float | timedelta) -> float:
+    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
 
 
 async def register_commands(app: Application) -> None:
     """setMyCommands, so clients list the commands."""
-    commands = [BotCommand(name, SPECS[name].summary[:256]) for name in COMMANDS if name in SPECS]
+    commands = [BotCommand(name, menu_description(name)) for name in COMMANDS if name in SPECS]
     await app.bot.set_my_commands(commands)
+
+
+def menu_description(name: str) -> str:
+    """What the command menu says: the arguments, then what the command does."""
+    spec = SPECS[name]
+    args = spec.usage.removeprefix(name).strip()
+    subs = [k.split()[1] for k in SPECS if k.startswith(f"{name} ")]
+    if subs:
+        args = f"[{' | '.join(subs)}]"
+    return f"{args} — {spec.summary}".lstrip(" —")[:256]
 
 
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -306,9 +365,7 @@ class TelegramSender:
                 reply_markup=markup, disable_web_page_preview=True,
             )  # fmt: skip
         except RetryAfter as exc:
-            wait = exc.retry_after
-            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-            raise RetryLater("Telegram rate limit (429)", seconds) from None
+            raise RetryLater("Telegram rate limit (429)", _seconds(exc.retry_after)) from None
         except ChatMigrated as exc:
             raise ChatMoved(str(exc.new_chat_id)) from None
         except Forbidden as exc:

@@ -84,8 +84,9 @@ def test_score_prints_one_line_per_paper(env: dict[str, str], tmp_path: Path) ->
     listing.write_text("".join(SAMPLE.read_text().splitlines(keepends=True)[:3]))
     result = invoke(["score", "--input", str(listing), "--scorer", "local"], env)
     assert result.exit_code == 0, result.output
-    lines = [json.loads(line) for line in result.output.splitlines()]
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == 3
+    assert result.stderr.strip() == "scored 3 of 3 papers with local; no tokens"
     for line in lines:
         assert set(line) == {"id", "relevance", "novelty", "comment", "matched"}
         assert 1 <= line["relevance"] <= 10 and 1 <= line["novelty"] <= 10

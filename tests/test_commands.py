@@ -79,7 +79,8 @@ def test_subscribe_settings_unsubscribe(deps: Deps) -> None:
 def test_top_and_why(subscribed: Deps) -> None:
     top = say("top 3", subscribed, MEMBER)
     assert [p.rank for p in top.papers] == [1, 2, 3]
-    assert top.papers[0].comment == "Author match" and top.papers[0].relevance is None
+    assert top.papers[0].comment == "Author match: Yoshua Bengio"
+    assert top.papers[0].relevance is None
     assert [b.command for b in top.papers[2].buttons()][2] == f"why {top.papers[2].id}"
     why = say("why 3", subscribed, MEMBER).text()
     assert top.papers[2].id in why and "made the digest" in why and "cutoffs" in why

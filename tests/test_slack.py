@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -151,6 +153,77 @@ def test_members_are_refused_changes(bolt: str, slack: FakeSlack) -> None:
     assert reply["response_type"] == "ephemeral" and "Not allowed" in text_of(reply)
     slash(bolt, slack, "settings", user="UMEMBER", n=3)
     assert "top-k: 10" in text_of(answer(slack, 3))
+
+
+def test_workspace_admins_may_change_settings(bolt: str, slack: FakeSlack) -> None:
+    """`users.info` says UWSADMIN administers the workspace: the Not-allowed reply is true."""
+    slack.users_admin.add("UWSADMIN")
+    slash(bolt, slack, "subscribe")
+    answer(slack)
+    slash(bolt, slack, "topk 3", user="UWSADMIN", n=2)
+    assert "Top-k updated" in text_of(answer(slack, 2))
+    slash(bolt, slack, "topk 4", user="UMEMBER", n=3)
+    assert "Not allowed" in text_of(answer(slack, 3))
+
+
+def test_reads_are_ephemeral_changes_are_for_everyone(
+    bolt: str, slack: FakeSlack, deps: Deps, criteria: Criteria
+) -> None:
+    slash(bolt, slack, "subscribe")
+    answer(slack)
+    sample_digest(deps.store, criteria, "slack:C1")
+    reads = ["settings", "criteria", "top 3", "search sparse", "why 1", "criteria history"]
+    for n, text in enumerate(reads, start=2):
+        slash(bolt, slack, text, n=n)
+        assert answer(slack, n)["response_type"] == "ephemeral", text
+    slash(bolt, slack, "topk 4", n=8)
+    assert answer(slack, 8)["response_type"] == "in_channel"
+
+
+def test_subscribe_where_the_bot_cannot_post_says_what_to_do(
+    bolt: str, slack: FakeSlack, deps: Deps
+) -> None:
+    slack.fail_channel("C1", "not_in_channel")
+    slash(bolt, slack, "subscribe")
+    reply = text_of(answer(slack))
+    assert "Not subscribed" in reply and "not a member of this channel" in reply
+    assert "/invite" in reply and deps.store.subscription("slack:C1") is None
+    slack.clear_channel("C1")  # invited: the next try is checked afresh
+    slash(bolt, slack, "subscribe", n=2)
+    assert "Subscribed" in text_of(answer(slack, 2))
+    slack.fail_channel("C2", "is_archived")
+    assert "archived" in asyncio.run(_cannot_post(slack, "C2"))
+
+
+async def _cannot_post(slack: FakeSlack, chat: str) -> str | None:
+    from cachetools import TTLCache
+
+    from bot.slack import SlackAudience
+
+    client = AsyncWebClient(token=TOKEN, base_url=slack.url)
+    return await SlackAudience(client, "U1", TTLCache(10, 60)).cannot_post(chat)
+
+
+def test_a_short_429_on_a_reply_is_waited_out_a_long_one_logged(
+    bolt: str, slack: FakeSlack
+) -> None:
+    slack.rate_limit_next("response_url", retry_after=0)
+    slash(bolt, slack, "help")
+    replies = slack.wait_for("response_url", 2)
+    assert replies[0].status == 429 and "paperdigest commands" in text_of(replies[1].params)
+    slack.rate_limit_next("chat.postEphemeral", retry_after=120)
+    lines: list[str] = []
+    dropped = threading.Event()
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: (lines.append(record.getMessage()), dropped.set())
+    logging.getLogger("bot.pacing").addHandler(handler)
+    try:
+        post_json(bolt, event("app_mention", "<@UBOT> help"))
+        assert dropped.wait(5)
+    finally:
+        logging.getLogger("bot.pacing").removeHandler(handler)
+    assert lines == ["reply in slack:C1 dropped: the platform asked to wait rate limited for 120 s"]
+    assert slack.count("chat.postEphemeral") == 1  # not retried: asking again is quicker
 
 
 def test_wrong_arguments_answer_with_usage(bolt: str, slack: FakeSlack) -> None:

@@ -123,7 +123,50 @@ def test_group_members_are_refused_admins_may(tg: FakeTelegram, deps: Deps) -> N
     tg.members[(GROUP, MEMBER)] = "administrator"
     process(tg, deps, tg.send_text(GROUP, "/topk 3", user_id=MEMBER))
     assert "Top-k updated" in last_text(tg, GROUP)
-    assert tg.count("getChatMember") == 3  # asked for each change: /subscribe and both /topk
+    # asked for each change (/subscribe and both /topk), and for the bot itself on /subscribe
+    assert tg.count("getChatMember") == 4
+
+
+def test_help_speaks_telegram_and_the_menu_describes_each_command(
+    tg: FakeTelegram, deps: Deps
+) -> None:
+    process(tg, deps, tg.send_text(OWNER, "/help", user_id=OWNER))
+    shown = parse_html(last_text(tg, OWNER))
+    assert "/why <arxiv id | rank>: why a paper scored as it did" in shown
+    assert "/criteria add <topic>" in shown and "`" not in shown
+    process(tg, deps, tg.send_text(OWNER, "/subscibe", user_id=OWNER))
+    assert "did you mean /subscribe" in parse_html(last_text(tg, OWNER))
+
+    async def go() -> None:
+        app = build_application(deps, TOKEN, tg.base_url)
+        async with app:
+            await register_commands(app)
+
+    asyncio.run(go())
+    menu = {c["command"]: c["description"] for c in tg.my_commands()}
+    assert menu["why"] == (
+        "<arxiv id | rank> — why a paper scored as it did, and why it is in or out"
+    )
+    assert menu["criteria"].startswith("[add | remove | set | undo | history] — ")
+
+
+def test_subscribe_where_the_bot_may_not_post_says_what_to_do(tg: FakeTelegram, deps: Deps) -> None:
+    tg.members[(GROUP, tg.bot_id)] = "kicked"
+    process(tg, deps, tg.send_text(GROUP, "/subscribe", user_id=OWNER))
+    assert "Not subscribed" in last_text(tg, GROUP) and "Add me" in last_text(tg, GROUP)
+    assert deps.store.subscription(f"telegram:{GROUP}") is None
+    tg.members[(GROUP, tg.bot_id)] = "administrator"
+    process(tg, deps, tg.send_text(GROUP, "/subscribe", user_id=OWNER))
+    assert "Subscribed" in last_text(tg, GROUP)
+
+
+def test_a_short_retry_after_on_a_reply_is_waited_out(tg: FakeTelegram, deps: Deps) -> None:
+    tg.fail_next("sendMessage", "retry_after", retry_after=1)  # Telegram never says 0
+    process(tg, deps, tg.send_text(OWNER, "/help", user_id=OWNER))
+    assert len(tg.calls_to("sendMessage")) == 2 and "paperdigest commands" in last_text(tg, OWNER)
+    tg.fail_next("sendMessage", "retry_after", retry_after=90)
+    process(tg, deps, tg.send_text(OWNER, "/settings", user_id=OWNER))
+    assert len(tg.calls_to("sendMessage")) == 3  # dropped and logged, not retried for 90 s
 
 
 def test_wrong_arguments_answer_with_usage(tg: FakeTelegram, deps: Deps) -> None:
@@ -213,6 +256,10 @@ def test_80_paper_digest_is_split_below_4096(
     ]
     assert ranks == list(range(1, 81))
     assert run_delivery(scored_store, sender(tg)).sent == 0  # exactly once
+    # Bengio is the sixth author of the first paper: three authors are shown, and he is named
+    first = parse_html(sent[0]["text"])
+    assert "Jaylen Jones, Zhehao Zhang, Yuting Ning et al. (with Yoshua Bengio)" in first
+    assert "Author match: Yoshua Bengio" in first
 
 
 def test_retry_after_blocked_bot_and_migrated_group(
