@@ -18,13 +18,21 @@ from rich.markup import escape
 from rich.table import Table
 
 from digest.config import Settings, load_settings
-from digest.criteria import Criteria, default_criteria_path
+from digest.criteria import Criteria
 from digest.day import Cutoffs, DayStatus, Digest, Usage
 from digest.errors import DigestError, NotFoundError
 from digest.evaluation import evaluate, read_reference
 from digest.papers import read_listing
 from digest.papers.export_api import default_client, fetch_range
-from digest.pipeline import DayListing, build_digest, fetch_listing, sample_listing, usage_of
+from digest.pipeline import (
+    DayListing,
+    build_digest,
+    current_criteria,
+    fetch_listing,
+    rank_day,
+    sample_listing,
+    usage_of,
+)
 from digest.ranking import followed_in
 from digest.render import write_outputs
 from digest.scoring import FALLBACK_PREFIX, Score, finish
@@ -73,9 +81,23 @@ def _settings() -> Settings:
     return load_settings(_State.config)
 
 
-def _criteria(settings: Settings, path: Path | None = None) -> Criteria:
-    source = path or (Path(settings.digest.criteria) if settings.digest.criteria else None)
-    return Criteria.load(source or default_criteria_path())
+def _stored_criteria(settings: Settings, store: Store) -> Criteria:
+    """The terminal subscription's criteria, as a chat's: from the store, seeded once from
+    `digest.criteria` (or the bundled default). A file edited since is only pointed out."""
+    version, criteria = current_criteria(store, settings.digest.subscription, _seed(settings))
+    if settings.digest.criteria and version > 0:
+        edited = Criteria.load(Path(settings.digest.criteria))
+        if edited.hash != criteria.hash:
+            err.print(
+                f"note: {settings.digest.criteria} differs from the stored criteria "
+                f"v{version}; `paperdigest criteria set {settings.digest.criteria}` uses it",
+                highlight=False, markup=False,
+            )  # fmt: skip
+    return criteria
+
+
+def _seed(settings: Settings) -> str | None:
+    return settings.digest.criteria or None
 
 
 @app.command()
@@ -96,7 +118,6 @@ def run(
     Example: paperdigest run --sample
     """
     settings = _settings()
-    criteria = _criteria(settings)
     with console.status("reading arXiv..."):
         listing = sample_listing() if sample else asyncio.run(_fetch(settings))
     if listing.status is DayStatus.FETCH_FAILED:
@@ -106,6 +127,7 @@ def run(
         )
         raise typer.Exit(EXIT_FAILED)
     store = Store(settings.database.dsn)
+    criteria = _stored_criteria(settings, store)
     scorer = make_scorer(settings.scoring.scorer, store, criteria, settings)
     if dry_run:
         from digest.scoring.cascade import dry_run as estimate
@@ -227,7 +249,7 @@ def score(
     ],
     scorer: Annotated[str, typer.Option(help="auto, local, llm or cascade.")] = "local",
     criteria: Annotated[
-        Path | None, typer.Option(help="Criteria file (default: the configured one).")
+        Path | None, typer.Option(help="Criteria file (default: the stored criteria).")
     ] = None,
 ) -> None:
     """Score papers and print one JSON line per paper: id, relevance, novelty, comment, matched.
@@ -235,9 +257,9 @@ def score(
     Example: paperdigest score --input papers.jsonl --scorer local
     """
     settings = _settings()
-    crit = _criteria(settings, criteria)
     papers = _read_papers(input)
     store = Store(settings.database.dsn)
+    crit = Criteria.load(criteria) if criteria else _stored_criteria(settings, store)
     judge = make_scorer(scorer, store, crit, settings)
     scores = asyncio.run(finish(judge, judge.score(papers, crit)))
     for s in scores:
@@ -278,16 +300,30 @@ def eval_(
     Example: paperdigest eval --listing 2026-02-10.jsonl --reference digest-2026-02-10.txt
     """
     settings = _settings()
-    crit = _criteria(settings)
+    store = Store(settings.database.dsn)
+    crit = _stored_criteria(settings, store)
     papers = _read_papers(listing)
     ref = read_reference(reference)
-    judge = make_scorer(scorer, Store(settings.database.dsn), crit, settings)
-    scores = {s.paper_id: s for s in asyncio.run(finish(judge, judge.score(papers, crit)))}
-    followed = {p.id for p in papers if followed_in(p, crit.authors)}
-    ranked = sorted(papers, key=lambda p: (p.id not in followed, -(scores[p.id].raw or 0), p.id))
-    result = evaluate([p.id for p in ranked], {k: s.relevance for k, s in scores.items()}, ref)
+    judge = make_scorer(scorer, store, crit, settings)
+    day = _day_of(listing)
+    cutoffs = Cutoffs(settings.digest.relevance_cutoff, settings.digest.novelty_cutoff)
+    work = rank_day(
+        store, DayListing(day, DayStatus.BUILT, "", papers), crit, judge, cutoffs,
+        keep_listing=False,
+    )  # fmt: skip
+    entries = asyncio.run(finish(judge, work)).entries
+    relevance = {e.paper.id: e.score.relevance for e in entries}
+    result = evaluate([e.paper.id for e in entries], relevance, ref)
     for line in result.lines():
         console.print(line, highlight=False, markup=False)
+
+
+def _day_of(listing: Path) -> date:
+    """A listing file named for its day (`2026-02-10.jsonl`), else today."""
+    try:
+        return date.fromisoformat(listing.stem[:10])
+    except ValueError:
+        return date.today()
 
 
 @app.command()
@@ -303,10 +339,10 @@ def learn(
     Example: paperdigest learn --reference digest-2026-02-10.txt --listing 2026-02-10.jsonl
     """
     settings = _settings()
-    crit = _criteria(settings)
+    store = Store(settings.database.dsn)
+    crit = _stored_criteria(settings, store)
     papers = _read_papers(listing)
     wanted = {p.id for p in read_reference(reference)}
-    store = Store(settings.database.dsn)
     labels = {p.id: 1.0 if p.id in wanted else 0.0 for p in papers}
     store.save_labels(crit.scoring_hash, labels, source=f"reference:{reference.name}")
     summary = learn_from_labels(store, crit, papers)
@@ -332,7 +368,7 @@ def why(
     for line in explain(store, settings.digest.subscription, paper_id, when):
         console.print(line, highlight=False, markup=False)
     if deep:
-        crit = _criteria(settings)
+        crit = _stored_criteria(settings, store)
         llm = make_scorer("llm", store, crit, settings)
         with console.status(f"asking {settings.llm.model}..."):
             work = deep_explain(store, llm, crit, settings.digest.subscription, paper_id)  # type: ignore[arg-type]
@@ -503,16 +539,46 @@ def serve_command() -> None:
     serve(_settings())
 
 
-@app.command("criteria")
+criteria_app = typer.Typer(no_args_is_help=False, invoke_without_command=True)
+app.add_typer(criteria_app, name="criteria")
+
+
+@criteria_app.callback()
 @_errors_as_lines
-def criteria_show() -> None:
-    """Print the criteria in use, with its hash.
+def criteria_show(context: typer.Context) -> None:
+    """Print the criteria in use, with its version and hash; `criteria set FILE` changes them.
+
+    The criteria live in the store, as a chat's do: only `criteria set` and chat commands
+    write new versions; `run` never does.
 
     Example: paperdigest criteria
     """
-    crit = _criteria(_settings())
-    console.print(crit.to_text(), highlight=False, markup=False)
-    console.print(f"hash: {crit.hash}", markup=False)
+    if context.invoked_subcommand is not None:
+        return
+    settings = _settings()
+    store = Store(settings.database.dsn)
+    crit = _stored_criteria(settings, store)
+    version = len(store.criteria_versions(settings.digest.subscription))
+    sys.stdout.write(crit.to_text().rstrip("\n") + "\n\n")  # unwrapped: `criteria > f` reads back
+    console.print(f"version {version}, hash: {crit.hash}", markup=False)
+
+
+@criteria_app.command("set")
+@_errors_as_lines
+def criteria_set(
+    path: Annotated[Path, typer.Argument(help="A criteria file (the format `criteria` prints).")],
+) -> None:
+    """Store the file as the next version of the criteria; `run` and `chat` then use it.
+
+    Example: paperdigest criteria set my-criteria.md
+    """
+    settings = _settings()
+    store = Store(settings.database.dsn)
+    before, _ = current_criteria(store, settings.digest.subscription, _seed(settings))
+    new = Criteria.load(path).validated(source=str(path))
+    version = store.save_criteria(settings.digest.subscription, new.to_text(), new.hash, "cli")
+    said = "unchanged" if version == before else f"stored as version {version}"
+    console.print(f"criteria from {path}: {said} (hash {new.hash})", markup=False)
 
 
 def _read_papers(path: Path) -> list:

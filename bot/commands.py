@@ -18,11 +18,12 @@ from bot.readers import Audience, Source, sources
 from bot.replies import PaperCard, Reply, card
 from digest.config import Settings
 from digest.criteria import Criteria, Topic
+from digest.day import DayStatus
 from digest.errors import ConfigError, CriteriaError, DigestError, NotFoundError, clip
 from digest.explain import explain
 from digest.papers import split_id
-from digest.pipeline import current_criteria
-from digest.ranking import followed_in, rank, same_author
+from digest.pipeline import DayListing, current_criteria, rank_day
+from digest.ranking import same_author
 from digest.render.jsonout import digest_from_dict
 from digest.scoring import Scorer, finish
 from digest.store import Store
@@ -265,7 +266,7 @@ def _subscription(ctx: Context, deps: Deps) -> Subscription:
 
 
 def _criteria(deps: Deps, sub_id: str) -> tuple[int, Criteria]:
-    return current_criteria(deps.store, sub_id)
+    return current_criteria(deps.store, sub_id, deps.settings.digest.criteria or None)
 
 
 def _save_criteria(deps: Deps, ctx: Context, criteria: Criteria) -> int:
@@ -309,8 +310,7 @@ async def _subscribe(cmd: Command, ctx: Context, deps: Deps) -> Reply:
     sub = replace(sub, active=True, paused_reason=None, last_error=None)
     deps.store.save_subscription(sub)
     deps.changed(sub.id)
-    if not deps.store.criteria_versions(sub.id):
-        _save_criteria(deps, ctx, _criteria(deps, sub.id)[1])
+    _criteria(deps, sub.id)  # version 1, when this is the chat's first subscription
     copied = (
         [f"Your criteria start as a copy of {like.label}'s; changes here stay here."]
         if like is not None
@@ -618,17 +618,9 @@ async def _preview(cmd: Command, ctx: Context, deps: Deps) -> Reply:
         raise NotFoundError(f"the papers of {day} are not in the store")
     _, criteria = _criteria(deps, sub.id)
     scorer = deps.scorer_for(criteria)
-    key = criteria.scoring_hash
-    followed = {p.id: a for p in papers if (a := followed_in(p, criteria.authors))}
-    scored = deps.store.scores([p.id for p in papers], key, scorer.name)
-    missing = [p for p in papers if p.id not in scored and p.id not in followed]
-    fresh = await finish(scorer, scorer.score(missing, criteria)) if missing else []
-    deps.store.save_scores(fresh, key, scorer.name)
-    scored.update({s.paper_id: s for s in fresh})
-    from digest.ranking import author_score
-
-    scored.update({p.id: author_score(p, followed[p.id]) for p in papers if p.id in followed})
-    entries = rank(papers, scored, followed, sub.cutoffs, sub.top_k)
+    listing = DayListing(day, DayStatus.BUILT, "", papers)
+    work = rank_day(deps.store, listing, criteria, scorer, sub.cutoffs, sub.top_k)
+    entries = (await finish(scorer, work)).entries
     now = [e for e in entries if e.selected]
     before = {p["id"] for p in digest["papers"]}
     entering = [e for e in now if e.paper.id not in before]

@@ -7,13 +7,14 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from digest.config import Settings
-from digest.criteria import Criteria
-from digest.day import Cutoffs, DayStatus, Digest, Usage
+from digest.criteria import Criteria, default_criteria_path
+from digest.day import Cutoffs, DayStatus, Digest, Entry, Usage
 from digest.errors import FetchError
 from digest.papers import SAMPLE_DAY, Paper, read_sample
 from digest.papers.rss import feed_staleness, fetch_feeds, merge_feeds
@@ -118,25 +119,20 @@ async def build_digest(
         criteria_hash=criteria.hash,
         prompt=build_prompt(criteria),
     )
-    store.save_criteria(subscription, criteria.to_text(), criteria.hash)
     if listing.status is not DayStatus.BUILT:
         _save(store, base)
         return base
     papers = listing.papers
-    followed = {p.id: a for p in papers if (a := followed_in(p, criteria.authors))}
-    scores, fresh = await score_day(store, listing, criteria, scorer, followed, lease)
-    scores.update({p.id: author_score(p, followed[p.id]) for p in papers if p.id in followed})
-    unscored = [p for p in papers if p.id not in scores]
-    scored = [p for p in papers if p.id in scores]
     shown = store.shown_before(subscription, listing.day) if no_repeats else set()
-    base.entries = rank(scored, scores, followed, cutoffs, top_k, shown)
+    ranked = await rank_day(store, listing, criteria, scorer, cutoffs, top_k, shown, lease)
+    base.entries, fresh, unscored = ranked.entries, ranked.fresh, ranked.unscored
     base.unscored = tuple(p.id for p in unscored)
     base.scanned = len(papers)
     base.already_shown = tuple(sorted(shown & {p.id for p in papers}))
     base.usage = usage_of(fresh)
     for usage in base.usage:
         store.record_usage(datetime.now(UTC).date(), subscription, usage)
-    fell_back = sum(s.comment.startswith(FALLBACK_PREFIX) for s in scores.values())
+    fell_back = sum(e.score.comment.startswith(FALLBACK_PREFIX) for e in base.entries)
     base.notes = (
         *(f"the {cat} feed was empty today" for cat in listing.empty_feeds),
         *([f"{fell_back} papers were judged by the local scorer: the LLM failed on them"]
@@ -150,6 +146,38 @@ async def build_digest(
     return base
 
 
+@dataclass
+class Ranked:
+    """A day's papers ranked under one criteria, and what it took."""
+
+    entries: list[Entry]  # every scored paper, in digest order
+    fresh: list[Score]  # scored by this call (it spent tokens); the rest came from the store
+    unscored: list[Paper]  # no scorer could judge them
+
+
+async def rank_day(
+    store: Store,
+    listing: DayListing,
+    criteria: Criteria,
+    scorer: Scorer,
+    cutoffs: Cutoffs = Cutoffs(),
+    top_k: int = 0,
+    shown: set[str] | None = None,
+    lease: timedelta = LEASE,
+    keep_listing: bool = True,
+) -> Ranked:
+    """Score what is not scored yet, then rank as a digest does (followed authors first)."""
+    papers = listing.papers
+    followed = {p.id: a for p in papers if (a := followed_in(p, criteria.authors))}
+    scores, fresh = await score_day(
+        store, listing, criteria, scorer, followed, lease, keep_listing=keep_listing
+    )
+    scores.update({p.id: author_score(p, followed[p.id]) for p in papers if p.id in followed})
+    scored = [p for p in papers if p.id in scores]
+    entries = rank(scored, scores, followed, cutoffs, top_k, shown or set())
+    return Ranked(entries, fresh, [p for p in papers if p.id not in scores])
+
+
 async def score_day(
     store: Store,
     listing: DayListing,
@@ -157,12 +185,15 @@ async def score_day(
     scorer: Scorer,
     followed: dict[str, str] | None = None,
     lease: timedelta = LEASE,
+    *,
+    keep_listing: bool = True,
 ) -> tuple[dict[str, Score], list[Score]]:
     """The day's scores under the criteria, and those scored by this call (which spent tokens).
 
     Papers scored before are read from the store. The rest are scored by one worker only:
     the build is claimed in the store, and other workers (or tasks) wait for it and read
-    its scores. The listing is saved by the same claim.
+    its scores. The papers are saved by the same claim, as the day's listing unless
+    `keep_listing` is False (a file scored from the command line is not a day of arXiv).
     """
     followed = followed or {}
     to_score = [p for p in listing.papers if p.id not in followed]
@@ -175,7 +206,10 @@ async def score_day(
         return scores, fresh
 
     async def build() -> dict[str, Any]:
-        await asyncio.to_thread(store.save_listing, listing.day, listing.papers)
+        if keep_listing:
+            await asyncio.to_thread(store.save_listing, listing.day, listing.papers)
+        else:
+            await asyncio.to_thread(store.save_papers, listing.papers)
         done = await asyncio.to_thread(store.scores, [p.id for p in missing], key, scorer.name)
         todo = [p for p in missing if p.id not in done]  # scored while this one waited
         fresh.extend(await scorer.score(todo, criteria) if todo else [])
@@ -246,12 +280,16 @@ def for_categories(listing: DayListing, categories: tuple[str, ...]) -> DayListi
     return DayListing(listing.day, listing.status, listing.message, papers, entries, empty)
 
 
-def current_criteria(store: Store, subscription: str) -> tuple[int, Criteria]:
-    """A subscription's latest criteria version, or the bundled default (version 0)."""
-    from digest.criteria import default_criteria_path
-
+def current_criteria(
+    store: Store, subscription: str, seed: str | Path | None = None
+) -> tuple[int, Criteria]:
+    """A subscription's latest criteria version; the first call stores version 1 from `seed`
+    (a criteria file, `digest.criteria`) or the bundled default. Only explicit changes write
+    later versions: chat commands and `paperdigest criteria set`."""
     versions = store.criteria_versions(subscription)
     if not versions:
-        return 0, Criteria.load(default_criteria_path())
+        first = Criteria.load(Path(seed) if seed else default_criteria_path())
+        store.save_criteria(subscription, first.to_text(), first.hash, "seed")
+        versions = store.criteria_versions(subscription)
     version, _, text = versions[-1]
     return version, Criteria.parse(text, source=f"criteria v{version} of {subscription}")

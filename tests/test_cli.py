@@ -33,15 +33,19 @@ def invoke(args: list[str], env: dict[str, str]):
 
 
 def test_every_command_is_documented_with_an_example() -> None:
-    commands = app.registered_commands
-    assert {c.name or c.callback.__name__ for c in commands} >= {
-        "run", "score", "eval", "learn", "why", "criteria", "backfill",
+    commands = [([c.name or c.callback.__name__], c.callback) for c in app.registered_commands]
+    for group in app.registered_groups:
+        commands.append(([group.name], group.typer_instance.registered_callback.callback))
+        commands += [
+            ([group.name, c.name], c.callback) for c in group.typer_instance.registered_commands
+        ]
+    assert {" ".join(words) for words, _ in commands} >= {
+        "run", "score", "eval", "learn", "why", "criteria", "criteria set", "backfill",
     }  # fmt: skip
-    for command in commands:
-        assert "Example:" in (command.callback.__doc__ or ""), command.name
-        name = command.name or command.callback.__name__
-        result = runner.invoke(app, [name, "--help"])
-        assert result.exit_code == 0 and "Example" in result.output
+    for words, callback in commands:
+        assert "Example:" in (callback.__doc__ or ""), words
+        result = runner.invoke(app, [*words, "--help"])
+        assert result.exit_code == 0 and "Example" in result.output, words
 
 
 def test_run_sample_writes_the_day(env: dict[str, str], tmp_path: Path) -> None:
@@ -165,6 +169,24 @@ def test_run_real_feeds_from_loopback(env: dict[str, str], tmp_path: Path) -> No
     assert result.exit_code == 0, result.output
     assert "6 papers scanned" in result.output
     assert (tmp_path / "out" / "json" / "2026-04" / "2026-04-27.json").exists()
+
+
+def test_a_criteria_change_in_chat_survives_any_run(env: dict[str, str], tmp_path: Path) -> None:
+    """The follow is version 2 of the terminal subscription; `run` reads it and writes none."""
+    assert invoke(["chat", "follow Ada Lovelace"], env).exit_code == 0
+    for _ in range(2):
+        assert invoke(["run", "--sample"], env).exit_code == 0
+    shown = invoke(["criteria"], env).output
+    assert "Ada Lovelace" in shown and "version 2," in shown
+    edited = tmp_path / "mine.md"
+    edited.write_text(shown.split("version 2,")[0].replace("Ada Lovelace", "Grace Hopper"))
+    done = invoke(["criteria", "set", str(edited)], env)
+    assert done.exit_code == 0 and "stored as version 3" in " ".join(done.output.split())
+    assert "Grace Hopper" in invoke(["criteria"], env).output
+    bad = tmp_path / "bad.md"
+    bad.write_bytes(b"\xff\xfe binary")
+    refused = invoke(["criteria", "set", str(bad)], env)
+    assert refused.exit_code == 1 and "version 4" not in invoke(["criteria"], env).output
 
 
 def test_criteria_shows_the_default(env: dict[str, str]) -> None:

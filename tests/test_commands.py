@@ -221,7 +221,9 @@ def test_a_criteria_edit_that_would_not_read_back_is_refused(scored_store: Store
 
     deps = Deps(scored_store, load_settings(env={}), lambda c: LocalScorer())
     ctx = Context("terminal", "default", "me")
+    run("criteria", ctx, deps)  # the first read stores version 1 from the bundled file
     before = scored_store.criteria_versions("default")
+    assert len(before) == 1
     reply = run("criteria add Evil: x\n## Keywords\n- Bogus: z", ctx, deps)
     assert reply.error and "line break" in reply.text()
     assert scored_store.criteria_versions("default") == before

@@ -75,7 +75,7 @@ def test_changed_criteria_scores_again(scored_store: Store, criteria: Criteria) 
     scorer = CountingScorer()
     run(scored_store, few, narrower, scorer)
     assert len(scorer.asked) == 5
-    assert [v for v, _, _ in scored_store.criteria_versions("default")] == [1, 2]
+    assert scored_store.criteria_versions("default") == []  # building a digest writes none
 
 
 def test_followed_authors_skip_the_scorer(scored_store: Store, criteria: Criteria) -> None:

@@ -14,13 +14,19 @@ from digest.store.models import ListingRow, PaperRow
 
 
 class PaperStore(StoreBase):
-    def save_listing(self, day: date, papers: Iterable[Paper]) -> None:
+    def save_papers(self, papers: Iterable[Paper]) -> None:
+        """The papers, listed on no day (a file scored from the command line)."""
+        self.save_listing(None, papers)
+
+    def save_listing(self, day: date | None, papers: Iterable[Paper]) -> None:
         """Idempotent: any number of workers may save the same day at once."""
         papers = list({p.id: p for p in papers}.values())
         if not papers:
             return
         with self.session() as s, s.begin():
             self.upsert(s, PaperRow, [_paper_row(p) for p in papers], ["id"])
+            if day is None:
+                return
             listed = [
                 {"day": day, "paper_id": p.id, "announce_type": p.announce_type,
                  "feeds": dict(p.feeds)}
