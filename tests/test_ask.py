@@ -1,0 +1,175 @@
+"""Ask in plain words: the rules, proposals confirmed by a word or a tap, refusals, and the LLM
+agent's tool calls against the loopback OpenAI server."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from bot.ask import proposal_key
+from bot.commands import Context, Deps, handle
+from bot.phrasing import interpret
+from bot.replies import Reply
+from bot.slack import render_blocks
+from bot.telegram import render_messages
+from digest.config import load_settings
+from digest.criteria import Criteria
+from digest.scoring.factory import make_scorer
+from digest.store import Store
+from tests.conftest import sample_digest
+
+OWNER = Context("slack", "C1", "UOWNER", "owner")
+MEMBER = Context("slack", "C1", "UMEMBER", "member")
+TERMINAL = Context("terminal", "default", "you", dm=True)
+CHANGE = "only show papers with relevance 9 or more"
+
+
+@pytest.fixture
+def deps(scored_store: Store) -> Deps:
+    settings = load_settings(env={})
+    return Deps(scored_store, settings, lambda c: make_scorer("local", scored_store, c, settings))
+
+
+@pytest.fixture
+def subscribed(deps: Deps, criteria: Criteria) -> Deps:
+    """C1 subscribed by its owner, with the sample day's digest built for it."""
+    assert say("subscribe", deps).title == "Subscribed"
+    sub = deps.store.subscription("slack:C1")
+    sample_digest(deps.store, criteria, sub.id, cutoffs=sub.cutoffs, top_k=sub.top_k)
+    return deps
+
+
+def say(text: str, deps: Deps, ctx: Context = OWNER) -> Reply:
+    return asyncio.run(handle(text, ctx, deps))
+
+
+@pytest.mark.parametrize(
+    ("text", "command"),
+    [
+        ("what's new today", "top"),
+        ("best papers this morning", "top"),
+        ("top ten papers please", "top 10"),
+        ("why is #3 in", "why 3"),
+        ("why not number 4?", "why 4"),
+        ("papers about mixture of experts", "search mixture of experts"),
+        ("anything on graph neural networks this week?", "search graph neural networks"),
+        ("what am I subscribed to", "settings"),
+        ("what are my criteria", "criteria"),
+        ("follow Yann LeCun please", "follow Yann LeCun"),
+        ("post at 8am Berlin time", "schedule 08:00 Europe/Berlin"),
+        ("deliver it at 6:45 pm New York time", "schedule 18:45 America/New_York"),
+        ("only relevance above 8 and novelty 7 or more", "threshold relevance=9 novelty=7"),
+        ("just 3 papers a day", "topk 3"),
+        ("undo my last criteria change", "criteria undo"),
+    ],
+)  # fmt: skip
+def test_rules_map_plain_words_to_commands(text: str, command: str) -> None:
+    found = interpret(text)
+    assert found is not None and found.command == command
+
+
+@pytest.mark.parametrize(
+    "text", ["what's the weather in Berlin?", "write me a poem about transformers", "hello there"]
+)
+def test_rules_leave_what_they_cannot_map(text: str) -> None:
+    assert interpret(text) is None
+
+
+def test_the_issue_examples_in_the_terminal_chat(deps: Deps) -> None:
+    """`paperdigest chat` runs the same core: each answer says which command it ran."""
+    why = say("why did 2602.08923 score 10?", deps, TERMINAL)
+    assert why.lines[0] == "(ran `why 2602.08923`)" and "2602.08923" in why.title
+    top = say("what are the top papers today?", deps, TERMINAL)
+    assert top.title == "Top 5 of 2026-02-10" and top.lines[0] == "(ran `top`)"
+    moe = say("show me papers about mixture of experts", deps, TERMINAL)
+    assert moe.title == "Search: mixture of experts" and moe.papers
+    assert moe.lines[0] == "(ran `search mixture of experts`)"
+    delta = say("why was the DeltaKV paper left out", deps, TERMINAL)
+    assert "2602.08005" in delta.title and delta.lines[0] == "(ran `why 2602.08005`)"
+
+
+def test_commands_as_typed_pass_through(subscribed: Deps) -> None:
+    assert say("top 3", subscribed).lines == []
+    assert say("threshold relevance=9", subscribed).title == "Cutoffs updated"
+    assert "usage: top [n]" in say("top many", subscribed).text()
+
+
+def test_a_settings_change_in_words_waits_for_a_yes(subscribed: Deps) -> None:
+    proposal = say(CHANGE, subscribed)
+    assert proposal.title == "Change a setting?" and "`threshold relevance=9`" in proposal.text()
+    assert subscribed.store.subscription("slack:C1").relevance_cutoff == 8  # not applied
+    applied = say("yes", subscribed)
+    assert applied.title == "Cutoffs updated"
+    assert applied.lines[0] == "(ran `threshold relevance=9`)"
+    assert subscribed.store.subscription("slack:C1").relevance_cutoff == 9
+    assert say("yes", subscribed).title == "Nothing to confirm"  # applied once
+
+
+def test_no_drops_a_proposal(subscribed: Deps) -> None:
+    say("post at 8am Berlin time", subscribed)
+    assert say("no", subscribed).title == "Dropped"
+    assert say("yes", subscribed).title == "Nothing to confirm"
+    assert subscribed.store.subscription("slack:C1").schedule == "06:30"
+
+
+def test_a_proposal_lapses(subscribed: Deps) -> None:
+    store = subscribed.store
+    store.propose(proposal_key(OWNER), OWNER.who, "topk 3", timedelta(seconds=-1))
+    assert say("yes", subscribed).title == "Nothing to confirm"
+    assert store.subscription("slack:C1").top_k == 10
+
+
+def test_one_tap_applies_the_exact_command(subscribed: Deps) -> None:
+    proposal = say("just 3 papers a day", subscribed)
+    (button,) = proposal.buttons
+    assert button.command == "topk 3"
+    actions = [b for b in render_blocks(proposal) if b["type"] == "actions"]
+    assert actions[-1]["elements"][0]["value"] == "topk 3"
+    keyboard = render_messages(proposal)[-1][1]
+    assert keyboard.inline_keyboard[-1][0].callback_data == "topk 3"
+    assert say(button.command, subscribed).title == "Top-k updated"  # the tap runs it
+    assert subscribed.store.subscription("slack:C1").top_k == 3
+
+
+def test_a_change_in_words_is_refused_for_someone_not_allowed(subscribed: Deps) -> None:
+    refused = say(CHANGE, subscribed, MEMBER)
+    assert refused.title == "Not allowed" and "`threshold relevance=9`" in refused.text()
+    assert say("yes", subscribed, MEMBER).title == "Nothing to confirm"
+    owners = say(CHANGE, subscribed)  # the owner's proposal is the owner's alone
+    assert say("yes", subscribed, MEMBER).title == "Nothing to confirm"
+    assert say(owners.buttons[0].command, subscribed, MEMBER).title == "Not allowed"  # a tap
+    assert subscribed.store.subscription("slack:C1").relevance_cutoff == 8
+
+
+def test_a_write_command_with_stray_words_is_not_run(subscribed: Deps) -> None:
+    reply = say("unsubscribe everyone in the workspace", subscribed)
+    assert "takes no words" in reply.text()
+    assert subscribed.store.subscription("slack:C1").active
+
+
+def test_a_surname_is_settled_against_the_criteria(subscribed: Deps) -> None:
+    reply = say("show me everything by Bengio", subscribed)
+    assert "`follow Yoshua Bengio`" in reply.text()
+    assert "first and last name" in say("show me everything by Nobodyknown", subscribed).text()
+
+
+def test_what_no_rule_maps_gets_the_two_closest_commands(deps: Deps) -> None:
+    reply = say("write me a poem about transformers", deps, TERMINAL)
+    assert reply.title == "Not sure what you mean" and reply.error
+    assert reply.lines[0].startswith("did you mean `") and reply.lines[0].count("`") == 4
+    assert reply.lines[-1] == "send `help` for all commands" and len(reply.lines) == 2
+
+
+def test_a_proposal_is_taken_once(store_url: str) -> None:
+    """On SQLite and PostgreSQL: a later proposal replaces the earlier; a yes takes it once."""
+    store = Store(store_url)
+    try:
+        store.propose("slack:C1:U1", "slack:U1", "topk 3", timedelta(minutes=10))
+        store.propose("slack:C1:U1", "slack:U1", "topk 4", timedelta(minutes=10))
+        assert store.take_proposal("slack:C1:U1") == "topk 4"
+        assert store.take_proposal("slack:C1:U1") is None
+        assert store.drop_proposal("slack:C1:U2") is None
+    finally:
+        store.close()
