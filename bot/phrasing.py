@@ -400,7 +400,7 @@ def _criteria(raw: str, low: str) -> Interpretation | None:
     if re.search(r"\bcriteria\b.*\b(history|versions?|changes?|changed)\b", low):
         return Interpretation("criteria history")
     if re.search(
-        r"\b(criteria|criterion|topics?|keywords?|filter(?:ing|s)?|interests?|looking for|"
+        r"(?<!-)\b(criteria|criterion|topics?|keywords?|filter(?:ing|s)?|interests?|looking for|"
         r"look for|who (?:do|am|are) (?:i|we) follow(?:ing)?|who is followed)\b",
         low,
     ):

@@ -4,10 +4,12 @@ agent's tool calls against the loopback OpenAI server."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.agent import MAX_ROUNDS, TOOLS
 from bot.ask import proposal_key
 from bot.commands import Context, Deps, handle
 from bot.phrasing import interpret
@@ -16,9 +18,11 @@ from bot.slack import render_blocks
 from bot.telegram import render_messages
 from digest.config import load_settings
 from digest.criteria import Criteria
+from digest.day import Usage
 from digest.scoring.factory import make_scorer
 from digest.store import Store
 from tests.conftest import sample_digest
+from tests.fakes.openai_server import FakeOpenAI
 
 OWNER = Context("slack", "C1", "UOWNER", "owner")
 MEMBER = Context("slack", "C1", "UMEMBER", "member")
@@ -173,3 +177,93 @@ def test_a_proposal_is_taken_once(store_url: str) -> None:
         assert store.drop_proposal("slack:C1:U2") is None
     finally:
         store.close()
+
+
+# -- the LLM agent, against the loopback OpenAI server ------------------------------------------
+
+FREE = "how does DynamiQ compare with the Adam communication paper?"
+
+
+@pytest.fixture
+def llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
+    """A loopback OpenAI server, and the key and address the agent reads from the environment."""
+    with FakeOpenAI() as fake:
+        monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.url)
+        yield fake
+
+
+def test_the_agent_answers_with_tool_calls_and_names_its_papers(
+    llm: FakeOpenAI, deps: Deps
+) -> None:
+    assert interpret(FREE) is None  # no rule maps it: the agent answers
+    llm.call_tools_next(("why", {"paper": "2602.08923"}), ("paper", {"id": "2602.07360"}))
+    llm.answer_next("DynamiQ (2602.08923) scored 10: it matches efficient distributed training.")
+    reply = say(FREE, deps, TERMINAL)
+    assert reply.title == "Answer" and not reply.error
+    assert reply.lines[0].startswith("DynamiQ (2602.08923) scored 10")
+    assert "(answered by gpt-5-mini with `why 2602.08923`)" in reply.lines
+    assert [(p.id, p.url) for p in reply.papers] == [
+        ("2602.08923", "https://arxiv.org/abs/2602.08923")
+    ]
+    first = llm.requests[0]
+    assert {t["function"]["name"] for t in first["tools"]} == {t["function"]["name"] for t in TOOLS}
+    why, paper = llm.tool_results(1)
+    assert why["tool_call_id"] == "call_1_0" and "2602.08923" in why["content"]
+    assert "relevance" in why["content"]
+    assert paper["content"] == "error: no paper 2602.07360 in the store"
+    ((_, usage),) = [(d, u) for d, u in deps.store.usage() if u.model == "ask:gpt-5-mini"]
+    assert usage.prompt_tokens > 0 and usage.completion_tokens > 0 and usage.cost > 0
+
+
+def test_bad_tool_calls_get_errors_back_never_a_crash(llm: FakeOpenAI, deps: Deps) -> None:
+    llm.call_tools_next(
+        ("why", {"paper": "2602.99999"}),
+        ("frobnicate", {}),
+        ("search", "{not json"),
+        ("propose", {"command": "top 3"}),
+    )
+    reply = say(FREE, deps, TERMINAL)
+    results = [m["content"] for m in llm.tool_results()]
+    assert results[0].startswith("error: ") and "2602.99999" in results[0]
+    assert results[1] == "error: there is no tool 'frobnicate'"
+    assert results[2] == "error: the arguments are not JSON"
+    assert results[3].startswith("error: `top 3` changes no setting")
+    assert reply.title == "Answer" and reply.lines[0].startswith("Found: error: `top 3`")
+
+
+def test_the_agent_only_proposes(llm: FakeOpenAI, subscribed: Deps) -> None:
+    llm.call_tools_next(("propose", {"command": "threshold relevance=9"}))
+    llm.answer_next("I proposed a higher relevance cutoff; confirm it to apply.")
+    reply = say("I'd like fewer but more on-topic papers", subscribed)
+    assert [b.command for b in reply.buttons] == ["threshold relevance=9"]
+    assert subscribed.store.subscription("slack:C1").relevance_cutoff == 8
+    assert say("yes", subscribed).title == "Cutoffs updated"
+    llm.call_tools_next(("propose", {"command": "topk 2"}))
+    refused = say("I'd like fewer but more on-topic papers", subscribed, MEMBER)
+    assert "Not allowed" in llm.tool_results()[0]["content"] and not refused.buttons
+    assert say("yes", subscribed, MEMBER).title == "Nothing to confirm"
+    assert subscribed.store.subscription("slack:C1").top_k == 10
+
+
+def test_tool_rounds_are_capped(llm: FakeOpenAI, deps: Deps) -> None:
+    for _ in range(MAX_ROUNDS + 1):
+        llm.call_tools_next(("top", {"n": 1}))
+    reply = say(FREE, deps, TERMINAL)
+    assert len(llm.requests) == MAX_ROUNDS + 1
+    assert llm.requests[-1]["tool_choice"] == "none" and reply.lines[0].startswith("Found: ")
+
+
+def test_the_daily_budget_holds_the_agent_back(llm: FakeOpenAI, deps: Deps) -> None:
+    spent = Usage("llm:gpt-5-mini", 1000, 0, 1000, cost=5.0)
+    deps.store.record_usage(datetime.now(UTC).date(), "default", spent)
+    reply = say(FREE, deps, TERMINAL)
+    assert llm.requests == [] and "budget of $1.00 is spent" in reply.text()
+    assert reply.lines[0].startswith("did you mean")
+
+
+def test_a_failing_llm_gets_a_short_answer(llm: FakeOpenAI, deps: Deps) -> None:
+    llm.fail_next("401")
+    reply = say(FREE, deps, TERMINAL)
+    assert reply.error and "(could not ask gpt-5-mini: the server answered 401)" in reply.lines
+    assert "test-key" not in reply.text()
