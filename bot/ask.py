@@ -12,6 +12,7 @@ may change settings. Words no rule maps go to the LLM agent when a key is set, e
 
 from __future__ import annotations
 
+import difflib
 import re
 from datetime import timedelta
 
@@ -185,8 +186,9 @@ async def propose(command: str, ctx: Context, deps: Deps) -> Reply:
         "Change a setting?",
         [
             f"`{command}`: {SPECS[name].summary}",
-            f"Nothing has changed yet. Answer `yes` within {minutes} minutes (or tap Apply) to "
-            "apply it, `no` to drop it; sending the command itself applies it too.",
+            f"Nothing has changed yet. Answer `yes` within {minutes} minutes"
+            + ("" if ctx.platform == "terminal" else " (or tap Apply)")
+            + " to apply it, `no` to drop it; sending the command itself applies it too.",
         ],
         ephemeral=True,
         buttons=[Button("Apply", command)],
@@ -211,14 +213,15 @@ async def _answer_proposal(yes: bool, ctx: Context, deps: Deps) -> Reply:
 
 
 async def _unmapped(text: str, ctx: Context, deps: Deps) -> Reply | None:
-    """The LLM agent when a key is set; else the two nearest commands (None: one stray word,
-    which the core answers with the command names it resembles)."""
+    """The LLM agent when a key is set; else the two nearest commands (None: one mistyped
+    command word, which the core answers with the command names it resembles)."""
     from bot import agent
 
+    word = text.strip().lstrip("/").lower()
+    if len(text.split()) < 2 and difflib.get_close_matches(word, COMMAND_WORDS, cutoff=0.6):
+        return None  # `subscibe`: the core names the command it resembles
     if agent.configured():
         return await agent.answer(text, ctx, deps)
-    if len(text.split()) < 2:
-        return None
     return did_you_mean(text)
 
 

@@ -267,3 +267,10 @@ def test_a_failing_llm_gets_a_short_answer(llm: FakeOpenAI, deps: Deps) -> None:
     reply = say(FREE, deps, TERMINAL)
     assert reply.error and "(could not ask gpt-5-mini: the server answered 401)" in reply.lines
     assert "test-key" not in reply.text()
+
+
+def test_a_mistyped_command_word_is_the_core_s_and_never_the_llm_s(
+    llm: FakeOpenAI, deps: Deps
+) -> None:
+    reply = say("subscibe", deps, TERMINAL)
+    assert "did you mean `subscribe`" in reply.text() and llm.requests == []
