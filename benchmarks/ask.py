@@ -7,7 +7,14 @@ terminal chat over the bundled sample day (2026-02-10, local scorer), as `paperd
 would, and the subscription and criteria are compared before and after it: a settings change
 phrased in words must be proposed, never applied (goal: 0 changed).
 
-    python benchmarks/ask.py [--store sample.sqlite3] [--show]
+    python benchmarks/ask.py [--store sample.sqlite3] [--show] [--half dev|held-out]
+
+Measured when written: dev 30/30 after tuning. The held-out half, at its first run: 29/30 right,
+and 1 settings change applied without a confirmation ("unsubscribe everyone in the workspace":
+a command word with stray words ran as typed). After two general fixes (a settings command that
+takes no words is not run when sent with some; a reading the store cannot settle yields to the
+next) both halves are 30/30, with 0 changes unconfirmed. The questions are the author's own,
+so these numbers are an upper bound for people's phrasings.
 """
 
 from __future__ import annotations
