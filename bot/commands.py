@@ -185,6 +185,10 @@ def _usage(name: str) -> str:
 
 async def handle(text: str, ctx: Context, deps: Deps) -> Reply:
     """Parse and run one command; errors a person can act on become error Replies."""
+    from bot.ask import ask  # plain words: the command they mean, or a proposal
+
+    if (asked := await ask(text, ctx, deps)) is not None:
+        return asked
     try:
         command = parse(text)
         spec = SPECS[command.name]

@@ -75,6 +75,7 @@ class Reply:
     papers: list[PaperCard] = field(default_factory=list)
     ephemeral: bool = False  # only the asker sees it (Slack); a private answer elsewhere
     error: bool = False
+    buttons: list[Button] = field(default_factory=list)  # under the reply: a proposal's Apply
 
     def text(self) -> str:
         """Plain text, for the terminal and for notifications."""
@@ -92,4 +93,7 @@ class Reply:
     @classmethod
     def from_dict(cls, data: dict) -> Reply:
         papers = [PaperCard(**{**p, "authors": tuple(p["authors"])}) for p in data["papers"]]
-        return cls(data["title"], list(data["lines"]), papers, data["ephemeral"], data["error"])
+        buttons = [Button(**b) for b in data.get("buttons", [])]
+        return cls(
+            data["title"], list(data["lines"]), papers, data["ephemeral"], data["error"], buttons
+        )

@@ -99,6 +99,13 @@ def render_blocks(reply: Reply) -> list[dict[str, Any]]:
         blocks += _paper_blocks(card, i)
     if len(blocks) > MAX_BLOCKS:
         blocks = [*blocks[: MAX_BLOCKS - 1], _section("_(more in the thread)_")]
+    if reply.buttons:  # the reply's own buttons (a proposal's Apply), last; `cmd-N` runs them
+        elements = [
+            {"type": "button", "action_id": f"cmd-{j}", "value": b.command,
+             "text": {"type": "plain_text", "text": b.label, "emoji": True}}
+            for j, b in enumerate(reply.buttons)
+        ]  # fmt: skip
+        blocks = [*blocks[: MAX_BLOCKS - 1], {"type": "actions", "elements": elements}]
     return blocks
 
 

@@ -133,7 +133,14 @@ def render_messages(reply: Reply) -> list[tuple[str, InlineKeyboardMarkup | None
             messages[-1] = (f"{before}{glue}{text}", held + cards)
         else:
             messages.append((text, cards))
-    return [(text, _keyboard(cards)) for text, cards in messages]
+    out = [(text, _keyboard(cards)) for text, cards in messages]
+    if reply.buttons:  # the reply's own buttons (a proposal's Apply) under its last message
+        text, keyboard = out[-1]
+        rows = [*(keyboard.inline_keyboard if keyboard else ())]
+        fits = [b for b in reply.buttons if len(b.command.encode()) <= MAX_CALLBACK]
+        rows.append([InlineKeyboardButton(b.label, callback_data=b.command) for b in fits])
+        out[-1] = (text, InlineKeyboardMarkup(rows))
+    return out
 
 
 class TelegramAudience:

@@ -14,6 +14,7 @@ from digest.errors import DigestError
 from digest.store._chats import ChatStore
 from digest.store._digests import DigestStore
 from digest.store._papers import PaperStore
+from digest.store._proposals import ProposalStore
 from digest.store._scores import ScoreStore
 from digest.store._work import OPEN, Claim, WorkStore
 from digest.store.migrate import alembic_config, migrate, schema_head
@@ -24,7 +25,7 @@ __all__ = ["OPEN", "Base", "Claim", "Store", "alembic_config", "schema_head"]
 SQLITE_BUSY_SECONDS = 30  # several processes may write one SQLite file: wait for the lock
 
 
-class Store(PaperStore, ScoreStore, DigestStore, ChatStore, WorkStore):
+class Store(PaperStore, ScoreStore, DigestStore, ChatStore, WorkStore, ProposalStore):
     """Named operations over the database; nothing else imports SQLAlchemy."""
 
     def __init__(self, dsn: str) -> None:

@@ -9,8 +9,16 @@ It answers each `<paper id="...">` of the last user message with a JSON line (or
 `response_format` json_schema request, with {"papers": [...]}), and counts tokens with o200k_base.
 A paper whose text says "ignore the above" makes it gullible: every id in that request gets 10.
 Queued behaviours (one per request, in order): "ok", "429", "500", "401", "hang", "delay",
-"not_json", "missing_half", "extra_ids", "bad_scores", "fenced", "duplicate_id", "text".
+"not_json", "missing_half", "extra_ids", "bad_scores", "fenced", "duplicate_id", "text",
+"tool_calls".
 The structured-output 400 (when `structured` is False) comes first and consumes no behaviour.
+
+Tools: `fake.call_tools_next(("why", {"paper": "3"}), ...)` makes the next answer an assistant
+message with those `tool_calls` (finish_reason "tool_calls"). As the real API does, a request
+whose assistant `tool_calls` are not each answered by a `tool` message gets a 400. A request with
+`tools` and nothing queued (or tool calls queued but `tool_choice` "none") is answered in words:
+"Found: " and the first line of the last tool result. `fake.tool_results()` lists the `tool`
+messages of the last request.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ KINDS = {
     "fenced",
     "duplicate_id",
     "text",
+    "tool_calls",
 }
 EXTRA_IDS = ("9999.00001", "9999.00002")
 GULLIBLE = "ignore the above"
@@ -91,6 +100,14 @@ class FakeOpenAI(Loopback):
     def answer_next(self, text: str) -> None:
         """The next request gets `text` as the assistant's message."""
         self.fail_next("text", text=text)
+
+    def call_tools_next(self, *calls: tuple[str, dict[str, Any] | str]) -> None:
+        """The next request is answered by these tool calls (arguments: a dict, or raw text)."""
+        self.fail_next("tool_calls", calls=list(calls))
+
+    def tool_results(self, request: int = -1) -> list[dict[str, Any]]:
+        """The `tool` messages a request carried back."""
+        return [m for m in self.requests[request]["messages"] if m.get("role") == "tool"]
 
     def ids_asked(self) -> list[list[str]]:
         """The paper ids of each request, in order."""
@@ -146,6 +163,10 @@ class FakeOpenAI(Loopback):
     def _content(self, body: dict[str, Any], kind: str, options: dict[str, Any]) -> str:
         if kind == "text":
             return str(options["text"])
+        if body.get("tools") and kind in ("ok", "tool_calls"):
+            results = [m for m in body["messages"] if m.get("role") == "tool"]
+            last = str(results[-1].get("content") or "") if results else "nothing"
+            return "Found: " + (last.splitlines() or [""])[0]
         if kind == "not_json":
             return "Sorry, I cannot help with that request."
         entries = self._entries(body, kind)
@@ -156,10 +177,26 @@ class FakeOpenAI(Loopback):
             return json.dumps({"papers": entries})
         return "\n".join(json.dumps(e) for e in entries)
 
-    def completion(self, body: dict[str, Any], content: str) -> dict[str, Any]:
+    def completion(
+        self, body: dict[str, Any], content: str | None, calls: list[Any] | None = None
+    ) -> dict[str, Any]:
         """The chat.completion object, usage counted with o200k_base."""
-        prompt = sum(count_tokens(str(m.get("content", ""))) + 3 for m in body["messages"]) + 3
-        completion = count_tokens(content)
+        prompt = sum(_message_tokens(m) for m in body["messages"]) + 3
+        message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+        if calls:
+            n = len(self.requests)
+            message["tool_calls"] = [
+                {
+                    "id": f"call_{n}_{i}",
+                    "type": "function",
+                    "function": {
+                        "name": name,
+                        "arguments": args if isinstance(args, str) else json.dumps(args),
+                    },
+                }
+                for i, (name, args) in enumerate(calls)
+            ]
+        completion = count_tokens(json.dumps(message.get("tool_calls")) if calls else content or "")
         return {
             "id": f"chatcmpl-fake{len(self.requests)}",
             "object": "chat.completion",
@@ -168,8 +205,8 @@ class FakeOpenAI(Loopback):
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": content, "refusal": None},
-                    "finish_reason": "stop",
+                    "message": message,
+                    "finish_reason": "tool_calls" if calls else "stop",
                     "logprobs": None,
                 }
             ],
@@ -180,6 +217,18 @@ class FakeOpenAI(Loopback):
                 "prompt_tokens_details": {"cached_tokens": min(self.cached_tokens, prompt)},
             },
         }
+
+
+def _message_tokens(message: dict[str, Any]) -> int:
+    calls = json.dumps(message["tool_calls"]) if message.get("tool_calls") else ""
+    return count_tokens(str(message.get("content") or "") + calls) + 3
+
+
+def _unanswered_calls(body: dict[str, Any]) -> list[str]:
+    """Tool call ids of assistant messages that no `tool` message answers (the API's 400)."""
+    asked = [c.get("id") for m in body.get("messages", []) for c in (m.get("tool_calls") or [])]
+    answered = {m.get("tool_call_id") for m in body.get("messages", []) if m.get("role") == "tool"}
+    return [c for c in asked if c not in answered]
 
 
 def _sloppy(entry: dict[str, Any]) -> str:
@@ -242,6 +291,15 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 message = "response_format json_schema is not supported by this model"
                 self._send(400, _error(message, "invalid_request_error", None), {})
                 return
+            if missing := _unanswered_calls(body):
+                with fake._lock:
+                    fake.requests.append(body)
+                message = (
+                    "An assistant message with 'tool_calls' must be followed by tool messages "
+                    f"responding to each 'tool_call_id'. Missing: {', '.join(missing)}"
+                )
+                self._send(400, _error(message, "invalid_request_error", None), {})
+                return
             kind, options = fake._next(body)
             if kind == "429":
                 headers = {"Retry-After": str(options.get("retry_after", "0.01"))}
@@ -265,6 +323,9 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 wait = max(wait, float(options.get("seconds", 1.0)))
             if wait and fake._stop.wait(wait):
                 self.close_connection = True
+                return
+            if kind == "tool_calls" and body.get("tool_choice") != "none":
+                self._send(200, fake.completion(body, None, options["calls"]), {})
                 return
             content = fake._content(body, kind, options)
             self._send(200, fake.completion(body, content), {})
