@@ -78,6 +78,8 @@ async def ask(text: str, ctx: Context, deps: Deps) -> Reply | None:
 
 async def _ask(text: str, ctx: Context, deps: Deps) -> Reply | None:
     said = re.sub(r"[\s.!]+$", "", _plain(text))
+    if not said.strip():
+        return None  # nothing said: the core answers with help
     if said in YES or said in NO:
         return await _answer_proposal(said in YES, ctx, deps)
     settled, typed = await understand(text, ctx, deps)
@@ -229,7 +231,7 @@ def did_you_mean(text: str) -> Reply:
     """A short answer to words no rule maps: the two nearest commands, and `help`."""
     words = set(re.findall(r"[a-z]+", text.lower()))
     ranked = sorted(_NEAR, key=lambda c: -len(words & set(_NEAR[c].split())))
-    first = text.split()[0].strip("?!.,").lower()
+    first = (text.split() or [""])[0].strip("?!.,").lower()
     title = "Not sure what you mean" if first in STARTERS else f"I don't know '{clip(first, 40)}'"
     return Reply(
         title,
