@@ -5,6 +5,7 @@ Listeners only ack, build a Context, call `bot.commands.handle` and post the ren
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -12,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from cachetools import TTLCache
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncAssistant
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -276,18 +277,23 @@ def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None 
 
     @app.event("message")
     async def on_message(event: dict[str, Any], say: Any) -> None:
-        """A DM to the bot, in plain language or as a command."""
+        """A DM to the bot, in plain words or as a command: answered in its thread."""
         if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype"):
             return
+        await answer_in_thread(event, say)
+
+    async def answer_in_thread(event: dict[str, Any], say: Any) -> None:
         text = event.get("text", "")
-        reply = await handle(
-            text, await context(text, event["channel"], event["user"], dm=True), deps
-        )
+        ctx = await context(text, event["channel"], event["user"], dm=True)
+        reply = await handle(text, ctx, deps)
+        thread = event.get("thread_ts") or event["ts"]
 
         async def send() -> None:
-            await say(text=fallback(reply), blocks=render_blocks(reply))
+            await say(text=fallback(reply), blocks=render_blocks(reply), thread_ts=thread)
 
         await reply_within(_limited(send), f"slack:{event['channel']}")
+
+    app.use(_assistant(answer_in_thread))
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:
@@ -295,6 +301,34 @@ def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None 
         log.error("Slack listener failed on a %s request: %r", body.get("type", "command"), error)
 
     return app
+
+
+ASSISTANT_PROMPTS = [
+    {"title": "Today's best papers", "message": "what are the top papers today?"},
+    {"title": "Why this paper?", "message": "why is #1 in the digest?"},
+    {"title": "Search", "message": "papers about mixture of experts"},
+    {"title": "My criteria", "message": "what are my criteria?"},
+]
+
+
+def _assistant(answer: Callable[[dict[str, Any], Any], Awaitable[None]]) -> AsyncAssistant:
+    """The Assistant panel (where the app has it enabled in its Slack settings): a new thread
+    gets a greeting and suggested questions; each message in it is a DM, answered in place."""
+    assistant = AsyncAssistant()
+
+    @assistant.thread_started
+    async def started(say: Any, set_suggested_prompts: Any) -> None:
+        await say("Ask me about today's arXiv papers: the best ones, why one scored as it did, "
+                  "or papers about a topic.")  # fmt: skip
+        await set_suggested_prompts(prompts=ASSISTANT_PROMPTS)
+
+    @assistant.user_message
+    async def asked(payload: dict[str, Any], say: Any, set_status: Any) -> None:
+        with contextlib.suppress(SlackApiError):  # an app without the Assistant feature
+            await set_status("is reading the digest…")
+        await answer(payload, say)
+
+    return assistant
 
 
 def _limited(send: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:

@@ -306,6 +306,40 @@ def test_plain_language_dm(bolt: str, slack: FakeSlack, deps: Deps, criteria: Cr
     assert post_json(bolt, message).status_code == 200
     posted = slack.wait_for("chat.postMessage")[0].params
     assert posted["channel"] == "D9" and "made the digest" in text_of(posted)
+    assert posted["thread_ts"] == "1700000000.000001"  # answered in the DM's thread
+
+
+def test_a_dm_question_in_words_is_answered_in_the_same_thread(
+    bolt: str, slack: FakeSlack, deps: Deps, criteria: Criteria
+) -> None:
+    sample_digest(deps.store, criteria, "slack:D9")
+    question = event("message", "what are the top papers today?", channel="D9",
+                     channel_type="im", thread_ts="1700000000.000000")  # fmt: skip
+    post_json(bolt, question)
+    posted = slack.wait_for("chat.postMessage")[0].params
+    assert posted["channel"] == "D9" and posted["thread_ts"] == "1700000000.000000"
+    assert "(ran `top`)" in text_of(posted) and "Top 5 of 2026-02-10" in text_of(posted)
+
+
+def test_assistant_panel_greets_suggests_and_answers_in_its_thread(
+    bolt: str, slack: FakeSlack, deps: Deps, criteria: Criteria
+) -> None:
+    sample_digest(deps.store, criteria, "slack:D9")
+    thread = {"user_id": "UMEMBER", "channel_id": "D9", "thread_ts": "1700000001.000000",
+              "context": {"channel_id": "C1"}}  # fmt: skip
+    started = event("assistant_thread_started", "", channel="D9", assistant_thread=thread)
+    assert post_json(bolt, started).status_code == 200
+    greeting = slack.wait_for("chat.postMessage")[0].params
+    assert greeting["thread_ts"] == "1700000001.000000" and "Ask me" in greeting["text"]
+    prompts = slack.wait_for("assistant.threads.setSuggestedPrompts")[0].params["prompts"]
+    assert "what are the top papers today?" in [p["message"] for p in prompts]
+    asked = event("message", "why is #1 in the digest?", channel="D9", channel_type="im",
+                  thread_ts="1700000001.000000")  # fmt: skip
+    asked["event_id"] = "EvAsked"
+    post_json(bolt, asked)
+    answer_ = slack.wait_for("chat.postMessage", 2)[1].params
+    assert answer_["thread_ts"] == "1700000001.000000" and "(ran `why 1`)" in text_of(answer_)
+    assert slack.count("assistant.threads.setStatus") == 1
 
 
 def test_block_kit_escaping_and_limits() -> None:

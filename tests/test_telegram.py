@@ -169,6 +169,18 @@ def test_a_short_retry_after_on_a_reply_is_waited_out(tg: FakeTelegram, deps: De
     assert len(tg.calls_to("sendMessage")) == 3  # dropped and logged, not retried for 90 s
 
 
+def test_a_dm_question_in_words_is_answered_in_the_same_chat(
+    tg: FakeTelegram, deps: Deps, criteria: Criteria
+) -> None:
+    process(tg, deps, tg.send_text(OWNER, "/subscribe", user_id=OWNER))
+    sample_digest(deps.store, criteria, f"telegram:{OWNER}")
+    before = len(tg.sent())
+    process(tg, deps, tg.send_text(OWNER, "what are the top papers today?", user_id=OWNER))
+    answers = tg.sent()[before:]
+    assert answers and all(m["chat_id"] == OWNER for m in answers)
+    assert "(ran /top)" in parse_html(answers[0]["text"])
+
+
 def test_wrong_arguments_answer_with_usage(tg: FakeTelegram, deps: Deps) -> None:
     process(tg, deps, tg.send_text(OWNER, "/subscribe", user_id=OWNER))
     process(tg, deps, tg.send_text(OWNER, "/threshold relevance=eleven", user_id=OWNER))

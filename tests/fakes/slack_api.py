@@ -48,7 +48,7 @@ MAX_TEXT = 40000
 MAX_MODAL_BLOCKS = 100
 
 # Form fields Slack accepts as JSON-encoded strings.
-JSON_FIELDS = ("blocks", "attachments", "view", "metadata", "user_auth_blocks", "users")
+JSON_FIELDS = ("blocks", "attachments", "view", "metadata", "user_auth_blocks", "users", "prompts")
 RESPONSE_URL_METHOD = "response_url"
 Payload = dict[str, Any]
 
@@ -194,6 +194,7 @@ class FakeSlack(Loopback):
         self.channel_names: dict[str, str] = {}
         self.private_channels: set[str] = set()
         self.memberships: dict[str, set[str]] = {}  # user -> the channels they are in
+        self.assistant_enabled = True  # the app has Slack's Assistant feature (agents & AI apps)
         self.calls: list[Call] = []
         self.messages: list[Payload] = []  # accepted chat.postMessage messages, in order
         self._lock = threading.RLock()
@@ -421,6 +422,26 @@ class FakeSlack(Loopback):
         if error is not None:
             return error
         return {"ok": True, "message_ts": self._next_ts()}
+
+    def _assistant_thread(self, params: dict[str, Any]) -> Payload | None:
+        """An error unless the app has the Assistant feature and names a thread."""
+        if not self.assistant_enabled:
+            return {"ok": False, "error": "not_allowed_token_type"}
+        if not params.get("channel_id") or not params.get("thread_ts"):
+            return {"ok": False, "error": "invalid_arguments"}
+        return None
+
+    def _api_assistant_threads_setStatus(self, params: dict[str, Any]) -> Payload:
+        return self._assistant_thread(params) or {"ok": True}
+
+    def _api_assistant_threads_setSuggestedPrompts(self, params: dict[str, Any]) -> Payload:
+        prompts = params.get("prompts")
+        if not isinstance(prompts, list) or not all("message" in p for p in prompts):
+            return {"ok": False, "error": "invalid_arguments"}
+        return self._assistant_thread(params) or {"ok": True}
+
+    def _api_assistant_threads_setTitle(self, params: dict[str, Any]) -> Payload:
+        return self._assistant_thread(params) or {"ok": True}
 
     def _api_chat_update(self, params: dict[str, Any]) -> Payload:
         channel, ts = params.get("channel"), params.get("ts")
