@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from digest.clock import check_timezone, parse_time, weekdays
 from digest.errors import ConfigError, clip
 
 ENV_PREFIX = "PAPERDIGEST_"
@@ -100,8 +101,6 @@ class BotSettings(_Section):
     @field_validator("schedule")
     @classmethod
     def _time(cls, value: str) -> str:
-        from digest.subscriptions import parse_time
-
         try:
             return parse_time(value).strftime("%H:%M")
         except ConfigError as exc:
@@ -110,8 +109,6 @@ class BotSettings(_Section):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        from digest.subscriptions import check_timezone
-
         try:
             return check_timezone(value)
         except ConfigError as exc:
@@ -127,8 +124,6 @@ class ServeSettings(_Section):
     @field_validator("days")
     @classmethod
     def _days(cls, value: str) -> str:
-        from digest.subscriptions import weekdays
-
         weekdays(value)
         return value
 

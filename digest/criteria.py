@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from digest.config import config_dir
 from digest.errors import CriteriaError, clip
 
 KEYWORDS = "Keywords"
@@ -266,6 +267,4 @@ def _split_list(body: str) -> tuple[str, ...]:
 
 
 def default_criteria_path() -> Path:
-    from digest.config import config_dir
-
     return config_dir() / "criteria.md"
