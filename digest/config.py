@@ -1,6 +1,8 @@
-"""Settings: config/default.toml, overridden by a user file, then by PAPERDIGEST_* variables.
+"""Settings: the defaults below, overridden by a user file, then by PAPERDIGEST_* variables.
 
-An unknown key or a bad value raises ConfigError naming the key and where it came from.
+The models here are the one source of every default (`DEFAULTS`); config/default.toml documents
+each setting with the same value (a test compares them). An unknown key or a bad value raises
+ConfigError naming the key and where it came from.
 """
 
 from __future__ import annotations
@@ -172,7 +174,14 @@ class LLMSettings(_Section):
     max_retries: int = Field(4, ge=0, le=20)
     abstract_words: int = Field(25, ge=0)
     daily_budget: float = Field(1.0, ge=0)
-    prices: dict[str, tuple[float, float, float]] = {}
+    # US dollars per million tokens: (prompt, cached prompt, completion)
+    prices: dict[str, tuple[float, float, float]] = {
+        "gpt-5": (1.25, 0.125, 10.0),
+        "gpt-5-mini": (0.25, 0.025, 2.0),
+        "gpt-5-nano": (0.05, 0.005, 0.4),
+        "gpt-4.1-mini": (0.4, 0.1, 1.6),
+        "gpt-4o-mini": (0.15, 0.075, 0.6),
+    }
 
 
 class Settings(_Section):
@@ -185,6 +194,9 @@ class Settings(_Section):
     telegram: TelegramSettings = TelegramSettings()
     scoring: ScoringSettings = ScoringSettings()
     llm: LLMSettings = LLMSettings()
+
+
+DEFAULTS = Settings()  # every setting's default, for what is built without loaded settings
 
 
 def config_dir() -> Path:
@@ -201,7 +213,7 @@ def load_settings(user_file: Path | None = None, env: dict[str, str] | None = No
     env = dict(os.environ if env is None else env)
     merged: dict[str, dict[str, Any]] = {}
     origin: dict[tuple[str, str], str] = {}
-    layers = [config_dir() / "default.toml"]
+    layers: list[Path] = []
     if user_file is None and env.get(f"{ENV_PREFIX}CONFIG"):
         user_file = Path(env[f"{ENV_PREFIX}CONFIG"])
     if user_file is None and Path("paperdigest.toml").exists():

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from digest.clock import check_timezone, parse_time, weekdays
+from digest.config import DEFAULTS
 from digest.day import Cutoffs
 from digest.errors import ConfigError
 
@@ -28,12 +29,12 @@ class Subscription:
     id: str  # "<platform>:<chat id>", e.g. "slack:C0123", "telegram:-1001234"
     platform: str
     chat: str
-    categories: tuple[str, ...] = ("cs.LG", "cs.AI")
-    relevance_cutoff: int = 8
-    novelty_cutoff: int = 7
-    top_k: int = 10
-    schedule: str = "06:30"  # local time of day, after arXiv's announcement
-    timezone: str = "UTC"
+    categories: tuple[str, ...] = DEFAULTS.arxiv.categories
+    relevance_cutoff: int = DEFAULTS.digest.relevance_cutoff
+    novelty_cutoff: int = DEFAULTS.digest.novelty_cutoff
+    top_k: int = DEFAULTS.bot.top_k
+    schedule: str = DEFAULTS.bot.schedule  # local time of day, after arXiv's announcement
+    timezone: str = DEFAULTS.bot.timezone
     subscribed_by: str | None = None
     active: bool = True
     paused_reason: str | None = None

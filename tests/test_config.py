@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from digest.config import Settings, config_dir, load_settings
+from digest.config import DEFAULTS, Settings, config_dir, load_settings
+from digest.day import Cutoffs
 from digest.errors import ConfigError
+from digest.subscriptions import Subscription
 
 
 @pytest.fixture(autouse=True)
@@ -29,6 +32,25 @@ def test_defaults_come_from_default_toml():
     assert settings.digest.relevance_cutoff == 8
     assert settings.digest.novelty_cutoff == 7
     assert settings.digest.top_k == 0
+
+
+def test_default_toml_shows_the_defaults_of_the_settings_model():
+    """The models are the one source of each default; default.toml documents the same values."""
+    with (config_dir() / "default.toml").open("rb") as fh:
+        documented = tomllib.load(fh)
+    assert documented == DEFAULTS.model_dump(mode="json")
+
+
+def test_what_is_built_without_settings_has_the_settings_defaults():
+    sub = Subscription("slack:C1", "slack", "C1")
+    assert Cutoffs() == Cutoffs(DEFAULTS.digest.relevance_cutoff, DEFAULTS.digest.novelty_cutoff)
+    assert sub.cutoffs == Cutoffs() == Cutoffs(8, 7)
+    assert (sub.categories, sub.top_k, sub.schedule, sub.timezone) == (
+        DEFAULTS.arxiv.categories,
+        DEFAULTS.bot.top_k,
+        DEFAULTS.bot.schedule,
+        DEFAULTS.bot.timezone,
+    )
 
 
 def test_user_file_overrides_a_key_and_keeps_the_rest(tmp_path):
