@@ -19,7 +19,7 @@ from bot.replies import PaperCard, Reply, card
 from digest.config import Settings
 from digest.criteria import Criteria, Topic
 from digest.day import DayStatus
-from digest.errors import ConfigError, CriteriaError, DigestError, NotFoundError, clip
+from digest.errors import ConfigError, CriteriaError, DigestError, NotFoundError, UsageError, clip
 from digest.explain import explain
 from digest.papers import split_id
 from digest.pipeline import DayListing, current_criteria, rank_day
@@ -75,10 +75,6 @@ class Deps:
     def changed(self, sub_id: str) -> None:
         if self.on_change is not None:
             self.on_change(sub_id)
-
-
-class UsageError(DigestError):
-    """A command with wrong arguments; the message is the command's usage."""
 
 
 @dataclass(frozen=True)
