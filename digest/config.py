@@ -212,7 +212,7 @@ def load_settings(user_file: Path | None = None, env: dict[str, str] | None = No
     """Defaults, then `user_file` (or $PAPERDIGEST_CONFIG, or ./paperdigest.toml), then env."""
     env = dict(os.environ if env is None else env)
     merged: dict[str, dict[str, Any]] = {}
-    origin: dict[tuple[str, str], str] = {}
+    origin: dict[tuple[str, ...], str] = {}  # (section, key): the file or variable
     layers: list[Path] = []
     if user_file is None and env.get(f"{ENV_PREFIX}CONFIG"):
         user_file = Path(env[f"{ENV_PREFIX}CONFIG"])
@@ -230,9 +230,17 @@ def load_settings(user_file: Path | None = None, env: dict[str, str] | None = No
         err = exc.errors()[0]
         loc = [str(p) for p in err["loc"]]
         key = ".".join(loc[:2])
-        where = origin.get(tuple(loc[:2]), "defaults")  # type: ignore[arg-type]
+        where = origin.get(tuple(loc[:2]), "defaults")
         msg = err["msg"].removeprefix("Value error, ")
         raise ConfigError(f"config key '{key}' in {where}: {msg}") from None
+
+
+def _section(name: str) -> type[_Section]:
+    """The model of one [section] of the settings."""
+    model = Settings.model_fields[name].annotation
+    if not (isinstance(model, type) and issubclass(model, _Section)):
+        raise TypeError(f"Settings.{name} is not a settings section")
+    return model
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -247,7 +255,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def _merge(
     merged: dict[str, dict[str, Any]],
-    origin: dict[tuple[str, str], str],
+    origin: dict[tuple[str, ...], str],
     layer: dict[str, Any],
     source: str,
 ) -> None:
@@ -259,7 +267,7 @@ def _merge(
             )
         if not isinstance(values, dict):
             raise ConfigError(f"config key '{section}' in {source} must be a [section] table")
-        known = sections[section].annotation.model_fields  # type: ignore[union-attr]
+        known = _section(section).model_fields
         for key, value in values.items():
             if key not in known:
                 raise ConfigError(
@@ -282,8 +290,7 @@ def _env_layers(env: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
                 f"unknown config variable {name} in the environment; "
                 f"use {ENV_PREFIX}<SECTION>_<KEY>; sections: {', '.join(Settings.model_fields)}"
             )
-        model = Settings.model_fields[section].annotation
-        field = model.model_fields.get(key)  # type: ignore[union-attr]
+        field = _section(section).model_fields.get(key)
         if field is not None and str(field.annotation).startswith("tuple"):
             parsed: Any = [v.strip() for v in value.split(",") if v.strip()]
         else:
