@@ -13,7 +13,6 @@ Each answer lists the papers it used, with links; its tokens and cost are record
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, TypeGuard
@@ -23,6 +22,7 @@ import openai
 from bot.commands import SPECS, Context, Deps, UsageError, handle, parse
 from bot.phrasing import ID
 from bot.replies import Button, PaperCard, Reply
+from digest.config import load_secrets
 from digest.day import Usage
 from digest.errors import clip
 from digest.papers import split_id
@@ -94,7 +94,7 @@ TOOLS: list[ChatCompletionFunctionToolParam] = [
 
 def configured(env: dict[str, str] | None = None) -> bool:
     """An LLM answers free questions when OPENAI_API_KEY is set."""
-    return bool((os.environ if env is None else env).get("OPENAI_API_KEY"))
+    return bool(load_secrets(env).openai_api_key)
 
 
 @dataclass
@@ -113,7 +113,7 @@ async def answer(text: str, ctx: Context, deps: Deps, env: dict[str, str] | None
     model's or the server's failures."""
     from bot.ask import did_you_mean
 
-    env = dict(os.environ if env is None else env)
+    secrets = load_secrets(env)
     llm = deps.settings.llm
     today = _today()
     if llm.daily_budget and deps.store.spent(today) >= llm.daily_budget:
@@ -121,7 +121,7 @@ async def answer(text: str, ctx: Context, deps: Deps, env: dict[str, str] | None
         note = f"(today's LLM budget of ${llm.daily_budget:.2f} is spent: no free questions today)"
         return Reply(fallback.title, [*fallback.lines, note], ephemeral=True, error=True)
     client = openai.AsyncOpenAI(
-        api_key=env["OPENAI_API_KEY"], base_url=env.get("OPENAI_BASE_URL") or None,
+        api_key=secrets.openai_api_key, base_url=secrets.openai_base_url or None,
         timeout=llm.timeout, max_retries=llm.max_retries,
     )  # fmt: skip
     turn = _Turn(usage=Usage(f"ask:{llm.model}", cost=0.0))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +20,18 @@ from digest.clock import check_timezone, parse_time, weekdays
 from digest.errors import ConfigError, clip
 
 ENV_PREFIX = "PAPERDIGEST_"
-# Secrets that `serve` reads from the environment itself: never settings, never in a file.
-ENV_SECRETS = (f"{ENV_PREFIX}STATUS_TOKEN",)
+# Each secret's environment variable: read by `load_secrets` only, never a setting or in a file.
+SECRET_VARIABLES = {
+    "slack_bot_token": "SLACK_BOT_TOKEN",
+    "slack_app_token": "SLACK_APP_TOKEN",
+    "slack_signing_secret": "SLACK_SIGNING_SECRET",
+    "telegram_bot_token": "TELEGRAM_BOT_TOKEN",
+    "telegram_webhook_secret": "TELEGRAM_WEBHOOK_SECRET",
+    "openai_api_key": "OPENAI_API_KEY",
+    "openai_base_url": "OPENAI_BASE_URL",
+    "status_token": f"{ENV_PREFIX}STATUS_TOKEN",
+}
+ENV_SECRETS = tuple(v for v in SECRET_VARIABLES.values() if v.startswith(ENV_PREFIX))
 _ANNOUNCE = {"new", "cross", "replace", "replace-cross"}
 
 
@@ -197,6 +209,26 @@ class Settings(_Section):
 
 
 DEFAULTS = Settings()  # every setting's default, for what is built without loaded settings
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Tokens and keys, from the environment only (`load_secrets`); their repr shows none."""
+
+    slack_bot_token: str = field(default="", repr=False)
+    slack_app_token: str = field(default="", repr=False)  # Socket Mode
+    slack_signing_secret: str = field(default="", repr=False)  # HTTP mode
+    telegram_bot_token: str = field(default="", repr=False)
+    telegram_webhook_secret: str = field(default="", repr=False)
+    openai_api_key: str = field(default="", repr=False)
+    openai_base_url: str = ""  # another OpenAI-compatible server; empty: OpenAI's
+    status_token: str = field(default="", repr=False)  # the bearer token of /status
+
+
+def load_secrets(env: Mapping[str, str] | None = None) -> Secrets:
+    """The secrets set in `env` (the process environment by default); unset ones are empty."""
+    env = os.environ if env is None else env
+    return Secrets(**{name: env.get(variable, "") for name, variable in SECRET_VARIABLES.items()})
 
 
 def config_dir() -> Path:

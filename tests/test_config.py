@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from digest.config import DEFAULTS, Settings, config_dir, load_settings
+from digest.config import (
+    DEFAULTS,
+    SECRET_VARIABLES,
+    Settings,
+    config_dir,
+    load_secrets,
+    load_settings,
+)
 from digest.day import Cutoffs
 from digest.errors import ConfigError
 from digest.subscriptions import Subscription
@@ -171,3 +178,27 @@ def test_default_toml_documents_every_setting():
                     comment.append(lines[i])
                     i -= 1
                 assert key in " ".join(comment), f"the comment above {name}.{key} omits it"
+
+
+def test_secrets_come_from_the_environment_and_never_show() -> None:
+    env = {"SLACK_BOT_TOKEN": "xoxb-123456", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
+    secrets = load_secrets(env)
+    assert secrets.slack_bot_token == "xoxb-123456" and secrets.telegram_bot_token == ""
+    assert "xoxb-123456" not in repr(secrets) and "127.0.0.1:9" in repr(secrets)
+    assert load_settings(env={"PAPERDIGEST_STATUS_TOKEN": "s3cret!"}) == load_settings(env={})
+    assert load_secrets({"PAPERDIGEST_STATUS_TOKEN": "s3cret!"}).status_token == "s3cret!"
+
+
+def test_only_the_settings_module_names_the_secret_variables() -> None:
+    """A secret's variable is read by `load_secrets` alone (messages may name it)."""
+    import ast
+
+    names = set(SECRET_VARIABLES.values())
+    root = Path(__file__).resolve().parent.parent
+    readers = set()
+    for path in [*root.glob("digest/**/*.py"), *root.glob("bot/**/*.py")]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and node.value in names:
+                readers.add(path.relative_to(root).as_posix())
+    assert readers == {"digest/config.py"}
