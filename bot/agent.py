@@ -13,19 +13,26 @@ Each answer lists the papers it used, with links; its tokens and cost are record
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import openai
 
 from bot.commands import SPECS, Context, Deps, UsageError, handle, parse
 from bot.phrasing import ID
 from bot.replies import Button, PaperCard, Reply
+from digest.config import load_secrets
 from digest.day import Usage
 from digest.errors import clip
 from digest.papers import split_id
+
+if TYPE_CHECKING:
+    from openai.types.chat import (
+        ChatCompletionFunctionToolParam,
+        ChatCompletionMessageFunctionToolCall,
+        ChatCompletionMessageParam,
+    )
 
 MAX_ROUNDS = 4  # rounds of tool calls before the model must answer
 MAX_CALLS = 6  # tool calls run per round
@@ -40,7 +47,9 @@ SYSTEM = (
 )
 
 
-def _function(name: str, description: str, **params: dict[str, Any]) -> dict[str, Any]:
+def _function(
+    name: str, description: str, **params: dict[str, Any]
+) -> ChatCompletionFunctionToolParam:
     return {
         "type": "function",
         "function": {
@@ -56,7 +65,7 @@ def _function(name: str, description: str, **params: dict[str, Any]) -> dict[str
     }
 
 
-TOOLS = [
+TOOLS: list[ChatCompletionFunctionToolParam] = [
     _function("top", "The top n papers of the latest digest.", n={"type": "integer"}),
     _function(
         "why",
@@ -85,7 +94,7 @@ TOOLS = [
 
 def configured(env: dict[str, str] | None = None) -> bool:
     """An LLM answers free questions when OPENAI_API_KEY is set."""
-    return bool((os.environ if env is None else env).get("OPENAI_API_KEY"))
+    return bool(load_secrets(env).openai_api_key)
 
 
 @dataclass
@@ -104,7 +113,7 @@ async def answer(text: str, ctx: Context, deps: Deps, env: dict[str, str] | None
     model's or the server's failures."""
     from bot.ask import did_you_mean
 
-    env = dict(os.environ if env is None else env)
+    secrets = load_secrets(env)
     llm = deps.settings.llm
     today = _today()
     if llm.daily_budget and deps.store.spent(today) >= llm.daily_budget:
@@ -112,7 +121,7 @@ async def answer(text: str, ctx: Context, deps: Deps, env: dict[str, str] | None
         note = f"(today's LLM budget of ${llm.daily_budget:.2f} is spent: no free questions today)"
         return Reply(fallback.title, [*fallback.lines, note], ephemeral=True, error=True)
     client = openai.AsyncOpenAI(
-        api_key=env["OPENAI_API_KEY"], base_url=env.get("OPENAI_BASE_URL") or None,
+        api_key=secrets.openai_api_key, base_url=secrets.openai_base_url or None,
         timeout=llm.timeout, max_retries=llm.max_retries,
     )  # fmt: skip
     turn = _Turn(usage=Usage(f"ask:{llm.model}", cost=0.0))
@@ -132,7 +141,7 @@ async def _converse(
     client: openai.AsyncOpenAI, text: str, ctx: Context, deps: Deps, turn: _Turn
 ) -> str:
     llm = deps.settings.llm
-    messages: list[dict[str, Any]] = [
+    messages: list[ChatCompletionMessageParam] = [
         {"role": "system", "content": SYSTEM},
         {"role": "user", "content": text},
     ]
@@ -144,14 +153,21 @@ async def _converse(
         )
         _count(turn, reply.usage, deps)
         message = reply.choices[0].message if reply.choices else None
-        calls = (message.tool_calls or []) if message else []
+        calls = [c for c in (message.tool_calls or []) if _function_call(c)] if message else []
         if message is None or not calls or last:
             return (message.content or "").strip() if message else ""
         messages.append(
             {
                 "role": "assistant",
                 "content": message.content,
-                "tool_calls": [c.model_dump(include={"id", "type", "function"}) for c in calls],
+                "tool_calls": [
+                    {
+                        "id": c.id,
+                        "type": "function",
+                        "function": {"name": c.function.name, "arguments": c.function.arguments},
+                    }
+                    for c in calls
+                ],
             }
         )
         for i, call in enumerate(calls):
@@ -164,6 +180,11 @@ async def _converse(
                 {"role": "tool", "tool_call_id": call.id, "content": clip(result, RESULT_CHARS)}
             )
     return ""
+
+
+def _function_call(call: object) -> TypeGuard[ChatCompletionMessageFunctionToolCall]:
+    """A call of one of our tools (they are all functions; a custom tool call is not ours)."""
+    return getattr(call, "type", None) == "function"
 
 
 def _today() -> date:

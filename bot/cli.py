@@ -361,6 +361,7 @@ def why(
     Example: paperdigest why 2602.08007 --deep
     """
     from digest.explain import deep_explain, explain
+    from digest.scoring.llm import LLMScorer
 
     settings = _settings()
     store = Store(settings.database.dsn)
@@ -370,8 +371,10 @@ def why(
     if deep:
         crit = _stored_criteria(settings, store)
         llm = make_scorer("llm", store, crit, settings)
+        if not isinstance(llm, LLMScorer):
+            raise DigestError(f"--deep needs the llm scorer, not {type(llm).__name__}")
         with console.status(f"asking {settings.llm.model}..."):
-            work = deep_explain(store, llm, crit, settings.digest.subscription, paper_id)  # type: ignore[arg-type]
+            work = deep_explain(store, llm, crit, settings.digest.subscription, paper_id)
             text = asyncio.run(finish(llm, work))
         console.print(f"\n{settings.llm.model} explains: {text}", highlight=False, markup=False)
 

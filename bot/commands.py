@@ -19,7 +19,7 @@ from bot.replies import PaperCard, Reply, card
 from digest.config import Settings
 from digest.criteria import Criteria, Topic
 from digest.day import DayStatus
-from digest.errors import ConfigError, CriteriaError, DigestError, NotFoundError, clip
+from digest.errors import ConfigError, CriteriaError, DigestError, NotFoundError, UsageError, clip
 from digest.explain import explain
 from digest.papers import split_id
 from digest.pipeline import DayListing, current_criteria, rank_day
@@ -36,7 +36,6 @@ from digest.subscriptions import (
 )
 
 _ID = re.compile(r"\b(\d{4}\.\d{4,5})(?:v\d+)?\b")
-_WORD_REST = re.compile(r"(\S+)\s*(.*)", re.S)
 
 
 @dataclass(frozen=True)
@@ -75,10 +74,6 @@ class Deps:
     def changed(self, sub_id: str) -> None:
         if self.on_change is not None:
             self.on_change(sub_id)
-
-
-class UsageError(DigestError):
-    """A command with wrong arguments; the message is the command's usage."""
 
 
 @dataclass(frozen=True)
@@ -145,13 +140,13 @@ def parse(text: str) -> Command:
     text = re.sub(r"^(\w+)@\w+", r"\1", text)  # Telegram's "/why@paperdigest_bot"
     if not text:
         return Command("help")
-    first, rest = _WORD_REST.match(text).groups()  # type: ignore[union-attr]
+    first, rest = [*text.split(maxsplit=1), ""][:2]  # text starts with a word
     word = first.lower()
     word = next((k for k, names in ALIASES.items() if word in names), word)
     if word == "criteria":
         if not rest:
             return Command("criteria")
-        sub, tail = _WORD_REST.match(rest).groups()  # type: ignore[union-attr]
+        sub, tail = [*rest.split(maxsplit=1), ""][:2]
         if sub.lower() not in {"add", "remove", "set", "undo", "history"}:
             raise UsageError(_usage("criteria add") + "\n" + _usage("criteria remove"))
         return Command(f"criteria {sub.lower()}", tuple(tail.split()), tail)

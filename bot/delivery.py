@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from bot.replies import PaperCard, Reply, card
 from digest.day import DayStatus, Digest
+from digest.errors import ChatMoved, ChatUnavailable, RetryLater  # also named here, as before
 from digest.store import OPEN, Store
 from digest.subscriptions import Subscription
 from digest.work import LEASE, renewed
@@ -32,26 +33,6 @@ MAX_ATTEMPTS = 8
 SHORT_WAIT = timedelta(seconds=30)  # `post` waits out a Retry-After this short...
 WAIT_ROUNDS = 5  # ...this many times at most, then leaves the rest to a later run
 STOPPING = threading.Event()  # set on SIGTERM: the message in flight is finished, no other
-
-
-class RetryLater(Exception):
-    """The platform asked us to wait (rate limit) or failed for now."""
-
-    def __init__(self, reason: str, seconds: float = 30.0) -> None:
-        super().__init__(reason)
-        self.seconds = seconds
-
-
-class ChatUnavailable(Exception):
-    """The chat cannot receive messages (removed, archived, blocked, bad token)."""
-
-
-class ChatMoved(Exception):
-    """The chat has a new id (a Telegram group became a supergroup)."""
-
-    def __init__(self, new_chat: str) -> None:
-        super().__init__(f"chat moved to {new_chat}")
-        self.new_chat = new_chat
 
 
 class Sender(Protocol):

@@ -6,12 +6,14 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from digest.errors import DeliveryError
+
 log = logging.getLogger(__name__)
 
 REPLY_WAIT = 10.0  # seconds: a reply waits out a rate limit this short; a longer one drops it
 
 
-class RateLimited(Exception):
+class RateLimited(DeliveryError):
     """The platform answered 429 and asked to wait `seconds`."""
 
     def __init__(self, seconds: float) -> None:

@@ -2,32 +2,28 @@
 
 from __future__ import annotations
 
-import os
-
 from bot.delivery import Sender
-from digest.config import Settings
-
-TOKENS = {"slack": "SLACK_BOT_TOKEN", "telegram": "TELEGRAM_BOT_TOKEN"}
+from digest.config import Settings, load_secrets
 
 
 def senders(settings: Settings, env: dict[str, str] | None = None) -> dict[str, Sender]:
     """A sender per enabled platform, with its client built from the environment's token."""
-    env = dict(os.environ if env is None else env)
+    secrets = load_secrets(env)
     out: dict[str, Sender] = {}
-    if env.get(TOKENS["slack"]):
+    if secrets.slack_bot_token:
         from slack_sdk.web.async_client import AsyncWebClient
 
         from bot.slack import SlackSender
 
-        client = AsyncWebClient(token=env[TOKENS["slack"]], base_url=settings.slack.api_url)
+        client = AsyncWebClient(token=secrets.slack_bot_token, base_url=settings.slack.api_url)
         out["slack"] = SlackSender(client)
-    if env.get(TOKENS["telegram"]):
+    if secrets.telegram_bot_token:
         from telegram import Bot
 
         from bot.telegram import TelegramSender
 
         out["telegram"] = TelegramSender(
-            Bot(env[TOKENS["telegram"]], base_url=settings.telegram.api_url)
+            Bot(secrets.telegram_bot_token, base_url=settings.telegram.api_url)
         )
     return out
 

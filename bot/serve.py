@@ -25,7 +25,7 @@ from bot.commands import Deps
 from bot.delivery import STOPPING, Sender
 from bot.schedule import DailyScheduler
 from bot.web import bound_ports, build_web_app, start_sites
-from digest.config import Settings
+from digest.config import Secrets, Settings, load_secrets
 from digest.criteria import Criteria
 from digest.errors import ConfigError
 from digest.pipeline import DayListing, fetch_listing
@@ -35,7 +35,6 @@ from digest.store import Store
 from digest.work import WORKER, owner, renewed
 
 log = logging.getLogger("paperdigest")
-STATUS_TOKEN = "PAPERDIGEST_STATUS_TOKEN"  # the bearer token of /status; unset: no /status
 
 Stop = Callable[[], Awaitable[Any]]
 
@@ -63,7 +62,8 @@ async def run_service(settings: Settings, env: dict[str, str]) -> None:
     senders: dict[str, Sender] = {}
     daily = DailyScheduler(store, fetch, senders, scorer_for, lease=lease, days=settings.serve.days)
     deps = Deps(store, settings, scorer_for, on_change=daily.reschedule)
-    slack, telegram = _slack_app(deps, env), _telegram_app(deps, env)
+    secrets = load_secrets(env)
+    slack, telegram = _slack_app(deps, secrets), _telegram_app(deps, secrets)
     if slack is not None:
         from bot.slack import SlackSender
 
@@ -73,15 +73,15 @@ async def run_service(settings: Settings, env: dict[str, str]) -> None:
 
         senders["telegram"] = TelegramSender(telegram.bot)
 
-    secret = env.get("TELEGRAM_WEBHOOK_SECRET", "")
+    secret = secrets.telegram_webhook_secret
     webhook = telegram is not None and settings.telegram.mode == "webhook"
     web_app = build_web_app(
-        store, slack if slack and not env.get("SLACK_APP_TOKEN") else None,
+        store, slack if slack and not secrets.slack_app_token else None,
         telegram if webhook else None, secret, settings.serve.days,
-        status_token=env.get(STATUS_TOKEN, ""),
+        status_token=secrets.status_token,
     )  # fmt: skip
     addresses = [(settings.serve.health_host, settings.serve.health_port)]
-    if slack is not None and not env.get("SLACK_APP_TOKEN"):
+    if slack is not None and not secrets.slack_app_token:
         addresses.append((settings.slack.host, settings.slack.port))
     if webhook:
         addresses.append((settings.telegram.host, settings.telegram.port))
@@ -90,11 +90,11 @@ async def run_service(settings: Settings, env: dict[str, str]) -> None:
     stops.append(("web", runner.cleanup))
     ports = bound_ports(runner)
     log.info("healthz on %s:%s/healthz", *ports[0])
-    if env.get(STATUS_TOKEN):
+    if secrets.status_token:
         log.info("status on %s:%s/status (bearer token)", *ports[0])
     try:
         if slack is not None:
-            stops.insert(0, ("slack", await _start_slack(slack, env, ports)))
+            stops.insert(0, ("slack", await _start_slack(slack, secrets, ports)))
         if telegram is not None:
             end = await _start_telegram(telegram, settings, secret, store, lease)
             stops.insert(0, ("telegram", end))
@@ -113,12 +113,12 @@ async def run_service(settings: Settings, env: dict[str, str]) -> None:
     log.info("stopped")
 
 
-def _slack_app(deps: Deps, env: dict[str, str]) -> Any | None:
+def _slack_app(deps: Deps, secrets: Secrets) -> Any | None:
     """Socket Mode with SLACK_APP_TOKEN, else HTTP mode verified by SLACK_SIGNING_SECRET."""
-    token = env.get("SLACK_BOT_TOKEN")
+    token = secrets.slack_bot_token
     if not token:
         return None
-    if not (env.get("SLACK_APP_TOKEN") or env.get("SLACK_SIGNING_SECRET")):
+    if not (secrets.slack_app_token or secrets.slack_signing_secret):
         raise ConfigError(
             "SLACK_BOT_TOKEN is set but neither SLACK_SIGNING_SECRET (HTTP mode) nor "
             "SLACK_APP_TOKEN (Socket Mode) is; set one of them"
@@ -126,14 +126,14 @@ def _slack_app(deps: Deps, env: dict[str, str]) -> Any | None:
     from bot.slack import build_app
 
     settings = deps.settings.slack
-    return build_app(deps, token, env.get("SLACK_SIGNING_SECRET", ""), settings.api_url)
+    return build_app(deps, token, secrets.slack_signing_secret, settings.api_url)
 
 
-async def _start_slack(app: Any, env: dict[str, str], ports: list[tuple[str, int]]) -> Stop:
-    if env.get("SLACK_APP_TOKEN"):
+async def _start_slack(app: Any, secrets: Secrets, ports: list[tuple[str, int]]) -> Stop:
+    if secrets.slack_app_token:
         from bot.slack import start_socket_mode
 
-        handler = await start_socket_mode(app, env["SLACK_APP_TOKEN"])
+        handler = await start_socket_mode(app, secrets.slack_app_token)
         log.info("slack: socket mode")
         return handler.close_async
     host, port = (ports[1:2] or ports[:1])[0]
@@ -145,13 +145,13 @@ async def _start_slack(app: Any, env: dict[str, str], ports: list[tuple[str, int
     return nothing_to_close
 
 
-def _telegram_app(deps: Deps, env: dict[str, str]) -> Any | None:
-    token = env.get("TELEGRAM_BOT_TOKEN")
+def _telegram_app(deps: Deps, secrets: Secrets) -> Any | None:
+    token = secrets.telegram_bot_token
     if not token:
         return None
     settings = deps.settings.telegram
     if settings.mode == "webhook" and not (
-        env.get("TELEGRAM_WEBHOOK_SECRET") and settings.webhook_url
+        secrets.telegram_webhook_secret and settings.webhook_url
     ):
         raise ConfigError(
             "telegram.mode is 'webhook': set telegram.webhook_url and TELEGRAM_WEBHOOK_SECRET"

@@ -128,7 +128,7 @@ class SlackAudience:
                     user=self.user, types="public_channel,private_channel", limit=1000,
                     cursor=cursor, exclude_archived=True,
                 )  # fmt: skip
-                channels |= {c["id"] for c in page.get("channels", [])}
+                channels |= {c["id"] for c in page.get("channels") or []}
                 cursor = (page.get("response_metadata") or {}).get("next_cursor")
                 if not cursor:
                     break
@@ -408,7 +408,7 @@ class SlackSender:
                 )  # fmt: skip
         except SlackApiError as exc:
             raise _delivery_error(exc) from None
-        for message in found.get("messages", []):
+        for message in found.get("messages") or []:
             meta = message.get("metadata") or {}
             if meta.get("event_payload", {}).get("key") == key:
                 return str(message["ts"])

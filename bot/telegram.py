@@ -86,7 +86,9 @@ def _keyboard(cards: list[PaperCard]) -> InlineKeyboardMarkup | None:
 
 def _pieces(line: str, limit: int) -> list[str]:
     """One plain line as escaped pieces of at most `limit` characters, never cut in an entity."""
-    pieces, piece, size = [], [], 0
+    pieces: list[str] = []
+    piece: list[str] = []
+    size = 0
     for ch in line:
         escaped = _escape(ch)
         if size + len(escaped) > limit:
@@ -126,8 +128,8 @@ def render_messages(reply: Reply) -> list[tuple[str, InlineKeyboardMarkup | None
         card, block = _fitting(card, limit)
         units.append(("\n\n", block, card))
     messages: list[tuple[str, list[PaperCard]]] = []
-    for glue, text, card in units:
-        cards = [card] if card is not None else []
+    for glue, text, unit_card in units:
+        cards = [unit_card] if unit_card is not None else []
         if messages and len(messages[-1][0]) + len(glue) + len(text) <= MAX_TEXT:
             before, held = messages[-1]
             messages[-1] = (f"{before}{glue}{text}", held + cards)
@@ -136,7 +138,7 @@ def render_messages(reply: Reply) -> list[tuple[str, InlineKeyboardMarkup | None
     out = [(text, _keyboard(cards)) for text, cards in messages]
     if reply.buttons:  # the reply's own buttons (a proposal's Apply) under its last message
         text, keyboard = out[-1]
-        rows = [*(keyboard.inline_keyboard if keyboard else ())]
+        rows = [list(row) for row in (keyboard.inline_keyboard if keyboard else ())]
         fits = [b for b in reply.buttons if len(b.command.encode()) <= MAX_CALLBACK]
         rows.append([InlineKeyboardButton(b.label, callback_data=b.command) for b in fits])
         out[-1] = (text, InlineKeyboardMarkup(rows))
@@ -256,6 +258,8 @@ def build_application(deps: Deps, token: str, base_url: str | None = None) -> Ap
     async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """`/why 2602.08007`, `/criteria add ...`: the same words as everywhere."""
         message = update.effective_message
+        if message is None:
+            return
         text = message.text or ""
         if text.split()[0].split("@")[0] == "/start":
             text = "/help"
@@ -265,11 +269,15 @@ def build_application(deps: Deps, token: str, base_url: str | None = None) -> Ap
     async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A plain DM: "why did 2602.08007 score 9?"."""
         message = update.effective_message
+        if message is None:
+            return
         await _answer(message, await handle(message.text or "", asking(update), deps))
 
     async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """👍 / 👎 answer as a toast; Why? answers in the chat."""
         query = update.callback_query
+        if query is None:
+            return
         command = query.data or ""
         if command.startswith("rate "):
             reply = await handle(command, asking(update), deps)
@@ -283,6 +291,8 @@ def build_application(deps: Deps, token: str, base_url: str | None = None) -> Ap
     async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """`/foo`, `/subscibe`: the closest commands; a command for another bot: nothing."""
         message = update.effective_message
+        if message is None:
+            return
         word = (message.text or "").split(maxsplit=1)[0]
         _, _, addressee = word.partition("@")
         if addressee and addressee.lower() != (context.bot.username or "").lower():

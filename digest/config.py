@@ -1,22 +1,37 @@
-"""Settings: config/default.toml, overridden by a user file, then by PAPERDIGEST_* variables.
+"""Settings: the defaults below, overridden by a user file, then by PAPERDIGEST_* variables.
 
-An unknown key or a bad value raises ConfigError naming the key and where it came from.
+The models here are the one source of every default (`DEFAULTS`); config/default.toml documents
+each setting with the same value (a test compares them). An unknown key or a bad value raises
+ConfigError naming the key and where it came from.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from digest.clock import check_timezone, parse_time, weekdays
 from digest.errors import ConfigError, clip
 
 ENV_PREFIX = "PAPERDIGEST_"
-# Secrets that `serve` reads from the environment itself: never settings, never in a file.
-ENV_SECRETS = (f"{ENV_PREFIX}STATUS_TOKEN",)
+# Each secret's environment variable: read by `load_secrets` only, never a setting or in a file.
+SECRET_VARIABLES = {
+    "slack_bot_token": "SLACK_BOT_TOKEN",
+    "slack_app_token": "SLACK_APP_TOKEN",
+    "slack_signing_secret": "SLACK_SIGNING_SECRET",
+    "telegram_bot_token": "TELEGRAM_BOT_TOKEN",
+    "telegram_webhook_secret": "TELEGRAM_WEBHOOK_SECRET",
+    "openai_api_key": "OPENAI_API_KEY",
+    "openai_base_url": "OPENAI_BASE_URL",
+    "status_token": f"{ENV_PREFIX}STATUS_TOKEN",
+}
+ENV_SECRETS = tuple(v for v in SECRET_VARIABLES.values() if v.startswith(ENV_PREFIX))
 _ANNOUNCE = {"new", "cross", "replace", "replace-cross"}
 
 
@@ -100,8 +115,6 @@ class BotSettings(_Section):
     @field_validator("schedule")
     @classmethod
     def _time(cls, value: str) -> str:
-        from digest.subscriptions import parse_time
-
         try:
             return parse_time(value).strftime("%H:%M")
         except ConfigError as exc:
@@ -110,8 +123,6 @@ class BotSettings(_Section):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        from digest.subscriptions import check_timezone
-
         try:
             return check_timezone(value)
         except ConfigError as exc:
@@ -127,8 +138,6 @@ class ServeSettings(_Section):
     @field_validator("days")
     @classmethod
     def _days(cls, value: str) -> str:
-        from digest.subscriptions import weekdays
-
         weekdays(value)
         return value
 
@@ -177,7 +186,14 @@ class LLMSettings(_Section):
     max_retries: int = Field(4, ge=0, le=20)
     abstract_words: int = Field(25, ge=0)
     daily_budget: float = Field(1.0, ge=0)
-    prices: dict[str, tuple[float, float, float]] = {}
+    # US dollars per million tokens: (prompt, cached prompt, completion)
+    prices: dict[str, tuple[float, float, float]] = {
+        "gpt-5": (1.25, 0.125, 10.0),
+        "gpt-5-mini": (0.25, 0.025, 2.0),
+        "gpt-5-nano": (0.05, 0.005, 0.4),
+        "gpt-4.1-mini": (0.4, 0.1, 1.6),
+        "gpt-4o-mini": (0.15, 0.075, 0.6),
+    }
 
 
 class Settings(_Section):
@@ -190,6 +206,29 @@ class Settings(_Section):
     telegram: TelegramSettings = TelegramSettings()
     scoring: ScoringSettings = ScoringSettings()
     llm: LLMSettings = LLMSettings()
+
+
+DEFAULTS = Settings()  # every setting's default, for what is built without loaded settings
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Tokens and keys, from the environment only (`load_secrets`); their repr shows none."""
+
+    slack_bot_token: str = field(default="", repr=False)
+    slack_app_token: str = field(default="", repr=False)  # Socket Mode
+    slack_signing_secret: str = field(default="", repr=False)  # HTTP mode
+    telegram_bot_token: str = field(default="", repr=False)
+    telegram_webhook_secret: str = field(default="", repr=False)
+    openai_api_key: str = field(default="", repr=False)
+    openai_base_url: str = ""  # another OpenAI-compatible server; empty: OpenAI's
+    status_token: str = field(default="", repr=False)  # the bearer token of /status
+
+
+def load_secrets(env: Mapping[str, str] | None = None) -> Secrets:
+    """The secrets set in `env` (the process environment by default); unset ones are empty."""
+    env = os.environ if env is None else env
+    return Secrets(**{name: env.get(variable, "") for name, variable in SECRET_VARIABLES.items()})
 
 
 def config_dir() -> Path:
@@ -205,8 +244,8 @@ def load_settings(user_file: Path | None = None, env: dict[str, str] | None = No
     """Defaults, then `user_file` (or $PAPERDIGEST_CONFIG, or ./paperdigest.toml), then env."""
     env = dict(os.environ if env is None else env)
     merged: dict[str, dict[str, Any]] = {}
-    origin: dict[tuple[str, str], str] = {}
-    layers = [config_dir() / "default.toml"]
+    origin: dict[tuple[str, ...], str] = {}  # (section, key): the file or variable
+    layers: list[Path] = []
     if user_file is None and env.get(f"{ENV_PREFIX}CONFIG"):
         user_file = Path(env[f"{ENV_PREFIX}CONFIG"])
     if user_file is None and Path("paperdigest.toml").exists():
@@ -223,9 +262,17 @@ def load_settings(user_file: Path | None = None, env: dict[str, str] | None = No
         err = exc.errors()[0]
         loc = [str(p) for p in err["loc"]]
         key = ".".join(loc[:2])
-        where = origin.get(tuple(loc[:2]), "defaults")  # type: ignore[arg-type]
+        where = origin.get(tuple(loc[:2]), "defaults")
         msg = err["msg"].removeprefix("Value error, ")
         raise ConfigError(f"config key '{key}' in {where}: {msg}") from None
+
+
+def _section(name: str) -> type[_Section]:
+    """The model of one [section] of the settings."""
+    model = Settings.model_fields[name].annotation
+    if not (isinstance(model, type) and issubclass(model, _Section)):
+        raise TypeError(f"Settings.{name} is not a settings section")
+    return model
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -240,7 +287,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def _merge(
     merged: dict[str, dict[str, Any]],
-    origin: dict[tuple[str, str], str],
+    origin: dict[tuple[str, ...], str],
     layer: dict[str, Any],
     source: str,
 ) -> None:
@@ -252,7 +299,7 @@ def _merge(
             )
         if not isinstance(values, dict):
             raise ConfigError(f"config key '{section}' in {source} must be a [section] table")
-        known = sections[section].annotation.model_fields  # type: ignore[union-attr]
+        known = _section(section).model_fields
         for key, value in values.items():
             if key not in known:
                 raise ConfigError(
@@ -275,8 +322,7 @@ def _env_layers(env: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
                 f"unknown config variable {name} in the environment; "
                 f"use {ENV_PREFIX}<SECTION>_<KEY>; sections: {', '.join(Settings.model_fields)}"
             )
-        model = Settings.model_fields[section].annotation
-        field = model.model_fields.get(key)  # type: ignore[union-attr]
+        field = _section(section).model_fields.get(key)
         if field is not None and str(field.annotation).startswith("tuple"):
             parsed: Any = [v.strip() for v in value.split(",") if v.strip()]
         else:

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from digest.config import config_dir
 from digest.errors import CriteriaError, clip
 
 KEYWORDS = "Keywords"
@@ -86,9 +87,9 @@ class Criteria:
                 authors = tuple(body for _, body in items if body)
             else:
                 fields = {label.lower(): body for label, body in items}
-                unknown = [(label, body) for label, body in items if label.lower() not in _TOPIC]
-                if unknown:
-                    label, body = unknown[0]
+                strays = [(label, body) for label, body in items if label.lower() not in _TOPIC]
+                if strays:
+                    label, body = strays[0]
                     line = f"{label}: {body}" if label else body
                     raise CriteriaError(
                         f"{source}: topic '{name}' has a line '- {line}'; "
@@ -266,6 +267,4 @@ def _split_list(body: str) -> tuple[str, ...]:
 
 
 def default_criteria_path() -> Path:
-    from digest.config import config_dir
-
     return config_dir() / "criteria.md"

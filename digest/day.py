@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import date
 
+from digest.config import DEFAULTS
 from digest.papers import Paper
 from digest.scoring import Score
 
@@ -21,8 +22,10 @@ class DayStatus(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Cutoffs:
-    relevance: int = 8
-    novelty: int = 7
+    """A paper is selected when relevance >= `relevance` and novelty >= `novelty`."""
+
+    relevance: int = DEFAULTS.digest.relevance_cutoff
+    novelty: int = DEFAULTS.digest.novelty_cutoff
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,15 @@
     ├── ScoringError             a scorer could not produce scores
     ├── CriteriaError            a criteria document could not be parsed
     ├── ReferenceFormatError     a reference digest could not be read
-    └── NotFoundError            an id, day or subscription is not in the store
+    ├── NotFoundError            an id, day or subscription is not in the store
+    ├── UsageError               a command with wrong arguments (the message is its usage)
+    └── DeliveryError            a chat platform did not take a message
+        ├── RetryLater           rate limited or failing for now: try again after `seconds`
+        ├── ChatUnavailable      the chat cannot receive messages: its subscription pauses
+        └── ChatMoved            the chat has a new id (`new_chat`): its subscription moves
 
-The CLI prints the message on one line and exits non-zero; chat handlers reply with it.
+The CLI prints the message on one line and exits non-zero; chat handlers reply with it. The
+outbox (bot.delivery) catches each DeliveryError by its kind before anything else does.
 """
 
 from __future__ import annotations
@@ -50,6 +56,34 @@ class ReferenceFormatError(DigestError):
 
 class NotFoundError(DigestError):
     """An id, day or subscription is not in the store."""
+
+
+class UsageError(DigestError):
+    """A command with wrong arguments; the message is the command's usage."""
+
+
+class DeliveryError(DigestError):
+    """A chat platform did not take a message."""
+
+
+class RetryLater(DeliveryError):
+    """The platform asked us to wait (rate limit) or failed for now."""
+
+    def __init__(self, reason: str, seconds: float = 30.0) -> None:
+        super().__init__(reason)
+        self.seconds = seconds
+
+
+class ChatUnavailable(DeliveryError):
+    """The chat cannot receive messages (removed, archived, blocked, bad token)."""
+
+
+class ChatMoved(DeliveryError):
+    """The chat has a new id (a Telegram group became a supergroup)."""
+
+    def __init__(self, new_chat: str) -> None:
+        super().__init__(f"chat moved to {new_chat}")
+        self.new_chat = new_chat
 
 
 def clip(text: str, limit: int = 60) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,13 +30,13 @@ def read_reference(path: Path) -> list[ReferencePaper]:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ReferenceFormatError(f"cannot read reference digest {path}: {exc.strerror}") from exc
-    starts = [m.start() for m in _ID_LINE.finditer(text)]
-    if not starts:
+    found = list(_ID_LINE.finditer(text))
+    if not found:
         raise ReferenceFormatError(f"{path} has no 'ArXiv ID:' lines; is it a digest page?")
     papers = []
-    for i, start in enumerate(starts):
-        block = text[start : starts[i + 1] if i + 1 < len(starts) else len(text)]
-        pid = _ID_LINE.match(block).group("id")  # type: ignore[union-attr]
+    for i, match in enumerate(found):
+        block = text[match.start() : found[i + 1].start() if i + 1 < len(found) else len(text)]
+        pid = match.group("id")
         scores = _SCORES.search(block)
         papers.append(
             ReferencePaper(
@@ -70,7 +71,7 @@ class EvalResult:
 
 def evaluate(
     ranked_ids: list[str],
-    relevance: dict[str, float],
+    relevance: Mapping[str, float],
     reference: list[ReferencePaper],
     fractions: tuple[float, ...] = (0.25, 0.40),
 ) -> EvalResult:
@@ -83,10 +84,14 @@ def evaluate(
     recall_at = {
         f: (sum(hits[: max(1, math.ceil(f * n))]) / found if found else 0.0) for f in fractions
     }
-    scored = [p for p in reference if p.relevance is not None and p.id in relevance]
+    pairs = [
+        (float(p.relevance), relevance[p.id])
+        for p in reference
+        if p.relevance is not None and p.id in relevance
+    ]
     spearman = None
-    if len(scored) >= 2:
-        spearman = _spearman([p.relevance for p in scored], [relevance[p.id] for p in scored])  # type: ignore[misc]
+    if len(pairs) >= 2:
+        spearman = _spearman([theirs for theirs, _ in pairs], [ours for _, ours in pairs])
     return EvalResult(n, len(reference), found, r_precision, recall_at, spearman)
 
 

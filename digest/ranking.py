@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from functools import lru_cache
 
 from anyascii import anyascii
@@ -56,7 +57,7 @@ def rank(
     followed: dict[str, str],
     cutoffs: Cutoffs,
     top_k: int = 0,
-    already_shown: set[str] = frozenset(),  # type: ignore[assignment]
+    already_shown: AbstractSet[str] = frozenset(),
 ) -> list[Entry]:
     """Every paper in order with whether it was selected and why (or why not)."""
 

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from digest.clock import check_timezone, parse_time, weekdays
+from digest.config import DEFAULTS
 from digest.day import Cutoffs
-from digest.errors import ConfigError, clip
+from digest.errors import ConfigError
 
-_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+__all__ = [  # the checks live in digest.clock; named here too for older callers
+    "Subscription",
+    "arxiv_categories",
+    "check_categories",
+    "check_timezone",
+    "parse_time",
+    "subscription_id",
+    "weekdays",
+]
 
 
 @dataclass(frozen=True)
@@ -20,12 +29,12 @@ class Subscription:
     id: str  # "<platform>:<chat id>", e.g. "slack:C0123", "telegram:-1001234"
     platform: str
     chat: str
-    categories: tuple[str, ...] = ("cs.LG", "cs.AI")
-    relevance_cutoff: int = 8
-    novelty_cutoff: int = 7
-    top_k: int = 10
-    schedule: str = "06:30"  # local time of day, after arXiv's announcement
-    timezone: str = "UTC"
+    categories: tuple[str, ...] = DEFAULTS.arxiv.categories
+    relevance_cutoff: int = DEFAULTS.digest.relevance_cutoff
+    novelty_cutoff: int = DEFAULTS.digest.novelty_cutoff
+    top_k: int = DEFAULTS.bot.top_k
+    schedule: str = DEFAULTS.bot.schedule  # local time of day, after arXiv's announcement
+    timezone: str = DEFAULTS.bot.timezone
     subscribed_by: str | None = None
     active: bool = True
     paused_reason: str | None = None
@@ -54,41 +63,8 @@ class Subscription:
         return None
 
 
-_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def weekdays(spec: str) -> frozenset[int]:
-    """Week days (0 = Monday) from a day_of_week spec such as "mon-fri" or "mon,wed,fri"."""
-    out: set[int] = set()
-    for part in spec.lower().replace(" ", "").split(","):
-        first, _, last = part.partition("-")
-        if first not in _DAYS or (last and last not in _DAYS):
-            raise ConfigError(f"'{spec}' is not a list of days; use e.g. mon-fri or mon,wed,fri")
-        a, b = _DAYS.index(first), _DAYS.index(last or first)
-        out.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
-    return frozenset(out)
-
-
 def subscription_id(platform: str, chat: str) -> str:
     return f"{platform}:{chat}"
-
-
-def parse_time(text: str) -> time:
-    match = _TIME.match(text.strip())
-    if not match:
-        raise ConfigError(f"'{clip(text)}' is not a time of day; use HH:MM, e.g. 06:30")
-    return time(int(match.group(1)), int(match.group(2)))
-
-
-def check_timezone(name: str) -> str:
-    """`name` if it is an IANA time zone; ConfigError for anything else, however long or odd."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a path
-        raise ConfigError(
-            f"'{clip(name)}' is not an IANA time zone; use e.g. Europe/Paris or America/New_York"
-        ) from None
-    return name
 
 
 def arxiv_categories() -> frozenset[str]:

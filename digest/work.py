@@ -29,14 +29,16 @@ def owner() -> str:
 async def renewed(store: Store, key: str | int, who: str, lease: timedelta) -> AsyncIterator[None]:
     """Keep renewing a held claim's lease while the block runs: a claim key, or an outbox
     message's id. Only a worker that stopped (or froze) loses its claims."""
-    extend = store.renew_message if isinstance(key, int) else store.renew
 
     async def renew() -> None:
         while True:
             await asyncio.sleep(lease.total_seconds() / 3)
             # on the loop itself, not in the thread pool: a pool busy with scoring and queries
             # must never let a live worker's claim run out
-            extend(key, who, lease)  # type: ignore[arg-type]
+            if isinstance(key, int):
+                store.renew_message(key, who, lease)
+            else:
+                store.renew(key, who, lease)
 
     task = asyncio.create_task(renew())
     try:

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from digest.config import Settings, config_dir, load_settings
+from digest.config import (
+    DEFAULTS,
+    SECRET_VARIABLES,
+    Settings,
+    config_dir,
+    load_secrets,
+    load_settings,
+)
+from digest.day import Cutoffs
 from digest.errors import ConfigError
+from digest.subscriptions import Subscription
 
 
 @pytest.fixture(autouse=True)
@@ -29,6 +39,25 @@ def test_defaults_come_from_default_toml():
     assert settings.digest.relevance_cutoff == 8
     assert settings.digest.novelty_cutoff == 7
     assert settings.digest.top_k == 0
+
+
+def test_default_toml_shows_the_defaults_of_the_settings_model():
+    """The models are the one source of each default; default.toml documents the same values."""
+    with (config_dir() / "default.toml").open("rb") as fh:
+        documented = tomllib.load(fh)
+    assert documented == DEFAULTS.model_dump(mode="json")
+
+
+def test_what_is_built_without_settings_has_the_settings_defaults():
+    sub = Subscription("slack:C1", "slack", "C1")
+    assert Cutoffs() == Cutoffs(DEFAULTS.digest.relevance_cutoff, DEFAULTS.digest.novelty_cutoff)
+    assert sub.cutoffs == Cutoffs() == Cutoffs(8, 7)
+    assert (sub.categories, sub.top_k, sub.schedule, sub.timezone) == (
+        DEFAULTS.arxiv.categories,
+        DEFAULTS.bot.top_k,
+        DEFAULTS.bot.schedule,
+        DEFAULTS.bot.timezone,
+    )
 
 
 def test_user_file_overrides_a_key_and_keeps_the_rest(tmp_path):
@@ -149,3 +178,27 @@ def test_default_toml_documents_every_setting():
                     comment.append(lines[i])
                     i -= 1
                 assert key in " ".join(comment), f"the comment above {name}.{key} omits it"
+
+
+def test_secrets_come_from_the_environment_and_never_show() -> None:
+    env = {"SLACK_BOT_TOKEN": "xoxb-123456", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
+    secrets = load_secrets(env)
+    assert secrets.slack_bot_token == "xoxb-123456" and secrets.telegram_bot_token == ""
+    assert "xoxb-123456" not in repr(secrets) and "127.0.0.1:9" in repr(secrets)
+    assert load_settings(env={"PAPERDIGEST_STATUS_TOKEN": "s3cret!"}) == load_settings(env={})
+    assert load_secrets({"PAPERDIGEST_STATUS_TOKEN": "s3cret!"}).status_token == "s3cret!"
+
+
+def test_only_the_settings_module_names_the_secret_variables() -> None:
+    """A secret's variable is read by `load_secrets` alone (messages may name it)."""
+    import ast
+
+    names = set(SECRET_VARIABLES.values())
+    root = Path(__file__).resolve().parent.parent
+    readers = set()
+    for path in [*root.glob("digest/**/*.py"), *root.glob("bot/**/*.py")]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and node.value in names:
+                readers.add(path.relative_to(root).as_posix())
+    assert readers == {"digest/config.py"}

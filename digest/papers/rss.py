@@ -75,7 +75,7 @@ def _declared(content: bytes | str) -> bool:
 def _describe(exc: BaseException | None, content: bytes | str) -> str:
     if isinstance(exc, xml.sax.SAXParseException):
         # feedparser prepends an XML declaration line when the body has none
-        line = exc.getLineNumber() - (0 if _declared(content) else 1)
+        line = (exc.getLineNumber() or 1) - (0 if _declared(content) else 1)
         return f"line {max(line, 1)}: {exc.getMessage()}"
     return str(exc) if exc else "no RSS channel found"
 
@@ -182,7 +182,9 @@ async def fetch_feeds(
     """
     tasks = [_fetch_one(client, base_url, cat) for cat in categories]
     results = await asyncio.gather(*tasks, return_exceptions=True)
+    feeds: list[Feed] = []
     for result in results:
         if isinstance(result, BaseException):
             raise result
-    return list(results)
+        feeds.append(result)
+    return feeds

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from digest.config import Settings
+from digest.config import Settings, load_secrets
 from digest.criteria import Criteria
 from digest.errors import ConfigError
 from digest.scoring import Scorer
@@ -18,11 +18,10 @@ if TYPE_CHECKING:
     import openai
 
 
-def resolve(name: str, env: dict[str, str] | None = None) -> str:
+def resolve(name: str, env: Mapping[str, str] | None = None) -> str:
     """`auto` is the cascade when OPENAI_API_KEY is set, else the local scorer."""
-    env = dict(os.environ if env is None else env)
     if name == "auto":
-        return "cascade" if env.get("OPENAI_API_KEY") else LOCAL
+        return "cascade" if load_secrets(env).openai_api_key else LOCAL
     return name
 
 
@@ -31,17 +30,16 @@ def make_scorer(
     store: Store,
     criteria: Criteria,
     settings: Settings,
-    env: dict[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Scorer:
     """The local scorer uses the model learned for this criteria, when there is one."""
-    env = dict(os.environ if env is None else env)
     name = resolve(name, env)
     local = LocalScorer(store.model(criteria.scoring_hash, LOCAL))
     if name == LOCAL:
         return local
     if name not in ("llm", "cascade"):
         raise ConfigError(f"unknown scorer '{name}'; available: auto, local, llm, cascade")
-    if not env.get("OPENAI_API_KEY"):
+    if not load_secrets(env).openai_api_key:
         raise ConfigError(
             f"the {name} scorer needs OPENAI_API_KEY (and OPENAI_BASE_URL for a server other "
             "than OpenAI); without it, use --scorer local"
@@ -65,12 +63,12 @@ def make_scorer(
     return CascadeScorer(local, llm, settings.scoring.cascade_fraction, store, left)
 
 
-def _client(settings: Settings, env: dict[str, str]) -> openai.AsyncOpenAI:
+def _client(settings: Settings, env: Mapping[str, str] | None) -> openai.AsyncOpenAI:
     import openai
 
     return openai.AsyncOpenAI(
-        api_key=env["OPENAI_API_KEY"],
-        base_url=env.get("OPENAI_BASE_URL") or None,
+        api_key=load_secrets(env).openai_api_key,
+        base_url=load_secrets(env).openai_base_url or None,
         timeout=settings.llm.timeout,
         max_retries=settings.llm.max_retries,
     )

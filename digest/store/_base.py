@@ -6,8 +6,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Insert
-from sqlalchemy.engine import Engine
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.orm import Session
 
 
@@ -18,6 +18,13 @@ def now() -> datetime:
 def aware(moment: datetime) -> datetime:
     """SQLite returns naive datetimes; they are UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE matched (its result is a CursorResult)."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"not the result of an UPDATE or DELETE: {type(result).__name__}")
+    return result.rowcount
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
@@ -31,13 +38,11 @@ class StoreBase:
     def session(self) -> Session:
         return Session(self.engine)
 
-    def insert(self, model: type) -> Insert:
+    def insert(self, model: type) -> postgresql.Insert | sqlite.Insert:
         """An INSERT that knows ON CONFLICT, on SQLite and PostgreSQL alike."""
         if self.engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        return insert(model)
+            return postgresql.insert(model)
+        return sqlite.insert(model)
 
     def insert_ignore(
         self, s: Session, model: type, rows: Sequence[dict[str, Any]], keys: Sequence[str]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from digest.store._base import StoreBase, now
 from digest.store.models import (
@@ -16,6 +16,10 @@ from digest.store.models import (
 )
 from digest.subscriptions import Subscription
 
+# A chat's history: rows that move with it when it changes id.
+_FOLLOW_THE_CHAT: tuple[
+    type[CriteriaRow] | type[DigestRow] | type[ShownRow] | type[RatingRow] | type[OutboxRow], ...
+] = (CriteriaRow, DigestRow, ShownRow, RatingRow, OutboxRow)
 _SUB_SETTINGS = (
     "categories", "relevance_cutoff", "novelty_cutoff", "top_k", "schedule", "timezone",
     "subscribed_by", "admins",
@@ -49,9 +53,9 @@ class ChatStore(StoreBase):
     def move_subscription(self, old_id: str, new: Subscription) -> None:
         """A chat changed id (Telegram group -> supergroup): its history follows it."""
         with self.session() as s, s.begin():
-            for model in (CriteriaRow, DigestRow, ShownRow, RatingRow, OutboxRow):
-                for row in s.scalars(select(model).where(model.subscription == old_id)):
-                    row.subscription = new.id
+            for model in _FOLLOW_THE_CHAT:
+                moving = update(model).where(model.subscription == old_id)
+                s.execute(moving.values(subscription=new.id))
             old = s.get(SubscriptionRow, old_id)
             if old is not None:
                 s.delete(old)

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 
 from digest.errors import NotFoundError
-from digest.store._base import StoreBase, aware, now
+from digest.store._base import StoreBase, aware, now, rowcount
 from digest.store.models import ClaimRow, OutboxRow
 
 OPEN = ("pending", "sending")  # outbox states still to be delivered
@@ -59,11 +59,13 @@ class WorkStore(StoreBase):
                         or_(ClaimRow.not_before.is_(None), ClaimRow.not_before <= at),
                     ),
                 )
-                won = s.execute(
-                    update(ClaimRow)
-                    .where(ClaimRow.key == key, takeable)
-                    .values(attempts=ClaimRow.attempts + 1, **fields)
-                ).rowcount
+                won = rowcount(
+                    s.execute(
+                        update(ClaimRow)
+                        .where(ClaimRow.key == key, takeable)
+                        .values(attempts=ClaimRow.attempts + 1, **fields)
+                    )
+                )
         return self.claim_of(key) if won else None
 
     def release(
@@ -79,29 +81,35 @@ class WorkStore(StoreBase):
         """End a claim as done, failed, or retry (at `not_before`); False if it was lost."""
         with self.session() as s, s.begin():
             return bool(
-                s.execute(
-                    update(ClaimRow)
-                    .where(ClaimRow.key == key, ClaimRow.owner == owner)
-                    .values(
-                        state=state,
-                        result=result,
-                        error=error,
-                        not_before=not_before,
-                        updated_at=now(),
+                rowcount(
+                    s.execute(
+                        update(ClaimRow)
+                        .where(ClaimRow.key == key, ClaimRow.owner == owner)
+                        .values(
+                            state=state,
+                            result=result,
+                            error=error,
+                            not_before=not_before,
+                            updated_at=now(),
+                        )
                     )
-                ).rowcount
+                )
             )
 
     def renew(self, key: str, owner: str, lease: timedelta) -> bool:
         with self.session() as s, s.begin():
             return bool(
-                s.execute(
-                    update(ClaimRow)
-                    .where(
-                        ClaimRow.key == key, ClaimRow.owner == owner, ClaimRow.state == "running"
+                rowcount(
+                    s.execute(
+                        update(ClaimRow)
+                        .where(
+                            ClaimRow.key == key,
+                            ClaimRow.owner == owner,
+                            ClaimRow.state == "running",
+                        )
+                        .values(lease_until=now() + lease)
                     )
-                    .values(lease_until=now() + lease)
-                ).rowcount
+                )
             )
 
     def claim_of(self, key: str) -> Claim | None:
@@ -175,7 +183,7 @@ class WorkStore(StoreBase):
                 ("in doubt", and_(OutboxRow.state == "sending", stale)),
             ):
                 stmt = update(OutboxRow).where(OutboxRow.id == row_id, condition).values(**fields)
-                if s.execute(stmt).rowcount:
+                if rowcount(s.execute(stmt)):
                     return kind
         return None
 
@@ -191,7 +199,7 @@ class WorkStore(StoreBase):
                 )
                 .values(lease_until=now() + lease)
             )
-            return bool(s.execute(stmt).rowcount)
+            return bool(rowcount(s.execute(stmt)))
 
     def update_outbox(self, row_id: int, owner: str | None = None, **fields: Any) -> bool:
         """Set state, message_id, error, not_before or sent_at of one message, and end its
@@ -204,7 +212,7 @@ class WorkStore(StoreBase):
                 stmt = stmt.where(OutboxRow.claimed_by == owner)
             if fields.get("state") != "sending":
                 fields.setdefault("lease_until", None)
-            return bool(s.execute(stmt.values(**fields)).rowcount)
+            return bool(rowcount(s.execute(stmt.values(**fields))))
 
 
 def _claim(row: ClaimRow) -> Claim:

@@ -35,7 +35,10 @@ def schema_head() -> str:
     """The latest migration's revision."""
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise DigestError(f"no migrations in {MIGRATIONS}; reinstall paperdigest")
+    return head
 
 
 def schema_revision(connection: Connection) -> str | None:

@@ -1,0 +1,119 @@
+"""The import graph of `digest/` and `bot/`: no cycle, and the engine never imports the bot.
+
+Every import counts: at module level, inside functions, and under `if TYPE_CHECKING:`, so a
+cycle cannot hide behind a function-level import. `from a import b` is an edge to `a.b`
+when that is a module, else to `a`.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("digest", "bot")
+
+
+def _modules() -> dict[str, Path]:
+    """Every module of our packages by dotted name (a package by its own name)."""
+    found = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            found[".".join(parts)] = path
+    return found
+
+
+def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
+    """The modules of ours that `name` imports, anywhere in its source."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                out.add(sub if sub in modules else base)
+    return {m for m in out if m in modules and m != name}
+
+
+def import_graph() -> dict[str, set[str]]:
+    modules = _modules()
+    return {name: _imports(name, path, modules) for name, path in modules.items()}
+
+
+def tangles(graph: dict[str, set[str]]) -> list[set[str]]:
+    """The groups of modules that import each other, directly or not (strongly connected
+    components of more than one module; Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    out: list[set[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = {stack.pop()}
+            while node not in group:
+                group.add(stack.pop())
+            if len(group) > 1:
+                out.append(group)
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return out
+
+
+# The command core and the plain-words layer call each other: `commands.handle` asks
+# `ask.ask` first, which runs the command it settles on through `commands.handle`, and hands
+# free questions to `agent`, whose tools run commands and propose through `ask`. Untangling
+# it means the front ends calling one entry point above both; until then this group, and
+# nothing else, is known (the test fails when it grows, shrinks or another one appears).
+KNOWN = {"bot.agent", "bot.ask", "bot.commands", "bot.phrasing"}
+
+
+def test_the_graph_sees_every_kind_of_import() -> None:
+    graph = import_graph()
+    assert "digest.day" in graph["digest.subscriptions"]  # module level
+    assert "bot.slack" in graph["bot.platforms"]  # inside a function
+    assert "digest.criteria" in graph["digest.scoring"]  # under TYPE_CHECKING
+    assert "digest.store" in graph["digest.pipeline"]  # `from digest.store import Store`
+    assert "digest.scoring.local" in graph["digest.scoring.learning"]  # `from a import b`: a module
+    assert "bot.logs" in graph["bot.cli"] and "bot" not in graph["bot.cli"]
+
+
+def test_tangles_finds_cycles_and_only_cycles() -> None:
+    assert tangles({"a": {"b"}, "b": {"c"}, "c": set()}) == []
+    assert tangles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [{"a", "b", "c"}]
+
+
+def test_the_engine_has_no_import_cycle() -> None:
+    graph = import_graph()
+    engine = {m: {i for i in graph[m] if i in graph} for m in graph if m.split(".")[0] == "digest"}
+    assert tangles(engine) == []
+
+
+def test_no_import_cycle_but_the_known_one() -> None:
+    assert tangles(import_graph()) == [KNOWN]
+
+
+def test_the_engine_imports_nothing_from_the_bot() -> None:
+    graph = import_graph()
+    for name, imported in graph.items():
+        if name.split(".")[0] == "digest":
+            assert not {m for m in imported if m.split(".")[0] == "bot"}, name
