@@ -30,7 +30,7 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
     """The modules of ours that `name` imports, anywhere in its source."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     out: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(_parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             out.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -42,6 +42,18 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
                 sub = f"{base}.{alias.name}"
                 out.add(sub if sub in modules else base)
     return {m for m in out if m in modules and m != name}
+
+
+def _parse(source: str) -> ast.Module:
+    """ast.parse; again after CPython 3.11's spurious "AST constructor recursion depth
+    mismatch" SystemError (python/cpython#106905: AST state shared with another thread)."""
+    for attempt in range(3):
+        try:
+            return ast.parse(source)
+        except SystemError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def import_graph() -> dict[str, set[str]]:
