@@ -5,8 +5,12 @@ The model file ships inside the package (see benchmarks/export_minilm.md for how
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -15,6 +19,38 @@ MODEL = DATA / "minilm-l6-int8.onnx"
 TOKENIZER = DATA / "tokenizer.json"
 DIM = 384
 MAX_TOKENS = 256
+# What a stored embedding was made by: a different model file or token limit embeds again.
+MODEL_KEY = f"minilm-l6-int8/{MAX_TOKENS}"
+
+
+class Counter:
+    """How many texts `encode` has embedded in this process (tests count them)."""
+
+    def __init__(self) -> None:
+        self.texts = 0
+        self._lock = threading.Lock()
+
+    def add(self, n: int) -> None:
+        with self._lock:
+            self.texts += n
+
+
+ENCODED = Counter()
+
+
+class VectorStore(Protocol):
+    """Where paper embeddings are kept between runs (the Store implements it): each vector as
+    int8 bytes and its scale (see `quantise`), under (paper id, text hash) and a model key."""
+
+    def embeddings(
+        self, model: str, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[bytes, float]]:
+        """The kept (vector bytes, scale) of those (paper id, text hash) pairs it holds."""
+        ...
+
+    def save_embeddings(self, model: str, rows: Sequence[tuple[str, str, bytes, float]]) -> None:
+        """Keep (paper id, text hash, vector bytes, scale) rows; rows kept already stay."""
+        ...
 
 
 @cache
@@ -40,6 +76,7 @@ def encode(texts: list[str], batch: int = 32) -> np.ndarray:
     out = np.zeros((len(texts), DIM), dtype=np.float32)
     if not texts:
         return out
+    ENCODED.add(len(texts))
     session, tokenizer = _session()
     encodings = tokenizer.encode_batch(list(texts))
     order = np.argsort([len(e.ids) for e in encodings], kind="stable")
@@ -59,3 +96,46 @@ def encode(texts: list[str], batch: int = 32) -> np.ndarray:
         pooled = (hidden * weights).sum(1) / np.clip(weights.sum(1), 1e-9, None)
         out[rows] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
     return out
+
+
+def text_hash(text: str) -> str:
+    """What a stored embedding is valid for: a new version's abstract hashes differently."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def quantise(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """int8 rows and each row's float32 scale: row ~= int8 * scale (a quarter of the bytes)."""
+    scale = (np.abs(vectors).max(axis=1) / 127.0).astype(np.float32)
+    scale[scale == 0] = 1.0
+    return np.round(vectors / scale[:, None]).astype(np.int8), scale
+
+
+def dequantise(values: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """float32 rows again, renormalised to unit length."""
+    rows = values.astype(np.float32) * scale.astype(np.float32)[:, None]
+    return rows / np.clip(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12, None)
+
+
+def embed(ids: Sequence[str], texts: Sequence[str], store: VectorStore | None = None) -> np.ndarray:
+    """(n, 384) unit rows for the papers: read from `store` where kept, else encoded (and kept).
+
+    Fresh vectors take the same int8 round trip as stored ones, so a paper scores the same
+    whether its vector was just encoded or read back.
+    """
+    keys = [(pid, text_hash(t)) for pid, t in zip(ids, texts, strict=True)]
+    kept = store.embeddings(MODEL_KEY, keys) if store is not None else {}
+    values = np.zeros((len(keys), DIM), dtype=np.int8)
+    scale = np.ones(len(keys), dtype=np.float32)
+    todo = []
+    for i, key in enumerate(keys):
+        if key in kept:
+            values[i] = np.frombuffer(kept[key][0], dtype=np.int8)
+            scale[i] = kept[key][1]
+        else:
+            todo.append(i)
+    if todo:
+        values[todo], scale[todo] = quantise(encode([texts[i] for i in todo]))
+        if store is not None:
+            rows = [(*keys[i], values[i].tobytes(), float(scale[i])) for i in todo]
+            store.save_embeddings(MODEL_KEY, rows)
+    return dequantise(values, scale)

@@ -59,9 +59,13 @@ def _lex(match: Match) -> float:
     return (np.log1p(match.strength) - LEX_MEAN) / LEX_STD
 
 
-def features(papers: list[Paper], criteria: Criteria) -> Features:
+def features(
+    papers: list[Paper], criteria: Criteria, vectors: embedding.VectorStore | None = None
+) -> Features:
+    """Embeddings (kept in `vectors`, when given, so a criteria change embeds no paper),
+    cosine to each topic, phrase matches and the zero-shot score."""
     topics = [f"{t.name}: {t.relevant}" for t in criteria.topics] or [", ".join(criteria.keywords)]
-    emb = embedding.encode([p.text for p in papers])
+    emb = embedding.embed([p.id for p in papers], [p.text for p in papers], vectors)
     topic_emb = embedding.encode(topics)
     cos = emb @ topic_emb.T if len(papers) else np.zeros((0, len(topics)))
     index = PhraseIndex(criteria)
@@ -76,10 +80,18 @@ def features(papers: list[Paper], criteria: Criteria) -> Features:
 
 
 class LocalScorer:
-    """Scores every paper in a few seconds; learns from labelled papers for one criteria."""
+    """Scores every paper in a few seconds; learns from labelled papers for one criteria.
 
-    def __init__(self, model: dict[str, Any] | None = None) -> None:
+    With `vectors` (the Store), each paper is embedded once per text and model.
+    """
+
+    def __init__(
+        self,
+        model: dict[str, Any] | None = None,
+        vectors: embedding.VectorStore | None = None,
+    ) -> None:
         self.model = model
+        self.vectors = vectors
         self.name = NAME if model is None else f"{NAME}+learned-{model['id']}"
 
     async def score(self, papers: list[Paper], criteria: Criteria) -> list[Score]:
@@ -89,7 +101,7 @@ class LocalScorer:
         return await asyncio.to_thread(self.score_now, papers, criteria)
 
     def score_now(self, papers: list[Paper], criteria: Criteria) -> list[Score]:
-        feats = features(papers, criteria)
+        feats = features(papers, criteria, self.vectors)
         raw, at_zero, per_unit = feats.zero_shot, REL_AT_ZERO, REL_PER_UNIT
         if self.model is not None:
             raw = feats.matrix() @ np.array(self.model["weights"]) + self.model["bias"]
