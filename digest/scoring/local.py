@@ -36,6 +36,7 @@ _CUES = re.compile(
 )
 _LOW_NOVELTY = re.compile(r"\b(benchmark|dataset|survey|review|case study|position paper)\b", re.I)
 RIDGE = 3.0
+TOPIC_ID = ":topic"  # the id a criteria topic's text is kept under in the embedding store
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def features(
     cosine to each topic, phrase matches and the zero-shot score."""
     topics = [f"{t.name}: {t.relevant}" for t in criteria.topics] or [", ".join(criteria.keywords)]
     emb = embedding.embed([p.id for p in papers], [p.text for p in papers], vectors)
-    topic_emb = embedding.encode(topics)
+    topic_emb = embedding.embed([TOPIC_ID] * len(topics), topics, vectors)
     cos = emb @ topic_emb.T if len(papers) else np.zeros((0, len(topics)))
     index = PhraseIndex(criteria)
     matches = [index.match(p.title, p.abstract) for p in papers]
