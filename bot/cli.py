@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from functools import partial, wraps
 from pathlib import Path
@@ -27,7 +28,7 @@ from digest.papers.export_api import default_client, fetch_range
 from digest.pipeline import DayListing, build_digest, fetch_listing, sample_listing
 from digest.ranking import followed_in
 from digest.render import write_outputs
-from digest.scoring import finish
+from digest.scoring import embedding, finish
 from digest.scoring.factory import make_scorer
 from digest.scoring.learning import learn_from_labels
 from digest.store import Store
@@ -53,6 +54,34 @@ ConfigOption = Annotated[
 def main(config: ConfigOption = None) -> None:
     """paperdigest: the daily arXiv digest, scored against your research criteria."""
     _State.config = config
+
+
+@contextmanager
+def _working(description: str) -> Iterator[None]:
+    """A spinner while the work runs, a bar while papers are embedded: on a terminal only
+    (stderr, so that piped output stays clean); piped or redirected, nothing."""
+    if not err.is_terminal:
+        yield
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+               MofNCompleteColumn(), TimeRemainingColumn())  # fmt: skip
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task(description, total=None)
+
+        def report(done: int, total: int) -> None:
+            progress.update(task, description="embedding", completed=done, total=total)
+
+        with embedding.reporting(report):
+            yield
 
 
 def _errors_as_lines(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -126,7 +155,7 @@ def run(
             markup=False,
         )
         return
-    with console.status(f"scoring {len(listing.papers)} papers with {scorer.name}..."):
+    with _working(f"scoring {len(listing.papers)} papers with {scorer.name}"):
         work = build_digest(
             store,
             listing,
@@ -239,7 +268,9 @@ def score(
     papers = _read_papers(input)
     store = Store(settings.database.dsn)
     judge = make_scorer(scorer, store, crit, settings)
-    for s in asyncio.run(finish(judge, judge.score(papers, crit))):
+    with _working(f"scoring {len(papers)} papers with {judge.name}"):
+        scores = asyncio.run(finish(judge, judge.score(papers, crit)))
+    for s in scores:
         sys.stdout.write(json.dumps(s.to_line(), ensure_ascii=False) + "\n")
 
 
@@ -261,7 +292,9 @@ def eval_(
     papers = _read_papers(listing)
     ref = read_reference(reference)
     judge = make_scorer(scorer, Store(settings.database.dsn), crit, settings)
-    scores = {s.paper_id: s for s in asyncio.run(finish(judge, judge.score(papers, crit)))}
+    with _working(f"scoring {len(papers)} papers with {judge.name}"):
+        scored = asyncio.run(finish(judge, judge.score(papers, crit)))
+    scores = {s.paper_id: s for s in scored}
     followed = {p.id for p in papers if followed_in(p, crit.authors)}
     ranked = sorted(papers, key=lambda p: (p.id not in followed, -(scores[p.id].raw or 0), p.id))
     result = evaluate([p.id for p in ranked], {k: s.relevance for k, s in scores.items()}, ref)
@@ -288,7 +321,8 @@ def learn(
     store = Store(settings.database.dsn)
     labels = {p.id: 1.0 if p.id in wanted else 0.0 for p in papers}
     store.save_labels(crit.scoring_hash, labels, source=f"reference:{reference.name}")
-    summary = learn_from_labels(store, crit, papers)
+    with _working(f"learning from {len(labels)} labelled papers"):
+        summary = learn_from_labels(store, crit, papers)
     console.print(summary, highlight=False, markup=False)
 
 
@@ -398,7 +432,7 @@ def post(
         finally:
             await close_senders(chats)
 
-    with console.status(f"building digests for {len(subs)} subscriptions..."):
+    with _working(f"building digests for {len(subs)} subscriptions"):
         report = asyncio.run(go())
     for digest in report.digests:
         console.print(

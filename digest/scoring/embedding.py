@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -19,8 +22,6 @@ MODEL = DATA / "minilm-l6-int8.onnx"
 TOKENIZER = DATA / "tokenizer.json"
 DIM = 384
 MAX_TOKENS = 256
-# What a stored embedding was made by: a different model file or token limit embeds again.
-MODEL_KEY = f"minilm-l6-int8/{MAX_TOKENS}"
 
 
 class Counter:
@@ -36,6 +37,19 @@ class Counter:
 
 
 ENCODED = Counter()
+# Who hears of each batch encoded: (texts done, texts in all). Set by a front end's progress bar;
+# asyncio.to_thread carries it into the worker thread.
+_REPORT: ContextVar[Callable[[int, int], None] | None] = ContextVar("report", default=None)
+
+
+@contextmanager
+def reporting(report: Callable[[int, int], None]) -> Iterator[None]:
+    """Within the block, `encode` calls report(done, total) after each batch."""
+    token = _REPORT.set(report)
+    try:
+        yield
+    finally:
+        _REPORT.reset(token)
 
 
 class VectorStore(Protocol):
@@ -53,32 +67,64 @@ class VectorStore(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Options:
+    """How texts are run through the model (benchmarks/local_speed.py measures each)."""
+
+    max_tokens: int = MAX_TOKENS
+    batch: int = 32  # texts per ONNX run, in order of length (little padding)
+    threads: int = 2  # intra-op threads
+    spinning: bool = True  # ORT threads spin while waiting for work
+    optimisation: str = "all"  # ORT graph optimisation level: basic, extended or all
+
+
+DEFAULT = Options()
+
+
+def model_key(options: Options = DEFAULT) -> str:
+    """What a stored embedding was made by: another model file or token limit embeds again."""
+    return f"minilm-l6-int8/{options.max_tokens}"
+
+
 @cache
-def _session() -> tuple:
+def _session(options: Options = DEFAULT) -> Any:
     import onnxruntime as ort
+
+    level = ort.GraphOptimizationLevel
+    settings = ort.SessionOptions()
+    settings.intra_op_num_threads = options.threads
+    settings.inter_op_num_threads = 1
+    settings.log_severity_level = 3
+    settings.graph_optimization_level = {
+        "basic": level.ORT_ENABLE_BASIC,
+        "extended": level.ORT_ENABLE_EXTENDED,
+        "all": level.ORT_ENABLE_ALL,
+    }[options.optimisation]
+    if not options.spinning:
+        settings.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(
+        str(MODEL), sess_options=settings, providers=["CPUExecutionProvider"]
+    )
+
+
+@cache
+def _tokenizer(max_tokens: int) -> Any:
     from tokenizers import Tokenizer
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 2
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    session = ort.InferenceSession(
-        str(MODEL), sess_options=options, providers=["CPUExecutionProvider"]
-    )
     tokenizer = Tokenizer.from_file(str(TOKENIZER))
     tokenizer.no_padding()
-    tokenizer.enable_truncation(max_length=MAX_TOKENS)
-    return session, tokenizer
+    tokenizer.enable_truncation(max_length=max_tokens)
+    return tokenizer
 
 
-def encode(texts: list[str], batch: int = 32) -> np.ndarray:
+def encode(texts: list[str], options: Options = DEFAULT) -> np.ndarray:
     """(n, 384) L2-normalised float32 rows, as sentence-transformers computes them."""
     out = np.zeros((len(texts), DIM), dtype=np.float32)
     if not texts:
         return out
     ENCODED.add(len(texts))
-    session, tokenizer = _session()
-    encodings = tokenizer.encode_batch(list(texts))
+    session, batch, report = _session(options), options.batch, _REPORT.get()
+    encodings = _tokenizer(options.max_tokens).encode_batch(list(texts))
     order = np.argsort([len(e.ids) for e in encodings], kind="stable")
     for start in range(0, len(texts), batch):
         rows = order[start : start + batch]
@@ -95,6 +141,8 @@ def encode(texts: list[str], batch: int = 32) -> np.ndarray:
         weights = mask[:, :, None].astype(np.float32)
         pooled = (hidden * weights).sum(1) / np.clip(weights.sum(1), 1e-9, None)
         out[rows] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        if report is not None:
+            report(start + len(rows), len(texts))
     return out
 
 
@@ -116,14 +164,20 @@ def dequantise(values: np.ndarray, scale: np.ndarray) -> np.ndarray:
     return rows / np.clip(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12, None)
 
 
-def embed(ids: Sequence[str], texts: Sequence[str], store: VectorStore | None = None) -> np.ndarray:
+def embed(
+    ids: Sequence[str],
+    texts: Sequence[str],
+    store: VectorStore | None = None,
+    options: Options = DEFAULT,
+) -> np.ndarray:
     """(n, 384) unit rows for the papers: read from `store` where kept, else encoded (and kept).
 
     Fresh vectors take the same int8 round trip as stored ones, so a paper scores the same
     whether its vector was just encoded or read back.
     """
     keys = [(pid, text_hash(t)) for pid, t in zip(ids, texts, strict=True)]
-    kept = store.embeddings(MODEL_KEY, keys) if store is not None else {}
+    model = model_key(options)
+    kept = store.embeddings(model, keys) if store is not None else {}
     values = np.zeros((len(keys), DIM), dtype=np.int8)
     scale = np.ones(len(keys), dtype=np.float32)
     todo = []
@@ -134,8 +188,8 @@ def embed(ids: Sequence[str], texts: Sequence[str], store: VectorStore | None = 
         else:
             todo.append(i)
     if todo:
-        values[todo], scale[todo] = quantise(encode([texts[i] for i in todo]))
+        values[todo], scale[todo] = quantise(encode([texts[i] for i in todo], options))
         if store is not None:
             rows = [(*keys[i], values[i].tobytes(), float(scale[i])) for i in todo]
-            store.save_embeddings(MODEL_KEY, rows)
+            store.save_embeddings(model, rows)
     return dequantise(values, scale)
