@@ -12,6 +12,7 @@ from bot.commands import Context, Deps, handle
 from digest.config import load_settings
 from digest.criteria import Criteria
 from digest.papers import read_sample
+from digest.pipeline import sample_listing
 from digest.scoring import embedding
 from digest.scoring.factory import make_scorer
 from digest.scoring.local import LocalScorer
@@ -23,6 +24,20 @@ OWNER = Context("slack", "C1", "UOWNER", "owner")
 
 def encoded() -> int:
     return embedding.ENCODED.texts
+
+
+@pytest.fixture
+def encoder_saw(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every text the real encoder embeds from now on (it is wrapped, not replaced)."""
+    seen: list[str] = []
+    real = embedding.encode
+
+    def recording(texts: list[str], *args: object) -> np.ndarray:
+        seen.extend(texts)
+        return real(texts, *args)
+
+    monkeypatch.setattr(embedding, "encode", recording)
+    return seen
 
 
 @pytest.fixture
@@ -56,7 +71,9 @@ def test_a_new_version_of_an_abstract_is_embedded_again(store: Store) -> None:
     assert np.allclose(vectors[2], embedding.encode([revised.text])[0], atol=0.02)
 
 
-def test_a_criteria_change_embeds_no_paper(store: Store, criteria: Criteria) -> None:
+def test_a_criteria_change_embeds_no_paper(
+    store: Store, criteria: Criteria, encoder_saw: list[str]
+) -> None:
     papers = read_sample()[:40]
     scorer = LocalScorer(vectors=store)
     first = asyncio.run(scorer.score(papers, criteria))
@@ -65,15 +82,19 @@ def test_a_criteria_change_embeds_no_paper(store: Store, criteria: Criteria) -> 
         "- Relevant: message passing, over-smoothing\n\n## Keywords", 1)
     )  # fmt: skip
     assert len(changed.topics) == len(criteria.topics) + 1
+    encoder_saw.clear()
     before = encoded()
     second = asyncio.run(scorer.score(papers, changed))
-    assert encoded() - before == 1  # the new topic only, not one paper
+    assert encoded() - before == len(encoder_saw) > 0  # the new topic's texts
+    assert "Graph Learning: message passing, over-smoothing" in encoder_saw
+    assert not {p.text for p in papers} & set(encoder_saw)  # no paper
+    assert not {p.title for p in papers} & set(encoder_saw)
     assert [s.paper_id for s in second] == [s.paper_id for s in first]
     assert asyncio.run(scorer.score(papers, criteria)) == first  # same vectors, same scores
 
 
 def test_preview_after_a_criteria_change_embeds_no_paper(
-    scored_store: Store, criteria: Criteria
+    scored_store: Store, criteria: Criteria, encoder_saw: list[str]
 ) -> None:
     settings = load_settings(env={})
     deps = Deps(scored_store, settings, lambda c: make_scorer("local", scored_store, c, settings))
@@ -82,7 +103,10 @@ def test_preview_after_a_criteria_change_embeds_no_paper(
     sample_digest(scored_store, criteria, sub.id, cutoffs=sub.cutoffs, top_k=sub.top_k)
     added = "criteria add Graph Learning: message passing, over-smoothing, graph transformers"
     assert not asyncio.run(handle(added, OWNER, deps)).error
-    before = encoded()
+    encoder_saw.clear()
     reply = asyncio.run(handle("preview", OWNER, deps))
     assert "would be selected" in reply.lines[0]
-    assert encoded() - before == 1  # the new topic only, not one paper
+    papers = scored_store.papers_of_day(sample_listing().day)
+    assert len(papers) == 692 and encoder_saw  # the new topic was embedded
+    assert not {p.text for p in papers} & set(encoder_saw)  # and not one paper
+    assert not {p.title for p in papers} & set(encoder_saw)

@@ -22,13 +22,14 @@ from digest.scoring import Score, embedding
 from digest.scoring.lexical import Match, PhraseIndex
 
 NAME = "local"
-# Zero-shot calibration, measured on the dev day (benchmarks/local_quality.py prints them).
-COS_MEAN, COS_STD = 0.227, 0.066
-LEX_MEAN, LEX_STD = 0.95, 0.58
-LEX_WEIGHT = 0.3
-PENALTY = 0.15
-# raw score -> relevance: relevance 8 starts at the dev day's 88th percentile of raw.
-REL_AT_ZERO, REL_PER_UNIT = 4.7, 2.2
+# Zero-shot: a weighted sum of standardised signals (see `signals`), the weights those of a
+# logistic regression fitted on the five labelled days; `python benchmarks/local_quality.py`
+# prints them under --fit, and measures them on days they were not fitted on.
+SIGNAL_MEAN = np.array([0.2322, 0.3137, 0.1874, 0.3354, 0.1938, 0.9528, 0.1478])
+SIGNAL_STD = np.array([0.0644, 0.0820, 0.0683, 0.0705, 0.0534, 0.5689, 0.3726])
+SIGNAL_WEIGHT = np.array([0.478, 0.153, 0.251, 0.576, 0.374, 0.322, -0.365])
+# raw score -> relevance: relevance 8 starts where the labelled days' selected share (11%) does.
+REL_AT_ZERO, REL_PER_UNIT = 4.87, 1.2
 _CUES = re.compile(
     r"\b(we (?:propose|introduce|present)|novel|first|new (?:method|framework|"
     r"architecture|paradigm|theory)|outperform\w*|state-of-the-art)\b",
@@ -37,6 +38,7 @@ _CUES = re.compile(
 _LOW_NOVELTY = re.compile(r"\b(benchmark|dataset|survey|review|case study|position paper)\b", re.I)
 RIDGE = 3.0
 TOPIC_ID = ":topic"  # the id a criteria topic's text is kept under in the embedding store
+TITLE = ":title"  # a paper's title alone is kept under its id and this
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class Features:
 
 
 def _lex(match: Match) -> float:
-    return (np.log1p(match.strength) - LEX_MEAN) / LEX_STD
+    return (np.log1p(match.strength) - SIGNAL_MEAN[5]) / SIGNAL_STD[5]
 
 
 def features(
@@ -66,17 +68,31 @@ def features(
     """Embeddings (kept in `vectors`, when given, so a criteria change embeds no paper),
     cosine to each topic, phrase matches and the zero-shot score."""
     topics = [f"{t.name}: {t.relevant}" for t in criteria.topics] or [", ".join(criteria.keywords)]
-    emb = embedding.embed([p.id for p in papers], [p.text for p in papers], vectors)
-    topic_emb = embedding.embed([TOPIC_ID] * len(topics), topics, vectors)
-    cos = emb @ topic_emb.T if len(papers) else np.zeros((0, len(topics)))
+    irrelevant = [f"{t.name}: {t.irrelevant}" for t in criteria.topics] or topics
     index = PhraseIndex(criteria)
+    phrases = sorted({p.text for p in index.phrases}) or topics
+    emb = embedding.embed([p.id for p in papers], [p.text for p in papers], vectors)
+    titles = embedding.embed([f"{p.id}{TITLE}" for p in papers], [p.title for p in papers], vectors)
+    queries = embedding.embed([TOPIC_ID] * (len(topics) + len(irrelevant) + len(phrases)),
+                              [*topics, *irrelevant, *phrases], vectors)  # fmt: skip
+    topic_emb, irrelevant_emb = queries[: len(topics)], queries[len(topics) : 2 * len(topics)]
+    phrase_emb = queries[2 * len(topics) :]
     matches = [index.match(p.title, p.abstract) for p in papers]
-    zero = np.array(
+    if not papers:
+        return Features(emb, np.zeros((0, len(topics))), matches, np.zeros(0))
+    cos = emb @ topic_emb.T
+    signals = np.column_stack(
         [
-            (c.mean() - COS_MEAN) / COS_STD + LEX_WEIGHT * _lex(m) - PENALTY * m.penalty
-            for c, m in zip(cos, matches, strict=True)
+            cos.mean(1),  # meaning: the paper against each topic's relevant part
+            cos.max(1),
+            (titles @ topic_emb.T).mean(1),  # the title alone
+            (emb @ phrase_emb.T).max(1),  # the closest single phrase of the criteria
+            (emb @ irrelevant_emb.T).mean(1),  # the topics' "irrelevant" parts share their field
+            np.log1p([m.strength for m in matches]),  # the criteria's phrases, as written
+            [m.penalty for m in matches],  # irrelevant and application keywords
         ]
     )
+    zero = ((signals - SIGNAL_MEAN) / SIGNAL_STD) @ SIGNAL_WEIGHT
     return Features(emb, cos, matches, zero)
 
 
