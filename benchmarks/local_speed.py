@@ -111,13 +111,14 @@ def options(repeat: int) -> None:
     texts = [p.text for p in read_listing(LISTING)]
     variants: list[tuple[str, Options]] = [
         ("default", DEFAULT),
-        ("batch 8", replace(DEFAULT, batch=8)),
-        ("batch 1 (no padding)", replace(DEFAULT, batch=1)),
+        ("batch 4", replace(DEFAULT, batch=4)),
+        ("batch 32 (sorted lengths)", replace(DEFAULT, batch=32)),
         ("1 thread", replace(DEFAULT, threads=1)),
-        ("no spinning", replace(DEFAULT, spinning=False)),
+        ("spinning threads (ORT's default)", replace(DEFAULT, spinning=True)),
+        ("no memory arena", replace(DEFAULT, arena=False)),
         ("graph optimisation basic", replace(DEFAULT, optimisation="basic")),
         ("128 tokens", replace(DEFAULT, max_tokens=128)),
-        ("128 tokens, batch 8", replace(DEFAULT, max_tokens=128, batch=8)),
+        ("before: batch 32, spinning", replace(DEFAULT, batch=32, spinning=True)),
     ]
     tokens = [len(e.ids) for e in embedding._tokenizer(512).encode_batch(texts)]
     print(

@@ -24,7 +24,6 @@ from digest.day import Cutoffs, DayStatus, Digest
 from digest.errors import DigestError, NotFoundError
 from digest.evaluation import evaluate, read_reference
 from digest.papers import read_listing
-from digest.papers.export_api import default_client, fetch_range
 from digest.pipeline import DayListing, build_digest, fetch_listing, sample_listing
 from digest.ranking import followed_in
 from digest.render import write_outputs
@@ -227,6 +226,8 @@ def backfill(
 
     Example: paperdigest backfill --from 2026-04-01 --to 2026-04-02 --output april.jsonl
     """
+    from digest.papers.export_api import default_client, fetch_range
+
     settings = _settings()
     first, last = _day(start, "--from"), _day(end, "--to")
     client = default_client(settings.arxiv.export_url, settings.arxiv.export_delay)

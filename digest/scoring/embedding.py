@@ -72,9 +72,11 @@ class Options:
     """How texts are run through the model (benchmarks/local_speed.py measures each)."""
 
     max_tokens: int = MAX_TOKENS
-    batch: int = 32  # texts per ONNX run, in order of length (little padding)
+    batch: int = 1  # texts per ONNX run, in order of length: 1 pads nothing, and a text then
+    # embeds the same whatever its neighbours (int8 activations are scaled per run)
     threads: int = 2  # intra-op threads
-    spinning: bool = True  # ORT threads spin while waiting for work
+    spinning: bool = False  # ORT threads spin while waiting: costs CPU, and a shared machine's
+    arena: bool = True  # ORT's memory arena keeps the largest batch's buffers
     optimisation: str = "all"  # ORT graph optimisation level: basic, extended or all
 
 
@@ -100,6 +102,7 @@ def _session(options: Options = DEFAULT) -> Any:
         "extended": level.ORT_ENABLE_EXTENDED,
         "all": level.ORT_ENABLE_ALL,
     }[options.optimisation]
+    settings.enable_cpu_mem_arena = options.arena
     if not options.spinning:
         settings.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(
