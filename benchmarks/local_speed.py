@@ -82,13 +82,17 @@ def chat_speed(repeat: int) -> None:
     from digest.store import Store
 
     settings = load_settings(env={})
-    ctx = Context("terminal", "default", "you", dm=True)
+    ctx = Context("slack", "C1", "UOWNER", "owner")
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(f"sqlite:///{tmp}/chat.sqlite3")
+        deps = Deps(store, settings, lambda c: make_scorer("local", store, c, settings))
+        assert asyncio.run(handle("subscribe", ctx, deps)).title == "Subscribed"
+        sub = store.subscription("slack:C1")
         criteria = Criteria.load(default_criteria_path())
         scorer = make_scorer("local", store, criteria, settings)
-        asyncio.run(build_digest(store, sample_listing(), criteria, scorer))
-        deps = Deps(store, settings, lambda c: make_scorer("local", store, c, settings))
+        work = build_digest(store, sample_listing(), criteria, scorer, subscription=sub.id,
+                            cutoffs=sub.cutoffs, top_k=sub.top_k)  # fmt: skip
+        asyncio.run(work)
         times = []
         for i in range(repeat):  # a new topic each time: nothing is scored under it yet
             start, cpu = time.perf_counter(), time.process_time()
