@@ -71,10 +71,14 @@ def features(
     irrelevant = [f"{t.name}: {t.irrelevant}" for t in criteria.topics] or topics
     index = PhraseIndex(criteria)
     phrases = sorted({p.text for p in index.phrases}) or topics
-    emb = embedding.embed([p.id for p in papers], [p.text for p in papers], vectors)
-    titles = embedding.embed([f"{p.id}{TITLE}" for p in papers], [p.title for p in papers], vectors)
     queries = embedding.embed([TOPIC_ID] * (len(topics) + len(irrelevant) + len(phrases)),
                               [*topics, *irrelevant, *phrases], vectors)  # fmt: skip
+    both = embedding.embed(  # one run: a progress bar counts title + abstract and title alone
+        [*(p.id for p in papers), *(f"{p.id}{TITLE}" for p in papers)],
+        [*(p.text for p in papers), *(p.title for p in papers)],
+        vectors,
+    )
+    emb, titles = both[: len(papers)], both[len(papers) :]
     topic_emb, irrelevant_emb = queries[: len(topics)], queries[len(topics) : 2 * len(topics)]
     phrase_emb = queries[2 * len(topics) :]
     matches = [index.match(p.title, p.abstract) for p in papers]
