@@ -284,7 +284,7 @@ def test_long_work_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
     env = {"PAPERDIGEST_DATABASE_PATH": str(tmp_path / "progress.sqlite3")}
     out, screen = _score_with_stderr_on(True, env, listing)
     assert len(out.splitlines()) == 40  # the JSON lines, untouched by the bar
-    assert "embedding" in screen and "80/80" in screen  # title + abstract, and title alone
+    assert "embedding" in screen and "40/40" in screen
     out, err = _score_with_stderr_on(False, {**env, "PAPERDIGEST_DATABASE_PATH": str(
         tmp_path / "piped.sqlite3")}, listing)  # fmt: skip
     assert len(out.splitlines()) == 40 and err == ""

@@ -25,11 +25,11 @@ NAME = "local"
 # Zero-shot: a weighted sum of standardised signals (see `signals`), the weights those of a
 # logistic regression fitted on the five labelled days; `python benchmarks/local_quality.py`
 # prints them under --fit, and measures them on days they were not fitted on.
-SIGNAL_MEAN = np.array([0.2335, 0.3144, 0.1891, 0.3374, 0.1953, 0.9528, 0.1478])
-SIGNAL_STD = np.array([0.0648, 0.0832, 0.0684, 0.0702, 0.0531, 0.5689, 0.3726])
-SIGNAL_WEIGHT = np.array([0.517, 0.211, 0.256, 0.478, 0.374, 0.322, -0.358])
+SIGNAL_MEAN = np.array([0.2335, 0.3374, 0.1953, 0.9528, 0.1478])
+SIGNAL_STD = np.array([0.0648, 0.0702, 0.0531, 0.5689, 0.3726])
+SIGNAL_WEIGHT = np.array([0.683, 0.592, 0.423, 0.347, -0.362])
 # raw score -> relevance: relevance 8 starts where the labelled days' selected share (11%) does.
-REL_AT_ZERO, REL_PER_UNIT = 4.86, 1.2
+REL_AT_ZERO, REL_PER_UNIT = 4.93, 1.2
 _CUES = re.compile(
     r"\b(we (?:propose|introduce|present)|novel|first|new (?:method|framework|"
     r"architecture|paradigm|theory)|outperform\w*|state-of-the-art)\b",
@@ -38,7 +38,6 @@ _CUES = re.compile(
 _LOW_NOVELTY = re.compile(r"\b(benchmark|dataset|survey|review|case study|position paper)\b", re.I)
 RIDGE = 3.0
 TOPIC_ID = ":topic"  # the id a criteria topic's text is kept under in the embedding store
-TITLE = ":title"  # a paper's title alone is kept under its id and this
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,7 @@ class Features:
 
 
 def _lex(match: Match) -> float:
-    return (np.log1p(match.strength) - SIGNAL_MEAN[5]) / SIGNAL_STD[5]
+    return (np.log1p(match.strength) - SIGNAL_MEAN[3]) / SIGNAL_STD[3]
 
 
 def features(
@@ -73,12 +72,8 @@ def features(
     phrases = sorted({p.text for p in index.phrases}) or topics
     queries = embedding.embed([TOPIC_ID] * (len(topics) + len(irrelevant) + len(phrases)),
                               [*topics, *irrelevant, *phrases], vectors)  # fmt: skip
-    both = embedding.embed(  # one run: a progress bar counts title + abstract and title alone
-        [*(p.id for p in papers), *(f"{p.id}{TITLE}" for p in papers)],
-        [*(p.text for p in papers), *(p.title for p in papers)],
-        vectors,
-    )
-    emb, titles = both[: len(papers)], both[len(papers) :]
+    emb = embedding.embed([p.id for p in papers], [p.text for p in papers], vectors)  # last: a
+    # progress bar ends on the papers' count
     topic_emb, irrelevant_emb = queries[: len(topics)], queries[len(topics) : 2 * len(topics)]
     phrase_emb = queries[2 * len(topics) :]
     matches = [index.match(p.title, p.abstract) for p in papers]
@@ -88,8 +83,6 @@ def features(
     signals = np.column_stack(
         [
             cos.mean(1),  # meaning: the paper against each topic's relevant part
-            cos.max(1),
-            (titles @ topic_emb.T).mean(1),  # the title alone
             (emb @ phrase_emb.T).max(1),  # the closest single phrase of the criteria
             (emb @ irrelevant_emb.T).mean(1),  # the topics' "irrelevant" parts share their field
             np.log1p([m.strength for m in matches]),  # the criteria's phrases, as written
