@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from functools import partial, wraps
 from pathlib import Path
@@ -23,7 +24,6 @@ from digest.day import Cutoffs, DayStatus, Digest, Usage
 from digest.errors import DigestError, NotFoundError
 from digest.evaluation import evaluate, read_reference
 from digest.papers import read_listing
-from digest.papers.export_api import default_client, fetch_range
 from digest.pipeline import (
     DayListing,
     build_digest,
@@ -35,7 +35,7 @@ from digest.pipeline import (
 )
 from digest.ranking import followed_in
 from digest.render import write_outputs
-from digest.scoring import FALLBACK_PREFIX, Score, finish
+from digest.scoring import FALLBACK_PREFIX, Score, embedding, finish
 from digest.scoring.factory import make_scorer
 from digest.scoring.learning import learn_from_labels
 from digest.store import Store
@@ -61,6 +61,34 @@ ConfigOption = Annotated[
 def main(config: ConfigOption = None) -> None:
     """paperdigest: the daily arXiv digest, scored against your research criteria."""
     _State.config = config
+
+
+@contextmanager
+def _working(description: str) -> Iterator[None]:
+    """A spinner while the work runs, a bar while papers are embedded: on a terminal only
+    (stderr, so that piped output stays clean); piped or redirected, nothing."""
+    if not err.is_terminal:
+        yield
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+               MofNCompleteColumn(), TimeRemainingColumn())  # fmt: skip
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task(description, total=None)
+
+        def report(done: int, total: int) -> None:
+            progress.update(task, description="embedding", completed=done, total=total)
+
+        with embedding.reporting(report):
+            yield
 
 
 def _errors_as_lines(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -148,7 +176,7 @@ def run(
             markup=False,
         )
         return
-    with console.status(f"scoring {len(listing.papers)} papers with {scorer.name}..."):
+    with _working(f"scoring {len(listing.papers)} papers with {scorer.name}"):
         work = build_digest(
             store,
             listing,
@@ -220,6 +248,8 @@ def backfill(
 
     Example: paperdigest backfill --from 2026-04-01 --to 2026-04-02 --output april.jsonl
     """
+    from digest.papers.export_api import default_client, fetch_range
+
     settings = _settings()
     first, last = _day(start, "--from"), _day(end, "--to")
     client = default_client(settings.arxiv.export_url, settings.arxiv.export_delay)
@@ -261,7 +291,8 @@ def score(
     store = Store(settings.database.dsn)
     crit = Criteria.load(criteria) if criteria else _stored_criteria(settings, store)
     judge = make_scorer(scorer, store, crit, settings)
-    scores = asyncio.run(finish(judge, judge.score(papers, crit)))
+    with _working(f"scoring {len(papers)} papers with {judge.name}"):
+        scores = asyncio.run(finish(judge, judge.score(papers, crit)))
     for s in scores:
         sys.stdout.write(json.dumps(s.to_line(), ensure_ascii=False) + "\n")
     spent = [u for u in usage_of(scores) if u.total_tokens]
@@ -311,7 +342,8 @@ def eval_(
         store, DayListing(day, DayStatus.BUILT, "", papers), crit, judge, cutoffs,
         keep_listing=False,
     )  # fmt: skip
-    entries = asyncio.run(finish(judge, work)).entries
+    with _working(f"scoring {len(papers)} papers with {judge.name}"):
+        entries = asyncio.run(finish(judge, work)).entries
     relevance = {e.paper.id: e.score.relevance for e in entries}
     result = evaluate([e.paper.id for e in entries], relevance, ref)
     for line in result.lines():
@@ -345,7 +377,8 @@ def learn(
     wanted = {p.id for p in read_reference(reference)}
     labels = {p.id: 1.0 if p.id in wanted else 0.0 for p in papers}
     store.save_labels(crit.scoring_hash, labels, source=f"reference:{reference.name}")
-    summary = learn_from_labels(store, crit, papers)
+    with _working(f"learning from {len(labels)} labelled papers"):
+        summary = learn_from_labels(store, crit, papers)
     console.print(summary, highlight=False, markup=False)
 
 
@@ -458,7 +491,7 @@ def post(
         finally:
             await close_senders(chats)
 
-    with console.status(f"building digests for {len(subs)} subscriptions..."):
+    with _working(f"building digests for {len(subs)} subscriptions"):
         report = asyncio.run(go())
     for digest in report.digests:
         console.print(

@@ -83,7 +83,12 @@ def sample_digest(store: Store, criteria: Criteria, subscription: str = "default
     """The sample day's digest for a subscription, by the local scorer (cached in the store)."""
     return asyncio.run(
         build_digest(
-            store, sample_listing(), criteria, LocalScorer(), subscription=subscription, **kw
+            store,
+            sample_listing(),
+            criteria,
+            LocalScorer(vectors=store),
+            subscription=subscription,
+            **kw,
         )
     )
 

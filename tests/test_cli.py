@@ -261,3 +261,53 @@ def test_the_readme_lists_every_command() -> None:
     for command in app.registered_commands:
         name = command.name or command.callback.__name__
         assert f"`paperdigest {name}" in readme, name
+
+
+def _score_with_stderr_on(stderr_tty: bool, env: dict[str, str], listing: Path) -> tuple[str, str]:
+    """`paperdigest score` in its own process, stdout piped, stderr a terminal or a pipe."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    import threading
+
+    env = {**os.environ, **env, "TERM": "xterm", "COLUMNS": "100"}
+    command = [sys.executable, "-m", "bot.cli", "score", "--input", str(listing)]
+    if not stderr_tty:
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout, done.stderr
+    leader, follower = pty.openpty()
+    screen: list[bytes] = []
+
+    def read() -> None:  # drain the terminal while the process writes to it
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal closed with the process
+                return
+            if not chunk:
+                return
+            screen.append(chunk)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=follower, text=True)
+    os.close(follower)
+    out = proc.communicate(timeout=120)[0]
+    reader.join(10)
+    os.close(leader)
+    assert proc.returncode == 0, screen
+    return out, b"".join(screen).decode(errors="replace")
+
+
+def test_long_work_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
+    listing = tmp_path / "forty.jsonl"
+    listing.write_text("".join(SAMPLE.read_text().splitlines(keepends=True)[:40]))
+    env = {"PAPERDIGEST_DATABASE_PATH": str(tmp_path / "progress.sqlite3")}
+    out, screen = _score_with_stderr_on(True, env, listing)
+    assert len(out.splitlines()) == 40  # the JSON lines, untouched by the bar
+    assert "embedding" in screen and "40/40" in screen
+    out, err = _score_with_stderr_on(False, {**env, "PAPERDIGEST_DATABASE_PATH": str(
+        tmp_path / "piped.sqlite3")}, listing)  # fmt: skip
+    assert len(out.splitlines()) == 40 and err == ""

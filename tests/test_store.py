@@ -22,6 +22,7 @@ from digest.errors import DigestError, NotFoundError
 from digest.papers import Paper
 from digest.scoring import Score
 from digest.store import Base, Store, alembic_config, schema_head
+from digest.store.migrate import HEAD
 from digest.subscriptions import Subscription
 
 DAY1, DAY2, DAY3 = date(2026, 2, 10), date(2026, 2, 11), date(2026, 2, 12)
@@ -315,7 +316,7 @@ def _revision(url: str) -> str | None:
 def test_a_new_store_is_at_head(store_url: str) -> None:
     Store(store_url).close()
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head == schema_head() == "0002"
+    assert head == schema_head() == HEAD == "0003"  # HEAD: the fast check at every start
     assert _revision(store_url) == head
 
 
@@ -332,7 +333,7 @@ def test_a_second_store_migrates_nothing(store_url: str, monkeypatch: pytest.Mon
     second = Store(store_url)
     assert [p.id for p in second.papers_of_day(DAY1)] == ["a"]
     second.close()
-    assert _revision(store_url) == "0002"
+    assert _revision(store_url) == "0003"
 
 
 def test_models_and_migrations_do_not_drift(store_url: str) -> None:
@@ -354,7 +355,7 @@ def test_migrations_go_down_and_up(store_url: str) -> None:
         assert set(inspect(conn).get_table_names()) <= {"alembic_version"}
     engine.dispose()
     Store(store_url).close()
-    assert _revision(store_url) == "0002"
+    assert _revision(store_url) == "0003"
 
 
 def test_a_store_made_before_migrations_is_stamped(store_url: str) -> None:
@@ -371,7 +372,7 @@ def test_a_store_made_before_migrations_is_stamped(store_url: str) -> None:
     store.save_explanation("a", "h1", "m", "the missing table was made")
     assert store.explanation("a", "h1", "m") == "the missing table was made"
     store.close()
-    assert _revision(store_url) == "0002"
+    assert _revision(store_url) == "0003"
 
 
 def test_a_store_newer_than_the_code_is_refused(store_url: str) -> None:
@@ -400,7 +401,7 @@ def test_stores_opened_at_once_migrate_once(store_url: str) -> None:
     for t in threads:
         t.join()
     assert errors == []
-    assert _revision(store_url) == "0002"
+    assert _revision(store_url) == "0003"
 
 
 def test_memory_store_and_a_new_store_is_fast(tmp_path) -> None:
@@ -429,4 +430,4 @@ def test_a_store_at_0001_upgrades_and_keeps_its_outbox(store_url: str) -> None:
     assert store.claim_message(row["id"], "worker", timedelta(seconds=5)) == "in doubt"
     assert store.claim_message(row["id"], "other", timedelta(seconds=5)) is None  # claimed
     store.close()
-    assert _revision(store_url) == "0002"
+    assert _revision(store_url) == "0003"

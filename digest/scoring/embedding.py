@@ -5,8 +5,15 @@ The model file ships inside the package (see benchmarks/export_minilm.md for how
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -17,31 +24,110 @@ DIM = 384
 MAX_TOKENS = 256
 
 
+class Counter:
+    """How many texts `encode` has embedded in this process (tests count them)."""
+
+    def __init__(self) -> None:
+        self.texts = 0
+        self._lock = threading.Lock()
+
+    def add(self, n: int) -> None:
+        with self._lock:
+            self.texts += n
+
+
+ENCODED = Counter()
+# Who hears of each batch encoded: (texts done, texts in all). Set by a front end's progress bar;
+# asyncio.to_thread carries it into the worker thread.
+_REPORT: ContextVar[Callable[[int, int], None] | None] = ContextVar("report", default=None)
+
+
+@contextmanager
+def reporting(report: Callable[[int, int], None]) -> Iterator[None]:
+    """Within the block, `encode` calls report(done, total) after each batch."""
+    token = _REPORT.set(report)
+    try:
+        yield
+    finally:
+        _REPORT.reset(token)
+
+
+class VectorStore(Protocol):
+    """Where paper embeddings are kept between runs (the Store implements it): each vector as
+    int8 bytes and its scale (see `quantise`), under (paper id, text hash) and a model key."""
+
+    def embeddings(
+        self, model: str, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[bytes, float]]:
+        """The kept (vector bytes, scale) of those (paper id, text hash) pairs it holds."""
+        ...
+
+    def save_embeddings(self, model: str, rows: Sequence[tuple[str, str, bytes, float]]) -> None:
+        """Keep (paper id, text hash, vector bytes, scale) rows; rows kept already stay."""
+        ...
+
+
+@dataclass(frozen=True)
+class Options:
+    """How texts are run through the model (benchmarks/local_speed.py measures each)."""
+
+    max_tokens: int = MAX_TOKENS
+    batch: int = 1  # texts per ONNX run, in order of length: 1 pads nothing, and a text then
+    # embeds the same whatever its neighbours (int8 activations are scaled per run)
+    threads: int = 2  # intra-op threads
+    spinning: bool = False  # ORT threads spin while waiting: costs CPU, and a shared machine's
+    arena: bool = True  # ORT's memory arena keeps the largest batch's buffers
+    optimisation: str = "all"  # ORT graph optimisation level: basic, extended or all
+
+
+DEFAULT = Options()
+
+
+def model_key(options: Options = DEFAULT) -> str:
+    """What a stored embedding was made by: another model file or token limit embeds again."""
+    return f"minilm-l6-int8/{options.max_tokens}"
+
+
 @cache
-def _session() -> tuple:
+def _session(options: Options = DEFAULT) -> Any:
     import onnxruntime as ort
+
+    level = ort.GraphOptimizationLevel
+    settings = ort.SessionOptions()
+    settings.intra_op_num_threads = options.threads
+    settings.inter_op_num_threads = 1
+    settings.log_severity_level = 3
+    settings.graph_optimization_level = {
+        "basic": level.ORT_ENABLE_BASIC,
+        "extended": level.ORT_ENABLE_EXTENDED,
+        "all": level.ORT_ENABLE_ALL,
+    }[options.optimisation]
+    settings.enable_cpu_mem_arena = options.arena
+    if not options.spinning:
+        settings.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(
+        str(MODEL), sess_options=settings, providers=["CPUExecutionProvider"]
+    )
+
+
+@cache
+def _tokenizer(max_tokens: int) -> Any:
     from tokenizers import Tokenizer
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 2
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    session = ort.InferenceSession(
-        str(MODEL), sess_options=options, providers=["CPUExecutionProvider"]
-    )
     tokenizer = Tokenizer.from_file(str(TOKENIZER))
     tokenizer.no_padding()
-    tokenizer.enable_truncation(max_length=MAX_TOKENS)
-    return session, tokenizer
+    tokenizer.enable_truncation(max_length=max_tokens)
+    return tokenizer
 
 
-def encode(texts: list[str], batch: int = 32) -> np.ndarray:
+def encode(texts: list[str], options: Options = DEFAULT) -> np.ndarray:
     """(n, 384) L2-normalised float32 rows, as sentence-transformers computes them."""
     out = np.zeros((len(texts), DIM), dtype=np.float32)
     if not texts:
         return out
-    session, tokenizer = _session()
-    encodings = tokenizer.encode_batch(list(texts))
+    ENCODED.add(len(texts))
+    session, batch, report = _session(options), options.batch, _REPORT.get()
+    encodings = _tokenizer(options.max_tokens).encode_batch(list(texts))
     order = np.argsort([len(e.ids) for e in encodings], kind="stable")
     for start in range(0, len(texts), batch):
         rows = order[start : start + batch]
@@ -58,4 +144,55 @@ def encode(texts: list[str], batch: int = 32) -> np.ndarray:
         weights = mask[:, :, None].astype(np.float32)
         pooled = (hidden * weights).sum(1) / np.clip(weights.sum(1), 1e-9, None)
         out[rows] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        if report is not None:
+            report(start + len(rows), len(texts))
     return out
+
+
+def text_hash(text: str) -> str:
+    """What a stored embedding is valid for: a new version's abstract hashes differently."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def quantise(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """int8 rows and each row's float32 scale: row ~= int8 * scale (a quarter of the bytes)."""
+    scale = (np.abs(vectors).max(axis=1) / 127.0).astype(np.float32)
+    scale[scale == 0] = 1.0
+    return np.round(vectors / scale[:, None]).astype(np.int8), scale
+
+
+def dequantise(values: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """float32 rows again, renormalised to unit length."""
+    rows = values.astype(np.float32) * scale.astype(np.float32)[:, None]
+    return rows / np.clip(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12, None)
+
+
+def embed(
+    ids: Sequence[str],
+    texts: Sequence[str],
+    store: VectorStore | None = None,
+    options: Options = DEFAULT,
+) -> np.ndarray:
+    """(n, 384) unit rows for the papers: read from `store` where kept, else encoded (and kept).
+
+    Fresh vectors take the same int8 round trip as stored ones, so a paper scores the same
+    whether its vector was just encoded or read back.
+    """
+    keys = [(pid, text_hash(t)) for pid, t in zip(ids, texts, strict=True)]
+    model = model_key(options)
+    kept = store.embeddings(model, keys) if store is not None else {}
+    values = np.zeros((len(keys), DIM), dtype=np.int8)
+    scale = np.ones(len(keys), dtype=np.float32)
+    todo = []
+    for i, key in enumerate(keys):
+        if key in kept:
+            values[i] = np.frombuffer(kept[key][0], dtype=np.int8)
+            scale[i] = kept[key][1]
+        else:
+            todo.append(i)
+    if todo:
+        values[todo], scale[todo] = quantise(encode([texts[i] for i in todo], options))
+        if store is not None:
+            rows = [(*keys[i], values[i].tobytes(), float(scale[i])) for i in todo]
+            store.save_embeddings(model, rows)
+    return dequantise(values, scale)

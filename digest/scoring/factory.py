@@ -32,9 +32,10 @@ def make_scorer(
     settings: Settings,
     env: Mapping[str, str] | None = None,
 ) -> Scorer:
-    """The local scorer uses the model learned for this criteria, when there is one."""
+    """The local scorer uses the model learned for this criteria, when there is one, and
+    keeps paper embeddings in the store."""
     name = resolve(name, env)
-    local = LocalScorer(store.model(criteria.scoring_hash, LOCAL))
+    local = LocalScorer(store.model(criteria.scoring_hash, LOCAL), vectors=store)
     if name == LOCAL:
         return local
     if name not in ("llm", "cascade"):

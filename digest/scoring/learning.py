@@ -22,7 +22,7 @@ def learn_from_labels(store: Store, criteria: Criteria, papers: list[Paper]) -> 
             f"not enough labels to learn: {len(labelled)} labelled papers, "
             f"{int(y.sum()) if len(y) else 0} wanted; need 10 and both kinds"
         )
-    params = local.fit(local.features(labelled, criteria), y)
+    params = local.fit(local.features(labelled, criteria, store), y)
     store.save_model(key, local.NAME, params)
     return (
         f"learned from {len(labelled)} labelled papers ({int(y.sum())} wanted) for criteria "

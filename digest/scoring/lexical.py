@@ -104,8 +104,8 @@ class PhraseIndex:
         return best
 
     def match(self, title: str, abstract: str) -> Match:
-        title_stems = tokens(title)
-        abstract_stems = tokens(abstract)
+        title_stems = _Text(tokens(title))
+        abstract_stems = _Text(tokens(abstract))
         strengths = dict.fromkeys(self.topics, 0.0)
         hits: dict[str, dict[str, float]] = {t: {} for t in self.topics}
         for phrase in self.phrases:
@@ -151,13 +151,19 @@ def _items(text: str) -> list[str]:
     return out
 
 
-def _count(haystack: list[str], needle: tuple[str, ...]) -> int:
+class _Text:
+    """A text's stems and where each stem occurs, to count phrases without scanning it."""
+
+    def __init__(self, stems: list[str]) -> None:
+        self.stems = stems
+        self.at: dict[str, list[int]] = {}
+        for i, stem in enumerate(stems):
+            self.at.setdefault(stem, []).append(i)
+
+
+def _count(text: _Text, needle: tuple[str, ...]) -> int:
+    starts = text.at.get(needle[0], ())
+    if len(needle) == 1:
+        return len(starts)
     n = len(needle)
-    if n == 1:
-        return haystack.count(needle[0])
-    first = needle[0]
-    return sum(
-        1
-        for i, word in enumerate(haystack[: len(haystack) - n + 1])
-        if word == first and tuple(haystack[i : i + n]) == needle
-    )
+    return sum(1 for i in starts if tuple(text.stems[i : i + n]) == needle)

@@ -22,13 +22,14 @@ from digest.scoring import Score, embedding
 from digest.scoring.lexical import Match, PhraseIndex
 
 NAME = "local"
-# Zero-shot calibration, measured on the dev day (benchmarks/local_quality.py prints them).
-COS_MEAN, COS_STD = 0.227, 0.066
-LEX_MEAN, LEX_STD = 0.95, 0.58
-LEX_WEIGHT = 0.3
-PENALTY = 0.15
-# raw score -> relevance: relevance 8 starts at the dev day's 88th percentile of raw.
-REL_AT_ZERO, REL_PER_UNIT = 4.7, 2.2
+# Zero-shot: a weighted sum of standardised signals (see `signals`), the weights those of a
+# logistic regression fitted on the five labelled days; `python benchmarks/local_quality.py`
+# prints them under --fit, and measures them on days they were not fitted on.
+SIGNAL_MEAN = np.array([0.2335, 0.3374, 0.1953, 0.9528, 0.1478])
+SIGNAL_STD = np.array([0.0648, 0.0702, 0.0531, 0.5689, 0.3726])
+SIGNAL_WEIGHT = np.array([0.683, 0.592, 0.423, 0.347, -0.362])
+# raw score -> relevance: relevance 8 starts where the labelled days' selected share (11%) does.
+REL_AT_ZERO, REL_PER_UNIT = 4.93, 1.2
 _CUES = re.compile(
     r"\b(we (?:propose|introduce|present)|novel|first|new (?:method|framework|"
     r"architecture|paradigm|theory)|outperform\w*|state-of-the-art)\b",
@@ -36,6 +37,7 @@ _CUES = re.compile(
 )
 _LOW_NOVELTY = re.compile(r"\b(benchmark|dataset|survey|review|case study|position paper)\b", re.I)
 RIDGE = 3.0
+TOPIC_ID = ":topic"  # the id a criteria topic's text is kept under in the embedding store
 
 
 @dataclass(frozen=True)
@@ -56,30 +58,54 @@ class Features:
 
 
 def _lex(match: Match) -> float:
-    return (np.log1p(match.strength) - LEX_MEAN) / LEX_STD
+    return (np.log1p(match.strength) - SIGNAL_MEAN[3]) / SIGNAL_STD[3]
 
 
-def features(papers: list[Paper], criteria: Criteria) -> Features:
+def features(
+    papers: list[Paper], criteria: Criteria, vectors: embedding.VectorStore | None = None
+) -> Features:
+    """Embeddings (kept in `vectors`, when given, so a criteria change embeds no paper),
+    cosine to each topic, phrase matches and the zero-shot score."""
     topics = [f"{t.name}: {t.relevant}" for t in criteria.topics] or [", ".join(criteria.keywords)]
-    emb = embedding.encode([p.text for p in papers])
-    topic_emb = embedding.encode(topics)
-    cos = emb @ topic_emb.T if len(papers) else np.zeros((0, len(topics)))
+    irrelevant = [f"{t.name}: {t.irrelevant}" for t in criteria.topics] or topics
     index = PhraseIndex(criteria)
+    phrases = sorted({p.text for p in index.phrases}) or topics
+    queries = embedding.embed([TOPIC_ID] * (len(topics) + len(irrelevant) + len(phrases)),
+                              [*topics, *irrelevant, *phrases], vectors)  # fmt: skip
+    emb = embedding.embed([p.id for p in papers], [p.text for p in papers], vectors)  # last: a
+    # progress bar ends on the papers' count
+    topic_emb, irrelevant_emb = queries[: len(topics)], queries[len(topics) : 2 * len(topics)]
+    phrase_emb = queries[2 * len(topics) :]
     matches = [index.match(p.title, p.abstract) for p in papers]
-    zero = np.array(
+    if not papers:
+        return Features(emb, np.zeros((0, len(topics))), matches, np.zeros(0))
+    cos = emb @ topic_emb.T
+    signals = np.column_stack(
         [
-            (c.mean() - COS_MEAN) / COS_STD + LEX_WEIGHT * _lex(m) - PENALTY * m.penalty
-            for c, m in zip(cos, matches, strict=True)
+            cos.mean(1),  # meaning: the paper against each topic's relevant part
+            (emb @ phrase_emb.T).max(1),  # the closest single phrase of the criteria
+            (emb @ irrelevant_emb.T).mean(1),  # the topics' "irrelevant" parts share their field
+            np.log1p([m.strength for m in matches]),  # the criteria's phrases, as written
+            [m.penalty for m in matches],  # irrelevant and application keywords
         ]
     )
+    zero = ((signals - SIGNAL_MEAN) / SIGNAL_STD) @ SIGNAL_WEIGHT
     return Features(emb, cos, matches, zero)
 
 
 class LocalScorer:
-    """Scores every paper in a few seconds; learns from labelled papers for one criteria."""
+    """Scores every paper in a few seconds; learns from labelled papers for one criteria.
 
-    def __init__(self, model: dict[str, Any] | None = None) -> None:
+    With `vectors` (the Store), each paper is embedded once per text and model.
+    """
+
+    def __init__(
+        self,
+        model: dict[str, Any] | None = None,
+        vectors: embedding.VectorStore | None = None,
+    ) -> None:
         self.model = model
+        self.vectors = vectors
         self.name = NAME if model is None else f"{NAME}+learned-{model['id']}"
 
     async def score(self, papers: list[Paper], criteria: Criteria) -> list[Score]:
@@ -89,7 +115,7 @@ class LocalScorer:
         return await asyncio.to_thread(self.score_now, papers, criteria)
 
     def score_now(self, papers: list[Paper], criteria: Criteria) -> list[Score]:
-        feats = features(papers, criteria)
+        feats = features(papers, criteria, self.vectors)
         raw, at_zero, per_unit = feats.zero_shot, REL_AT_ZERO, REL_PER_UNIT
         if self.model is not None:
             raw = feats.matrix() @ np.array(self.model["weights"]) + self.model["bias"]

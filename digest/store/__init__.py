@@ -1,5 +1,6 @@
 """The one door to storage: SQLAlchemy 2 models, their migrations, and one `Store` of named
-operations (papers and listings, scores and labels, chats, digests, claimed work)."""
+operations (papers and listings, embeddings, scores and labels, chats, digests, claimed
+work)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from digest.errors import DigestError
 from digest.store._chats import ChatStore
 from digest.store._digests import DigestStore
+from digest.store._embeddings import EmbeddingStore
 from digest.store._papers import PaperStore
 from digest.store._proposals import ProposalStore
 from digest.store._scores import ScoreStore
@@ -25,7 +27,9 @@ __all__ = ["OPEN", "Base", "Claim", "Store", "alembic_config", "schema_head"]
 SQLITE_BUSY_SECONDS = 30  # several processes may write one SQLite file: wait for the lock
 
 
-class Store(PaperStore, ScoreStore, DigestStore, ChatStore, WorkStore, ProposalStore):
+class Store(
+    PaperStore, ScoreStore, EmbeddingStore, DigestStore, ChatStore, WorkStore, ProposalStore
+):
     """Named operations over the database; nothing else imports SQLAlchemy."""
 
     def __init__(self, dsn: str) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -245,3 +246,16 @@ class MemberRow(Base):
     chat: Mapped[str] = mapped_column(String(200))
     user: Mapped[str] = mapped_column(String(200), index=True)
     seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class EmbeddingRow(Base):
+    """A paper's text embedding by one model, kept while its text (title and abstract) is the
+    same: int8 components times `scale` give the unit vector."""
+
+    __tablename__ = "embeddings"
+    paper_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    model: Mapped[str] = mapped_column(String(100), primary_key=True)
+    text_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scale: Mapped[float] = mapped_column(Float)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
