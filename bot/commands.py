@@ -26,6 +26,7 @@ from digest.pipeline import DayListing, current_criteria, rank_day
 from digest.ranking import same_author
 from digest.render.jsonout import digest_from_dict
 from digest.scoring import Scorer, finish
+from digest.search import recent_days, search
 from digest.store import Store
 from digest.subscriptions import (
     Subscription,
@@ -633,20 +634,29 @@ async def _preview(cmd: Command, ctx: Context, deps: Deps) -> Reply:
 
 
 async def _search(cmd: Command, ctx: Context, deps: Deps) -> Reply:
+    """Papers of the chat's recent days, by meaning (the local model) and by their words."""
     if not cmd.args:
         raise UsageError(_usage("search"))
-    papers = deps.store.search_papers(cmd.rest, limit=10)
-    cards = [
-        PaperCard(p.id, p.title, p.url, p.authors, None, None, "", i)
-        for i, p in enumerate(papers, 1)
-    ]
-    lines = [] if cards else ["no paper matches"]
+    sub_id, lines = ctx.subscription_id, []
     if ctx.audience is not None:
         readable = await sources(
             deps.store, ctx.platform, ctx.subscription_id, ctx.chat, ctx.audience
         )
         if readable and not readable[0].own:
-            lines.insert(0, f"answering for {readable[0].label}: `why <id>` explains a score")
+            sub_id = readable[0].sub.id
+            lines.append(f"answering for {readable[0].label}: `why <id>` explains a score")
+    days = recent_days(deps.store, sub_id)
+    result = await asyncio.to_thread(search, deps.store, cmd.rest, days)
+    span = f"{days[0]} to {days[-1]}" if len(days) > 1 else (str(days[0]) if days else "")
+    looked = f"{len(days)} day{'s' if len(days) != 1 else ''} of papers ({span})" if days else ""
+    lines.append(f"by meaning and words, in {looked}" if days else "no papers stored yet")
+    if days and not result.found:
+        lines.append("nothing close; other words, or a digest of more days, may find it")
+    cards = [
+        PaperCard(f.paper.id, f.paper.title, f.paper.url, f.paper.authors, None, None,
+                  f"closeness {f.similarity:.2f}, {f.words:.0%} of the words", i)
+        for i, f in enumerate(result.found, 1)
+    ]  # fmt: skip
     return Reply(f"Search: {clip(' '.join(cmd.rest.split()), 80)}", lines, cards)
 
 

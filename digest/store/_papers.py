@@ -59,33 +59,13 @@ class PaperStore(StoreBase):
             ).all()
             return [_paper(p, lst) for p, lst in rows]
 
-    def search_papers(self, words: str, limit: int = 10) -> list[Paper]:
-        """Papers whose title or abstract holds every word (at most the first SEARCH_WORDS)."""
-        terms = search_terms(words)
-        if not terms:
-            return []
+    def listing_days(self, n: int) -> list[date]:
+        """The last `n` days the store has a listing of, newest first."""
         with self.session() as s:
-            q = select(PaperRow)
-            for word in terms:
-                q = q.where(
-                    PaperRow.title.icontains(word, autoescape=True)
-                    | PaperRow.abstract.icontains(word, autoescape=True)
-                )
-            return [_paper(r) for r in s.scalars(q.order_by(PaperRow.id.desc()).limit(limit))]
+            return list(
+                s.scalars(select(ListingRow.day).distinct().order_by(ListingRow.day.desc()).limit(n))
+            )
 
-
-SEARCH_WORDS = 20
-
-
-def search_terms(words: str) -> list[str]:
-    """The first SEARCH_WORDS distinct words of two characters or more, compared case-blind."""
-    terms: dict[str, str] = {}
-    for word in words.split():
-        if len(word) >= 2:
-            terms.setdefault(word.casefold(), word)
-            if len(terms) == SEARCH_WORDS:
-                break
-    return list(terms.values())
 
 
 def _paper_row(paper: Paper) -> dict:
