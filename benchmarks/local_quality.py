@@ -38,7 +38,7 @@ from digest.evaluation import EvalResult, ReferencePaper, evaluate  # noqa: E402
 from digest.papers import Paper, read_listing  # noqa: E402
 from digest.ranking import followed_in  # noqa: E402
 from digest.scoring import embedding  # noqa: E402
-from digest.scoring.learning import learn_from_labels  # noqa: E402
+from digest.scoring.learning import learn as learn_from_labels  # noqa: E402
 from digest.scoring.lexical import PhraseIndex  # noqa: E402
 from digest.scoring.local import NAME, TOPIC_ID, LocalScorer  # noqa: E402
 from digest.store import Store  # noqa: E402
@@ -242,10 +242,11 @@ def learned_halves(day: Day, criteria: Criteria, store: Store) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             learner = Store(f"sqlite:///{tmp}/learn.sqlite3")
             papers = day.papers[train]
+            learner.save_papers(papers)
             learner.save_labels(
-                criteria.scoring_hash, {p.id: float(p.id in wanted) for p in papers}, "ref"
+                criteria.scoring_hash, {p.id: float(p.id in wanted) for p in papers}, "reference"
             )
-            learn_from_labels(learner, criteria, papers)
+            learn_from_labels(learner, criteria)
             model = learner.model(criteria.scoring_hash, NAME)
             learner.close()
         scores = asyncio.run(LocalScorer(model, store).score(day.papers[test], criteria))

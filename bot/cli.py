@@ -29,6 +29,7 @@ from digest.pipeline import (
     build_digest,
     current_criteria,
     fetch_listing,
+    learn_for_day,
     rank_day,
     sample_listing,
     usage_of,
@@ -37,7 +38,7 @@ from digest.ranking import followed_in
 from digest.render import write_outputs
 from digest.scoring import FALLBACK_PREFIX, Score, embedding, finish
 from digest.scoring.factory import make_scorer
-from digest.scoring.learning import learn_from_labels
+from digest.scoring.learning import learn as learn_from_labels
 from digest.store import Store
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
@@ -156,6 +157,10 @@ def run(
         raise typer.Exit(EXIT_FAILED)
     store = Store(settings.database.dsn)
     criteria = _stored_criteria(settings, store)
+    if listing.status is DayStatus.BUILT and not dry_run:
+        learned = asyncio.run(learn_for_day(store, criteria, listing.day))
+        if learned and not learned.startswith("not enough labels"):
+            err.print(learned, highlight=False, markup=False)
     scorer = make_scorer(settings.scoring.scorer, store, criteria, settings)
     if dry_run:
         from digest.scoring.cascade import dry_run as estimate
@@ -362,24 +367,33 @@ def _day_of(listing: Path) -> date:
 @_errors_as_lines
 def learn(
     reference: Annotated[
-        Path, typer.Option(help="A digest whose selection marks the wanted papers.")
-    ],
-    listing: Annotated[Path, typer.Option(help="The listing the reference chose from.")],
+        Path | None, typer.Option(help="A digest whose selection marks the wanted papers.")
+    ] = None,
+    listing: Annotated[
+        Path | None, typer.Option(help="The listing the reference chose from.")
+    ] = None,
 ) -> None:
-    """Learn from a labelled day: the reference's papers are wanted, the rest of the listing not.
+    """Refit the local scorer on the stored labels of the current criteria: ratings, LLM
+    judgements, references. With --reference and --listing, that day's selection is added first.
+
+    The new model is kept only when it ranks held-back labels better than the one in use.
 
     Example: paperdigest learn --reference digest-2026-02-10.txt --listing 2026-02-10.jsonl
     """
+    if (reference is None) != (listing is None):
+        raise DigestError("--reference and --listing go together: the listing it chose from")
     settings = _settings()
     store = Store(settings.database.dsn)
     crit = _stored_criteria(settings, store)
-    papers = _read_papers(listing)
-    wanted = {p.id for p in read_reference(reference)}
-    labels = {p.id: 1.0 if p.id in wanted else 0.0 for p in papers}
-    store.save_labels(crit.scoring_hash, labels, source=f"reference:{reference.name}")
-    with _working(f"learning from {len(labels)} labelled papers"):
-        summary = learn_from_labels(store, crit, papers)
-    console.print(summary, highlight=False, markup=False)
+    if reference is not None and listing is not None:
+        papers = _read_papers(listing)
+        wanted = {p.id for p in read_reference(reference)}
+        store.save_papers(papers)
+        labels = {p.id: 1.0 if p.id in wanted else 0.0 for p in papers}
+        store.save_labels(crit.scoring_hash, labels, source=f"reference:{reference.name}")
+    with _working("learning from the stored labels"):
+        learned = learn_from_labels(store, crit)
+    console.print(learned.message, highlight=False, markup=False)
 
 
 @app.command()

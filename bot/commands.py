@@ -26,6 +26,7 @@ from digest.pipeline import DayListing, current_criteria, rank_day
 from digest.ranking import same_author
 from digest.render.jsonout import digest_from_dict
 from digest.scoring import Scorer, finish
+from digest.scoring.learning import label_counts
 from digest.search import recent_days, search
 from digest.store import Store
 from digest.subscriptions import (
@@ -125,7 +126,7 @@ SPECS: dict[str, Spec] = {
     ),
     "preview": Spec("preview", "the latest day's digest under the current criteria", slow=True),
     "search": Spec("search <words>", "stored papers with these words in title or abstract"),
-    "rate": Spec("rate <arxiv id> <+1|-1>", "rate a paper (the 👍/👎 buttons)"),
+    "rate": Spec("rate <arxiv id> <+1|-1>", "rate a paper: the local scorer learns from it"),
 }
 HOW_TO_ASK = {
     "slack": "Type a command after /digest, mention me with it, or send it to me in a DM.",
@@ -381,10 +382,22 @@ async def _settings(cmd: Command, ctx: Context, deps: Deps) -> Reply:
         f"cutoffs: relevance >= {sub.relevance_cutoff}, novelty >= {sub.novelty_cutoff}",
         f"top-k: {sub.top_k}",
         f"schedule: {_when(sub)}",
+        _labels(deps, criteria),
     ]
     if sub.last_error:
         lines.append(f"last delivery error: {sub.last_error}")
     return Reply("Settings", lines)
+
+
+def _labels(deps: Deps, criteria: Criteria) -> str:
+    """What the local scorer of these criteria learns from, and whether it has learned."""
+    n = label_counts(deps.store, criteria)
+    model = deps.store.model(criteria.scoring_hash, "local")
+    learned = f"learned model {model['id']}" if model else "zero-shot (nothing learned yet)"
+    return (
+        f"labels: {n['rating']} rated by people, {n['llm']} judged by the LLM, "
+        f"{n['reference']} from references; local scorer: {learned}"
+    )
 
 
 async def _sources(ctx: Context, deps: Deps) -> list[Source]:

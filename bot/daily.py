@@ -11,7 +11,13 @@ from datetime import timedelta
 from bot.delivery import SHORT_WAIT, DeliveryReport, Sender, deliver_waiting, enqueue
 from digest.criteria import Criteria
 from digest.day import DayStatus, Digest
-from digest.pipeline import DayListing, build_digest, current_criteria, for_categories
+from digest.pipeline import (
+    DayListing,
+    build_digest,
+    current_criteria,
+    for_categories,
+    learn_for_day,
+)
 from digest.scoring import Scorer, finish
 from digest.store import Store
 from digest.subscriptions import Subscription
@@ -42,6 +48,8 @@ async def build_for(
     A day that could not be read is queued only with `post_failures` (after the retries).
     """
     _, criteria = current_criteria(store, sub.id)
+    if listing.status is DayStatus.BUILT:
+        log.info("%s: %s", sub.id, await learn_for_day(store, criteria, listing.day, lease))
     scorer = scorer_for(criteria)
     work = build_digest(
         store,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -22,10 +23,12 @@ from digest.prompt import build_prompt
 from digest.ranking import author_score, followed_in, rank
 from digest.render import render_json
 from digest.scoring import FALLBACK_PREFIX, Score, Scorer
+from digest.scoring.learning import learn, llm_labels
 from digest.store import Store
-from digest.work import LEASE, once
+from digest.work import LEASE, describe, once
 
 ZERO = timedelta(0)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -146,6 +149,25 @@ async def build_digest(
     return base
 
 
+async def learn_for_day(
+    store: Store, criteria: Criteria, day: date, lease: timedelta = LEASE
+) -> str:
+    """Refit the criteria's local model from its labels once per announcement day, before the
+    day is scored: every chat and worker then scores the day with the same model, so a re-run
+    still finds its scores (and the LLM's) cached. Never raises: the digest comes first."""
+
+    async def refit() -> dict[str, Any]:
+        learned = await asyncio.to_thread(learn, store, criteria)
+        return {"kept": learned.kept, "message": learned.message}
+
+    try:
+        done = await once(store, f"learn:{criteria.scoring_hash}:{day}", refit, lease)
+    except Exception as exc:  # a learning bug must not cost anyone their digest
+        log.exception("learning for criteria %s failed", criteria.scoring_hash)
+        return f"learning failed: {describe(exc)}"
+    return str(done.get("message", ""))
+
+
 @dataclass
 class Ranked:
     """A day's papers ranked under one criteria, and what it took."""
@@ -214,6 +236,8 @@ async def score_day(
         todo = [p for p in missing if p.id not in done]  # scored while this one waited
         fresh.extend(await scorer.score(todo, criteria) if todo else [])
         await asyncio.to_thread(store.save_scores, fresh, key, scorer.name)
+        for judge, labels in llm_labels(fresh).items():  # what the LLM judged teaches `learn`
+            await asyncio.to_thread(store.save_labels, key, labels, judge)
         return {"scored": len(fresh)}
 
     digest_of_ids = hashlib.sha256(" ".join(sorted(ids)).encode()).hexdigest()[:16]

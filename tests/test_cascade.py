@@ -74,10 +74,16 @@ def test_rerun_and_second_channel_cost_nothing(
 ) -> None:
     run(scored_store, criteria, cascade(scored_store, criteria, fake))
     calls = len(fake.requests)
+    labels = scored_store.label_rows(criteria.scoring_hash)
     again = run(scored_store, criteria, cascade(scored_store, criteria, fake))
     other = run(scored_store, criteria, cascade(scored_store, criteria, fake), "slack:C2")
     assert len(fake.requests) == calls
     assert [u.total_tokens for u in again.usage + other.usage] == [0, 0]
+    # each paper the LLM judged is a label for the criteria, once: a re-run adds none
+    assert len(labels) == 414 and {src for _, _, src in labels} == {"llm:gpt-5-mini"}
+    assert scored_store.label_rows(criteria.scoring_hash) == labels
+    wanted = {pid for pid, grade, _ in labels if grade >= 0.5}
+    assert wanted == {r.id for r in read_reference(REFERENCE)} & {pid for pid, _, _ in labels}
     assert [e.paper.id for e in other.selected] == [e.paper.id for e in again.selected]
 
 

@@ -272,6 +272,9 @@ def test_buttons_answer_ephemerally_and_store_ratings(
     reply = answer(slack)
     assert reply["response_type"] == "ephemeral" and reply["replace_original"] is False
     assert deps.store.ratings("slack:C1") == {"2602.08007": 1}
+    from digest.scoring.learning import label_counts
+
+    assert label_counts(deps.store, criteria)["rating"] == 1  # a label the learner reads
     post_action(bolt, slack, "why 2602.08007")
     assert "2602.08007" in text_of(answer(slack, 2))
 

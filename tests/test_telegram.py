@@ -204,6 +204,8 @@ def test_plain_dm_and_buttons(tg: FakeTelegram, deps: Deps, criteria: Criteria) 
     answered = tg.calls_to("answerCallbackQuery")[-1].params
     assert "Thanks" in answered["text"]
     assert deps.store.ratings(f"telegram:{OWNER}") == {"2602.08007": -1}
+    rows = deps.store.label_rows(criteria.scoring_hash)  # a label the learner reads
+    assert ("2602.08007", 0.0, f"rating:telegram:{OWNER}") in rows
     process(tg, deps, tg.press(OWNER, message_id, "why 2602.08007", user_id=OWNER))
     assert tg.count("answerCallbackQuery") == 2 and "made the digest" in last_text(tg, OWNER)
 

@@ -1,30 +1,113 @@
-"""Learning from labels (a reference digest, later chat ratings) for one criteria."""
+"""Learning from labels for one criteria: people's ratings, the LLM's judgements in cascade
+and llm runs, and reference digests (`learn --reference`).
+
+One paper in HELD_BACK (by id) is never trained on: a new model is kept only when it ranks those
+held-back labels better than the scorer in use (the model learned before, or the zero-shot
+scorer). Learning with too few labels is a clear no-op.
+"""
 
 from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
 
 import numpy as np
 
 from digest.criteria import Criteria
-from digest.errors import DigestError
-from digest.papers import Paper
-from digest.scoring import local
+from digest.scoring import FALLBACK_PREFIX, Score, local
 from digest.store import Store
 
+# how much one label of each kind weighs; a person's rating counts most
+WEIGHTS = {"rating": 3.0, "reference": 2.0, "llm": 1.0}
+MIN_LABELS = 20  # labelled papers before learning starts
+MIN_EACH = 5  # of wanted and of unwanted papers
+HELD_BACK = 5  # one paper in this many (by id) judges a new model against the current one
 
-def learn_from_labels(store: Store, criteria: Criteria, papers: list[Paper]) -> str:
-    """Fit the local scorer on every stored label of `papers` for the criteria; store the model."""
+
+@dataclass(frozen=True)
+class Learned:
+    """The outcome of one learning attempt, for a person."""
+
+    kept: bool  # a new model was stored
+    message: str
+
+
+def kind(source: str) -> str:
+    """rating | reference | llm, from a label's source ('rating:slack:U1', 'llm:gpt-5-mini')."""
+    return source.split(":", 1)[0]
+
+
+def llm_labels(scores: list[Score]) -> dict[str, dict[str, float]]:
+    """Labels, by judge, from the papers an LLM judged (its local fallbacks are not labels):
+    relevance mostly, novelty a little, as a grade in [0, 1]."""
+    out: dict[str, dict[str, float]] = {}
+    for s in scores:
+        if s.scorer.startswith("llm:") and not s.comment.startswith(FALLBACK_PREFIX):
+            grade = 0.8 * (s.relevance - 4) / 5 + 0.2 * (s.novelty - 4) / 5
+            out.setdefault(s.scorer, {})[s.paper_id] = float(np.clip(grade, 0.0, 1.0))
+    return out
+
+
+def label_counts(store: Store, criteria: Criteria) -> dict[str, int]:
+    """Labelled papers of each kind for the criteria."""
+    counts: dict[str, set[str]] = {k: set() for k in WEIGHTS}
+    for pid, _, source in store.label_rows(criteria.scoring_hash):
+        counts.setdefault(kind(source), set()).add(pid)
+    return {k: len(v) for k, v in counts.items()}
+
+
+def learn(store: Store, criteria: Criteria) -> Learned:
+    """Refit the local scorer on every stored label for the criteria, if that does better."""
     key = criteria.scoring_hash
-    labels = store.labels(key)
-    labelled = [p for p in papers if p.id in labels]
-    y = np.array([labels[p.id] for p in labelled], dtype=float)
-    if len(labelled) < 10 or y.min() == y.max():
-        raise DigestError(
-            f"not enough labels to learn: {len(labelled)} labelled papers, "
-            f"{int(y.sum()) if len(y) else 0} wanted; need 10 and both kinds"
+    grades: dict[str, list[tuple[float, float]]] = {}
+    for pid, label, source in store.label_rows(key):
+        grades.setdefault(pid, []).append((label, WEIGHTS.get(kind(source), 1.0)))
+    papers = [p for p in store.papers(list(grades)) if p.id in grades]
+    y = np.array([np.average([g for g, _ in grades[p.id]], weights=[w for _, w in grades[p.id]])
+                  for p in papers])  # fmt: skip
+    w = np.array([sum(w for _, w in grades[p.id]) for p in papers])
+    wanted = int((y >= 0.5).sum()) if len(y) else 0
+    if len(papers) < MIN_LABELS or min(wanted, len(papers) - wanted) < MIN_EACH:
+        return Learned(
+            False,
+            f"not enough labels to learn yet: {len(papers)} labelled papers, {wanted} wanted; "
+            f"learning starts at {MIN_LABELS}, with {MIN_EACH} wanted and {MIN_EACH} not",
         )
-    params = local.fit(local.features(labelled, criteria, store), y)
+    feats = local.features(papers, criteria, store)
+    held = np.array([_held_back(p.id) for p in papers])
+    current = store.model(key, local.NAME)
+    in_use = "the learned model" if current else "the zero-shot scorer"
+    params = local.fit(feats.take(~held), y[~held], w[~held])  # never sees held-back labels
+    if (y[held] >= 0.5).any() and (y[held] < 0.5).any():
+        before = _precision(local.raw_scores(feats.take(held), current), y[held])
+        after = _precision(local.raw_scores(feats.take(held), params), y[held])
+        if after <= before:
+            return Learned(
+                False,
+                f"kept {in_use}: on {int(held.sum())} held-back labels a refit ranks no better "
+                f"(average precision {after:.2f}, against {before:.2f})",
+            )
+        judged = f"; on {int(held.sum())} held-back labels {before:.2f} -> {after:.2f}"
+    else:
+        judged = "; too few held-back labels of both kinds to compare, so it replaces " + in_use
     store.save_model(key, local.NAME, params)
-    return (
-        f"learned from {len(labelled)} labelled papers ({int(y.sum())} wanted) for criteria "
-        f"{key}; the local scorer is now '{local.NAME}+learned-{params['id']}'"
+    counts = label_counts(store, criteria)
+    return Learned(
+        True,
+        f"learned from {len(papers)} labelled papers ({wanted} wanted; {counts['rating']} rated "
+        f"by people, {counts['llm']} judged by the LLM, {counts['reference']} from references)"
+        f"{judged} (average precision); the local scorer is now "
+        f"'{local.NAME}+learned-{params['id']}'",
     )
+
+
+def _held_back(paper_id: str) -> bool:
+    return int(hashlib.sha256(paper_id.encode()).hexdigest(), 16) % HELD_BACK == 0
+
+
+def _precision(raw: np.ndarray, y: np.ndarray) -> float:
+    """Average precision of the ranking by `raw` for the wanted (>= 0.5) papers."""
+    order = np.argsort(-raw, kind="stable")
+    hits = (y[order] >= 0.5).astype(float)
+    ranks = np.arange(1, len(hits) + 1)
+    return float((np.cumsum(hits) / ranks * hits).sum() / max(hits.sum(), 1.0))

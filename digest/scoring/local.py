@@ -56,6 +56,14 @@ class Features:
             [self.embeddings, self.topic_cos, lex[:, None], pen[:, None], self.zero_shot[:, None]]
         )
 
+    def take(self, rows: np.ndarray) -> Features:
+        """The features of some papers (an index or a boolean mask)."""
+        picked = np.arange(len(self.matches))[rows]
+        return Features(
+            self.embeddings[picked], self.topic_cos[picked], [self.matches[i] for i in picked],
+            self.zero_shot[picked],
+        )  # fmt: skip
+
 
 def _lex(match: Match) -> float:
     return (np.log1p(match.strength) - SIGNAL_MEAN[3]) / SIGNAL_STD[3]
@@ -116,9 +124,8 @@ class LocalScorer:
 
     def score_now(self, papers: list[Paper], criteria: Criteria) -> list[Score]:
         feats = features(papers, criteria, self.vectors)
-        raw, at_zero, per_unit = feats.zero_shot, REL_AT_ZERO, REL_PER_UNIT
+        raw, at_zero, per_unit = raw_scores(feats, self.model), REL_AT_ZERO, REL_PER_UNIT
         if self.model is not None:
-            raw = feats.matrix() @ np.array(self.model["weights"]) + self.model["bias"]
             at_zero, per_unit = self.model["rel_at_zero"], self.model["rel_per_unit"]
         topic_names = [t.name for t in criteria.topics] or ["Keywords"]
         return [
@@ -159,28 +166,39 @@ class LocalScorer:
         return Score(paper.id, relevance, novelty, "; ".join(parts), matched, self.name, raw=raw)
 
 
-def fit(feats: Features, labels: np.ndarray) -> dict[str, Any]:
-    """Ridge regression on the features; relevance 8 starts where the labelled share begins."""
+def fit(feats: Features, labels: np.ndarray, weights: np.ndarray | None = None) -> dict[str, Any]:
+    """Weighted ridge regression on the features; labels are grades in [0, 1] (>= 0.5:
+    wanted). Relevance 8 starts where the wanted share of the labelled papers begins."""
     x = feats.matrix()
+    w = np.ones(len(labels)) if weights is None else np.asarray(weights, dtype=float)
     target = labels * 2.0 - 1.0
-    mean = x.mean(0)
+    mean = (w[:, None] * x).sum(0) / w.sum()
     centred = x - mean
-    weights = np.linalg.solve(
-        centred.T @ centred + RIDGE * np.eye(x.shape[1]), centred.T @ (target - target.mean())
+    t_mean = float((w * target).sum() / w.sum())
+    coef = np.linalg.solve(
+        centred.T @ (w[:, None] * centred) + RIDGE * np.eye(x.shape[1]),
+        centred.T @ (w * (target - t_mean)),
     )
-    raw = centred @ weights
+    raw = centred @ coef
     spread = float(raw.std()) or 1.0
-    weights, raw = weights / spread, raw / spread
-    share = float(labels.mean())
+    coef, raw = coef / spread, raw / spread
+    wanted = labels >= 0.5
+    share = float(wanted.mean())
     threshold = float(np.quantile(raw, 1 - share)) if 0 < share < 1 else 1.0
-    bias = -float(mean @ weights)
     params = {
-        "weights": weights.tolist(),
-        "bias": bias,
+        "weights": coef.tolist(),
+        "bias": -float(mean @ coef),
         "rel_at_zero": 7.5 - REL_PER_UNIT * threshold,
         "rel_per_unit": REL_PER_UNIT,
         "labels": len(labels),
-        "positives": int(labels.sum()),
+        "positives": int(wanted.sum()),
     }
     params["id"] = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]
     return params
+
+
+def raw_scores(feats: Features, model: dict[str, Any] | None) -> np.ndarray:
+    """The continuous score a model (None: zero-shot) gives each paper of `feats`."""
+    if model is None:
+        return feats.zero_shot
+    return feats.matrix() @ np.array(model["weights"]) + model["bias"]

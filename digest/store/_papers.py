@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from digest.errors import NotFoundError
 from digest.papers import Paper
-from digest.store._base import StoreBase
+from digest.store._base import StoreBase, chunks
 from digest.store.models import ListingRow, PaperRow
 
 
@@ -33,6 +33,16 @@ class PaperStore(StoreBase):
                 for p in papers
             ]  # fmt: skip
             self.insert_ignore(s, ListingRow, listed, ["day", "paper_id"])
+
+    def papers(self, paper_ids: list[str]) -> list[Paper]:
+        """The stored papers among `paper_ids`, in id order."""
+        out: list[Paper] = []
+        with self.session() as s:
+            for chunk in chunks(sorted(set(paper_ids)), 500):
+                out += [
+                    _paper(r) for r in s.scalars(select(PaperRow).where(PaperRow.id.in_(chunk)))
+                ]
+        return sorted(out, key=lambda p: p.id)
 
     def paper(self, paper_id: str) -> Paper | None:
         with self.session() as s:
@@ -63,9 +73,10 @@ class PaperStore(StoreBase):
         """The last `n` days the store has a listing of, newest first."""
         with self.session() as s:
             return list(
-                s.scalars(select(ListingRow.day).distinct().order_by(ListingRow.day.desc()).limit(n))
+                s.scalars(
+                    select(ListingRow.day).distinct().order_by(ListingRow.day.desc()).limit(n)
+                )
             )
-
 
 
 def _paper_row(paper: Paper) -> dict:

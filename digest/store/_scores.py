@@ -112,6 +112,16 @@ class ScoreStore(StoreBase):
             )
             return {r.paper_id: r.label for r in rows}
 
+    def label_rows(self, criteria_hash: str) -> list[tuple[str, float, str]]:
+        """(paper id, label, source) of every label for the criteria, oldest first."""
+        with self.session() as s:
+            rows = s.execute(
+                select(LabelRow.paper_id, LabelRow.label, LabelRow.source)
+                .where(LabelRow.criteria_hash == criteria_hash)
+                .order_by(LabelRow.id)
+            )
+            return [(p, float(v), src) for p, v, src in rows]
+
     def save_model(self, criteria_hash: str, scorer: str, params: dict[str, Any]) -> None:
         row = {"criteria_hash": criteria_hash, "scorer": scorer, "params": params,
                "created_at": now()}  # fmt: skip

@@ -1,0 +1,96 @@
+"""The local scorer learns from its chat: ratings and LLM judgements become labels, a refit is
+kept only when it ranks held-back labels better, and it runs once per day by itself."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from bot.commands import Context, Deps, run
+from digest.config import load_settings
+from digest.criteria import Criteria
+from digest.evaluation import read_reference
+from digest.papers import read_sample
+from digest.pipeline import learn_for_day
+from digest.scoring import local
+from digest.scoring.learning import label_counts, learn
+from digest.store import Store
+
+REFERENCE = Path(__file__).parent / "data" / "digest-2026-02-10.txt"
+DAY = date(2026, 2, 10)
+
+
+def reference_labels(store: Store, criteria: Criteria, papers: list) -> None:
+    wanted = {r.id for r in read_reference(REFERENCE)}
+    store.save_labels(
+        criteria.scoring_hash, {p.id: float(p.id in wanted) for p in papers}, "reference:day"
+    )
+
+
+def test_a_rating_moves_the_rated_papers_neighbours(
+    scored_store: Store, criteria: Criteria
+) -> None:
+    papers = read_sample()
+    train = papers[0::2]
+    wanted = {r.id for r in read_reference(REFERENCE)}
+    feats = local.features(papers, criteria, scored_store)
+    index = {p.id: i for i, p in enumerate(papers)}
+    rated = next(p for p in train if p.id not in wanted and "graph" in p.title.lower())
+    sims = feats.embeddings @ feats.embeddings[index[rated.id]]
+    neighbour = next(papers[i] for i in np.argsort(-sims) if papers[i] not in train)
+    rows = np.array([index[p.id] for p in train])
+    y = np.array([float(p.id in wanted) for p in train])
+    weight = np.ones(len(train))
+
+    def rank_of(model: dict) -> int:
+        raw = local.raw_scores(feats, model)
+        return int((raw > raw[index[neighbour.id]]).sum())
+
+    before = rank_of(local.fit(feats.take(rows), y, weight))
+    y[list(rows).index(index[rated.id])], weight[list(rows).index(index[rated.id])] = 1.0, 12.0
+    after = rank_of(local.fit(feats.take(rows), y, weight))  # four people rated it 👍
+    assert after < before  # its nearest unlabelled neighbour rises
+
+
+def test_ratings_reach_the_learner_which_keeps_a_model_only_if_it_ranks_better(
+    scored_store: Store, criteria: Criteria
+) -> None:
+    papers = read_sample()
+    reference_labels(scored_store, criteria, papers[0::2])
+    assert learn(scored_store, criteria).kept
+    deps = Deps(scored_store, load_settings(env={}), lambda c: local.LocalScorer())
+    unwanted = [p for p in papers[0::2] if p.id not in {r.id for r in read_reference(REFERENCE)}]
+    for paper in unwanted[:40]:  # people contradict the reference on 40 papers
+        reply = run(f"rate {paper.id} +1", Context("terminal", "default", "me"), deps)
+        assert not reply.error
+    assert label_counts(scored_store, criteria)["rating"] == 40
+    outcome = learn(scored_store, criteria)
+    assert not outcome.kept and outcome.message.startswith("kept the learned model: on ")
+
+
+def test_learning_happens_once_a_day_and_a_few_labels_are_a_no_op(
+    scored_store: Store, criteria: Criteria
+) -> None:
+    papers = read_sample()[:8]
+    reference_labels(scored_store, criteria, papers)
+    first = asyncio.run(learn_for_day(scored_store, criteria, DAY))
+    assert first.startswith("not enough labels to learn yet: 8 labelled papers")
+    reference_labels(scored_store, criteria, read_sample()[0::2])
+    again = asyncio.run(learn_for_day(scored_store, criteria, DAY))
+    assert again == first  # once per day: the day's scores stay cached, re-runs cost nothing
+    assert scored_store.model(criteria.scoring_hash, local.NAME) is None
+    next_day = asyncio.run(learn_for_day(scored_store, criteria, date(2026, 2, 11)))
+    assert next_day.startswith("learned from 350 labelled papers")  # 346 + the 4 odd of 8
+    assert scored_store.model(criteria.scoring_hash, local.NAME) is not None
+
+
+def test_settings_count_the_labels_of_each_kind(deps: Deps, criteria: Criteria) -> None:
+    ctx = Context("terminal", "default", "me")
+    run("subscribe", ctx, deps)
+    reference_labels(deps.store, criteria, read_sample()[:10])
+    run("rate 2602.08007 +1", ctx, deps)
+    lines = " ".join(run("settings", ctx, deps).lines)
+    assert "labels: 1 rated by people, 0 judged by the LLM, 10 from references" in lines
