@@ -32,6 +32,7 @@ from digest.pipeline import (
     learn_for_day,
     rank_day,
     sample_listing,
+    score_day,
     usage_of,
 )
 from digest.ranking import followed_in
@@ -296,11 +297,14 @@ def score(
     store = Store(settings.database.dsn)
     crit = Criteria.load(criteria) if criteria else _stored_criteria(settings, store)
     judge = make_scorer(scorer, store, crit, settings)
+    listing = DayListing(_day_of(input), DayStatus.BUILT, "", papers)
+    work = score_day(store, listing, crit, judge, keep_listing=False)  # a re-run reads the store
     with _working(f"scoring {len(papers)} papers with {judge.name}"):
-        scores = asyncio.run(finish(judge, judge.score(papers, crit)))
+        by_id, fresh = asyncio.run(finish(judge, work))
+    scores = [by_id[p.id] for p in papers if p.id in by_id]
     for s in scores:
         sys.stdout.write(json.dumps(s.to_line(), ensure_ascii=False) + "\n")
-    spent = [u for u in usage_of(scores) if u.total_tokens]
+    spent = [u for u in usage_of(fresh) if u.total_tokens]
     for u in spent:
         store.record_usage(datetime.now(UTC).date(), settings.digest.subscription, u)
     err.print(_score_summary(judge.name, len(papers), scores, spent), highlight=False, markup=False)
