@@ -545,7 +545,7 @@ def status() -> None:
     from digest.status import status_report
 
     settings = _settings()
-    report = status_report(Store(settings.database.dsn), settings.serve.days)
+    report = status_report(Store(settings.database.dsn), settings.serve.days, settings=settings)
     # Piped (cron, `docker exec` without -t) rich would cut lines at 80 columns: a chat id or
     # an error must be read whole, so there the width is unbounded; a terminal folds instead.
     out = console if console.is_terminal else Console(width=100_000)
@@ -574,6 +574,20 @@ def status() -> None:
             escape(sub["last_error"] or ""),
         )
     out.print(table)
+    for sub in report["subscriptions"]:
+        if learned := sub["learning"]:
+            measured = (
+                f" (recall {learned['measured_recall']:.2f} of the LLM's picks on "
+                f"{learned['measured_on']})"
+                if learned["measured_recall"] is not None
+                else ""
+            )
+            out.print(
+                f"learning: {sub['id']}: local model {learned['model']} from "
+                f"{learned['labels']} labels; the cascade sends "
+                f"{learned['cascade_share']:.0%} of papers to the LLM{measured}",
+                markup=False,
+            )
     for problem in report["problems"]:
         out.print(f"problem: {problem['subscription']}: {problem['reason']}", markup=False)
     out.print(f"LLM spend today: ${report['llm_spend_today_usd']:.2f}")

@@ -169,6 +169,7 @@ class TelegramSettings(_Section):
 class ScoringSettings(_Section):
     scorer: str = "auto"
     cascade_fraction: float = Field(0.6, gt=0, le=1)
+    cascade_floor: float = Field(0.2, gt=0, le=1)
 
     @field_validator("scorer")
     @classmethod

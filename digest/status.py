@@ -6,12 +6,17 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from digest.config import DEFAULTS, Settings
+from digest.criteria import Criteria
+from digest.scoring.factory import cascade_fraction
 from digest.store import Store
 
 LATE = timedelta(minutes=30)  # a chat without its digest this long after its time is a problem
 
 
-def status_report(store: Store, days: str = "mon-fri", now: datetime | None = None) -> dict:
+def status_report(
+    store: Store, days: str = "mon-fri", now: datetime | None = None, settings: Settings = DEFAULTS
+) -> dict:
     """A JSON-ready summary of the service's state; `problems` names each with its reason."""
     now = now or datetime.now(UTC)
     subs = []
@@ -43,6 +48,7 @@ def status_report(store: Store, days: str = "mon-fri", now: datetime | None = No
                     "sent_again_in_doubt": box["doubt"],
                 },
                 "last_error": sub.last_error,
+                "learning": _learning(store, sub.id, settings),
             }
         )
         problems += _problems(store, sub, built.get(sub.id), crashed.get(sub.id, []), days, now)
@@ -76,3 +82,21 @@ def _problems(
         why = f"; {pending.error}" if pending is not None and pending.error else ""
         out.append({"subscription": sub.id, "reason": f"no digest since {local}{why}"})
     return out
+
+
+def _learning(store: Store, sub_id: str, settings: Settings) -> dict[str, Any] | None:
+    """The chat's learned local model, and the share the cascade sends the LLM because of it."""
+    versions = store.criteria_versions(sub_id)
+    if not versions:
+        return None
+    criteria = Criteria.parse(versions[-1][2], source=f"criteria of {sub_id}")
+    model = store.model(criteria.scoring_hash, "local")
+    if model is None:
+        return None
+    return {
+        "model": model["id"],
+        "labels": model["labels"],
+        "cascade_share": cascade_fraction(settings, model),
+        "measured_recall": model.get("recall"),
+        "measured_on": model.get("measured_on"),
+    }

@@ -61,7 +61,16 @@ def make_scorer(
         return llm
     budget = settings.llm.daily_budget
     left = budget - store.spent(datetime.now(UTC).date()) if budget else None
-    return CascadeScorer(local, llm, settings.scoring.cascade_fraction, store, left)
+    return CascadeScorer(local, llm, cascade_fraction(settings, local.model), store, left)
+
+
+def cascade_fraction(settings: Settings, model: dict | None) -> float:
+    """The configured share, or the share a learned model measured (learning.cascade_share),
+    never above the configured one nor below the floor."""
+    configured = settings.scoring.cascade_fraction
+    if model is None or "share" not in model:
+        return configured
+    return min(configured, max(settings.scoring.cascade_floor, float(model["share"])))
 
 
 def _client(settings: Settings, env: Mapping[str, str] | None) -> openai.AsyncOpenAI:

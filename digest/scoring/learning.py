@@ -19,6 +19,7 @@ from digest.store import Store
 
 # how much one label of each kind weighs; a person's rating counts most
 WEIGHTS = {"rating": 3.0, "reference": 2.0, "llm": 1.0}
+RECALL = 0.97  # of the LLM's latest selection, kept by the share the cascade sends it
 MIN_LABELS = 20  # labelled papers before learning starts
 MIN_EACH = 5  # of wanted and of unwanted papers
 HELD_BACK = 5  # one paper in this many (by id) judges a new model against the current one
@@ -90,6 +91,7 @@ def learn(store: Store, criteria: Criteria) -> Learned:
         judged = f"; on {int(held.sum())} held-back labels {before:.2f} -> {after:.2f}"
     else:
         judged = "; too few held-back labels of both kinds to compare, so it replaces " + in_use
+    params.update(cascade_share(store, criteria, params))
     store.save_model(key, local.NAME, params)
     counts = label_counts(store, criteria)
     return Learned(
@@ -99,6 +101,28 @@ def learn(store: Store, criteria: Criteria) -> Learned:
         f"{judged} (average precision); the local scorer is now "
         f"'{local.NAME}+learned-{params['id']}'",
     )
+
+
+def cascade_share(store: Store, criteria: Criteria, model: dict) -> dict:
+    """The smallest share of the latest LLM-judged day, ranked by `model`, that holds RECALL
+    of the papers the LLM wanted ({} when no day has LLM judgements).
+
+    Only papers the LLM saw have its judgement, so the recall is measured among them."""
+    day = store.latest_labelled_day(criteria.scoring_hash, "llm:")
+    if day is None:
+        return {}
+    papers = store.papers_of_day(day)
+    wanted = {
+        pid for pid, grade, source in store.label_rows(criteria.scoring_hash)
+        if kind(source) == "llm" and grade >= 0.5
+    } & {p.id for p in papers}  # fmt: skip
+    if not wanted:
+        return {}
+    raw = local.raw_scores(local.features(papers, criteria, store), model)
+    hits = np.cumsum([papers[i].id in wanted for i in np.argsort(-raw, kind="stable")])
+    k = int(np.searchsorted(hits, RECALL * len(wanted))) + 1
+    return {"share": k / len(papers), "recall": float(hits[k - 1] / len(wanted)),
+            "measured_on": day.isoformat(), "judged_wanted": len(wanted)}  # fmt: skip
 
 
 def _held_back(paper_id: str) -> bool:
