@@ -577,10 +577,9 @@ def status() -> None:
     for sub in report["subscriptions"]:
         if learned := sub["learning"]:
             measured = (
-                f" (recall {learned['measured_recall']:.2f} of the LLM's picks on "
-                f"{learned['measured_on']})"
+                f" (recall {learned['measured_recall']:.2f}, measured on {learned['measured_on']})"
                 if learned["measured_recall"] is not None
-                else ""
+                else " (not yet measured: the configured share)"
             )
             out.print(
                 f"learning: {sub['id']}: local model {learned['model']} from "

@@ -21,6 +21,7 @@ from digest.store import Store
 WEIGHTS = {"rating": 3.0, "reference": 2.0, "llm": 1.0}
 RECALL = 0.97  # of the LLM's latest selection, kept by the share the cascade sends it
 MIN_LABELS = 20  # labelled papers before learning starts
+MIN_MEASURED = 20  # held-back papers the LLM wanted, before the cascade's share may shrink
 MIN_EACH = 5  # of wanted and of unwanted papers
 HELD_BACK = 5  # one paper in this many (by id) judges a new model against the current one
 
@@ -103,26 +104,34 @@ def learn(store: Store, criteria: Criteria) -> Learned:
     )
 
 
-def cascade_share(store: Store, criteria: Criteria, model: dict) -> dict:
-    """The smallest share of the latest LLM-judged day, ranked by `model`, that holds RECALL
-    of the papers the LLM wanted ({} when no day has LLM judgements).
+def cascade_share(
+    store: Store, criteria: Criteria, model: dict, min_measured: int = MIN_MEASURED
+) -> dict:
+    """The share of a day the cascade must send so that RECALL of the papers the LLM wanted
+    come within it, ranked by `model`: the RECALL quantile of those papers' rank within their
+    day, over every LLM-judged day ({} with fewer than `min_measured` such papers).
 
-    Only papers the LLM saw have its judgement, so the recall is measured among them."""
-    day = store.latest_labelled_day(criteria.scoring_hash, "llm:")
-    if day is None:
-        return {}
-    papers = store.papers_of_day(day)
+    Only held-back papers count (the model never trained on them), and only papers the LLM
+    saw have its judgement: the papers it did not see are not counted."""
     wanted = {
         pid for pid, grade, source in store.label_rows(criteria.scoring_hash)
-        if kind(source) == "llm" and grade >= 0.5
-    } & {p.id for p in papers}  # fmt: skip
-    if not wanted:
+        if kind(source) == "llm" and grade >= 0.5 and _held_back(pid)
+    }  # fmt: skip
+    days = store.labelled_days(criteria.scoring_hash, "llm:")
+    places: list[float] = []  # each wanted paper's rank within its day, as a share of the day
+    for day in days:
+        papers = store.papers_of_day(day)
+        raw = local.raw_scores(local.features(papers, criteria, store), model)
+        order = np.argsort(-raw, kind="stable")
+        places += [(r + 1) / len(papers) for r, i in enumerate(order) if papers[i].id in wanted]
+    if len(places) < min_measured:
         return {}
-    raw = local.raw_scores(local.features(papers, criteria, store), model)
-    hits = np.cumsum([papers[i].id in wanted for i in np.argsort(-raw, kind="stable")])
-    k = int(np.searchsorted(hits, RECALL * len(wanted))) + 1
-    return {"share": k / len(papers), "recall": float(hits[k - 1] / len(wanted)),
-            "measured_on": day.isoformat(), "judged_wanted": len(wanted)}  # fmt: skip
+    share = float(np.quantile(places, RECALL, method="higher"))
+    return {
+        "share": share,
+        "recall": float(np.mean(np.array(places) <= share)),
+        "measured_on": f"the LLM's {len(places)} held-back picks of {len(days)} day(s)",
+    }
 
 
 def _held_back(paper_id: str) -> bool:

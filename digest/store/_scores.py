@@ -123,19 +123,21 @@ class ScoreStore(StoreBase):
             )
             return [(p, float(v), src) for p, v, src in rows]
 
-    def latest_labelled_day(self, criteria_hash: str, source_prefix: str) -> date | None:
-        """The last listed day holding a paper labelled by such a source."""
+    def labelled_days(self, criteria_hash: str, source_prefix: str) -> list[date]:
+        """The listed days holding a paper labelled by such a source, oldest first."""
         with self.session() as s:
-            return s.scalars(
-                select(ListingRow.day)
-                .join(LabelRow, LabelRow.paper_id == ListingRow.paper_id)
-                .where(
-                    LabelRow.criteria_hash == criteria_hash,
-                    LabelRow.source.startswith(source_prefix, autoescape=True),
+            return list(
+                s.scalars(
+                    select(ListingRow.day)
+                    .join(LabelRow, LabelRow.paper_id == ListingRow.paper_id)
+                    .where(
+                        LabelRow.criteria_hash == criteria_hash,
+                        LabelRow.source.startswith(source_prefix, autoescape=True),
+                    )
+                    .distinct()
+                    .order_by(ListingRow.day)
                 )
-                .order_by(ListingRow.day.desc())
-                .limit(1)
-            ).first()
+            )
 
     def save_model(self, criteria_hash: str, scorer: str, params: dict[str, Any]) -> None:
         row = {"criteria_hash": criteria_hash, "scorer": scorer, "params": params,

@@ -1,0 +1,71 @@
+"""The digest learning from its LLM, replayed over the five days of ../shared/data/arxiv/ in
+date order (2025-11-11 ... 2026-02-10), with the default criteria and the local scorer.
+
+Each day, as `serve` does it: the local model is refitted from the labels so far (once, before
+the day is scored; kept only if it ranks held-back labels better), the cascade's share comes from
+it (`scoring.cascade_fraction` 0.6 until a model has measured one, never below
+`scoring.cascade_floor`), and the best share by the local scorer goes to the judge. The judge
+is simulated by the reference system's selection of that day (benchmarks/data/selected.json:
+its LLM's picks, so the judge is the real one of that system); the papers sent become LLM
+labels (wanted: selected). Per day: the share sent and the recall of the judge's selection
+among the papers sent. Goal: the share falls day over day while recall stays >= 0.97.
+
+    python benchmarks/learning_replay.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from digest.config import load_settings  # noqa: E402
+from digest.criteria import Criteria, default_criteria_path  # noqa: E402
+from digest.papers import read_listing  # noqa: E402
+from digest.pipeline import learn_for_day  # noqa: E402
+from digest.scoring import local  # noqa: E402
+from digest.scoring.factory import cascade_fraction  # noqa: E402
+from digest.store import Store  # noqa: E402
+
+DAYS = ROOT.parent / "shared" / "data" / "arxiv"
+SELECTED = ROOT / "benchmarks" / "data" / "selected.json"
+
+
+def main() -> None:
+    criteria = Criteria.load(default_criteria_path())
+    settings = load_settings(env={})
+    selected = json.loads(SELECTED.read_text())
+    print("| day | papers | judge's picks | learned model (labels) | share sent | recall |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(f"sqlite:///{tmp}/replay.sqlite3")
+        for path in sorted(DAYS.glob("*.jsonl")):
+            day = date.fromisoformat(path.stem)
+            papers = read_listing(path)
+            store.save_listing(day, papers)
+            asyncio.run(learn_for_day(store, criteria, day))
+            model = store.model(criteria.scoring_hash, local.NAME)
+            share = cascade_fraction(settings, model)
+            scores = local.LocalScorer(model, vectors=store).score_now(papers, criteria)
+            ranked = sorted(scores, key=lambda s: -(s.raw or 0.0))
+            sent = {s.paper_id for s in ranked[: math.ceil(share * len(papers))]}
+            wanted = set(selected[path.stem]) & {p.id for p in papers}
+            recall = len(sent & wanted) / len(wanted)
+            store.save_labels(
+                criteria.scoring_hash, {pid: float(pid in wanted) for pid in sent}, "llm:judge"
+            )
+            learned = f"{model['id']} ({model['labels']})" if model else "none (zero-shot)"
+            print(f"| {day} | {len(papers)} | {len(wanted)} | {learned} | {share:.2f} | "
+                  f"{recall:.3f} |")  # fmt: skip
+        store.close()
+
+
+if __name__ == "__main__":
+    main()
