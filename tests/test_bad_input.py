@@ -252,7 +252,8 @@ def store(store_url: str) -> Store:
 
 
 def test_search_with_thousands_of_words_answers(deps) -> None:
-    from bot.commands import Context, run
+    from bot.answer import run
+    from bot.commands import Context
 
     words = " ".join(["graph", *(f"word{i}" for i in range(5_000))])
     reply = run(f"search {words}", Context("terminal", "default", "me"), deps)
