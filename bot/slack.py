@@ -21,7 +21,7 @@ from bot.answer import answer
 from bot.commands import Context, Deps, is_slow, writes
 from bot.delivery import ChatUnavailable, RetryLater
 from bot.pacing import RateLimited, reply_within
-from bot.replies import PaperCard, Reply
+from bot.replies import PaperCard, Reply, dump_reply, load_reply
 from digest.subscriptions import Subscription
 
 log = logging.getLogger(__name__)
@@ -366,18 +366,18 @@ class SlackSender:
 
     def plan(self, header: Reply, papers: list[PaperCard]) -> list[dict[str, Any]]:
         first = Reply(header.title, header.lines, papers[:PAPERS_IN_HEADER])
-        payloads = [{"reply": first.to_dict(), "in_thread": False}]
+        payloads = [{"reply": dump_reply(first), "in_thread": False}]
         rest = papers[PAPERS_IN_HEADER:]
         for i in range(0, len(rest), PAPERS_PER_THREAD_MESSAGE):
             chunk = rest[i : i + PAPERS_PER_THREAD_MESSAGE]
             title = f"papers {chunk[0].rank}-{chunk[-1].rank} of {papers[-1].rank}"
-            payloads.append({"reply": Reply(title, [], chunk).to_dict(), "in_thread": True})
+            payloads.append({"reply": dump_reply(Reply(title, [], chunk)), "in_thread": True})
         return payloads
 
     async def send(
         self, sub: Subscription, payload: dict[str, Any], key: str, parent: str | None
     ) -> str:
-        reply = Reply.from_dict(payload["reply"])
+        reply = load_reply(payload["reply"])
         try:
             response = await self.client.chat_postMessage(
                 channel=sub.chat,
