@@ -5,7 +5,7 @@ rule maps goes to `llm.model` with tools: the command core's read commands (`top
 `search`, `criteria`, `settings`, run through `handle` as typed) and a paper's details from the
 store. A tool call that names no known paper gets the error back, as the tool's result. The
 model can change nothing: its `propose` tool stores the exact command as a proposal (as
-`bot.ask.propose` does for a rule), applied only when the person says yes or taps Apply.
+`bot.proposals.propose` does for a rule), applied only when the person says yes or taps Apply.
 Each answer lists the papers it used, with links; its tokens and cost are recorded in `usage`
 (model `ask:<model>`) and count against `llm.daily_budget`.
 """
@@ -21,6 +21,7 @@ import openai
 
 from bot.commands import SPECS, Context, Deps, UsageError, handle, parse
 from bot.phrasing import ID
+from bot.proposals import did_you_mean, propose
 from bot.replies import Button, PaperCard, Reply
 from digest.config import load_secrets
 from digest.day import Usage
@@ -111,8 +112,6 @@ class _Turn:
 async def answer(text: str, ctx: Context, deps: Deps, env: dict[str, str] | None = None) -> Reply:
     """The model's answer to a free question, with the papers it used; never raises for the
     model's or the server's failures."""
-    from bot.ask import did_you_mean
-
     secrets = load_secrets(env)
     llm = deps.settings.llm
     today = _today()
@@ -238,8 +237,6 @@ def _paper(ref: str, deps: Deps, turn: _Turn) -> str:
 
 
 async def _propose(command: str, ctx: Context, deps: Deps, turn: _Turn) -> str:
-    from bot.ask import propose
-
     try:
         name = parse(command).name
     except UsageError as exc:

@@ -1,20 +1,19 @@
 """Ask in plain words: the layer in front of the command core.
 
-`handle` calls `ask` first. A command as typed (`top 3`, `why 2602.08007`) passes through
-untouched (`ask` returns None). Plain words become the command that answers them (the rules of
-`bot.phrasing`), which runs, and the answer says which one ran so people learn the short form.
-A settings change in words is only proposed: the exact command, applied when the same person
-answers `yes` (a row in the store, lasting PROPOSAL_TTL) or taps Apply (a button carrying the
-command, which runs through `handle` like any typed command). Either way `handle` checks who
-may change settings. Words no rule maps go to the LLM agent when a key is set, else get a short
-"did you mean" with the two closest commands.
+`bot.answer.answer` calls `ask` first. A command as typed (`top 3`, `why 2602.08007`) passes
+through untouched (`ask` returns None) to the core's `handle`. Plain words become the command
+that answers them (the rules of `bot.phrasing`), which runs, and the answer says which one ran
+so people learn the short form. A settings change in words is only proposed (`bot.proposals`):
+the exact command, applied when the same person answers `yes` (a row in the store, lasting
+PROPOSAL_TTL) or taps Apply (a button carrying the command, which runs like any typed command).
+Either way `handle` checks who may change settings. Words no rule maps go to the LLM agent
+when a key is set, else get a short "did you mean" with the two closest commands.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from datetime import timedelta
 
 from bot.commands import (
     ALIASES,
@@ -23,15 +22,14 @@ from bot.commands import (
     Context,
     Deps,
     UsageError,
-    _may_change,
     handle,
     parse,
 )
 from bot.phrasing import _NAME, ID, Interpretation, _plain, interpret, readings, resolve
-from bot.replies import Button, Reply
-from digest.errors import DigestError, clip
+from bot.proposals import PROPOSAL_TTL, did_you_mean, proposal_key, propose
+from bot.replies import Reply
+from digest.errors import DigestError
 
-PROPOSAL_TTL = timedelta(minutes=10)
 COMMAND_WORDS = frozenset(
     {name.split()[0] for name in SPECS} | {alias for names in ALIASES.values() for alias in names}
 )
@@ -44,28 +42,6 @@ _FILLER = frozenset(
     "papers paper today today's todays please now for me of the this morning day digest in "
     "what are is best new".split()
 )
-# plain sentences start with these; any other first word is a command someone mistyped
-STARTERS = frozenset(
-    """what whats which who whom whose when where why how is are was were do does did can could
-    would will should shall may might please show give tell list find get let i im i'm we you
-    any anything something hello hi hey thanks thank ok the a an my our it this that there
-    write make delete send post only just keep stop start also add remove set change book
-    help look search""".split()
-)
-_NEAR = {  # the commands a stray sentence is nearest to, by the words it shares with them
-    "top 5": "top best new today highlights papers digest morning latest selected picks",
-    "search <words>": "search find papers paper about on anything look topic work related any",
-    "why <id or rank>": "why explain reason score scored rank left out selected how come",
-    "settings": "settings subscribed subscription schedule when time categories cutoffs",
-    "criteria": "criteria topics topic keywords interests filter filtering looking interested",
-    "follow <first and last name>": "follow author authors by everything someone track",
-    "help": "help commands use can do you what",
-}
-
-
-def proposal_key(ctx: Context) -> str:
-    """Proposals wait per person and chat."""
-    return f"{ctx.platform}:{ctx.chat}:{ctx.user}"
 
 
 async def ask(text: str, ctx: Context, deps: Deps) -> Reply | None:
@@ -169,34 +145,6 @@ def _reread(command: Command, text: str) -> Interpretation | None:
     return None
 
 
-async def propose(command: str, ctx: Context, deps: Deps) -> Reply:
-    """Offer a settings change for a `yes` or a tap; refused at once for someone not allowed."""
-    name = parse(command).name
-    if name != "subscribe" and not _may_change(ctx, deps):
-        return Reply(
-            "Not allowed",
-            [
-                f"that would be `{command}`, but only the person who subscribed this chat, its "
-                "admins and the configured paperdigest admins can change its settings."
-            ],
-            ephemeral=True,
-            error=True,
-        )
-    deps.store.propose(proposal_key(ctx), ctx.who, command, PROPOSAL_TTL)
-    minutes = int(PROPOSAL_TTL.total_seconds() // 60)
-    return Reply(
-        "Change a setting?",
-        [
-            f"`{command}`: {SPECS[name].summary}",
-            f"Nothing has changed yet. Answer `yes` within {minutes} minutes"
-            + ("" if ctx.platform == "terminal" else " (or tap Apply)")
-            + " to apply it, `no` to drop it; sending the command itself applies it too.",
-        ],
-        ephemeral=True,
-        buttons=[Button("Apply", command)],
-    )
-
-
 async def _answer_proposal(yes: bool, ctx: Context, deps: Deps) -> Reply:
     key = proposal_key(ctx)
     command = deps.store.take_proposal(key) if yes else deps.store.drop_proposal(key)
@@ -217,7 +165,7 @@ async def _answer_proposal(yes: bool, ctx: Context, deps: Deps) -> Reply:
 async def _unmapped(text: str, ctx: Context, deps: Deps) -> Reply | None:
     """The LLM agent when a key is set; else the two nearest commands (None: one mistyped
     command word, which the core answers with the command names it resembles)."""
-    from bot import agent
+    from bot import agent  # imports openai: only for words no rule maps
 
     word = text.strip().lstrip("/").lower()
     if len(text.split()) < 2 and difflib.get_close_matches(word, COMMAND_WORDS, cutoff=0.6):
@@ -225,17 +173,3 @@ async def _unmapped(text: str, ctx: Context, deps: Deps) -> Reply | None:
     if agent.configured():
         return await agent.answer(text, ctx, deps)
     return did_you_mean(text)
-
-
-def did_you_mean(text: str) -> Reply:
-    """A short answer to words no rule maps: the two nearest commands, and `help`."""
-    words = set(re.findall(r"[a-z]+", text.lower()))
-    ranked = sorted(_NEAR, key=lambda c: -len(words & set(_NEAR[c].split())))
-    first = (text.split() or [""])[0].strip("?!.,").lower()
-    title = "Not sure what you mean" if first in STARTERS else f"I don't know '{clip(first, 40)}'"
-    return Reply(
-        title,
-        [f"did you mean `{ranked[0]}` or `{ranked[1]}`?", "send `help` for all commands"],
-        ephemeral=True,
-        error=True,
-    )

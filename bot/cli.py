@@ -23,7 +23,7 @@ from digest.criteria import Criteria
 from digest.day import Cutoffs, DayStatus, Digest, Usage
 from digest.errors import DigestError, NotFoundError
 from digest.evaluation import evaluate, read_reference
-from digest.papers import read_listing
+from digest.papers import dump_paper, read_listing
 from digest.pipeline import (
     DayListing,
     build_digest,
@@ -266,7 +266,7 @@ def backfill(
             raise DigestError(str(exc)) from None
     with output.open("w", encoding="utf-8") as fh:
         for paper in papers:
-            fh.write(json.dumps(paper.to_dict(), ensure_ascii=False) + "\n")
+            fh.write(json.dumps(dump_paper(paper), ensure_ascii=False) + "\n")
     console.print(f"wrote {len(papers)} papers to {output}", markup=False)
 
 
@@ -457,8 +457,8 @@ def chat(
 
     Example: paperdigest chat "why 2602.08007"
     """
+    from bot.answer import run as run_command
     from bot.commands import Context, Deps
-    from bot.commands import run as run_command
 
     settings = _settings()
     store = Store(settings.database.dsn)

@@ -1,7 +1,8 @@
 """The platform-neutral command core: text -> Command -> handler -> Reply.
 
-Slack's `/digest why 2602.08007`, Telegram's `/why 2602.08007`, a DM ("why did 2602.08007
-score 9?") and the terminal `chat` all arrive here as plain text with a Context.
+Slack's `/digest why 2602.08007`, Telegram's `/why 2602.08007` and the terminal `chat` arrive
+here as typed text with a Context, through `bot.answer.answer`, which first turns plain words
+("why did 2602.08007 score 9?") into the command they mean (`bot.ask`).
 """
 
 from __future__ import annotations
@@ -181,11 +182,8 @@ def _usage(name: str) -> str:
 
 
 async def handle(text: str, ctx: Context, deps: Deps) -> Reply:
-    """Parse and run one command; errors a person can act on become error Replies."""
-    from bot.ask import ask  # plain words: the command they mean, or a proposal
-
-    if (asked := await ask(text, ctx, deps)) is not None:
-        return asked
+    """Parse and run one command as typed; errors a person can act on become error Replies.
+    Front ends call `bot.answer.answer`, which reads plain words first."""
     try:
         command = parse(text)
         spec = SPECS[command.name]
@@ -726,8 +724,3 @@ HANDLERS = {
     "rate": _rate,
 }
 assert set(HANDLERS) == set(SPECS)
-
-
-def run(text: str, ctx: Context, deps: Deps) -> Reply:
-    """Synchronous entry for front ends without a loop (the terminal)."""
-    return asyncio.run(handle(text, ctx, deps))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import TypeAdapter
 
 from digest.day import Entry
 from digest.ranking import AUTHOR_MATCH, same_author
@@ -85,15 +88,16 @@ class Reply:
             out.append(f"{p.rank}. {p.title}{scores} {p.url}\n   {p.byline()}\n   {p.comment}")
         return "\n".join(out)
 
-    def to_dict(self) -> dict:
-        from dataclasses import asdict
 
-        return asdict(self)
+_REPLY = TypeAdapter(Reply)
 
-    @classmethod
-    def from_dict(cls, data: dict) -> Reply:
-        papers = [PaperCard(**{**p, "authors": tuple(p["authors"])}) for p in data["papers"]]
-        buttons = [Button(**b) for b in data.get("buttons", [])]
-        return cls(
-            data["title"], list(data["lines"]), papers, data["ephemeral"], data["error"], buttons
-        )
+
+def dump_reply(reply: Reply) -> dict[str, Any]:
+    """The Reply as JSON data, as the outbox stores it (the dataclass's fields, by name)."""
+    result: dict[str, Any] = _REPLY.dump_python(reply, mode="json")
+    return result
+
+
+def load_reply(data: object) -> Reply:
+    """The Reply an outbox payload holds (rows stored before `buttons` existed load too)."""
+    return _REPLY.validate_python(data)

@@ -1,6 +1,6 @@
 """Slack: a Bolt app for /digest, mentions, DMs and buttons; Block Kit; the outbox's sender.
 
-Listeners only ack, build a Context, call `bot.commands.handle` and post the rendered Reply.
+Listeners only ack, build a Context, call `bot.answer.answer` and post the rendered Reply.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from slack_bolt.async_app import AsyncApp, AsyncAssistant
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.commands import Context, Deps, handle, is_slow, writes
+from bot.answer import answer
+from bot.commands import Context, Deps, is_slow, writes
 from bot.delivery import ChatUnavailable, RetryLater
 from bot.pacing import RateLimited, reply_within
-from bot.replies import PaperCard, Reply
+from bot.replies import PaperCard, Reply, dump_reply, load_reply
 from digest.subscriptions import Subscription
 
 log = logging.getLogger(__name__)
@@ -218,16 +219,16 @@ def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None 
         ctx = await context(
             text, body["channel_id"], body["user_id"], body.get("user_name", ""), dm
         )
-        reply = await handle(text, ctx, deps)
+        reply = await answer(text, ctx, deps)
 
         async def send() -> None:
-            answer = await respond(
+            response = await respond(
                 text=fallback(reply),
                 blocks=render_blocks(reply),
                 response_type=visibility(text, reply),
             )
-            if answer.status_code == 429:
-                raise RateLimited(float(answer.headers.get("Retry-After", 30)))
+            if response.status_code == 429:
+                raise RateLimited(float(response.headers.get("Retry-After", 30)))
 
         await reply_within(send, f"slack:{body['channel_id']}")
 
@@ -241,15 +242,15 @@ def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None 
         channel = (body.get("channel") or {}).get("id") or body["container"].get("channel_id")
         user = body["user"]
         ctx = await context(action["value"], channel, user["id"], user.get("username", ""))
-        reply = await handle(action["value"], ctx, deps)
+        reply = await answer(action["value"], ctx, deps)
 
         async def send() -> None:
-            answer = await respond(
+            response = await respond(
                 text=fallback(reply), blocks=render_blocks(reply), response_type="ephemeral",
                 replace_original=False,
             )  # fmt: skip
-            if answer.status_code == 429:
-                raise RateLimited(float(answer.headers.get("Retry-After", 30)))
+            if response.status_code == 429:
+                raise RateLimited(float(response.headers.get("Retry-After", 30)))
 
         await reply_within(send, f"slack:{channel}")
 
@@ -261,7 +262,7 @@ def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None 
         the asker."""
         text = _MENTION.sub("", event.get("text", "")).strip()
         channel, user = event["channel"], event["user"]
-        reply = await handle(text, await context(text, channel, user), deps)
+        reply = await answer(text, await context(text, channel, user), deps)
         thread = event.get("thread_ts") or event["ts"]
 
         async def send() -> None:
@@ -285,7 +286,7 @@ def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None 
     async def answer_in_thread(event: dict[str, Any], say: Any) -> None:
         text = event.get("text", "")
         ctx = await context(text, event["channel"], event["user"], dm=True)
-        reply = await handle(text, ctx, deps)
+        reply = await answer(text, ctx, deps)
         thread = event.get("thread_ts") or event["ts"]
 
         async def send() -> None:
@@ -311,7 +312,7 @@ ASSISTANT_PROMPTS = [
 ]
 
 
-def _assistant(answer: Callable[[dict[str, Any], Any], Awaitable[None]]) -> AsyncAssistant:
+def _assistant(reply_in_thread: Callable[[dict[str, Any], Any], Awaitable[None]]) -> AsyncAssistant:
     """The Assistant panel (where the app has it enabled in its Slack settings): a new thread
     gets a greeting and suggested questions; each message in it is a DM, answered in place."""
     assistant = AsyncAssistant()
@@ -326,7 +327,7 @@ def _assistant(answer: Callable[[dict[str, Any], Any], Awaitable[None]]) -> Asyn
     async def asked(payload: dict[str, Any], say: Any, set_status: Any) -> None:
         with contextlib.suppress(SlackApiError):  # an app without the Assistant feature
             await set_status("is reading the digest…")
-        await answer(payload, say)
+        await reply_in_thread(payload, say)
 
     return assistant
 
@@ -365,18 +366,18 @@ class SlackSender:
 
     def plan(self, header: Reply, papers: list[PaperCard]) -> list[dict[str, Any]]:
         first = Reply(header.title, header.lines, papers[:PAPERS_IN_HEADER])
-        payloads = [{"reply": first.to_dict(), "in_thread": False}]
+        payloads = [{"reply": dump_reply(first), "in_thread": False}]
         rest = papers[PAPERS_IN_HEADER:]
         for i in range(0, len(rest), PAPERS_PER_THREAD_MESSAGE):
             chunk = rest[i : i + PAPERS_PER_THREAD_MESSAGE]
             title = f"papers {chunk[0].rank}-{chunk[-1].rank} of {papers[-1].rank}"
-            payloads.append({"reply": Reply(title, [], chunk).to_dict(), "in_thread": True})
+            payloads.append({"reply": dump_reply(Reply(title, [], chunk)), "in_thread": True})
         return payloads
 
     async def send(
         self, sub: Subscription, payload: dict[str, Any], key: str, parent: str | None
     ) -> str:
-        reply = Reply.from_dict(payload["reply"])
+        reply = load_reply(payload["reply"])
         try:
             response = await self.client.chat_postMessage(
                 channel=sub.chat,

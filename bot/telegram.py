@@ -1,6 +1,6 @@
 """Telegram: a python-telegram-bot Application for commands, DMs and buttons; HTML; the sender.
 
-Handlers only answer callbacks, build a Context, call `bot.commands.handle` and send the
+Handlers only answer callbacks, build a Context, call `bot.answer.answer` and send the
 rendered Reply.
 """
 
@@ -26,7 +26,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot.commands import ALIASES, SPECS, Context, Deps, handle, writes
+from bot.answer import answer
+from bot.commands import ALIASES, SPECS, Context, Deps, writes
 from bot.delivery import ChatMoved, ChatUnavailable, RetryLater
 from bot.pacing import RateLimited, reply_within
 from bot.replies import PaperCard, Reply
@@ -264,14 +265,14 @@ def build_application(deps: Deps, token: str, base_url: str | None = None) -> Ap
         if text.split()[0].split("@")[0] == "/start":
             text = "/help"
         admin = await _is_chat_admin(update, context) if writes(text) else False
-        await _answer(message, await handle(text, asking(update, admin), deps))
+        await _answer(message, await answer(text, asking(update, admin), deps))
 
     async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A plain DM: "why did 2602.08007 score 9?"."""
         message = update.effective_message
         if message is None:
             return
-        await _answer(message, await handle(message.text or "", asking(update), deps))
+        await _answer(message, await answer(message.text or "", asking(update), deps))
 
     async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """👍 / 👎 answer as a toast; Why? answers in the chat."""
@@ -280,11 +281,11 @@ def build_application(deps: Deps, token: str, base_url: str | None = None) -> Ap
             return
         command = query.data or ""
         if command.startswith("rate "):
-            reply = await handle(command, asking(update), deps)
+            reply = await answer(command, asking(update), deps)
             await query.answer(reply.title if not reply.error else reply.text()[:190])
             return
         await query.answer()
-        reply = await handle(command, asking(update), deps)
+        reply = await answer(command, asking(update), deps)
         if query.message is not None:
             await _answer(query.message, reply)
 
@@ -297,7 +298,7 @@ def build_application(deps: Deps, token: str, base_url: str | None = None) -> Ap
         _, _, addressee = word.partition("@")
         if addressee and addressee.lower() != (context.bot.username or "").lower():
             return
-        await _answer(message, await handle(message.text or "", asking(update), deps))
+        await _answer(message, await answer(message.text or "", asking(update), deps))
 
     app.add_handler(CommandHandler(COMMANDS, on_command))
     app.add_handler(MessageHandler(filters.COMMAND, on_unknown_command))

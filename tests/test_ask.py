@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.agent import MAX_ROUNDS, TOOLS
+from bot.answer import answer
 from bot.ask import proposal_key
-from bot.commands import Context, Deps, handle
+from bot.commands import Context, Deps
 from bot.phrasing import interpret
 from bot.replies import Reply
 from bot.slack import render_blocks
@@ -46,7 +47,7 @@ def subscribed(deps: Deps, criteria: Criteria) -> Deps:
 
 
 def say(text: str, deps: Deps, ctx: Context = OWNER) -> Reply:
-    return asyncio.run(handle(text, ctx, deps))
+    return asyncio.run(answer(text, ctx, deps))
 
 
 @pytest.mark.parametrize(

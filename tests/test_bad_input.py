@@ -13,7 +13,7 @@ from bot.cli import app
 from digest.config import load_settings
 from digest.criteria import MAX_CHARS, MAX_NAME_CHARS, MAX_TEXT_CHARS, MAX_TOPICS, Criteria, Topic
 from digest.errors import ConfigError, CriteriaError, DigestError, ListingError
-from digest.papers import Paper, read_listing
+from digest.papers import dump_paper, load_paper, read_listing
 from digest.search import SEARCH_WORDS, search_terms
 from digest.store import Store
 from digest.subscriptions import parse_time
@@ -75,7 +75,7 @@ def test_a_good_listing_line_still_reads(tmp_path):
     path = _listing(tmp_path, json.dumps({**PAPER, "categories": ["cs.LG"], "version": 2}))
     [paper] = read_listing(path)
     assert paper.authors == ("A B",) and paper.categories == ("cs.LG",) and paper.version == 2
-    assert Paper.from_dict(paper.to_dict()) == paper
+    assert load_paper(dump_paper(paper)) == paper
 
 
 def test_a_listing_that_is_not_utf8_names_file_and_line(tmp_path):
@@ -252,7 +252,8 @@ def store(store_url: str) -> Store:
 
 
 def test_search_with_thousands_of_words_answers(deps) -> None:
-    from bot.commands import Context, run
+    from bot.answer import run
+    from bot.commands import Context
 
     words = " ".join(["graph", *(f"word{i}" for i in range(5_000))])
     reply = run(f"search {words}", Context("terminal", "default", "me"), deps)

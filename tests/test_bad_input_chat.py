@@ -10,7 +10,7 @@ from pathlib import Path
 from slack_sdk.web.async_client import AsyncWebClient
 from typer.testing import CliRunner
 
-from bot import commands
+from bot.answer import run
 from bot.cli import app
 from bot.commands import Context, Deps
 from bot.delivery import deliver, enqueue
@@ -37,7 +37,7 @@ runner = CliRunner()
 
 
 def test_unknown_word_suggests_the_closest_command_not_the_whole_help(deps: Deps) -> None:
-    reply = commands.run("subscibe", Context("slack", "C1", "U1"), deps)
+    reply = run("subscibe", Context("slack", "C1", "U1"), deps)
     assert "`subscribe`" in reply.text() and "send `help` for all commands" in reply.text()
     assert "top [n]" not in reply.text() and len(reply.lines) <= 2
 
@@ -114,9 +114,9 @@ def test_cli_unknown_config_key_names_its_section(tmp_path: Path) -> None:
 
 def test_why_unknown_paper_says_what_the_user_can_do(deps: Deps, criteria: Criteria) -> None:
     ctx = Context("slack", "C1", "U1")
-    commands.run("subscribe", ctx, deps)
+    run("subscribe", ctx, deps)
     sample_digest(deps.store, criteria, "slack:C1")
-    reply = commands.run("why 2601.99999", ctx, deps)
+    reply = run("why 2601.99999", ctx, deps)
     text = reply.text()
     assert reply.error and "2601.99999" in text
     assert "run a digest" not in text

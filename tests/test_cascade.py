@@ -179,9 +179,11 @@ def test_cli_score_records_usage_and_summarises_on_stderr(
 ) -> None:
     import json
 
+    from digest.papers import dump_paper
+
     listing = tmp_path / "five.jsonl"
     papers = sample_listing().papers[:5]
-    listing.write_text("".join(json.dumps(p.to_dict()) + "\n" for p in papers))
+    listing.write_text("".join(json.dumps(dump_paper(p)) + "\n" for p in papers))
     fake.fail_next("not_json", times=100)
     runner = CliRunner()
     done = runner.invoke(app, ["score", "-i", str(listing), "--scorer", "llm"], env=cli_env)

@@ -212,7 +212,8 @@ def test_commands_before_subscribing_say_so(deps: Deps) -> None:
 
 def test_a_criteria_edit_that_would_not_read_back_is_refused(scored_store: Store) -> None:
     """A multi-line topic once wrote criteria no later run could read; now it is refused."""
-    from bot.commands import Context, Deps, run
+    from bot.answer import run
+    from bot.commands import Context, Deps
     from digest.config import load_settings
     from digest.scoring.local import LocalScorer
 
@@ -228,7 +229,8 @@ def test_a_criteria_edit_that_would_not_read_back_is_refused(scored_store: Store
 
 
 def test_a_search_of_five_thousand_words_answers(scored_store: Store) -> None:
-    from bot.commands import Context, Deps, run
+    from bot.answer import run
+    from bot.commands import Context, Deps
     from digest.config import load_settings
     from digest.scoring.local import LocalScorer
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.commands import Context, Deps, run
+from bot.answer import run
+from bot.commands import Context, Deps
 from digest.config import load_settings
 from digest.criteria import Criteria
 from digest.evaluation import read_reference

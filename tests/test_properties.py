@@ -11,7 +11,8 @@ from contextlib import contextmanager
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.commands import SPECS, Context, Deps, handle
+from bot.answer import answer
+from bot.commands import SPECS, Context, Deps
 from bot.replies import Reply
 from digest.config import load_settings
 from digest.criteria import Criteria
@@ -51,11 +52,11 @@ def test_any_text_gets_a_reply() -> None:
 
         @SETTINGS
         @given(text=COMMANDS)
-        def answer(text: str) -> None:
-            reply = asyncio.run(handle(text, TERMINAL, deps))
+        def replies(text: str) -> None:
+            reply = asyncio.run(answer(text, TERMINAL, deps))
             assert isinstance(reply, Reply) and reply.title
 
-        answer()
+        replies()
 
 
 @settings(max_examples=60, deadline=None)
@@ -65,7 +66,7 @@ def test_any_sequence_of_criteria_changes_leaves_criteria_that_read_back(
 ) -> None:
     with fresh_deps() as deps:
         for change in changes:
-            reply = asyncio.run(handle(change, TERMINAL, deps))
+            reply = asyncio.run(answer(change, TERMINAL, deps))
             assert isinstance(reply, Reply)
         for version, _, text in deps.store.criteria_versions("default"):
             Criteria.parse(text, source=f"v{version}")  # raises if a version cannot be read

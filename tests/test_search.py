@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.commands import Context, Deps, run
+from bot.answer import run
+from bot.commands import Context, Deps
 from digest.criteria import Criteria
 from digest.scoring import embedding
 from tests.conftest import sample_digest

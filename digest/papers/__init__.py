@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, get_args
+
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from digest.errors import ListingError
 
@@ -37,51 +40,73 @@ class Paper:
         """Title and abstract, the text every scorer reads."""
         return f"{self.title}. {self.abstract}"
 
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        data["authors"] = list(self.authors)
-        data["categories"] = list(self.categories)
-        return data
 
-    @classmethod
-    def from_dict(cls, data: dict) -> Paper:
-        """Build a Paper from a listing line (the shape of `data/arxiv/*.jsonl`).
+class _Line(BaseModel):
+    """A listing line's fields with the types JSON must give them; other keys are ignored."""
 
-        Raises ValueError naming the field when a field has the wrong type.
-        """
-        if "id" not in data:
-            raise ValueError("no 'id' field")
-        for name in ("id", "title", "abstract", "announce_type", "primary_category", "comment"):
-            if data.get(name) is not None and not isinstance(data[name], str):
-                raise ValueError(f"field '{name}' must be a string, got {_json_type(data[name])}")
-        for name in ("authors", "categories"):
-            value = data.get(name)
-            if value is not None and not (
-                isinstance(value, list) and all(isinstance(v, str) for v in value)
-            ):
-                raise ValueError(
-                    f"field '{name}' must be a list of strings, got {_json_type(value)}"
-                )
-        if data.get("feeds") is not None and not isinstance(data["feeds"], dict):
-            raise ValueError(f"field 'feeds' must be an object, got {_json_type(data['feeds'])}")
-        version = data.get("version")
-        if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
-            raise ValueError(f"field 'version' must be a whole number, got {_json_type(version)}")
-        pid, id_version = split_id(data["id"])
-        categories = tuple(data.get("categories") or ())
-        return cls(
-            id=pid,
-            version=version or id_version,
-            title=" ".join((data.get("title") or "").split()),
-            abstract=" ".join((data.get("abstract") or "").split()),
-            authors=tuple(data.get("authors") or ()),
-            categories=categories,
-            primary_category=data.get("primary_category")
-            or (categories[0] if categories else None),
-            announce_type=data.get("announce_type") or "new",
-            feeds={str(k): str(v) for k, v in (data.get("feeds") or {}).items()},
-            comment=data.get("comment"),
-        )
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    id: str
+    title: str | None = None
+    abstract: str | None = None
+    authors: list[str] | None = None
+    categories: list[str] | None = None
+    announce_type: str | None = None
+    version: int | None = None  # strict: neither "2" nor true
+    primary_category: str | None = None
+    feeds: dict[str, Any] | None = None
+    comment: str | None = None
+
+
+_KINDS: dict[object, str] = {  # what each field's type is called in an error, as JSON names it
+    str: "a string",
+    list[str]: "a list of strings",
+    int: "a whole number",
+    dict[str, Any]: "an object",
+}
+_PAPER = TypeAdapter(Paper)
+
+
+def dump_paper(paper: Paper) -> dict[str, Any]:
+    """The paper as a listing line's JSON data (the shape of `data/arxiv/*.jsonl`)."""
+    result: dict[str, Any] = _PAPER.dump_python(paper, mode="json")
+    return result
+
+
+def load_paper(data: dict[str, Any]) -> Paper:
+    """Build a Paper from a listing line (the shape of `data/arxiv/*.jsonl`).
+
+    Raises ValueError naming the field when a field is missing or has the wrong type.
+    """
+    try:
+        line = _Line.model_validate(data)
+    except ValidationError as exc:
+        raise ValueError(_problem(exc, data)) from None
+    pid, id_version = split_id(line.id)
+    categories = tuple(line.categories or ())
+    return Paper(
+        id=pid,
+        version=line.version or id_version,
+        title=" ".join((line.title or "").split()),
+        abstract=" ".join((line.abstract or "").split()),
+        authors=tuple(line.authors or ()),
+        categories=categories,
+        primary_category=line.primary_category or (categories[0] if categories else None),
+        announce_type=line.announce_type or "new",
+        feeds={str(k): str(v) for k, v in (line.feeds or {}).items()},
+        comment=line.comment,
+    )
+
+
+def _problem(exc: ValidationError, data: dict[str, Any]) -> str:
+    """One line for the first bad field: "no 'id' field", "field 'x' must be ..., got ..."."""
+    error = exc.errors()[0]
+    name = str(error["loc"][0])
+    if error["type"] == "missing":
+        return f"no '{name}' field"
+    annotation = _Line.model_fields[name].annotation
+    kind = next(_KINDS[t] for t in (*get_args(annotation), annotation) if t in _KINDS)
+    return f"field '{name}' must be {kind}, got {_json_type(data[name])}"
 
 
 def split_id(raw: str) -> tuple[str, int | None]:
@@ -123,7 +148,7 @@ def _paper_line(line: str, path: Path, lineno: int) -> Paper:
     if not isinstance(data, dict):
         raise ListingError(f"{where}: expected a JSON object (one paper), got {_json_type(data)}")
     try:
-        return Paper.from_dict(data)
+        return load_paper(data)
     except ValueError as exc:
         raise ListingError(f"{where}: not a paper line: {exc}") from None
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:
@@ -40,9 +40,6 @@ class Score:
             "comment": self.comment,
             "matched": self.matched,
         }
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class Scorer(Protocol):

@@ -1,0 +1,26 @@
+"""The one entry point of every front end: plain words first, then the command core.
+
+`answer` asks the plain-words layer (`bot.ask`) for the Reply; when the text is a command as
+typed (`ask` returns None), the core's `bot.commands.handle` runs it. Both layers sit below
+this module, so neither imports the other in a circle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.ask import ask
+from bot.commands import Context, Deps, handle
+from bot.replies import Reply
+
+
+async def answer(text: str, ctx: Context, deps: Deps) -> Reply:
+    """The Reply to one message: what plain words mean, else the command as typed."""
+    if (asked := await ask(text, ctx, deps)) is not None:
+        return asked
+    return await handle(text, ctx, deps)
+
+
+def run(text: str, ctx: Context, deps: Deps) -> Reply:
+    """Synchronous `answer` for front ends without a loop (the terminal)."""
+    return asyncio.run(answer(text, ctx, deps))
