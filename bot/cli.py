@@ -329,27 +329,40 @@ def _score_summary(name: str, asked: int, scores: list[Score], spent: list[Usage
 @app.command("eval")
 @_errors_as_lines
 def eval_(
-    listing: Annotated[Path, typer.Option(help="The day's listing (JSON lines).")],
-    reference: Annotated[Path, typer.Option(help="A digest in the reference format.")],
+    listing: Annotated[
+        list[Path], typer.Option(help="A day's listing (JSON lines); repeat for several days.")
+    ],
+    reference: Annotated[
+        list[Path], typer.Option(help="A digest in the reference format, one per listing.")
+    ],
     scorer: Annotated[str, typer.Option(help="auto, local, llm or cascade.")] = "local",
+    learn_days: Annotated[
+        int, typer.Option(help="Learn from the first N days (by date), evaluate on the rest.")
+    ] = 0,
 ) -> None:
     """Compare the scorer's ranking of a listing with a reference digest's selection.
 
-    Papers by followed authors rank first, as in a digest.
+    Papers by followed authors rank first, as in a digest. With --learn-days N, the days are
+    taken in date order: the local scorer learns from the first N days' references (in a
+    scratch store: your own models are untouched) and is measured on each later day.
 
     Example: paperdigest eval --listing 2026-02-10.jsonl --reference digest-2026-02-10.txt
     """
+    if len(listing) != len(reference):
+        raise DigestError(f"{len(listing)} listings and {len(reference)} references: one each")
     settings = _settings()
     store = Store(settings.database.dsn)
     crit = _stored_criteria(settings, store)
-    papers = _read_papers(listing)
-    ref = read_reference(reference)
-    judge = make_scorer(scorer, store, crit, settings)
-    day = _day_of(listing)
     cutoffs = Cutoffs(settings.digest.relevance_cutoff, settings.digest.novelty_cutoff)
+    if learn_days:
+        _eval_learning(sorted(zip(listing, reference, strict=True)), learn_days, crit, cutoffs)
+        return
+    papers = _read_papers(listing[0])
+    ref = read_reference(reference[0])
+    judge = make_scorer(scorer, store, crit, settings)
     work = rank_day(
-        store, DayListing(day, DayStatus.BUILT, "", papers), crit, judge, cutoffs,
-        keep_listing=False,
+        store, DayListing(_day_of(listing[0]), DayStatus.BUILT, "", papers), crit, judge,
+        cutoffs, keep_listing=False,
     )  # fmt: skip
     with _working(f"scoring {len(papers)} papers with {judge.name}"):
         entries = asyncio.run(finish(judge, work)).entries
@@ -357,6 +370,45 @@ def eval_(
     result = evaluate([e.paper.id for e in entries], relevance, ref)
     for line in result.lines():
         console.print(line, highlight=False, markup=False)
+
+
+def _eval_learning(days: list[tuple[Path, Path]], n: int, crit: Criteria, cutoffs: Cutoffs) -> None:
+    """Learn from the first `n` days' references, then a line per later day."""
+    import tempfile
+
+    from digest.scoring.learning import learn, share_for
+    from digest.scoring.local import LocalScorer
+
+    if not 0 < n < len(days):
+        raise DigestError(f"--learn-days {n}: give more listings than that ({len(days)} given)")
+    with tempfile.TemporaryDirectory(prefix="paperdigest-eval-") as tmp:
+        scratch = Store(f"sqlite:///{tmp}/eval.sqlite3")
+        for listing, reference in days[:n]:
+            papers = _read_papers(listing)
+            wanted = {r.id for r in read_reference(reference)}
+            scratch.save_listing(_day_of(listing), papers)
+            labels = {p.id: float(p.id in wanted) for p in papers}
+            scratch.save_labels(crit.scoring_hash, labels, f"reference:{reference.name}")
+        with _working(f"learning from {n} days"):
+            console.print(learn(scratch, crit).message, highlight=False, markup=False)
+        model = scratch.model(crit.scoring_hash, "local")
+        table = Table("day", "papers", "picks", "R-precision", "recall@25%", "recall@40%",
+                      "share for 97%")  # fmt: skip
+        for listing, reference in days[n:]:
+            papers, ref = _read_papers(listing), read_reference(reference)
+            judge = LocalScorer(model, vectors=scratch)
+            listed = DayListing(_day_of(listing), DayStatus.BUILT, "", papers)
+            with _working(f"scoring {listing.name}"):
+                entries = asyncio.run(rank_day(scratch, listed, crit, judge, cutoffs)).entries
+            ranked = [e.paper.id for e in entries]
+            result = evaluate(ranked, {e.paper.id: e.score.relevance for e in entries}, ref)
+            table.add_row(
+                escape(listing.stem), str(result.papers), str(result.found),
+                f"{result.r_precision:.3f}", f"{result.recall_at[0.25]:.3f}",
+                f"{result.recall_at[0.40]:.3f}", f"{share_for(ranked, {r.id for r in ref}):.2f}",
+            )  # fmt: skip
+        scratch.close()
+    console.print(table)
 
 
 def _day_of(listing: Path) -> date:

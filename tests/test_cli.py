@@ -313,3 +313,26 @@ def test_long_work_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
     out, err = _score_with_stderr_on(False, {**env, "PAPERDIGEST_DATABASE_PATH": str(
         tmp_path / "piped.sqlite3")}, listing)  # fmt: skip
     assert len(out.splitlines()) == 40 and err == "scored 40 of 40 papers with local; no tokens\n"
+
+
+def test_eval_learns_from_the_first_days_and_measures_the_rest(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """Two days cut from the sample, given out of order: learn from the 9th, measure the 10th."""
+    lines = SAMPLE.read_text().splitlines(keepends=True)
+    first, second = tmp_path / "2026-02-09.jsonl", tmp_path / "2026-02-10.jsonl"
+    first.write_text("".join(lines[0::2]))
+    second.write_text("".join(lines[1::2]))
+    ref = str(DATA / "digest-2026-02-10.txt")
+    args = ["eval", "--listing", str(second), "--reference", ref, "--listing", str(first),
+            "--reference", ref, "--learn-days", "1"]  # fmt: skip
+    result = invoke(args, {**env, "COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "learned from 346 labelled papers" in " ".join(result.output.split())
+    row = next(line for line in result.output.splitlines() if "2026-02-10" in line)
+    cells = [c.strip() for c in row.strip("│ ").split("│")]
+    assert cells[:3] == ["2026-02-10", "346", cells[2]] and int(cells[2]) > 30
+    r_precision, recall_40, share = float(cells[3]), float(cells[5]), float(cells[6])
+    assert r_precision > 0.4 and recall_40 > 0.85 and 0 < share < 1
+    too_many = invoke([*args[:-1], "2"], env)
+    assert too_many.exit_code == 1 and "give more listings" in too_many.output

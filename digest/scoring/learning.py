@@ -144,3 +144,11 @@ def _precision(raw: np.ndarray, y: np.ndarray) -> float:
     hits = (y[order] >= 0.5).astype(float)
     ranks = np.arange(1, len(hits) + 1)
     return float((np.cumsum(hits) / ranks * hits).sum() / max(hits.sum(), 1.0))
+
+
+def share_for(ranked_ids: list[str], wanted: set[str], recall: float = RECALL) -> float:
+    """The smallest top share of `ranked_ids` holding `recall` of the wanted papers in it."""
+    places = [i + 1 for i, pid in enumerate(ranked_ids) if pid in wanted]
+    if not places:
+        return 0.0
+    return float(np.quantile(places, recall, method="higher")) / len(ranked_ids)
