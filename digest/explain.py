@@ -6,8 +6,8 @@ from datetime import date
 
 from digest.criteria import Criteria
 from digest.errors import NotFoundError
-from digest.papers import split_id
-from digest.scoring import Score
+from digest.papers import Paper, split_id
+from digest.scoring import Score, local
 from digest.scoring.llm import LLMScorer
 from digest.store import Store
 
@@ -30,6 +30,14 @@ def explain(store: Store, subscription: str, paper_id: str, day: date | None = N
     cut = digest["cutoffs"]
     verdict = "made the digest" if row["selected"] else "did not make the digest"
     return [
+        *_lines(paper, row, digest, cut, verdict),
+        *_learned(store, subscription, paper, row, digest),
+    ]
+
+
+def _lines(paper: Paper, row: dict, digest: dict, cut: dict, verdict: str) -> list[str]:
+    pid = paper.id
+    return [
         f"{pid}: {paper.title}",
         f"authors: {', '.join(paper.authors)}",
         f"day: {digest['date']}  judged by: {row['scorer']}",
@@ -40,6 +48,32 @@ def explain(store: Store, subscription: str, paper_id: str, day: date | None = N
         f"{cut['relevance']}, novelty >= {cut['novelty']}",
         f"it {verdict}: {row['reason']}",
     ]
+
+
+def _learned(store: Store, subscription: str, paper: Paper, row: dict, digest: dict) -> list[str]:
+    """What ratings and learned weights did to the paper's score, and by how much."""
+    out = []
+    rated = store.ratings(subscription).get(paper.id)
+    if rated:
+        out.append(
+            f"rated {'👍' if rated > 0 else '👎'} in this chat: a label the scorer learns from"
+        )
+    if str(row["scorer"]).startswith(f"{local.NAME}+learned-"):
+        criteria = Criteria.parse(digest["criteria_text"], source="the digest's criteria")
+        zero = local.LocalScorer(None, vectors=store).score_now([paper], criteria)[0]
+        moved = row["relevance"] - zero.relevance
+        how = (
+            f"raised it by {moved}"
+            if moved > 0
+            else f"lowered it by {-moved}"
+            if moved
+            else "left it"
+        )
+        out.append(
+            f"learned weights {how}: relevance {row['relevance']} learned, "
+            f"{zero.relevance} zero-shot ({row['scorer']})"
+        )
+    return out
 
 
 async def deep_explain(

@@ -95,3 +95,23 @@ def test_settings_count_the_labels_of_each_kind(deps: Deps, criteria: Criteria) 
     run("rate 2602.08007 +1", ctx, deps)
     lines = " ".join(run("settings", ctx, deps).lines)
     assert "labels: 1 rated by people, 0 judged by the LLM, 10 from references" in lines
+
+
+def test_why_says_what_ratings_and_learned_weights_did(
+    scored_store: Store, criteria: Criteria
+) -> None:
+    from digest.explain import explain
+    from digest.pipeline import build_digest, sample_listing
+
+    reference_labels(scored_store, criteria, read_sample()[0::2])
+    assert learn(scored_store, criteria).kept
+    learned = local.LocalScorer(
+        scored_store.model(criteria.scoring_hash, local.NAME), vectors=scored_store
+    )
+    digest = asyncio.run(build_digest(scored_store, sample_listing(), criteria, learned))
+    entry = next(e for e in digest.selected if not e.followed)
+    scored_store.save_rating("default", entry.paper.id, "terminal:me", 1)
+    said = "\n".join(explain(scored_store, "default", entry.paper.id))
+    assert "rated 👍 in this chat" in said
+    assert f"relevance {entry.score.relevance} learned, " in said and "zero-shot" in said
+    assert "learned weights raised it by" in said or "learned weights left it" in said
