@@ -16,7 +16,7 @@ import difflib
 import re
 
 from bot.commands import (
-    ALIASES,
+    COMMAND_WORDS,
     SPECS,
     Command,
     Context,
@@ -30,9 +30,6 @@ from bot.proposals import PROPOSAL_TTL, did_you_mean, proposal_key, propose
 from bot.replies import Reply
 from digest.errors import DigestError
 
-COMMAND_WORDS = frozenset(
-    {name.split()[0] for name in SPECS} | {alias for names in ALIASES.values() for alias in names}
-)
 YES = frozenset(
     "yes|y|yep|yeah|yup|sure|ok|okay|confirm|confirmed|do it|apply|apply it|go ahead|"
     "yes please|please do|yes do it|correct".split("|")

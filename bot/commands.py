@@ -134,6 +134,9 @@ HOW_TO_ASK = {
     "telegram": "Tap a command, or type it with its arguments.",
 }
 ALIASES = {"threshold": ("thresholds", "cutoffs"), "topk": ("top-k",), "help": ("start", "?")}
+COMMAND_WORDS = frozenset(
+    {name.split()[0] for name in SPECS} | {alias for names in ALIASES.values() for alias in names}
+)  # the words a command starts with
 
 
 def parse(text: str) -> Command:

@@ -227,8 +227,7 @@ def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None 
                 blocks=render_blocks(reply),
                 response_type=visibility(text, reply),
             )
-            if response.status_code == 429:
-                raise RateLimited(float(response.headers.get("Retry-After", 30)))
+            _raise_if_limited(response.status_code, response.headers)
 
         await reply_within(send, f"slack:{body['channel_id']}")
 
@@ -249,8 +248,7 @@ def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None 
                 text=fallback(reply), blocks=render_blocks(reply), response_type="ephemeral",
                 replace_original=False,
             )  # fmt: skip
-            if response.status_code == 429:
-                raise RateLimited(float(response.headers.get("Retry-After", 30)))
+            _raise_if_limited(response.status_code, response.headers)
 
         await reply_within(send, f"slack:{channel}")
 
@@ -339,11 +337,23 @@ def _limited(send: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None
         try:
             await send()
         except SlackApiError as exc:
-            if exc.response is None or exc.response.status_code != 429:
+            if exc.response is None:
                 raise
-            raise RateLimited(float(exc.response.headers.get("Retry-After", 30))) from None
+            _raise_if_limited(exc.response.status_code, exc.response.headers)
+            raise
 
     return sending
+
+
+def _retry_after(headers: Any) -> float:
+    """Slack's Retry-After, in seconds (30 when it names none)."""
+    return float(headers.get("Retry-After", 30))
+
+
+def _raise_if_limited(status: int, headers: Any) -> None:
+    """A 429 from the Web API or a response_url, as RateLimited (bot.pacing waits it out)."""
+    if status == 429:
+        raise RateLimited(_retry_after(headers))
 
 
 async def start_socket_mode(app: AsyncApp, app_token: str) -> Any:
@@ -419,8 +429,7 @@ class SlackSender:
 def _delivery_error(exc: SlackApiError) -> Exception:
     error = exc.response.get("error", "unknown_error") if exc.response else "unknown_error"
     if exc.response is not None and exc.response.status_code == 429:
-        retry = float(exc.response.headers.get("Retry-After", 30))
-        return RetryLater("Slack rate limit (429)", retry)
+        return RetryLater("Slack rate limit (429)", _retry_after(exc.response.headers))
     if error in PERMANENT:
         return ChatUnavailable(f"Slack: {error}")
     return RetryLater(f"Slack: {error}", 60)

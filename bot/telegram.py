@@ -27,7 +27,7 @@ from telegram.ext import (
 )
 
 from bot.answer import answer
-from bot.commands import ALIASES, SPECS, Context, Deps, writes
+from bot.commands import COMMAND_WORDS, SPECS, Context, Deps, writes
 from bot.delivery import ChatMoved, ChatUnavailable, RetryLater
 from bot.pacing import RateLimited, reply_within
 from bot.replies import PaperCard, Reply
@@ -42,9 +42,6 @@ COMMANDS = sorted({name.split()[0] for name in SPECS if name != "rate"} | {"star
 
 
 _CODE = re.compile(r"`([^`\n]+)`")
-_COMMAND_WORDS = {name.split()[0] for name in SPECS} | {
-    alias for a in ALIASES.values() for alias in a
-}
 
 
 def _escape(text: str) -> str:
@@ -57,7 +54,7 @@ def as_telegram(line: str) -> str:
 
     def one(match: re.Match[str]) -> str:
         text = match.group(1)
-        return f"/{text}" if text.split()[0].lower() in _COMMAND_WORDS else text
+        return f"/{text}" if text.split()[0].lower() in COMMAND_WORDS else text
 
     return _CODE.sub(one, line)
 
