@@ -37,7 +37,7 @@ from digest.pipeline import (
 )
 from digest.ranking import followed_in
 from digest.render import write_outputs
-from digest.scoring import FALLBACK_PREFIX, Score, embedding, finish
+from digest.scoring import Score, embedding, finish
 from digest.scoring.factory import make_scorer
 from digest.scoring.learning import learn as learn_from_labels
 from digest.store import Store
@@ -313,7 +313,7 @@ def score(
 def _score_summary(name: str, asked: int, scores: list[Score], spent: list[Usage]) -> str:
     """One line on stderr: what was scored, by what, what fell back, what it cost."""
     parts = [f"scored {len(scores)} of {asked} papers with {name}"]
-    fell_back = sum(s.comment.startswith(FALLBACK_PREFIX) for s in scores)
+    fell_back = sum(s.fell_back for s in scores)
     if fell_back:
         parts.append(f"{fell_back} by the local scorer after the LLM failed on them")
     if len(scores) < asked:

@@ -22,7 +22,7 @@ from digest.papers.rss import feed_staleness, fetch_feeds, merge_feeds
 from digest.prompt import build_prompt
 from digest.ranking import author_score, followed_in, rank
 from digest.render import render_json
-from digest.scoring import FALLBACK_PREFIX, Score, Scorer
+from digest.scoring import Score, Scorer
 from digest.scoring.learning import learn, llm_labels
 from digest.store import Store
 from digest.work import LEASE, describe, once
@@ -135,7 +135,7 @@ async def build_digest(
     base.usage = usage_of(fresh)
     for usage in base.usage:
         store.record_usage(datetime.now(UTC).date(), subscription, usage)
-    fell_back = sum(e.score.comment.startswith(FALLBACK_PREFIX) for e in base.entries)
+    fell_back = sum(e.score.fell_back for e in base.entries)
     base.notes = (
         *(f"the {cat} feed was empty today" for cat in listing.empty_feeds),
         *([f"{fell_back} papers were judged by the local scorer: the LLM failed on them"]

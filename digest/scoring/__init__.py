@@ -31,6 +31,11 @@ class Score:
     cost: float | None = 0.0  # None: the model has no known price
     raw: float | None = None  # the scorer's continuous score, for ranking ties and eval
 
+    @property
+    def fell_back(self) -> bool:
+        """The LLM was asked but did not score it: the local scorer did (FALLBACK_PREFIX)."""
+        return self.comment.startswith(FALLBACK_PREFIX)
+
     def to_line(self) -> dict:
         """The JSON line `paperdigest score` prints."""
         return {

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from digest.criteria import Criteria
-from digest.scoring import FALLBACK_PREFIX, Score, local
+from digest.scoring import Score, local
 from digest.store import Store
 
 # how much one label of each kind weighs; a person's rating counts most
@@ -22,6 +22,7 @@ WEIGHTS = {"rating": 3.0, "reference": 2.0, "llm": 1.0}
 RECALL = 0.97  # of the LLM's latest selection, kept by the share the cascade sends it
 MIN_LABELS = 20  # labelled papers before learning starts
 MIN_MEASURED = 20  # held-back papers the LLM wanted, before the cascade's share may shrink
+MEASURED_DAYS = 10  # the latest LLM-judged days the share is measured on: a bounded daily cost
 MIN_EACH = 5  # of wanted and of unwanted papers
 HELD_BACK = 5  # one paper in this many (by id) judges a new model against the current one
 
@@ -44,7 +45,7 @@ def llm_labels(scores: list[Score]) -> dict[str, dict[str, float]]:
     relevance mostly, novelty a little, as a grade in [0, 1]."""
     out: dict[str, dict[str, float]] = {}
     for s in scores:
-        if s.scorer.startswith("llm:") and not s.comment.startswith(FALLBACK_PREFIX):
+        if s.scorer.startswith("llm:") and not s.fell_back:
             grade = 0.8 * (s.relevance - 4) / 5 + 0.2 * (s.novelty - 4) / 5
             out.setdefault(s.scorer, {})[s.paper_id] = float(np.clip(grade, 0.0, 1.0))
     return out
@@ -109,7 +110,7 @@ def cascade_share(
 ) -> dict:
     """The share of a day the cascade must send so that RECALL of the papers the LLM wanted
     come within it, ranked by `model`: the RECALL quantile of those papers' rank within their
-    day, over every LLM-judged day ({} with fewer than `min_measured` such papers).
+    day, over the latest MEASURED_DAYS LLM-judged days ({} with fewer than `min_measured`).
 
     Only held-back papers count (the model never trained on them), and only papers the LLM
     saw have its judgement: the papers it did not see are not counted."""
@@ -117,7 +118,7 @@ def cascade_share(
         pid for pid, grade, source in store.label_rows(criteria.scoring_hash)
         if kind(source) == "llm" and grade >= 0.5 and _held_back(pid)
     }  # fmt: skip
-    days = store.labelled_days(criteria.scoring_hash, "llm:")
+    days = store.labelled_days(criteria.scoring_hash, "llm:")[-MEASURED_DAYS:]
     places: list[float] = []  # each wanted paper's rank within its day, as a share of the day
     for day in days:
         papers = store.papers_of_day(day)

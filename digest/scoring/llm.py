@@ -553,7 +553,7 @@ def _charge(scores: list[Score], calls: list[CallUsage]) -> list[Score]:
     """
     if not calls or not scores:
         return scores
-    fell_back = [s.comment.startswith(FALLBACK_PREFIX) for s in scores]
+    fell_back = [s.fell_back for s in scores]
     payers = [i for i, f in enumerate(fell_back) if not f] or list(range(len(scores)))
     n = len(payers)
     prompt = _spread(sum(c.prompt_tokens for c in calls), n)
