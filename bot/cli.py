@@ -39,6 +39,7 @@ from digest.ranking import followed_in
 from digest.render import write_outputs
 from digest.scoring import Score, embedding, finish
 from digest.scoring.factory import make_scorer
+from digest.scoring.learning import carry_labels
 from digest.scoring.learning import learn as learn_from_labels
 from digest.store import Store
 
@@ -693,11 +694,13 @@ def criteria_set(
     """
     settings = _settings()
     store = Store(settings.database.dsn)
-    before, _ = current_criteria(store, settings.digest.subscription, _seed(settings))
+    before, old = current_criteria(store, settings.digest.subscription, _seed(settings))
     new = Criteria.load(path).validated(source=str(path))
     version = store.save_criteria(settings.digest.subscription, new.to_text(), new.hash, "cli")
     said = "unchanged" if version == before else f"stored as version {version}"
     console.print(f"criteria from {path}: {said} (hash {new.hash})", markup=False)
+    if carried := carry_labels(store, old, new):
+        console.print(carried, markup=False)
 
 
 def _read_papers(path: Path) -> list:

@@ -13,21 +13,19 @@ import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date
 
 from bot.readers import Audience, Source, sources
 from bot.replies import PaperCard, Reply, card
 from digest.config import Settings
 from digest.criteria import Criteria, Topic
-from digest.day import DayStatus
+from digest.day import DayStatus, Digest, Entry
 from digest.errors import ConfigError, CriteriaError, DigestError, NotFoundError, UsageError, clip
 from digest.explain import explain
 from digest.papers import split_id
 from digest.pipeline import DayListing, current_criteria, rank_day
 from digest.ranking import same_author
-from digest.render.jsonout import digest_from_dict
 from digest.scoring import Scorer, finish
-from digest.scoring.learning import label_counts
+from digest.scoring.learning import carry_labels, label_counts
 from digest.search import recent_days, search
 from digest.store import Store
 from digest.subscriptions import (
@@ -271,13 +269,18 @@ def _criteria(deps: Deps, sub_id: str) -> tuple[int, Criteria]:
     return current_criteria(deps.store, sub_id, deps.settings.digest.criteria or None)
 
 
-def _save_criteria(deps: Deps, ctx: Context, criteria: Criteria) -> int:
-    """Store a new version, once it reads back as written: no edit can break a chat."""
+async def _save_criteria(deps: Deps, ctx: Context, criteria: Criteria) -> tuple[int, list[str]]:
+    """Store a new version, once it reads back as written: no edit can break a chat. Returns
+    the version, and what became of the labels the local scorer learns from (if anything)."""
     try:
         checked = criteria.validated(source="the new criteria")
     except CriteriaError as exc:
         raise UsageError(str(exc)) from None
-    return deps.store.save_criteria(ctx.subscription_id, checked.to_text(), checked.hash, ctx.who)
+    sub_id = ctx.subscription_id
+    _, old = _criteria(deps, sub_id)
+    version = deps.store.save_criteria(sub_id, checked.to_text(), checked.hash, ctx.who)
+    carried = await asyncio.to_thread(carry_labels, deps.store, old, checked)
+    return version, [carried] if carried else []
 
 
 async def _subscribe(cmd: Command, ctx: Context, deps: Deps) -> Reply:
@@ -413,7 +416,7 @@ async def _sources(ctx: Context, deps: Deps) -> list[Source]:
     return found
 
 
-async def _read(ctx: Context, deps: Deps) -> tuple[Source, dict]:
+async def _read(ctx: Context, deps: Deps) -> tuple[Source, Digest]:
     """The latest digest that answers here, and where it comes from."""
     source = (await _sources(ctx, deps))[0]
     digest = deps.store.digest(source.sub.id)
@@ -424,10 +427,10 @@ async def _read(ctx: Context, deps: Deps) -> tuple[Source, dict]:
 async def _top(cmd: Command, ctx: Context, deps: Deps) -> Reply:
     n = _int(cmd.args[0], "top", 1, 50) if cmd.args else 5
     source, digest = await _read(ctx, deps)
-    cards = [card(e, i) for i, e in enumerate(digest_from_dict(digest).entries[:n], 1)]
+    cards = [card(e, i) for i, e in enumerate(digest.selected[:n], 1)]
     lines = [] if source.own else [f"from {source.of(digest)}"]
-    lines += [] if cards else [digest.get("message") or "nothing selected that day"]
-    return Reply(f"Top {len(cards)} of {digest['date']}", lines, cards)
+    lines += [] if cards else [digest.message or "nothing selected that day"]
+    return Reply(f"Top {len(cards)} of {digest.day}", lines, cards)
 
 
 async def _why(cmd: Command, ctx: Context, deps: Deps) -> Reply:
@@ -437,11 +440,11 @@ async def _why(cmd: Command, ctx: Context, deps: Deps) -> Reply:
     ref = found.group(1) if found else cmd.args[0]
     if ref.isdigit():
         source, digest = await _read(ctx, deps)
-        papers = digest["papers"]
+        papers = digest.selected
         index = int(ref)
         if not 1 <= index <= len(papers):
             raise UsageError(f"the latest digest has {len(papers)} papers; {_usage('why')}")
-        ref = papers[index - 1]["id"]
+        ref = papers[index - 1].paper.id
         readable = [source]
     else:
         try:
@@ -449,37 +452,37 @@ async def _why(cmd: Command, ctx: Context, deps: Deps) -> Reply:
         except ValueError:
             raise UsageError(f"'{ref}' is not an arXiv id or a rank; {_usage('why')}") from None
         readable = await _sources(ctx, deps)
-    scored = [(src, d) for src, d in _digests_scoring(deps, readable, ref)]
+    scored = _digests_scoring(deps, readable, ref)
     if not scored:  # say what the chat's own (or first) digest knows: not in it
         lines = explain(deps.store, readable[0].sub.id, ref)
         return Reply(lines[0], lines[1:], ephemeral=True)
-    (source, digest), others = scored[0], scored[1:]
-    lines = explain(deps.store, source.sub.id, ref, date.fromisoformat(digest["date"]))
+    (source, digest, _), others = scored[0], scored[1:]
+    lines = explain(deps.store, source.sub.id, ref, digest.day)
     body = lines[1:] if source.own else [f"in {source.of(digest)}:", *lines[1:]]
-    hashes = {digest["criteria_hash"]}
-    for other, d in others:  # the same paper under other criteria, briefly
-        if d["criteria_hash"] in hashes:
+    hashes = {digest.criteria_hash}
+    for other, d, entry in others:  # the same paper under other criteria, briefly
+        if d.criteria_hash in hashes:
             continue
-        hashes.add(d["criteria_hash"])
-        row = next(r for r in d["ranking"] if r["id"] == ref)
-        verdict = "made it" if row["selected"] else "did not make it"
+        hashes.add(d.criteria_hash)
+        verdict = "made it" if entry.selected else "did not make it"
         body.append(
-            f"in {other.of(d)} (other criteria): relevance {row['relevance']}, "
-            f"novelty {row['novelty']}, {verdict}"
+            f"in {other.of(d)} (other criteria): relevance {entry.score.relevance}, "
+            f"novelty {entry.score.novelty}, {verdict}"
         )
     return Reply(lines[0], body, ephemeral=True)
 
 
 def _digests_scoring(
     deps: Deps, readable: list[Source], paper_id: str
-) -> list[tuple[Source, dict]]:
-    """For each readable subscription, its latest digest that ranked the paper."""
+) -> list[tuple[Source, Digest, Entry]]:
+    """For each readable subscription, its latest digest that ranked the paper, and its entry."""
     out = []
     for source in readable:
         for day in reversed(deps.store.digest_days(source.sub.id)):
             digest = deps.store.digest(source.sub.id, day)
-            if digest and any(r["id"] == paper_id for r in digest.get("ranking", [])):
-                out.append((source, digest))
+            entry = digest.entry(paper_id) if digest else None
+            if digest and entry:
+                out.append((source, digest, entry))
                 break
     return out
 
@@ -504,9 +507,10 @@ async def _criteria_add(cmd: Command, ctx: Context, deps: Deps) -> Reply:
     if any(t.name.lower() == name.lower() for t in criteria.topics):
         raise UsageError(f"topic '{name}' exists; remove it first or use `criteria set`")
     new = replace(criteria, topics=(*criteria.topics, Topic(name, relevant)))
-    version = _save_criteria(deps, ctx, new)
+    version, notes = await _save_criteria(deps, ctx, new)
     return Reply(
-        "Criteria updated", [f"added topic {len(new.topics)}: {name}", f"now version {version}"]
+        "Criteria updated",
+        [f"added topic {len(new.topics)}: {name}", f"now version {version}", *notes],
     )
 
 
@@ -517,8 +521,10 @@ async def _criteria_remove(cmd: Command, ctx: Context, deps: Deps) -> Reply:
     n = _int(cmd.args[0], "criteria remove", 1, len(criteria.topics))
     gone = criteria.topics[n - 1]
     new = replace(criteria, topics=criteria.topics[: n - 1] + criteria.topics[n:])
-    version = _save_criteria(deps, ctx, new)
-    return Reply("Criteria updated", [f"removed topic {n}: {gone.name}", f"now version {version}"])
+    version, notes = await _save_criteria(deps, ctx, new)
+    return Reply(
+        "Criteria updated", [f"removed topic {n}: {gone.name}", f"now version {version}", *notes]
+    )
 
 
 async def _criteria_set(cmd: Command, ctx: Context, deps: Deps) -> Reply:
@@ -528,8 +534,8 @@ async def _criteria_set(cmd: Command, ctx: Context, deps: Deps) -> Reply:
         new = Criteria.parse(cmd.rest, source="your criteria")
     except CriteriaError as exc:
         raise UsageError(str(exc)) from None
-    version = _save_criteria(deps, ctx, new)
-    return Reply("Criteria replaced", [f"{len(new.topics)} topics, now version {version}"])
+    version, notes = await _save_criteria(deps, ctx, new)
+    return Reply("Criteria replaced", [f"{len(new.topics)} topics, now version {version}", *notes])
 
 
 async def _criteria_undo(cmd: Command, ctx: Context, deps: Deps) -> Reply:
@@ -538,8 +544,10 @@ async def _criteria_undo(cmd: Command, ctx: Context, deps: Deps) -> Reply:
         raise UsageError("there is no earlier version to go back to")
     previous = versions[-2]
     criteria = Criteria.parse(previous[2], source=f"criteria v{previous[0]}")
-    version = _save_criteria(deps, ctx, criteria)
-    return Reply("Criteria restored", [f"version {previous[0]} is back, as version {version}"])
+    version, notes = await _save_criteria(deps, ctx, criteria)
+    return Reply(
+        "Criteria restored", [f"version {previous[0]} is back, as version {version}", *notes]
+    )
 
 
 async def _criteria_history(cmd: Command, ctx: Context, deps: Deps) -> Reply:
@@ -578,7 +586,7 @@ async def _follow(cmd: Command, ctx: Context, deps: Deps) -> Reply:
     _, criteria = _criteria(deps, ctx.subscription_id)
     if any(same_author(name, a) for a in criteria.authors):
         return Reply("Already following", [name])
-    version = _save_criteria(deps, ctx, criteria.with_authors((*criteria.authors, name)))
+    version, _ = await _save_criteria(deps, ctx, criteria.with_authors((*criteria.authors, name)))
     return Reply(
         "Following", [f"{name}'s papers now lead the digest", f"criteria version {version}"]
     )
@@ -592,7 +600,7 @@ async def _unfollow(cmd: Command, ctx: Context, deps: Deps) -> Reply:
     kept = tuple(a for a in criteria.authors if not same_author(name, a))
     if len(kept) == len(criteria.authors):
         raise UsageError(f"not following '{name}'; following: {', '.join(criteria.authors)}")
-    version = _save_criteria(deps, ctx, criteria.with_authors(kept))
+    version, _ = await _save_criteria(deps, ctx, criteria.with_authors(kept))
     return Reply("Unfollowed", [name, f"criteria version {version}"])
 
 
@@ -626,7 +634,7 @@ async def _preview(cmd: Command, ctx: Context, deps: Deps) -> Reply:
     digest = deps.store.digest(sub.id)
     if digest is None:
         raise NotFoundError("no digest has been built for this chat yet")
-    day = date.fromisoformat(digest["date"])
+    day = digest.day
     papers = deps.store.papers_of_day(day)
     if not papers:
         raise NotFoundError(f"the papers of {day} are not in the store")
@@ -636,7 +644,7 @@ async def _preview(cmd: Command, ctx: Context, deps: Deps) -> Reply:
     work = rank_day(deps.store, listing, criteria, scorer, sub.cutoffs, sub.top_k)
     entries = (await finish(scorer, work)).entries
     now = [e for e in entries if e.selected]
-    before = {p["id"] for p in digest["papers"]}
+    before = {e.paper.id for e in digest.selected}
     entering = [e for e in now if e.paper.id not in before]
     leaving = before - {e.paper.id for e in now}
     lines = [

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, replace
-from datetime import date
 from functools import lru_cache
 from typing import TYPE_CHECKING
 from zoneinfo import available_timezones
@@ -489,10 +488,10 @@ async def paper_by_title(words: str, ctx: Context, deps: Deps) -> str | None:
     digest = store.digest(found[0].sub.id)
     if digest is None:
         return None
-    papers = store.papers_of_day(date.fromisoformat(digest["date"]))
+    papers = store.papers_of_day(digest.day)
     titles = {p.id: set(_stems(p.title)) for p in papers}
-    for p in digest.get("papers", []):
-        titles.setdefault(p["id"], set(_stems(p["title"])))
+    for e in digest.selected:
+        titles.setdefault(e.paper.id, set(_stems(e.paper.title)))
     return best_title(_stems(words), titles)
 
 
@@ -532,8 +531,8 @@ def _settle_author(found: Interpretation, ctx: Context, deps: Deps) -> Interpret
     known = list(criteria.authors)
     if verb == "follow":
         digest = deps.store.digest(ctx.subscription_id)
-        for paper in (digest or {}).get("papers", []):
-            known += list(paper.get("authors") or [])
+        for e in digest.selected if digest else []:
+            known += list(e.paper.authors)
     fits = list(dict.fromkeys(a for a in known if a.split()[-1].lower() == name.lower()))
     if len(fits) == 1:
         return replace(found, command=f"{verb} {fits[0]}", author="")

@@ -8,8 +8,9 @@ platform and caches the answer); this module decides, with no SDK of its own.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
+from digest.day import Digest
 from digest.store import Store
 from digest.subscriptions import Subscription
 
@@ -47,11 +48,11 @@ class Source:
     def own(self) -> bool:
         return self.label == THIS_CHAT
 
-    def of(self, digest: dict[str, Any]) -> str:
+    def of(self, digest: Digest) -> str:
         """'#papers' digest of 2026-02-10'."""
         owner = "this chat" if self.own else self.label
         mark = "'" if owner.endswith("s") else "'s"
-        return f"{owner}{mark} digest of {digest['date']}"
+        return f"{owner}{mark} digest of {digest.day}"
 
 
 async def sources(

@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from datetime import date
 
+from pydantic import TypeAdapter
+
 from digest.config import DEFAULTS
 from digest.papers import Paper
 from digest.scoring import Score
@@ -83,3 +85,7 @@ class Digest:
 
     def entry(self, paper_id: str) -> Entry | None:
         return next((e for e in self.entries if e.paper.id == paper_id), None)
+
+
+# A Digest's JSON form, both ways: the day's JSON document and the store's copy.
+DIGEST: TypeAdapter[Digest] = TypeAdapter(Digest)

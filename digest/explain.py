@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 from digest.criteria import Criteria
+from digest.day import Digest, Entry
 from digest.errors import NotFoundError
 from digest.papers import Paper, split_id
-from digest.scoring import Score, local
+from digest.scoring import local
 from digest.scoring.llm import LLMScorer
 from digest.store import Store
 
@@ -22,35 +23,31 @@ def explain(store: Store, subscription: str, paper_id: str, day: date | None = N
     digest = store.digest(subscription, day)
     if digest is None:
         raise NotFoundError(f"no digest has been built for '{subscription}' yet")
-    row = next((r for r in digest.get("ranking", []) if r["id"] == pid), None)
-    if row is None:
-        raise NotFoundError(
-            f"paper {pid} was not in the {digest['date']} digest of '{subscription}'"
-        )
-    cut = digest["cutoffs"]
-    verdict = "made the digest" if row["selected"] else "did not make the digest"
-    return [
-        *_lines(paper, row, digest, cut, verdict),
-        *_learned(store, subscription, paper, row, digest),
-    ]
+    entry = digest.entry(pid)
+    if entry is None:
+        raise NotFoundError(f"paper {pid} was not in the {digest.day} digest of '{subscription}'")
+    return [*_lines(paper, entry, digest), *_learned(store, subscription, paper, entry, digest)]
 
 
-def _lines(paper: Paper, row: dict, digest: dict, cut: dict, verdict: str) -> list[str]:
-    pid = paper.id
+def _lines(paper: Paper, entry: Entry, digest: Digest) -> list[str]:
+    score, cut = entry.score, digest.cutoffs
+    verdict = "made the digest" if entry.selected else "did not make the digest"
     return [
-        f"{pid}: {paper.title}",
+        f"{paper.id}: {paper.title}",
         f"authors: {', '.join(paper.authors)}",
-        f"day: {digest['date']}  judged by: {row['scorer']}",
-        f"relevance {row['relevance']}, novelty {row['novelty']}",
-        f"matched criterion: {row['matched'] or 'none'}",
-        f"comment: {row['comment']}",
-        f"rank {row['rank']} of {len(digest['ranking'])}; cutoffs: relevance >= "
-        f"{cut['relevance']}, novelty >= {cut['novelty']}",
-        f"it {verdict}: {row['reason']}",
+        f"day: {digest.day}  judged by: {score.scorer}",
+        f"relevance {score.relevance}, novelty {score.novelty}",
+        f"matched criterion: {score.matched or 'none'}",
+        f"comment: {score.comment}",
+        f"rank {entry.rank} of {len(digest.entries)}; cutoffs: relevance >= "
+        f"{cut.relevance}, novelty >= {cut.novelty}",
+        f"it {verdict}: {entry.reason}",
     ]
 
 
-def _learned(store: Store, subscription: str, paper: Paper, row: dict, digest: dict) -> list[str]:
+def _learned(
+    store: Store, subscription: str, paper: Paper, entry: Entry, digest: Digest
+) -> list[str]:
     """What ratings and learned weights did to the paper's score, and by how much."""
     out = []
     rated = store.ratings(subscription).get(paper.id)
@@ -58,10 +55,11 @@ def _learned(store: Store, subscription: str, paper: Paper, row: dict, digest: d
         out.append(
             f"rated {'👍' if rated > 0 else '👎'} in this chat: a label the scorer learns from"
         )
-    if str(row["scorer"]).startswith(f"{local.NAME}+learned-"):
-        criteria = Criteria.parse(digest["criteria_text"], source="the digest's criteria")
+    score = entry.score
+    if score.scorer.startswith(f"{local.NAME}+learned-"):
+        criteria = Criteria.parse(digest.criteria_text, source="the digest's criteria")
         zero = local.LocalScorer(None, vectors=store).score_now([paper], criteria)[0]
-        moved = row["relevance"] - zero.relevance
+        moved = score.relevance - zero.relevance
         how = (
             f"raised it by {moved}"
             if moved > 0
@@ -70,8 +68,8 @@ def _learned(store: Store, subscription: str, paper: Paper, row: dict, digest: d
             else "left it"
         )
         out.append(
-            f"learned weights {how}: relevance {row['relevance']} learned, "
-            f"{zero.relevance} zero-shot ({row['scorer']})"
+            f"learned weights {how}: relevance {score.relevance} learned, "
+            f"{zero.relevance} zero-shot ({score.scorer})"
         )
     return out
 
@@ -86,12 +84,9 @@ async def deep_explain(
     if cached:
         return cached
     digest = store.digest(subscription)
-    row = next((r for r in (digest or {}).get("ranking", []) if r["id"] == pid), None)
-    if row is None:
+    entry = digest.entry(pid) if digest else None
+    if entry is None:
         raise NotFoundError(f"paper {pid} is not in a stored digest of '{subscription}'")
-    score = Score(
-        pid, row["relevance"], row["novelty"], row["comment"], row["matched"], row["scorer"]
-    )
-    text = await llm.explain(paper, criteria, score)
+    text = await llm.explain(paper, criteria, entry.score)
     store.save_explanation(pid, criteria.scoring_hash, llm.model, text)
     return text

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -21,7 +20,6 @@ from digest.papers import SAMPLE_DAY, Paper, read_sample
 from digest.papers.rss import feed_staleness, fetch_feeds, merge_feeds
 from digest.prompt import build_prompt
 from digest.ranking import author_score, followed_in, rank
-from digest.render import render_json
 from digest.scoring import Score, Scorer
 from digest.scoring.learning import learn, llm_labels
 from digest.store import Store
@@ -123,7 +121,7 @@ async def build_digest(
         prompt=build_prompt(criteria),
     )
     if listing.status is not DayStatus.BUILT:
-        _save(store, base)
+        store.save_digest(base)
         return base
     papers = listing.papers
     shown = store.shown_before(subscription, listing.day) if no_repeats else set()
@@ -144,7 +142,7 @@ async def build_digest(
     )  # fmt: skip
     notes = [*getattr(scorer, "notes", []), *base.notes]
     base.message = "; ".join([f"{len(base.selected)} of {len(papers)} papers selected", *notes])
-    _save(store, base)
+    store.save_digest(base)
     store.mark_shown(subscription, listing.day, [e.paper.id for e in base.selected])
     return base
 
@@ -265,34 +263,6 @@ def usage_of(fresh: list[Score]) -> list[Usage]:
         )
         for judge, scores in sorted(by_judge.items())
     ] or [Usage(model="none (all scores cached)")]
-
-
-def _save(store: Store, digest: Digest) -> None:
-    """Store the digest as its JSON document plus the whole ranking, for `why`."""
-    payload = json.loads(render_json(digest))
-    payload["ranking"] = [
-        {
-            "id": e.paper.id,
-            "rank": e.rank,
-            "relevance": e.score.relevance,
-            "novelty": e.score.novelty,
-            "comment": e.score.comment,
-            "matched": e.score.matched,
-            "scorer": e.score.scorer,
-            "selected": e.selected,
-            "followed": e.followed,
-            "reason": e.reason,
-        }
-        for e in digest.entries
-    ]
-    store.save_digest(
-        digest.subscription,
-        digest.day,
-        str(digest.status),
-        digest.message,
-        digest.criteria_hash,
-        payload,
-    )
 
 
 def for_categories(listing: DayListing, categories: tuple[str, ...]) -> DayListing:

@@ -55,7 +55,7 @@ def test_run_sample_writes_the_day(env: dict[str, str], tmp_path: Path) -> None:
     assert "2602.08235" in result.output  # the followed author's paper leads the table
     out = tmp_path / "out"
     page = json.loads((out / "json" / "2026-02" / "2026-02-10.json").read_text())
-    assert page["papers"][0]["id"] == "2602.08235"
+    assert page["entries"][0]["paper"]["id"] == "2602.08235"
     md = (out / "md" / "2026-02" / "2026-02-10.md").read_text()
     assert "Total scanned papers: 692" in md and "Author match" in md
     assert (out / "html" / "2026-02" / "index.html").exists()
@@ -187,6 +187,25 @@ def test_a_criteria_change_in_chat_survives_any_run(env: dict[str, str], tmp_pat
     bad.write_bytes(b"\xff\xfe binary")
     refused = invoke(["criteria", "set", str(bad)], env)
     assert refused.exit_code == 1 and "version 4" not in invoke(["criteria"], env).output
+
+
+def test_criteria_set_says_which_labels_still_teach_the_scorer(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    reference = DATA / "digest-2026-02-10.txt"
+    assert (
+        invoke(["learn", "--reference", str(reference), "--listing", str(SAMPLE)], env).exit_code
+        == 0
+    )
+    shown = invoke(["criteria"], env).output.split("\nversion ")[0]
+    fewer = tmp_path / "fewer.md"
+    fewer.write_text(shown.split("## Representation Learning")[0])
+    said = " ".join(invoke(["criteria", "set", str(fewer)], env).output.split())
+    assert "kept " in said and " of 692 labelled papers" in said
+    other = tmp_path / "other.md"
+    other.write_text("## Protein Folding\n- Relevant: protein structure prediction\n")
+    said = " ".join(invoke(["criteria", "set", str(other)], env).output.split())
+    assert "no topic is unchanged" in said and "starts from zero-shot" in said
 
 
 def test_criteria_shows_the_default(env: dict[str, str]) -> None:

@@ -15,7 +15,7 @@ from digest.config import load_settings
 from digest.criteria import Criteria
 from digest.evaluation import read_reference
 from digest.papers import read_sample
-from digest.pipeline import learn_for_day
+from digest.pipeline import current_criteria, learn_for_day
 from digest.scoring import local
 from digest.scoring.learning import label_counts, learn
 from digest.store import Store
@@ -115,3 +115,53 @@ def test_why_says_what_ratings_and_learned_weights_did(
     assert "rated 👍 in this chat" in said
     assert f"relevance {entry.score.relevance} learned, " in said and "zero-shot" in said
     assert "learned weights raised it by" in said or "learned weights left it" in said
+
+
+def test_a_criteria_change_keeps_the_labels_of_unchanged_topics(deps: Deps) -> None:
+    ctx = Context("terminal", "default", "me")
+    run("subscribe", ctx, deps)
+    _, old = current_criteria(deps.store, "default")
+    papers = read_sample()
+    reference_labels(deps.store, old, papers)
+    reply = run("criteria remove 1", ctx, deps)  # Model Architecture goes
+    said = reply.lines[-1]
+    _, new = current_criteria(deps.store, "default")
+    kept = {pid: label for pid, label, _ in deps.store.label_rows(new.scoring_hash)}
+    assert f"kept {len(kept)} of {len(papers)} labelled papers" in said
+    assert "Representation Learning" in said and "Model Architecture" not in said
+    assert 0 < len(kept) < len(papers)
+    topic = dict(zip([p.id for p in papers], local.topics_of(papers, old, deps.store), strict=True))
+    wanted = {pid for pid, label in kept.items() if label >= 0.5}
+    gone = {r.id for r in read_reference(REFERENCE)} - wanted  # wanted for the topic removed
+    assert wanted and gone and {topic[pid] for pid in gone} == {"Model Architecture"}
+    assert "Model Architecture" not in {topic[pid] for pid in wanted}
+    assert "from references" in " ".join(run("settings", ctx, deps).lines)
+    learned = asyncio.run(learn_for_day(deps.store, new, date(2026, 2, 11)))
+    assert learned.startswith(f"learned from {len(kept)} labelled papers")
+
+
+def test_criteria_with_disjoint_topics_start_from_zero_shot_and_say_so(deps: Deps) -> None:
+    ctx = Context("terminal", "default", "me")
+    run("subscribe", ctx, deps)
+    _, old = current_criteria(deps.store, "default")
+    reference_labels(deps.store, old, read_sample())
+    assert learn(deps.store, old).kept
+    reply = run("criteria set ## Protein Folding\n- Relevant: protein structure prediction", ctx,
+                deps)  # fmt: skip
+    assert "no topic is unchanged" in " ".join(reply.lines)
+    assert "the local scorer starts from zero-shot" in " ".join(reply.lines)
+    _, new = current_criteria(deps.store, "default")
+    assert deps.store.label_rows(new.scoring_hash) == []
+    assert deps.scorer_for(new).name == local.NAME  # not the old criteria's learned model
+    assert asyncio.run(learn_for_day(deps.store, new, DAY)).startswith("not enough labels")
+
+
+def test_following_an_author_keeps_every_label_and_the_model(deps: Deps) -> None:
+    ctx = Context("terminal", "default", "me")
+    run("subscribe", ctx, deps)
+    _, old = current_criteria(deps.store, "default")
+    reference_labels(deps.store, old, read_sample()[:30])
+    reply = run("follow Ada Lovelace", ctx, deps)
+    assert not reply.error and "labelled papers" not in " ".join(reply.lines)
+    _, new = current_criteria(deps.store, "default")
+    assert new.scoring_hash == old.scoring_hash  # authors skip scoring: the same labels apply

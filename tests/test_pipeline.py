@@ -66,7 +66,8 @@ def test_rerun_costs_nothing_and_gives_the_same_digest(
     again = run(scored_store, sample_listing(), criteria, scorer)
     assert scorer.asked == []
     assert again.usage[0].total_tokens == 0 and again.usage[0].cost == 0
-    assert [p["id"] for p in first["papers"]] == [e.paper.id for e in again.selected]
+    assert first is not None
+    assert [e.paper.id for e in first.selected] == [e.paper.id for e in again.selected]
 
 
 def test_changed_criteria_scores_again(scored_store: Store, criteria: Criteria) -> None:
@@ -141,7 +142,7 @@ def test_status_no_announcement(tmp_path, criteria: Criteria) -> None:
     assert listing.status is DayStatus.NO_ANNOUNCEMENT
     store = Store(f"sqlite:///{tmp_path / 's.sqlite3'}")
     digest = run(store, listing, criteria)
-    assert digest.entries == [] and store.digest("default")["status"] == "no_announcement"
+    assert digest.entries == [] and store.digest("default").status is DayStatus.NO_ANNOUNCEMENT
 
 
 def test_one_empty_feed_is_named_in_the_chat_header(tmp_path, criteria: Criteria) -> None:

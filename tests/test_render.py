@@ -126,11 +126,12 @@ def test_html_escapes_titles_and_links_days() -> None:
 def test_json_round_trips_selected_papers_in_order() -> None:
     digest = make_digest()
     data = json.loads(render_json(digest))
-    assert data["date"] == "2026-02-10" and data["status"] == "built"
-    assert data["totals"] == {"total_entries": 1425, "scanned": 852, "selected": 3}
-    assert [p["id"] for p in data["papers"]] == ["2602.00001", "2602.00002", "2602.00003"]
-    assert data["papers"][1]["title"] == TRICKY
-    assert data["papers"][0]["followed"] is True
+    assert data["day"] == "2026-02-10" and data["status"] == "built"
+    assert (data["total_entries"], data["scanned"]) == (1425, 852)
+    papers = [e["paper"] for e in data["entries"]]
+    assert [p["id"] for p in papers] == ["2602.00001", "2602.00002", "2602.00003"]
+    assert papers[1]["title"] == TRICKY
+    assert data["entries"][0]["followed"] is True
     assert data["usage"][1]["cost"] is None
     back = digest_from_json(render_json(digest))
     assert [e.paper.title for e in back.selected] == [e.paper.title for e in digest.selected]
@@ -145,7 +146,7 @@ def test_no_announcement_renders_message_and_no_paper() -> None:
     page = render_day_html(digest, None, None, "index.html")
     assert "arXiv announced nothing today" in page
     assert "paper-1" not in page
-    assert json.loads(render_json(digest))["papers"] == []
+    assert json.loads(render_json(digest))["entries"] == []
 
 
 def test_write_outputs_two_days(tmp_path: Path) -> None:

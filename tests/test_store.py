@@ -6,6 +6,7 @@ migrated one is left alone, and the models never drift from what the migrations 
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from datetime import UTC, date, datetime
@@ -17,7 +18,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
-from digest.day import Usage
+from digest.day import DayStatus, Digest, Entry, Usage
 from digest.errors import DigestError, NotFoundError
 from digest.papers import Paper
 from digest.scoring import Score
@@ -136,14 +137,34 @@ def test_scores_of_many_papers_and_long_fields(store: Store) -> None:
 # digests and what was shown
 
 
-def test_digest_upsert(store: Store) -> None:
-    payload = {"papers": [{"id": "a", "scores": [9, 7]}], "stats": {"cost": 0.5, "ok": True}}
-    store.save_digest("slack:C1", DAY1, "built", "first", "h1", payload)
-    store.save_digest("slack:C1", DAY2, "no announcement", "", "h1", {})
-    store.save_digest("slack:C1", DAY1, "built", "again", "h2", {**payload, "n": None})
+def _digest(sub: str, day: date, message: str = "", ids: tuple[str, ...] = ()) -> Digest:
+    entries = [
+        Entry(
+            Paper(pid, f"T {pid}", "A"), Score(pid, 9 - i, 7, "c", "t", "local"), i + 1, i < 1, "r"
+        )
+        for i, pid in enumerate(ids)
+    ]
+    return Digest(day, DayStatus.BUILT, message, sub, entries=entries, criteria_hash="h")
+
+
+def test_digest_upsert_and_typed_read_back(store: Store) -> None:
+    store.save_listing(DAY1, [Paper("a", "Stored title", "abstract", ("Ada Lovelace",))])
+    store.save_digest(_digest("slack:C1", DAY1, "first", ("a",)))
+    store.save_digest(Digest(DAY2, DayStatus.NO_ANNOUNCEMENT, "none", "slack:C1"))
+    store.save_digest(_digest("slack:C1", DAY1, "again", ("a", "b")))  # replaces DAY1
     assert store.digest_days("slack:C1") == [DAY1, DAY2]
-    assert store.digest("slack:C1", DAY1) == {**payload, "n": None}
-    assert store.digest("slack:C1") == {}  # the latest day
+    got = store.digest("slack:C1", DAY1)
+    assert got is not None and got.message == "again" and got.status is DayStatus.BUILT
+    assert [(e.paper.id, e.rank, e.selected) for e in got.entries] == [
+        ("a", 1, True),
+        ("b", 2, False),
+    ]
+    # a paper's text comes from the papers table; one the store never saw keeps its id
+    assert got.entries[0].paper.authors == ("Ada Lovelace",)
+    assert got.entries[0].score == Score("a", 9, 7, "c", "t", "local")
+    assert got.entries[1].paper.title == ""
+    latest = store.digest("slack:C1")
+    assert latest is not None and latest.status is DayStatus.NO_ANNOUNCEMENT
     assert store.digest("slack:C2") is None
     assert store.digest("slack:C1", DAY3) is None
 
@@ -202,7 +223,7 @@ def test_move_subscription_takes_its_history(store: Store) -> None:
     old, new = _sub("telegram:-1"), _sub("telegram:-1001", subscribed_by="U9")
     store.save_subscription(old)
     store.save_criteria(old.id, "text", "h1")
-    store.save_digest(old.id, DAY1, "built", "", "h1", {"k": 1})
+    store.save_digest(_digest(old.id, DAY1, "kept"))
     store.mark_shown(old.id, DAY1, ["a"])
     store.save_rating(old.id, "a", "U1", 1)
     store.enqueue(old.id, DAY1, [{"text": "hi"}])
@@ -211,7 +232,8 @@ def test_move_subscription_takes_its_history(store: Store) -> None:
     assert store.subscription(old.id) is None
     assert store.subscription(new.id) == new
     assert store.criteria_versions(new.id) == [(1, "h1", "text")]
-    assert store.digest(new.id, DAY1) == {"k": 1}
+    moved = store.digest(new.id, DAY1)
+    assert moved is not None and moved.message == "kept"
     assert store.shown_before(new.id, DAY2) == {"a"}
     assert store.ratings(new.id) == {"a": 1}
     assert [r["subscription"] for r in store.outbox()] == [new.id]
@@ -299,7 +321,7 @@ def _revision(url: str) -> str | None:
 def test_a_new_store_is_at_head(store_url: str) -> None:
     Store(store_url).close()
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head == schema_head() == HEAD == "0003"  # HEAD: the fast check at every start
+    assert head == schema_head() == HEAD == "0004"  # HEAD: the fast check at every start
     assert _revision(store_url) == head
 
 
@@ -316,7 +338,7 @@ def test_a_second_store_migrates_nothing(store_url: str, monkeypatch: pytest.Mon
     second = Store(store_url)
     assert [p.id for p in second.papers_of_day(DAY1)] == ["a"]
     second.close()
-    assert _revision(store_url) == "0003"
+    assert _revision(store_url) == "0004"
 
 
 def test_models_and_migrations_do_not_drift(store_url: str) -> None:
@@ -338,7 +360,7 @@ def test_migrations_go_down_and_up(store_url: str) -> None:
         assert set(inspect(conn).get_table_names()) <= {"alembic_version"}
     engine.dispose()
     Store(store_url).close()
-    assert _revision(store_url) == "0003"
+    assert _revision(store_url) == "0004"
 
 
 def test_a_store_made_before_migrations_is_stamped(store_url: str) -> None:
@@ -355,7 +377,7 @@ def test_a_store_made_before_migrations_is_stamped(store_url: str) -> None:
     store.save_explanation("a", "h1", "m", "the missing table was made")
     assert store.explanation("a", "h1", "m") == "the missing table was made"
     store.close()
-    assert _revision(store_url) == "0003"
+    assert _revision(store_url) == "0004"
 
 
 def test_a_store_newer_than_the_code_is_refused(store_url: str) -> None:
@@ -384,7 +406,7 @@ def test_stores_opened_at_once_migrate_once(store_url: str) -> None:
     for t in threads:
         t.join()
     assert errors == []
-    assert _revision(store_url) == "0003"
+    assert _revision(store_url) == "0004"
 
 
 def test_memory_store_and_a_new_store_is_fast(tmp_path) -> None:
@@ -413,4 +435,53 @@ def test_a_store_at_0001_upgrades_and_keeps_its_outbox(store_url: str) -> None:
     assert store.claim_message(row["id"], "worker", timedelta(seconds=5)) == "in doubt"
     assert store.claim_message(row["id"], "other", timedelta(seconds=5)) is None  # claimed
     store.close()
-    assert _revision(store_url) == "0003"
+    assert _revision(store_url) == "0004"
+
+
+def test_digests_stored_before_0004_are_read_as_typed_digests(store_url: str) -> None:
+    """A digest stored by paperdigest 0003 (selected `papers`, whole `ranking`) is kept."""
+    row = {"id": "2602.00001", "rank": 1, "relevance": 9, "novelty": 8, "comment": "fits",
+           "matched": "MoE", "scorer": "local", "selected": True, "followed": False,
+           "reason": "above the cutoffs"}  # fmt: skip
+    old = {
+        "date": "2026-02-10", "status": "built", "message": "", "subscription": "slack:C1",
+        "categories": ["cs.LG"], "totals": {"total_entries": 9, "scanned": 2, "selected": 1},
+        "scorer": "local", "cutoffs": {"relevance": 8, "novelty": 7}, "criteria_hash": "h1",
+        "usage": [{"model": "local", "prompt_tokens": 0, "cached_tokens": 0,
+                   "completion_tokens": 0, "total_tokens": 0, "cost": 0.0}],
+        "papers": [{**row, "title": "Mixture of Experts", "abstract": "A", "authors": []}],
+        "ranking": [row, {**row, "id": "2602.00002", "rank": 2, "relevance": 3,
+                          "selected": False, "reason": "below the cutoffs"}],
+        "criteria_text": "## MoE", "prompt": "", "unscored": [],
+    }  # fmt: skip
+    engine = create_engine(store_url)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0003")
+        conn.execute(
+            Base.metadata.tables["digests"].insert(),
+            [{"subscription": "slack:C1", "day": DAY1, "status": "built", "message": "",
+              "criteria_hash": "h1", "payload": old, "created_at": datetime.now(UTC)}],
+        )  # fmt: skip
+    engine.dispose()
+    store = Store(store_url)
+    store.save_listing(DAY1, [_paper("2602.00001")])
+    digest = store.digest("slack:C1", DAY1)
+    assert digest is not None and (digest.day, digest.scanned, digest.categories) == (
+        DAY1, 2, ("cs.LG",),
+    )  # fmt: skip
+    assert [(e.paper.id, e.score.relevance, e.selected) for e in digest.entries] == [
+        ("2602.00001", 9, True),
+        ("2602.00002", 3, False),
+    ]
+    assert digest.entries[0].paper.title == _paper("2602.00001").title
+    assert digest.usage[0].model == "local" and digest.cutoffs.novelty == 7
+    store.close()
+
+    engine = create_engine(store_url)  # and back down, for a paperdigest of 0003
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0003")
+        payload = conn.execute(text("SELECT payload FROM digests")).scalar_one()
+    engine.dispose()
+    payload = json.loads(payload) if isinstance(payload, str) else payload
+    assert [r["id"] for r in payload["ranking"]] == ["2602.00001", "2602.00002"]
+    assert [p["title"] for p in payload["papers"]] == [_paper("2602.00001").title]

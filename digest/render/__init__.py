@@ -11,17 +11,15 @@ Layout (one folder per month):
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from bisect import bisect_left, bisect_right
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from digest.day import DayStatus, Digest
 from digest.render.html import render_day_html, render_index_html, render_month_html
-from digest.render.jsonout import digest_from_dict, digest_from_json, render_json
+from digest.render.jsonout import digest_from_json, render_json
 from digest.render.markdown import anchor, render_markdown
 
 __all__ = [
@@ -52,15 +50,13 @@ def _day_path(root: Path, kind: str, day: date) -> Path:
     return root / kind / f"{day:%Y-%m}" / f"{day.isoformat()}.{kind}"
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
+def _read_json(path: Path) -> Digest | None:
+    """A day's JSON document, or None (said in the log) when it cannot be read as one."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        date.fromisoformat(data["date"])
-        DayStatus(data["status"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        log.warning("skipping %s: %s", path, exc)
+        return digest_from_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        log.warning("skipping %s: %s", path, str(exc).splitlines()[0])
         return None
-    return data
 
 
 def _month_rows(
@@ -69,16 +65,15 @@ def _month_rows(
     """The month page's rows, from the JSON documents already written for that month."""
     rows = []
     for path in sorted((out_dir / "json" / month).glob("*.json")):
-        data = _read_json(path)
-        if data is None:
+        digest = _read_json(path)
+        if digest is None:
             continue
-        day = date.fromisoformat(data["date"])
-        papers = data.get("papers") or []
+        day = digest.day
         titles = [
-            (str(p.get("title", "")), f"{day.isoformat()}.html#{anchor(n)}")
-            for n, p in enumerate(papers[:TOP_TITLES], 1)
+            (e.paper.title, f"{day.isoformat()}.html#{anchor(n)}")
+            for n, e in enumerate(digest.selected[:TOP_TITLES], 1)
         ]
-        rows.append((day, DayStatus(data["status"]), len(papers), titles))
+        rows.append((day, digest.status, len(digest.selected), titles))
     return rows
 
 
@@ -112,11 +107,11 @@ def write_outputs(digest: Digest, out_dir: Path, known_days: list[date]) -> list
     for other in (prev_day, next_day):
         if other is None:
             continue
-        data = _read_json(_day_path(out_dir, "json", other))
-        if data is None:
+        neighbour = _read_json(_day_path(out_dir, "json", other))
+        if neighbour is None:
             continue
         before, after = _neighbours(days, other)
-        html = render_day_html(digest_from_dict(data), before, after, "index.html")
+        html = render_day_html(neighbour, before, after, "index.html")
         written.append(_write(_day_path(out_dir, "html", other), html))
 
     month = f"{day:%Y-%m}"

@@ -105,6 +105,41 @@ def learn(store: Store, criteria: Criteria) -> Learned:
     )
 
 
+def carry_labels(store: Store, old: Criteria, new: Criteria) -> str:
+    """Give `new` the labels of `old` that its unchanged topics still decide; say how many.
+
+    A wanted paper keeps its label when it fits an unchanged topic under both criteria; an
+    unwanted one when, under the new criteria, it fits an unchanged topic (not a new one)."""
+    if old.scoring_hash == new.scoring_hash:
+        return ""
+    rows = store.label_rows(old.scoring_hash)
+    labelled = sorted({pid for pid, _, _ in rows})
+    if not labelled:
+        return ""
+    unchanged = {t.name for t in set(old.topics) & set(new.topics)}
+    if not unchanged:
+        return (
+            f"no topic is unchanged, so none of the {len(labelled)} labelled papers of the old "
+            "criteria apply: the local scorer starts from zero-shot for these criteria"
+        )
+    papers = store.papers(labelled)
+    ids = [p.id for p in papers]
+    before = dict(zip(ids, local.topics_of(papers, old, store), strict=True))
+    after = dict(zip(ids, local.topics_of(papers, new, store), strict=True))
+    by_source: dict[str, dict[str, float]] = {}
+    for pid, label, source in rows:
+        if after.get(pid) in unchanged and (label < 0.5 or before.get(pid) in unchanged):
+            by_source.setdefault(source, {})[pid] = label
+    for source, labels in by_source.items():
+        store.save_labels(new.scoring_hash, labels, source)
+    kept = len({pid for labels in by_source.values() for pid in labels})
+    return (
+        f"kept {kept} of {len(labelled)} labelled papers, those the unchanged topics "
+        f"({', '.join(sorted(unchanged))}) decide; until the next digest learns from them (with "
+        f"{MIN_LABELS} or more), the local scorer scores these criteria zero-shot"
+    )
+
+
 def cascade_share(
     store: Store, criteria: Criteria, model: dict, min_measured: int = MIN_MEASURED
 ) -> dict:

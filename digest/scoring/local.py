@@ -153,7 +153,7 @@ class LocalScorer:
             novelty -= 3
         novelty = int(np.clip(novelty, 1, 10))
         by_meaning = topic_names[int(np.argmax(cos))]
-        topic = match.topic or by_meaning
+        topic = _topic(match, cos, topic_names)
         matched = topic if relevance >= 5 else None
         parts = [f"{topic}" if matched else "No close criterion"]
         if match.phrases and matched:
@@ -164,6 +164,18 @@ class LocalScorer:
         if self.model is not None:
             parts.append("learned from labels")
         return Score(paper.id, relevance, novelty, "; ".join(parts), matched, self.name, raw=raw)
+
+
+def _topic(match: Match, cos: np.ndarray, names: list[str]) -> str:
+    """The topic a paper fits: the one its phrases match, else the closest by meaning."""
+    return match.topic or names[int(np.argmax(cos))]
+
+
+def topics_of(papers: list[Paper], criteria: Criteria, vectors: embedding.VectorStore) -> list[str]:
+    """Each paper's topic under the criteria, as the local scorer's comment names it."""
+    feats = features(papers, criteria, vectors)
+    names = [t.name for t in criteria.topics] or ["Keywords"]
+    return [_topic(m, c, names) for m, c in zip(feats.matches, feats.topic_cos, strict=True)]
 
 
 def fit(feats: Features, labels: np.ndarray, weights: np.ndarray | None = None) -> dict[str, Any]:

@@ -3,38 +3,50 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import fields
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 
+from digest.day import DIGEST, Digest
+from digest.papers import Paper
 from digest.store._base import StoreBase, aware, now
+from digest.store._papers import papers_by_id
 from digest.store.models import DigestRow, ShownRow
+
+# a stored entry names its paper by id only
+_PAPER_TEXT = {"entries": {"__all__": {"paper": {f.name for f in fields(Paper)} - {"id"}}}}
 
 
 class DigestStore(StoreBase):
-    def save_digest(
-        self,
-        subscription: str,
-        day: date,
-        status: str,
-        message: str,
-        criteria_hash: str,
-        payload: dict[str, Any],
-    ) -> None:
-        """One digest per (subscription, day): a later build of the same day replaces it."""
-        row = {"subscription": subscription, "day": day, "status": status, "message": message,
-               "criteria_hash": criteria_hash, "payload": payload, "created_at": now()}  # fmt: skip
+    def save_digest(self, digest: Digest) -> None:
+        """One digest per (subscription, day): a later build of the same day replaces it.
+
+        Its whole ranking is kept, each paper by id (its text is in the papers table)."""
+        row = {"subscription": digest.subscription, "day": digest.day,
+               "status": str(digest.status), "message": digest.message,
+               "criteria_hash": digest.criteria_hash, "created_at": now(),
+               "payload": DIGEST.dump_python(digest, mode="json", exclude=_PAPER_TEXT)}  # fmt: skip
         with self.session() as s, s.begin():
             self.upsert(s, DigestRow, [row], ["subscription", "day"])
 
-    def digest(self, subscription: str, day: date | None = None) -> dict[str, Any] | None:
-        """The stored digest payload of a day, or the latest one."""
+    def digest(self, subscription: str, day: date | None = None) -> Digest | None:
+        """The stored digest of a day, or the latest one, with its papers."""
         with self.session() as s:
             q = select(DigestRow).where(DigestRow.subscription == subscription)
             q = q.where(DigestRow.day == day) if day else q.order_by(DigestRow.day.desc())
             row = s.scalars(q.limit(1)).first()
-            return dict(row.payload) if row else None
+            if row is None:
+                return None
+            payload = dict(row.payload)
+            entries = payload.get("entries") or []
+            papers = papers_by_id(s, [e["paper"]["id"] for e in entries])
+        payload["entries"] = [
+            {**e, "paper": papers.get(e["paper"]["id"]) or Paper(e["paper"]["id"], "", "")}
+            for e in entries
+        ]
+        return DIGEST.validate_python(payload)
 
     def last_fetch(self) -> dict[str, Any] | None:
         """The most recent day outcome of any subscription: when, which day, what status."""

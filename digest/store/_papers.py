@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from digest.errors import NotFoundError
 from digest.papers import Paper
@@ -36,13 +37,8 @@ class PaperStore(StoreBase):
 
     def papers(self, paper_ids: list[str]) -> list[Paper]:
         """The stored papers among `paper_ids`, in id order."""
-        out: list[Paper] = []
         with self.session() as s:
-            for chunk in chunks(sorted(set(paper_ids)), 500):
-                out += [
-                    _paper(r) for r in s.scalars(select(PaperRow).where(PaperRow.id.in_(chunk)))
-                ]
-        return sorted(out, key=lambda p: p.id)
+            return sorted(papers_by_id(s, paper_ids).values(), key=lambda p: p.id)
 
     def paper(self, paper_id: str) -> Paper | None:
         with self.session() as s:
@@ -77,6 +73,15 @@ class PaperStore(StoreBase):
                     select(ListingRow.day).distinct().order_by(ListingRow.day.desc()).limit(n)
                 )
             )
+
+
+def papers_by_id(session: Session, paper_ids: Iterable[str]) -> dict[str, Paper]:
+    """The stored papers among `paper_ids`, by id."""
+    out: dict[str, Paper] = {}
+    for chunk in chunks(sorted(set(paper_ids)), 500):
+        for row in session.scalars(select(PaperRow).where(PaperRow.id.in_(chunk))):
+            out[row.id] = _paper(row)
+    return out
 
 
 def _paper_row(paper: Paper) -> dict:
