@@ -598,7 +598,7 @@ def status() -> None:
     from digest.status import status_report
 
     settings = _settings()
-    report = status_report(Store(settings.database.dsn), settings.serve.days, settings=settings)
+    report = status_report(Store(settings.database.dsn), settings)
     # Piped (cron, `docker exec` without -t) rich would cut lines at 80 columns: a chat id or
     # an error must be read whole, so there the width is unbounded; a terminal folds instead.
     out = console if console.is_terminal else Console(width=100_000)

@@ -77,8 +77,7 @@ async def run_service(settings: Settings, env: dict[str, str]) -> None:
     webhook = telegram is not None and settings.telegram.mode == "webhook"
     web_app = build_web_app(
         store, slack if slack and not secrets.slack_app_token else None,
-        telegram if webhook else None, secret, settings.serve.days,
-        status_token=secrets.status_token,
+        telegram if webhook else None, secret, settings, status_token=secrets.status_token,
     )  # fmt: skip
     addresses = [(settings.serve.health_host, settings.serve.health_port)]
     if slack is not None and not secrets.slack_app_token:

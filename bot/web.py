@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from digest.config import DEFAULTS, Settings
 from digest.status import status_report
 from digest.store import Store
 
@@ -27,15 +28,15 @@ def build_web_app(
     slack: Any | None = None,
     telegram: Any | None = None,
     telegram_secret: str = "",
-    days: str = "mon-fri",
+    settings: Settings = DEFAULTS,
     status_token: str = "",
 ) -> web.Application:
     """Routes for what is on: the store's /healthz (and /status with a token), Bolt, PTB."""
     app = web.Application()
     if store is not None:
-        app.router.add_get("/healthz", _health(store, days))
+        app.router.add_get("/healthz", _health(store, settings))
         if status_token:
-            app.router.add_get("/status", _status(store, days, status_token))
+            app.router.add_get("/status", _status(store, settings, status_token))
     if slack is not None:
         app.router.add_post("/slack/events", _slack(slack))
     if telegram is not None:
@@ -43,11 +44,11 @@ def build_web_app(
     return app
 
 
-def _health(store: Store, days: str) -> Any:
+def _health(store: Store, settings: Settings) -> Any:
     async def healthz(request: web.Request) -> web.Response:
         """Ok and counts only, nothing that names a chat; 503 when the store cannot be read."""
         try:
-            report = await asyncio.to_thread(status_report, store, days)
+            report = await asyncio.to_thread(status_report, store, settings)
         except Exception as exc:  # the store is down: say so, do not crash the server
             log.warning("healthz: the store cannot be read (%s)", type(exc).__name__)
             return web.json_response({"ok": False}, status=503, dumps=json.dumps)
@@ -62,7 +63,7 @@ def _health(store: Store, days: str) -> Any:
     return healthz
 
 
-def _status(store: Store, days: str, token: str) -> Any:
+def _status(store: Store, settings: Settings, token: str) -> Any:
     expected = f"Bearer {token}".encode()
 
     async def status(request: web.Request) -> web.Response:
@@ -71,7 +72,7 @@ def _status(store: Store, days: str, token: str) -> Any:
         if not hmac.compare_digest(given, expected):
             return web.Response(status=401, headers={"WWW-Authenticate": "Bearer"})
         try:
-            body, code = await asyncio.to_thread(status_report, store, days), 200
+            body, code = await asyncio.to_thread(status_report, store, settings), 200
         except Exception as exc:  # the store is down: say so, do not crash the server
             body, code = {"ok": False, "error": type(exc).__name__}, 503
         return web.json_response(body, status=code, dumps=json.dumps)

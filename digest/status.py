@@ -14,11 +14,9 @@ from digest.store import Store
 LATE = timedelta(minutes=30)  # a chat without its digest this long after its time is a problem
 
 
-def status_report(
-    store: Store, days: str = "mon-fri", now: datetime | None = None, settings: Settings = DEFAULTS
-) -> dict:
+def status_report(store: Store, settings: Settings = DEFAULTS, now: datetime | None = None) -> dict:
     """A JSON-ready summary of the service's state; `problems` names each with its reason."""
-    now = now or datetime.now(UTC)
+    now, days = now or datetime.now(UTC), settings.serve.days
     subs = []
     problems: list[dict[str, str]] = []
     failures = 0
