@@ -2,13 +2,18 @@
 date order (2025-11-11 ... 2026-02-10), with the default criteria and the local scorer.
 
 Each day, as `serve` does it: the local model is refitted from the labels so far (once, before
-the day is scored; kept only if it ranks held-back labels better), the cascade's share comes from
-it (`scoring.cascade_fraction` 0.6 until a model has measured one, never below
-`scoring.cascade_floor`), and the best share by the local scorer goes to the judge. The judge
-is simulated by the reference system's selection of that day (benchmarks/data/selected.json:
-its LLM's picks, so the judge is the real one of that system); the papers sent become LLM
-labels (wanted: selected). Per day: the share sent and the recall of the judge's selection
-among the papers sent. Goal: the share falls day over day while recall stays >= 0.97.
+the day is scored; kept only if it ranks held-back labels better), and the cascade's share comes
+from what the service knows then (`learning.cascade_share`): every pick the LLM made on the
+latest judged days, each ranked within its day by a model that never trained on it, gives the
+smallest share that keeps 97% of them with 90% confidence (a Clopper-Pearson bound; 1.0 with
+75 picks or fewer); the share in use moves to it by at most 10% a day, between
+`scoring.cascade_floor` and `scoring.cascade_fraction` (0.6, also the share before anything is
+measured). The best share by the local scorer goes to the judge. The judge is simulated by the
+reference system's selection of that day (benchmarks/data/selected.json: its LLM's picks, so
+the judge is the real one of that system); the papers sent become LLM labels (wanted:
+selected), and only those: the picks never sent stay unknown to the service. Per day: the share
+measured before the day (on how many picks), the share sent and the recall of the judge's
+selection among the papers sent. Goal: the share falls day over day while recall stays >= 0.97.
 
     python benchmarks/learning_replay.py
 """
@@ -42,8 +47,9 @@ def main() -> None:
     criteria = Criteria.load(default_criteria_path())
     settings = load_settings(env={})
     selected = json.loads(SELECTED.read_text())
-    print("| day | papers | judge's picks | learned model (labels) | share sent | recall |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| day | papers | judge's picks | learned model (labels) | measured share (picks) "
+          "| share sent | recall |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(f"sqlite:///{tmp}/replay.sqlite3")
         for path in sorted(DAYS.glob("*.jsonl")):
@@ -62,8 +68,10 @@ def main() -> None:
                 criteria.scoring_hash, {pid: float(pid in wanted) for pid in sent}, "llm:judge"
             )
             learned = f"{model['id']} ({model['labels']})" if model else "none (zero-shot)"
-            print(f"| {day} | {len(papers)} | {len(wanted)} | {learned} | {share:.2f} | "
-                  f"{recall:.3f} |")  # fmt: skip
+            measured = (f"{model['share']:.2f} ({len(model['measured'])})"
+                        if model and "share" in model else "none")  # fmt: skip
+            print(f"| {day} | {len(papers)} | {len(wanted)} | {learned} | {measured} | "
+                  f"{share:.2f} | {recall:.3f} |")  # fmt: skip
         store.close()
 
 

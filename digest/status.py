@@ -9,6 +9,7 @@ from typing import Any
 from digest.config import DEFAULTS, Settings
 from digest.criteria import Criteria
 from digest.scoring.factory import cascade_fraction
+from digest.scoring.learning import measured_recall
 from digest.store import Store
 
 LATE = timedelta(minutes=30)  # a chat without its digest this long after its time is a problem
@@ -91,10 +92,11 @@ def _learning(store: Store, sub_id: str, settings: Settings) -> dict[str, Any] |
     model = store.model(criteria.scoring_hash, "local")
     if model is None:
         return None
+    share = cascade_fraction(settings, model)
     return {
         "model": model["id"],
         "labels": model["labels"],
-        "cascade_share": cascade_fraction(settings, model),
-        "measured_recall": model.get("recall"),
+        "cascade_share": share,
+        "measured_recall": measured_recall(model, share),  # of the LLM's picks, at that share
         "measured_on": model.get("measured_on"),
     }

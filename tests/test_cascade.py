@@ -201,30 +201,31 @@ def test_cli_score_records_usage_and_summarises_on_stderr(
 def test_learning_from_the_llm_shrinks_what_the_cascade_sends(
     scored_store: Store, criteria: Criteria, fake: FakeOpenAI
 ) -> None:
-    """Day 1: the LLM judges 414 papers, which become labels; before day 2 the local model is
-    refitted from them. Its picks held back from training are too few (< 20) to trust a
-    smaller share yet: the cascade still sends 60%. With enough of them, the share is the
-    quantile of their ranks that keeps 97%."""
+    """Day 1: the LLM judges 414 papers and wants 80; before day 2 the local model is refitted,
+    and each of the 80 picks is ranked by a model that never trained on it. 80 picks are just
+    enough to certify, with 90% confidence, a share that keeps 97% of them: the worst-placed
+    pick's place. The cascade moves towards it by at most 10% a day; status says so.
+    Learning again with no new judgements measures the same day again: no further shrink."""
     from datetime import date
 
     from digest.pipeline import learn_for_day
-    from digest.scoring.learning import cascade_share
     from digest.status import status_report
     from digest.subscriptions import Subscription
 
     run(scored_store, criteria, cascade(scored_store, criteria, fake))
     learned = asyncio.run(learn_for_day(scored_store, criteria, date(2026, 2, 11)))
-    assert learned.startswith("learned from 414 labelled papers"), learned
+    assert learned.startswith("learned from 414 labelled papers (80 wanted"), learned
     model = scored_store.model(criteria.scoring_hash, "local")
-    assert "share" not in model and cascade(scored_store, criteria, fake).fraction == 0.6
-
-    measured = cascade_share(scored_store, criteria, model, min_measured=10)
-    assert measured["recall"] >= 0.97 and 0 < measured["share"] < 0.6
-    scored_store.save_model(criteria.scoring_hash, "local", {**model, **measured})
+    assert len(model["measured"]) == 80 and model["share"] == max(model["measured"])
     tomorrow = cascade(scored_store, criteria, fake)
-    assert tomorrow.fraction == max(0.2, measured["share"]) < 0.6
+    assert tomorrow.fraction == max(0.6 * 0.9, model["share"]) < 0.6
+
     scored_store.save_subscription(Subscription(id="default", platform="terminal", chat="x"))
     scored_store.save_criteria("default", criteria.to_text(), criteria.hash)
     learning = status_report(scored_store)["subscriptions"][0]["learning"]
     assert learning["cascade_share"] == tomorrow.fraction
-    assert learning["measured_recall"] == measured["recall"]
+    assert learning["measured_recall"] == 1.0  # every pick measured is within that share
+    assert learning["measured_on"].startswith("the LLM's 80 picks of 1 day(s)")
+
+    asyncio.run(learn_for_day(scored_store, criteria, date(2026, 2, 12)))
+    assert cascade(scored_store, criteria, fake).fraction == tomorrow.fraction

@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from bot.answer import run
 from bot.commands import Context, Deps
@@ -165,3 +166,34 @@ def test_following_an_author_keeps_every_label_and_the_model(deps: Deps) -> None
     assert not reply.error and "labelled papers" not in " ".join(reply.lines)
     _, new = current_criteria(deps.store, "default")
     assert new.scoring_hash == old.scoring_hash  # authors skip scoring: the same labels apply
+
+
+def test_a_share_is_certified_only_by_enough_picks() -> None:
+    """The share the cascade may send keeps 97% of the LLM's picks with 90% confidence: the
+    same 2% of picks placed low costs a large share on 100 picks and none on 1000, and 75
+    picks, however well placed, certify nothing smaller than the whole day (their plain 97%
+    quantile would say 0.2, 0.2 and 0.1)."""
+    from digest.scoring.learning import certified_share
+
+    assert certified_share([0.2] * 98 + [0.9] * 2) == 0.9
+    assert certified_share([0.2] * 980 + [0.9] * 20) == 0.2
+    assert certified_share([0.1] * 75) == 1.0
+    assert certified_share([]) == 1.0
+
+
+def test_the_cascade_share_falls_a_tenth_a_day_at_most_and_never_below_the_floor() -> None:
+    """Each judged day's measured share, replayed: 0.6 configured, a measured 0.1 lets it fall
+    to 0.54, 0.486, ... and never below the floor (0.2); a measurement that needs more raises
+    it at once, never above the configured share."""
+    from digest.scoring.factory import cascade_fraction
+
+    settings = load_settings(env={})
+
+    def fraction(*shares: float) -> float:
+        return cascade_fraction(settings, {"shares": [[f"d{i}", s] for i, s in enumerate(shares)]})
+
+    assert cascade_fraction(settings, None) == fraction() == 0.6
+    assert fraction(0.1) == pytest.approx(0.54) and fraction(0.1, 0.1) == pytest.approx(0.486)
+    assert fraction(*[0.1] * 30) == 0.2
+    assert fraction(*[0.1] * 30, 0.45) == 0.45 and fraction(0.1, 0.9) == 0.6
+    assert fraction(0.56) == 0.56  # a measured share within a tenth of the one in use

@@ -10,6 +10,7 @@ from digest.config import Settings, load_secrets
 from digest.criteria import Criteria
 from digest.errors import ConfigError
 from digest.scoring import Scorer
+from digest.scoring.learning import MAX_SHRINK
 from digest.scoring.local import NAME as LOCAL
 from digest.scoring.local import LocalScorer
 from digest.store import Store
@@ -65,12 +66,15 @@ def make_scorer(
 
 
 def cascade_fraction(settings: Settings, model: dict | None) -> float:
-    """The configured share, or the share a learned model measured (learning.cascade_share),
-    never above the configured one nor below the floor."""
-    configured = settings.scoring.cascade_fraction
-    if model is None or "share" not in model:
-        return configured
-    return min(configured, max(settings.scoring.cascade_floor, float(model["share"])))
+    """The share of a day the cascade sends the LLM: the configured one until a learned model
+    has measured a smaller one (learning.cascade_share), then each judged day's measured
+    share, replayed in order: never above the configured share nor below the floor, and
+    falling at most learning.MAX_SHRINK a day (it rises as soon as a measurement says so)."""
+    configured, floor = settings.scoring.cascade_fraction, settings.scoring.cascade_floor
+    fraction = configured
+    for _, share in (model or {}).get("shares", []):
+        fraction = min(configured, max(floor, float(share), (1 - MAX_SHRINK) * fraction))
+    return fraction
 
 
 def _client(settings: Settings, env: Mapping[str, str] | None) -> openai.AsyncOpenAI:

@@ -3,13 +3,17 @@ and llm runs, and reference digests (`learn --reference`).
 
 One paper in HELD_BACK (by id) is never trained on: a new model is kept only when it ranks those
 held-back labels better than the scorer in use (the model learned before, or the zero-shot
-scorer). Learning with too few labels is a clear no-op.
+scorer). Learning with too few labels is a clear no-op. Each learning also measures how small a
+share of a day the cascade may send the LLM (`cascade_share`).
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import date
+from math import lgamma
+from typing import Any
 
 import numpy as np
 
@@ -20,9 +24,11 @@ from digest.store import Store
 # how much one label of each kind weighs; a person's rating counts most
 WEIGHTS = {"rating": 3.0, "reference": 2.0, "llm": 1.0}
 RECALL = 0.97  # of the LLM's latest selection, kept by the share the cascade sends it
-MIN_LABELS = 20  # labelled papers before learning starts
-MIN_MEASURED = 20  # held-back papers the LLM wanted, before the cascade's share may shrink
+CONFIDENCE = 0.9  # that the share keeps RECALL: a one-sided Clopper-Pearson bound
+MAX_SHRINK = 0.1  # the share in use falls at most this much (relatively) per judged day
 MEASURED_DAYS = 10  # the latest LLM-judged days the share is measured on: a bounded daily cost
+HISTORY = 30  # measured shares kept in a model, the share in use is replayed from them
+MIN_LABELS = 20  # labelled papers before learning starts
 MIN_EACH = 5  # of wanted and of unwanted papers
 HELD_BACK = 5  # one paper in this many (by id) judges a new model against the current one
 
@@ -62,13 +68,7 @@ def label_counts(store: Store, criteria: Criteria) -> dict[str, int]:
 def learn(store: Store, criteria: Criteria) -> Learned:
     """Refit the local scorer on every stored label for the criteria, if that does better."""
     key = criteria.scoring_hash
-    grades: dict[str, list[tuple[float, float]]] = {}
-    for pid, label, source in store.label_rows(key):
-        grades.setdefault(pid, []).append((label, WEIGHTS.get(kind(source), 1.0)))
-    papers = [p for p in store.papers(list(grades)) if p.id in grades]
-    y = np.array([np.average([g for g, _ in grades[p.id]], weights=[w for _, w in grades[p.id]])
-                  for p in papers])  # fmt: skip
-    w = np.array([sum(w for _, w in grades[p.id]) for p in papers])
+    papers, y, w = _labelled(store, criteria)
     wanted = int((y >= 0.5).sum()) if len(y) else 0
     if len(papers) < MIN_LABELS or min(wanted, len(papers) - wanted) < MIN_EACH:
         return Learned(
@@ -85,6 +85,9 @@ def learn(store: Store, criteria: Criteria) -> Learned:
         before = _precision(local.raw_scores(feats.take(held), current), y[held])
         after = _precision(local.raw_scores(feats.take(held), params), y[held])
         if after <= before:
+            if current is not None:  # the LLM's latest judgements still measure its share
+                remeasured = {**current, **cascade_share(store, criteria, current)}
+                store.save_model(key, local.NAME, remeasured)
             return Learned(
                 False,
                 f"kept {in_use}: on {int(held.sum())} held-back labels a refit ranks no better "
@@ -93,7 +96,9 @@ def learn(store: Store, criteria: Criteria) -> Learned:
         judged = f"; on {int(held.sum())} held-back labels {before:.2f} -> {after:.2f}"
     else:
         judged = "; too few held-back labels of both kinds to compare, so it replaces " + in_use
-    params.update(cascade_share(store, criteria, params))
+    params.update(
+        cascade_share(store, criteria, {**params, "shares": (current or {}).get("shares", [])})
+    )
     store.save_model(key, local.NAME, params)
     counts = label_counts(store, criteria)
     return Learned(
@@ -140,38 +145,109 @@ def carry_labels(store: Store, old: Criteria, new: Criteria) -> str:
     )
 
 
-def cascade_share(
-    store: Store, criteria: Criteria, model: dict, min_measured: int = MIN_MEASURED
-) -> dict:
-    """The share of a day the cascade must send so that RECALL of the papers the LLM wanted
-    come within it, ranked by `model`: the RECALL quantile of those papers' rank within their
-    day, over the latest MEASURED_DAYS LLM-judged days ({} with fewer than `min_measured`).
+def cascade_share(store: Store, criteria: Criteria, model: dict[str, Any]) -> dict[str, Any]:
+    """How small a share of a day the cascade may send the LLM with `model` as its prefilter,
+    measured on the papers the LLM wanted in its latest MEASURED_DAYS judged days.
 
-    Only held-back papers count (the model never trained on them), and only papers the LLM
-    saw have its judgement: the papers it did not see are not counted."""
-    wanted = {
-        pid for pid, grade, source in store.label_rows(criteria.scoring_hash)
-        if kind(source) == "llm" and grade >= 0.5 and _held_back(pid)
-    }  # fmt: skip
+    - Each wanted paper is ranked, within its day, by a model that never trained on it: the
+      held-back fifth by `model` itself, each other fifth (by id) by a refit without that
+      fifth. So every pick of the LLM measures, not only the held-back ones.
+    - The share is the smallest that keeps RECALL of those picks with CONFIDENCE
+      (`certified_share`): their plain RECALL quantile is optimistic on a few picks, and
+      with 75 picks or fewer no share short of the whole day is certified (1.0).
+    - The share is appended to `model['shares']`, one per latest judged day; the cascade
+      replays them (`factory.cascade_fraction`) so that the share in use falls at most
+      MAX_SHRINK a day: the LLM's judgements come only from the papers it was sent, so the
+      picks below the share in use are never seen, and a share far below it is not measured.
+
+    The places measured are kept (`measured`), so that status can say what recall the
+    share in use keeps of them."""
     days = store.labelled_days(criteria.scoring_hash, "llm:")[-MEASURED_DAYS:]
-    places: list[float] = []  # each wanted paper's rank within its day, as a share of the day
-    for day in days:
-        papers = store.papers_of_day(day)
-        raw = local.raw_scores(local.features(papers, criteria, store), model)
-        order = np.argsort(-raw, kind="stable")
-        places += [(r + 1) / len(papers) for r, i in enumerate(order) if papers[i].id in wanted]
-    if len(places) < min_measured:
+    places = _measured_places(store, criteria, model, days)
+    if not places:
         return {}
-    share = float(np.quantile(places, RECALL, method="higher"))
+    share = certified_share(places)
+    day = days[-1].isoformat()
+    shares = [s for s in model.get("shares", []) if s[0] != day] + [[day, share]]
     return {
         "share": share,
-        "recall": float(np.mean(np.array(places) <= share)),
-        "measured_on": f"the LLM's {len(places)} held-back picks of {len(days)} day(s)",
+        "shares": shares[-HISTORY:],
+        "measured": places,
+        "measured_on": f"the LLM's {len(places)} picks of {len(days)} day(s), each ranked by a "
+        "model that never trained on it",
     }
 
 
+def certified_share(places: list[float]) -> float:
+    """The smallest share that keeps RECALL of picks placed at `places` (shares of their day),
+    with CONFIDENCE: the place of the k-th best-placed pick, k the fewest of the n picks whose
+    one-sided Clopper-Pearson lower bound on k/n is RECALL or more (a share keeping only
+    RECALL would hold k or more of n picks with a chance of 1 - CONFIDENCE at most).
+    1.0 when no k is enough: with 75 picks or fewer, even all of them are too few."""
+    n, ordered = len(places), sorted(places)
+    log_p, log_q = np.log(RECALL), np.log1p(-RECALL)
+    tail = 0.0  # P(Binomial(n, RECALL) >= k), k falling from n
+    for k in range(n, 0, -1):
+        tail += np.exp(lgamma(n + 1) - lgamma(k + 1) - lgamma(n - k + 1) + k * log_p
+                       + (n - k) * log_q)  # fmt: skip
+        if tail > 1 - CONFIDENCE:
+            return ordered[k] if k < n else 1.0
+    return ordered[0] if n else 1.0
+
+
+def measured_recall(model: dict[str, Any] | None, share: float) -> float | None:
+    """The recall a share keeps of the LLM's picks that measured the model (None: none did)."""
+    measured = (model or {}).get("measured")
+    if not measured:
+        return None
+    return float(np.mean(np.array(measured) <= share + 1e-9))
+
+
+def _measured_places(
+    store: Store, criteria: Criteria, model: dict[str, Any], days: list[date]
+) -> list[float]:
+    """The LLM's picks of these days, each as its place within its day (a share of the day,
+    1/n .. 1) when ranked by a model that never trained on it; sorted."""
+    picks = {pid for pid, grade, source in store.label_rows(criteria.scoring_hash)
+             if kind(source) == "llm" and grade >= 0.5}  # fmt: skip
+    if not picks or not days:
+        return []
+    papers, y, w = _labelled(store, criteria)
+    feats = local.features(papers, criteria, store)
+    fold = np.array([_fold(p.id) for p in papers])
+    models = {0: model}  # the held-back fifth: `model` never trained on it
+    for f in range(1, HELD_BACK):
+        models[f] = local.fit(feats.take(fold != f), y[fold != f], w[fold != f])
+    places: list[float] = []
+    for day in days:
+        listed = store.papers_of_day(day)
+        day_feats = local.features(listed, criteria, store)
+        for f, m in models.items():
+            order = np.argsort(-local.raw_scores(day_feats, m), kind="stable")
+            places += [(r + 1) / len(listed) for r, i in enumerate(order)
+                       if listed[i].id in picks and _fold(listed[i].id) == f]  # fmt: skip
+    return sorted(places)
+
+
+def _labelled(store: Store, criteria: Criteria) -> tuple[list, np.ndarray, np.ndarray]:
+    """The labelled papers of the criteria, their grades and weights (labels of all kinds)."""
+    grades: dict[str, list[tuple[float, float]]] = {}
+    for pid, label, source in store.label_rows(criteria.scoring_hash):
+        grades.setdefault(pid, []).append((label, WEIGHTS.get(kind(source), 1.0)))
+    papers = [p for p in store.papers(list(grades)) if p.id in grades]
+    y = np.array([np.average([g for g, _ in grades[p.id]], weights=[w for _, w in grades[p.id]])
+                  for p in papers])  # fmt: skip
+    w = np.array([sum(w for _, w in grades[p.id]) for p in papers])
+    return papers, y, w
+
+
+def _fold(paper_id: str) -> int:
+    """The fifth (by id) a paper falls in; fifth 0 is held back from every refit."""
+    return int(hashlib.sha256(paper_id.encode()).hexdigest(), 16) % HELD_BACK
+
+
 def _held_back(paper_id: str) -> bool:
-    return int(hashlib.sha256(paper_id.encode()).hexdigest(), 16) % HELD_BACK == 0
+    return _fold(paper_id) == 0
 
 
 def _precision(raw: np.ndarray, y: np.ndarray) -> float:
