@@ -29,13 +29,14 @@ from digest.pipeline import (
     build_digest,
     current_criteria,
     fetch_listing,
+    label_reference,
     learn_for_day,
+    plan_day,
     rank_day,
     sample_listing,
     score_day,
     usage_of,
 )
-from digest.ranking import followed_in
 from digest.render import write_outputs
 from digest.scoring import Score, embedding, finish
 from digest.scoring.factory import make_scorer
@@ -111,10 +112,11 @@ def _settings() -> Settings:
     return load_settings(_State.config)
 
 
-def _stored_criteria(settings: Settings, store: Store) -> Criteria:
+def _stored_criteria(settings: Settings, store: Store, *, save_seed: bool = True) -> Criteria:
     """The terminal subscription's criteria, as a chat's: from the store, seeded once from
     `digest.criteria` (or the bundled default). A file edited since is only pointed out."""
-    version, criteria = current_criteria(store, settings.digest.subscription, _seed(settings))
+    sub = settings.digest.subscription
+    version, criteria = current_criteria(store, sub, _seed(settings), save_seed=save_seed)
     if settings.digest.criteria and version > 0:
         edited = Criteria.load(Path(settings.digest.criteria))
         if edited.hash != criteria.hash:
@@ -157,27 +159,22 @@ def run(
         )
         raise typer.Exit(EXIT_FAILED)
     store = Store(settings.database.dsn)
-    criteria = _stored_criteria(settings, store)
+    criteria = _stored_criteria(settings, store, save_seed=not dry_run)
     if listing.status is DayStatus.BUILT and not dry_run:
         learned = asyncio.run(learn_for_day(store, criteria, listing.day))
         if learned and not learned.startswith("not enough labels"):
             err.print(learned, highlight=False, markup=False)
     scorer = make_scorer(settings.scoring.scorer, store, criteria, settings)
     if dry_run:
-        from digest.scoring.cascade import dry_run as estimate
-
         console.print(
             f"{listing.day}: {listing.status.value}: {listing.message}",
             highlight=False,
             markup=False,
         )
-        judged = [p for p in listing.papers if not followed_in(p, criteria.authors)]
-        cached = store.scores([p.id for p in judged], criteria.scoring_hash, scorer.name)
-        todo = [p for p in judged if p.id not in cached]
         with console.status("estimating..."):
-            line = asyncio.run(finish(scorer, estimate(scorer, todo, criteria)))
+            plan = asyncio.run(finish(scorer, plan_day(store, listing, criteria, scorer)))
         console.print(
-            f"would score {len(todo)} papers ({len(cached)} cached): {line}",
+            f"would score {len(plan.todo)} papers ({len(plan.cached)} cached): {plan.estimate}",
             highlight=False,
             markup=False,
         )
@@ -384,11 +381,9 @@ def _eval_learning(days: list[tuple[Path, Path]], n: int, crit: Criteria, cutoff
     with tempfile.TemporaryDirectory(prefix="paperdigest-eval-") as tmp:
         scratch = Store(f"sqlite:///{tmp}/eval.sqlite3")
         for listing, reference in days[:n]:
-            papers = _read_papers(listing)
-            wanted = {r.id for r in read_reference(reference)}
-            scratch.save_listing(_day_of(listing), papers)
-            labels = {p.id: float(p.id in wanted) for p in papers}
-            scratch.save_labels(crit.scoring_hash, labels, f"reference:{reference.name}")
+            chosen = {r.id for r in read_reference(reference)}
+            source, day = f"reference:{reference.name}", _day_of(listing)
+            label_reference(scratch, crit, _read_papers(listing), chosen, source, day)
         with _working(f"learning from {n} days"):
             console.print(learn(scratch, crit).message, highlight=False, markup=False)
         model = scratch.model(crit.scoring_hash, "local")
@@ -442,11 +437,9 @@ def learn(
     store = Store(settings.database.dsn)
     crit = _stored_criteria(settings, store)
     if reference is not None and listing is not None:
-        papers = _read_papers(listing)
-        wanted = {p.id for p in read_reference(reference)}
-        store.save_papers(papers)
-        labels = {p.id: 1.0 if p.id in wanted else 0.0 for p in papers}
-        store.save_labels(crit.scoring_hash, labels, source=f"reference:{reference.name}")
+        chosen = {p.id for p in read_reference(reference)}
+        source = f"reference:{reference.name}"
+        label_reference(store, crit, _read_papers(listing), chosen, source)
     with _working("learning from the stored labels"):
         learned = learn_from_labels(store, crit)
     console.print(learned.message, highlight=False, markup=False)
