@@ -18,30 +18,39 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from digest.config import Settings, load_settings
-from digest.criteria import Criteria
-from digest.day import Cutoffs, DayStatus, Digest, Usage
-from digest.errors import DigestError, NotFoundError
-from digest.evaluation import evaluate, read_reference
-from digest.papers import dump_paper, read_listing
-from digest.pipeline import (
+from digest import (
+    Criteria,
+    Cutoffs,
     DayListing,
+    DayStatus,
+    Digest,
+    DigestError,
+    NotFoundError,
+    Score,
+    Settings,
+    Store,
+    Usage,
     build_digest,
     current_criteria,
+    dump_paper,
+    embedding_progress,
+    evaluate,
     fetch_listing,
+    finish,
     label_reference,
     learn_for_day,
+    load_settings,
+    make_scorer,
     plan_day,
     rank_day,
+    read_listing,
+    read_reference,
     sample_listing,
     score_day,
     usage_of,
+    write_outputs,
 )
-from digest.render import write_outputs
-from digest.scoring import Score, embedding, finish
-from digest.scoring.factory import make_scorer
-from digest.scoring.learning import learn as learn_from_labels
-from digest.store import Store
+from digest import learn as learn_from_labels
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 console = Console()
@@ -90,7 +99,7 @@ def _working(description: str) -> Iterator[None]:
         def report(done: int, total: int) -> None:
             progress.update(task, description="embedding", completed=done, total=total)
 
-        with embedding.reporting(report):
+        with embedding_progress(report):
             yield
 
 
@@ -251,7 +260,7 @@ def backfill(
 
     Example: paperdigest backfill --from 2026-04-01 --to 2026-04-02 --output april.jsonl
     """
-    from digest.papers.export_api import default_client, fetch_range
+    from digest import default_client, fetch_range
 
     settings = _settings()
     first, last = _day(start, "--from"), _day(end, "--to")
@@ -373,8 +382,7 @@ def _eval_learning(days: list[tuple[Path, Path]], n: int, crit: Criteria, cutoff
     """Learn from the first `n` days' references, then a line per later day."""
     import tempfile
 
-    from digest.scoring.learning import learn, share_for
-    from digest.scoring.local import LocalScorer
+    from digest import LocalScorer, learn, share_for
 
     if not 0 < n < len(days):
         raise DigestError(f"--learn-days {n}: give more listings than that ({len(days)} given)")
@@ -456,8 +464,7 @@ def why(
 
     Example: paperdigest why 2602.08007 --deep
     """
-    from digest.explain import deep_explain, explain
-    from digest.scoring.llm import LLMScorer
+    from digest import LLMScorer, deep_explain, explain
 
     settings = _settings()
     store = Store(settings.database.dsn)
@@ -587,7 +594,7 @@ def status() -> None:
     """
     from rich.table import Column
 
-    from digest.status import status_report
+    from digest import status_report
 
     settings = _settings()
     report = status_report(Store(settings.database.dsn), settings.serve.days, settings=settings)

@@ -17,24 +17,34 @@ from datetime import date
 
 from bot.readers import Audience, Source, sources
 from bot.replies import PaperCard, Reply, card
-from digest.config import Settings
-from digest.criteria import Criteria, Topic
-from digest.day import DayStatus
-from digest.errors import ConfigError, CriteriaError, DigestError, NotFoundError, UsageError, clip
-from digest.explain import explain
-from digest.papers import split_id
-from digest.pipeline import DayListing, current_criteria, rank_day
-from digest.ranking import same_author
-from digest.render.jsonout import digest_from_dict
-from digest.scoring import Scorer, finish
-from digest.scoring.learning import label_counts
-from digest.search import recent_days, search
-from digest.store import Store
-from digest.subscriptions import (
+from digest import (
+    ConfigError,
+    Criteria,
+    CriteriaError,
+    DayListing,
+    DayStatus,
+    DigestError,
+    NotFoundError,
+    Scorer,
+    Settings,
+    Store,
     Subscription,
+    Topic,
+    UsageError,
     check_categories,
     check_timezone,
+    clip,
+    current_criteria,
+    digest_from_dict,
+    explain,
+    finish,
+    label_counts,
     parse_time,
+    rank_day,
+    recent_days,
+    same_author,
+    search,
+    split_id,
     subscription_id,
 )
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from digest.store import Store
-from digest.subscriptions import Subscription
+from digest import Store, Subscription
 
 THIS_CHAT = "this chat"
 

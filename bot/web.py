@@ -15,8 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from digest.status import status_report
-from digest.store import Store
+from digest import Store, status_report
 
 log = logging.getLogger(__name__)
 TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
