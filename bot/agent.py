@@ -23,10 +23,7 @@ from bot.commands import SPECS, Context, Deps, UsageError, handle, parse
 from bot.phrasing import ID
 from bot.proposals import did_you_mean, propose
 from bot.replies import Button, PaperCard, Reply
-from digest.config import load_secrets
-from digest.day import Usage
-from digest.errors import clip
-from digest.papers import split_id
+from digest import Usage, clip, load_secrets, split_id
 
 if TYPE_CHECKING:
     from openai.types.chat import (

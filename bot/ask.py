@@ -28,7 +28,7 @@ from bot.commands import (
 from bot.phrasing import _NAME, ID, Interpretation, _plain, interpret, readings, resolve
 from bot.proposals import PROPOSAL_TTL, did_you_mean, proposal_key, propose
 from bot.replies import Reply
-from digest.errors import DigestError
+from digest import DigestError
 
 YES = frozenset(
     "yes|y|yep|yeah|yup|sure|ok|okay|confirm|confirmed|do it|apply|apply it|go ahead|"

@@ -18,30 +18,40 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from digest.config import Settings, load_settings
-from digest.criteria import Criteria
-from digest.day import Cutoffs, DayStatus, Digest, Usage
-from digest.errors import DigestError, NotFoundError
-from digest.evaluation import evaluate, read_reference
-from digest.papers import dump_paper, read_listing
-from digest.pipeline import (
+from digest import (
+    Criteria,
+    Cutoffs,
     DayListing,
+    DayStatus,
+    Digest,
+    DigestError,
+    NotFoundError,
+    Score,
+    Settings,
+    Store,
+    Usage,
     build_digest,
+    carry_labels,
     current_criteria,
+    dump_paper,
+    embedding_progress,
+    evaluate,
     fetch_listing,
+    finish,
+    label_reference,
     learn_for_day,
+    load_settings,
+    make_scorer,
+    plan_day,
     rank_day,
+    read_listing,
+    read_reference,
     sample_listing,
     score_day,
     usage_of,
+    write_outputs,
 )
-from digest.ranking import followed_in
-from digest.render import write_outputs
-from digest.scoring import Score, embedding, finish
-from digest.scoring.factory import make_scorer
-from digest.scoring.learning import carry_labels
-from digest.scoring.learning import learn as learn_from_labels
-from digest.store import Store
+from digest import learn as learn_from_labels
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 console = Console()
@@ -90,7 +100,7 @@ def _working(description: str) -> Iterator[None]:
         def report(done: int, total: int) -> None:
             progress.update(task, description="embedding", completed=done, total=total)
 
-        with embedding.reporting(report):
+        with embedding_progress(report):
             yield
 
 
@@ -112,10 +122,11 @@ def _settings() -> Settings:
     return load_settings(_State.config)
 
 
-def _stored_criteria(settings: Settings, store: Store) -> Criteria:
+def _stored_criteria(settings: Settings, store: Store, *, save_seed: bool = True) -> Criteria:
     """The terminal subscription's criteria, as a chat's: from the store, seeded once from
     `digest.criteria` (or the bundled default). A file edited since is only pointed out."""
-    version, criteria = current_criteria(store, settings.digest.subscription, _seed(settings))
+    sub = settings.digest.subscription
+    version, criteria = current_criteria(store, sub, _seed(settings), save_seed=save_seed)
     if settings.digest.criteria and version > 0:
         edited = Criteria.load(Path(settings.digest.criteria))
         if edited.hash != criteria.hash:
@@ -158,27 +169,22 @@ def run(
         )
         raise typer.Exit(EXIT_FAILED)
     store = Store(settings.database.dsn)
-    criteria = _stored_criteria(settings, store)
+    criteria = _stored_criteria(settings, store, save_seed=not dry_run)
     if listing.status is DayStatus.BUILT and not dry_run:
         learned = asyncio.run(learn_for_day(store, criteria, listing.day))
         if learned and not learned.startswith("not enough labels"):
             err.print(learned, highlight=False, markup=False)
     scorer = make_scorer(settings.scoring.scorer, store, criteria, settings)
     if dry_run:
-        from digest.scoring.cascade import dry_run as estimate
-
         console.print(
             f"{listing.day}: {listing.status.value}: {listing.message}",
             highlight=False,
             markup=False,
         )
-        judged = [p for p in listing.papers if not followed_in(p, criteria.authors)]
-        cached = store.scores([p.id for p in judged], criteria.scoring_hash, scorer.name)
-        todo = [p for p in judged if p.id not in cached]
         with console.status("estimating..."):
-            line = asyncio.run(finish(scorer, estimate(scorer, todo, criteria)))
+            plan = asyncio.run(finish(scorer, plan_day(store, listing, criteria, scorer)))
         console.print(
-            f"would score {len(todo)} papers ({len(cached)} cached): {line}",
+            f"would score {len(plan.todo)} papers ({len(plan.cached)} cached): {plan.estimate}",
             highlight=False,
             markup=False,
         )
@@ -255,7 +261,7 @@ def backfill(
 
     Example: paperdigest backfill --from 2026-04-01 --to 2026-04-02 --output april.jsonl
     """
-    from digest.papers.export_api import default_client, fetch_range
+    from digest import default_client, fetch_range
 
     settings = _settings()
     first, last = _day(start, "--from"), _day(end, "--to")
@@ -377,19 +383,16 @@ def _eval_learning(days: list[tuple[Path, Path]], n: int, crit: Criteria, cutoff
     """Learn from the first `n` days' references, then a line per later day."""
     import tempfile
 
-    from digest.scoring.learning import learn, share_for
-    from digest.scoring.local import LocalScorer
+    from digest import LocalScorer, learn, share_for
 
     if not 0 < n < len(days):
         raise DigestError(f"--learn-days {n}: give more listings than that ({len(days)} given)")
     with tempfile.TemporaryDirectory(prefix="paperdigest-eval-") as tmp:
         scratch = Store(f"sqlite:///{tmp}/eval.sqlite3")
         for listing, reference in days[:n]:
-            papers = _read_papers(listing)
-            wanted = {r.id for r in read_reference(reference)}
-            scratch.save_listing(_day_of(listing), papers)
-            labels = {p.id: float(p.id in wanted) for p in papers}
-            scratch.save_labels(crit.scoring_hash, labels, f"reference:{reference.name}")
+            chosen = {r.id for r in read_reference(reference)}
+            source, day = f"reference:{reference.name}", _day_of(listing)
+            label_reference(scratch, crit, _read_papers(listing), chosen, source, day)
         with _working(f"learning from {n} days"):
             console.print(learn(scratch, crit).message, highlight=False, markup=False)
         model = scratch.model(crit.scoring_hash, "local")
@@ -443,11 +446,9 @@ def learn(
     store = Store(settings.database.dsn)
     crit = _stored_criteria(settings, store)
     if reference is not None and listing is not None:
-        papers = _read_papers(listing)
-        wanted = {p.id for p in read_reference(reference)}
-        store.save_papers(papers)
-        labels = {p.id: 1.0 if p.id in wanted else 0.0 for p in papers}
-        store.save_labels(crit.scoring_hash, labels, source=f"reference:{reference.name}")
+        chosen = {p.id for p in read_reference(reference)}
+        source = f"reference:{reference.name}"
+        label_reference(store, crit, _read_papers(listing), chosen, source)
     with _working("learning from the stored labels"):
         learned = learn_from_labels(store, crit)
     console.print(learned.message, highlight=False, markup=False)
@@ -464,8 +465,7 @@ def why(
 
     Example: paperdigest why 2602.08007 --deep
     """
-    from digest.explain import deep_explain, explain
-    from digest.scoring.llm import LLMScorer
+    from digest import LLMScorer, deep_explain, explain
 
     settings = _settings()
     store = Store(settings.database.dsn)
@@ -595,7 +595,7 @@ def status() -> None:
     """
     from rich.table import Column
 
-    from digest.status import status_report
+    from digest import status_report
 
     settings = _settings()
     report = status_report(Store(settings.database.dsn), settings)

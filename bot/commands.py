@@ -16,23 +16,36 @@ from dataclasses import dataclass, field, replace
 
 from bot.readers import Audience, Source, sources
 from bot.replies import PaperCard, Reply, card
-from digest.config import Settings
-from digest.criteria import Criteria, Topic
-from digest.day import DayStatus, Digest, Entry
-from digest.errors import ConfigError, CriteriaError, DigestError, NotFoundError, UsageError, clip
-from digest.explain import explain
-from digest.papers import split_id
-from digest.pipeline import DayListing, current_criteria, rank_day
-from digest.ranking import same_author
-from digest.scoring import Scorer, finish
-from digest.scoring.learning import carry_labels, label_counts
-from digest.search import recent_days, search
-from digest.store import Store
-from digest.subscriptions import (
+from digest import (
+    ConfigError,
+    Criteria,
+    CriteriaError,
+    DayListing,
+    DayStatus,
+    Digest,
+    DigestError,
+    Entry,
+    NotFoundError,
+    Scorer,
+    Settings,
+    Store,
     Subscription,
+    Topic,
+    UsageError,
+    carry_labels,
     check_categories,
     check_timezone,
+    clip,
+    current_criteria,
+    explain,
+    finish,
+    label_counts,
     parse_time,
+    rank_day,
+    recent_days,
+    same_author,
+    search,
+    split_id,
     subscription_id,
 )
 

@@ -9,19 +9,21 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.delivery import SHORT_WAIT, DeliveryReport, Sender, deliver_waiting, enqueue
-from digest.criteria import Criteria
-from digest.day import DayStatus, Digest
-from digest.pipeline import (
+from digest import (
+    LEASE,
+    Criteria,
     DayListing,
+    DayStatus,
+    Digest,
+    Scorer,
+    Store,
+    Subscription,
     build_digest,
     current_criteria,
+    finish,
     for_categories,
     learn_for_day,
 )
-from digest.scoring import Scorer, finish
-from digest.store import Store
-from digest.subscriptions import Subscription
-from digest.work import LEASE
 
 log = logging.getLogger(__name__)
 POSTED_STATUSES = (DayStatus.BUILT, DayStatus.NO_ANNOUNCEMENT)  # others are retried first

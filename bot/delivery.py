@@ -20,12 +20,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from bot.replies import PaperCard, Reply, card
-from digest.day import DayStatus, Digest
-from digest.errors import ChatMoved, ChatUnavailable, RetryLater  # also named here, as before
-from digest.store import OPEN, Store
-from digest.subscriptions import Subscription
-from digest.work import LEASE, renewed
-from digest.work import owner as claimant
+from digest import (  # ChatMoved, ChatUnavailable, RetryLater: also named here, as before
+    LEASE,
+    OPEN,
+    ChatMoved,
+    ChatUnavailable,
+    DayStatus,
+    Digest,
+    RetryLater,
+    Store,
+    Subscription,
+    renewed,
+)
+from digest import owner as claimant
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from digest.errors import DeliveryError
+from digest import DeliveryError
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import available_timezones
 
 from bot.readers import sources
-from digest.pipeline import current_criteria
-from digest.subscriptions import arxiv_categories
+from digest import arxiv_categories, current_criteria
 
 if TYPE_CHECKING:
     from bot.commands import Context, Deps

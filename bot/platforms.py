@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.delivery import Sender
-from digest.config import Settings, load_secrets
+from digest import Settings, load_secrets
 
 
 def senders(settings: Settings, env: dict[str, str] | None = None) -> dict[str, Sender]:

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from bot.commands import SPECS, Context, Deps, _may_change, parse
 from bot.replies import Button, Reply
-from digest.errors import clip
+from digest import clip
 
 PROPOSAL_TTL = timedelta(minutes=10)
 

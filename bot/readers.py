@@ -10,9 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from digest.day import Digest
-from digest.store import Store
-from digest.subscriptions import Subscription
+from digest import Digest, Store, Subscription
 
 THIS_CHAT = "this chat"
 

@@ -7,8 +7,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from digest.day import Entry
-from digest.ranking import AUTHOR_MATCH, same_author
+from digest import AUTHOR_MATCH, Entry, same_author
 
 
 @dataclass(frozen=True)

@@ -22,13 +22,20 @@ from apscheduler.triggers.cron import CronTrigger
 
 from bot.daily import DayReport, build_for
 from bot.delivery import DeliveryReport, Sender, deliver
-from digest.criteria import Criteria
-from digest.day import DayStatus
-from digest.pipeline import DayListing
-from digest.scoring import Scorer
-from digest.store import Claim, Store
-from digest.subscriptions import Subscription
-from digest.work import LEASE, describe, once, owner, renewed
+from digest import (
+    LEASE,
+    Claim,
+    Criteria,
+    DayListing,
+    DayStatus,
+    Scorer,
+    Store,
+    Subscription,
+    describe,
+    once,
+    owner,
+    renewed,
+)
 
 log = logging.getLogger(__name__)
 

@@ -25,14 +25,21 @@ from bot.commands import Deps
 from bot.delivery import STOPPING, Sender
 from bot.schedule import DailyScheduler
 from bot.web import bound_ports, build_web_app, start_sites
-from digest.config import Secrets, Settings, load_secrets
-from digest.criteria import Criteria
-from digest.errors import ConfigError
-from digest.pipeline import DayListing, fetch_listing
-from digest.scoring import Scorer
-from digest.scoring.factory import make_scorer
-from digest.store import Store
-from digest.work import WORKER, owner, renewed
+from digest import (
+    WORKER,
+    ConfigError,
+    Criteria,
+    DayListing,
+    Scorer,
+    Secrets,
+    Settings,
+    Store,
+    fetch_listing,
+    load_secrets,
+    make_scorer,
+    owner,
+    renewed,
+)
 
 log = logging.getLogger("paperdigest")
 

@@ -22,7 +22,7 @@ from bot.commands import Context, Deps, is_slow, writes
 from bot.delivery import ChatUnavailable, RetryLater
 from bot.pacing import RateLimited, reply_within
 from bot.replies import PaperCard, Reply, dump_reply, load_reply
-from digest.subscriptions import Subscription
+from digest import Subscription
 
 log = logging.getLogger(__name__)
 

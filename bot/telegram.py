@@ -31,7 +31,7 @@ from bot.commands import COMMAND_WORDS, SPECS, Context, Deps, writes
 from bot.delivery import ChatMoved, ChatUnavailable, RetryLater
 from bot.pacing import RateLimited, reply_within
 from bot.replies import PaperCard, Reply
-from digest.subscriptions import Subscription
+from digest import Subscription
 
 log = logging.getLogger(__name__)
 

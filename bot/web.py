@@ -15,9 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from digest.config import DEFAULTS, Settings
-from digest.status import status_report
-from digest.store import Store
+from digest import DEFAULTS, Settings, Store, status_report
 
 log = logging.getLogger(__name__)
 TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"

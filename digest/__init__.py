@@ -1,47 +1,168 @@
-"""paperdigest's engine: an arXiv day becomes a scored, ranked digest. Knows nothing of chat."""
+"""paperdigest's engine: an arXiv day becomes a scored, ranked digest. Knows nothing of chat.
 
-from digest.config import Settings, load_settings
+These names are its public surface: `bot/` imports them from here, never from a submodule
+(tests/test_imports.py checks). The few that pull in a heavy library (openai, arxiv) are
+imported on first use, so that `import digest` stays quick for the command line.
+"""
+
+import importlib as _importlib
+import typing as _typing
+
+from digest.config import DEFAULTS, Secrets, Settings, load_secrets, load_settings
 from digest.criteria import Criteria, Topic
 from digest.day import Cutoffs, DayStatus, Digest, Entry, Usage
 from digest.errors import (
+    ChatMoved,
+    ChatUnavailable,
     ConfigError,
     CriteriaError,
+    DeliveryError,
     DigestError,
     FeedParseError,
     FetchError,
     NotFoundError,
     ReferenceFormatError,
+    RetryLater,
     ScoringError,
+    UsageError,
+    clip,
 )
-from digest.papers import Paper
-from digest.pipeline import DayListing, build_digest, fetch_listing, sample_listing
-from digest.scoring import Score, Scorer
-from digest.store import Store
+from digest.evaluation import evaluate, read_reference
+from digest.explain import deep_explain, explain  # here `explain` is the function
+from digest.papers import Paper, dump_paper, read_listing, split_id
+from digest.pipeline import (
+    DayListing,
+    build_digest,
+    current_criteria,
+    fetch_listing,
+    for_categories,
+    label_reference,
+    learn_for_day,
+    plan_day,
+    rank_day,
+    sample_listing,
+    score_day,
+    usage_of,
+)
+from digest.ranking import AUTHOR_MATCH, same_author
+from digest.render import write_outputs
+from digest.scoring import Score, Scorer, finish
+from digest.scoring.embedding import reporting as embedding_progress
+from digest.scoring.factory import make_scorer
+from digest.scoring.learning import carry_labels, label_counts, learn, share_for
+from digest.scoring.local import LocalScorer
+from digest.search import recent_days, search  # and `search` too, not their modules
+from digest.status import status_report
+from digest.store import OPEN, Claim, Store
+from digest.subscriptions import (
+    Subscription,
+    arxiv_categories,
+    check_categories,
+    check_timezone,
+    parse_time,
+    subscription_id,
+)
+from digest.work import LEASE, WORKER, describe, once, owner, renewed
+
+if _typing.TYPE_CHECKING:
+    from digest.papers.export_api import default_client, fetch_range
+    from digest.scoring.llm import LLMScorer
+
+_LAZY = {  # name -> its module, imported on first use: each pulls in a heavy library
+    "LLMScorer": "digest.scoring.llm",  # openai
+    "default_client": "digest.papers.export_api",  # arxiv, requests
+    "fetch_range": "digest.papers.export_api",
+}
+
+
+def __getattr__(name: str) -> object:
+    """A lazy name (PEP 562): imported once, then bound here like the others."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
+    "AUTHOR_MATCH",
+    "DEFAULTS",
+    "LEASE",
+    "OPEN",
+    "WORKER",
+    "ChatMoved",
+    "ChatUnavailable",
+    "Claim",
     "ConfigError",
     "Criteria",
     "CriteriaError",
     "Cutoffs",
     "DayListing",
     "DayStatus",
+    "DeliveryError",
     "Digest",
     "DigestError",
     "Entry",
     "FeedParseError",
     "FetchError",
+    "LLMScorer",
+    "LocalScorer",
     "NotFoundError",
     "Paper",
     "ReferenceFormatError",
+    "RetryLater",
     "Score",
     "Scorer",
     "ScoringError",
+    "Secrets",
     "Settings",
     "Store",
+    "Subscription",
     "Topic",
     "Usage",
+    "UsageError",
+    "arxiv_categories",
     "build_digest",
+    "carry_labels",
+    "check_categories",
+    "check_timezone",
+    "clip",
+    "current_criteria",
+    "deep_explain",
+    "default_client",
+    "describe",
+    "dump_paper",
+    "embedding_progress",
+    "evaluate",
+    "explain",
     "fetch_listing",
+    "fetch_range",
+    "finish",
+    "for_categories",
+    "label_counts",
+    "label_reference",
+    "learn",
+    "learn_for_day",
+    "load_secrets",
     "load_settings",
+    "make_scorer",
+    "once",
+    "owner",
+    "parse_time",
+    "plan_day",
+    "rank_day",
+    "read_listing",
+    "read_reference",
+    "recent_days",
+    "renewed",
+    "same_author",
     "sample_listing",
+    "score_day",
+    "search",
+    "share_for",
+    "split_id",
+    "status_report",
+    "subscription_id",
+    "usage_of",
+    "write_outputs",
 ]

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 from digest.criteria import Criteria
 from digest.day import Digest, Entry
 from digest.errors import NotFoundError
 from digest.papers import Paper, split_id
 from digest.scoring import local
-from digest.scoring.llm import LLMScorer
 from digest.store import Store
+
+if TYPE_CHECKING:  # the module is heavy (openai): a caller of deep_explain has it already
+    from digest.scoring.llm import LLMScorer
 
 
 def explain(store: Store, subscription: str, paper_id: str, day: date | None = None) -> list[str]:

@@ -188,7 +188,7 @@ async def rank_day(
 ) -> Ranked:
     """Score what is not scored yet, then rank as a digest does (followed authors first)."""
     papers = listing.papers
-    followed = {p.id: a for p in papers if (a := followed_in(p, criteria.authors))}
+    followed = followed_of(listing, criteria)
     scores, fresh = await score_day(
         store, listing, criteria, scorer, followed, lease, keep_listing=keep_listing
     )
@@ -215,13 +215,10 @@ async def score_day(
     its scores. The papers are saved by the same claim, as the day's listing unless
     `keep_listing` is False (a file scored from the command line is not a day of arXiv).
     """
-    followed = followed or {}
-    to_score = [p for p in listing.papers if p.id not in followed]
+    to_score, scores, missing = await _stored(store, listing, criteria, scorer, followed or {})
     key = criteria.scoring_hash
     ids = [p.id for p in to_score]
-    scores = await asyncio.to_thread(store.scores, ids, key, scorer.name)
     fresh: list[Score] = []
-    missing = [p for p in to_score if p.id not in scores]
     if not missing:
         return scores, fresh
 
@@ -246,6 +243,62 @@ async def score_day(
     scores.update(await asyncio.to_thread(store.scores, [p.id for p in missing], key, scorer.name))
     scores.update({s.paper_id: s for s in fresh})
     return scores, fresh
+
+
+def followed_of(listing: DayListing, criteria: Criteria) -> dict[str, str]:
+    """The day's papers by a followed author (id -> the author): ranked first, never scored."""
+    return {p.id: a for p in listing.papers if (a := followed_in(p, criteria.authors))}
+
+
+async def _stored(
+    store: Store, listing: DayListing, criteria: Criteria, scorer: Scorer, followed: dict[str, str]
+) -> tuple[list[Paper], dict[str, Score], list[Paper]]:
+    """The papers the scorer judges (all but the followed authors'), the scores the store has
+    for them under the criteria, and the papers it has none for."""
+    to_score = [p for p in listing.papers if p.id not in followed]
+    ids = [p.id for p in to_score]
+    scores = await asyncio.to_thread(store.scores, ids, criteria.scoring_hash, scorer.name)
+    return to_score, scores, [p for p in to_score if p.id not in scores]
+
+
+@dataclass
+class Plan:
+    """What building a day's digest would score, and what it would cost (`run --dry-run`)."""
+
+    followed: dict[str, str]  # paper id -> followed author: ranked first, never scored
+    cached: dict[str, Score]  # scored before, read from the store
+    todo: list[Paper]  # still to score
+    estimate: str  # the scorer's one line on `todo`: papers, tokens, cost
+
+
+async def plan_day(store: Store, listing: DayListing, criteria: Criteria, scorer: Scorer) -> Plan:
+    """What `build_digest` would score of the day, by the same split, without scoring it: no
+    tokens are spent, no LLM is called and no digest is stored."""
+    from digest.scoring.cascade import dry_run  # imports openai: only a dry run needs it
+
+    followed = followed_of(listing, criteria)
+    _, cached, todo = await _stored(store, listing, criteria, scorer, followed)
+    return Plan(followed, cached, todo, await dry_run(scorer, todo, criteria))
+
+
+def label_reference(
+    store: Store,
+    criteria: Criteria,
+    papers: list[Paper],
+    chosen: set[str],
+    source: str,
+    day: date | None = None,
+) -> dict[str, float]:
+    """A reference digest's selection as labels that `learn` fits: 1.0 for each paper it chose,
+    0.0 for the rest of the listing it chose from. The papers are saved as `day`'s listing,
+    or (without a day: a file given on the command line) as papers only."""
+    if day is None:
+        store.save_papers(papers)
+    else:
+        store.save_listing(day, papers)
+    labels = {p.id: float(p.id in chosen) for p in papers}
+    store.save_labels(criteria.scoring_hash, labels, source)
+    return labels
 
 
 def usage_of(fresh: list[Score]) -> list[Usage]:
@@ -275,14 +328,17 @@ def for_categories(listing: DayListing, categories: tuple[str, ...]) -> DayListi
 
 
 def current_criteria(
-    store: Store, subscription: str, seed: str | Path | None = None
+    store: Store, subscription: str, seed: str | Path | None = None, *, save_seed: bool = True
 ) -> tuple[int, Criteria]:
     """A subscription's latest criteria version; the first call stores version 1 from `seed`
     (a criteria file, `digest.criteria`) or the bundled default. Only explicit changes write
-    later versions: chat commands and `paperdigest criteria set`."""
+    later versions: chat commands and `paperdigest criteria set`. With `save_seed` False (a
+    dry run) the seed is read but not stored: version 0."""
     versions = store.criteria_versions(subscription)
     if not versions:
         first = Criteria.load(Path(seed) if seed else default_criteria_path())
+        if not save_seed:
+            return 0, first
         store.save_criteria(subscription, first.to_text(), first.hash, "seed")
         versions = store.criteria_versions(subscription)
     version, _, text = versions[-1]

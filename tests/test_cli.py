@@ -10,6 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
+from digest.criteria import Criteria, default_criteria_path
+from digest.papers import read_listing
+from digest.store import Store
 from tests.fakes.arxiv import FakeArxiv, closed_port, recorded_atom, recorded_rss
 
 DATA = Path(__file__).parent / "data"
@@ -225,14 +228,28 @@ def test_run_stale_feed_exits_3_and_says_which(env: dict[str, str], tmp_path: Pa
 
 
 def test_dry_run_writes_nothing(env: dict[str, str], tmp_path: Path) -> None:
+    def stored(db: str) -> tuple[list, list, int]:
+        """The terminal subscription's digest days and criteria versions, and the scores."""
+        store = Store(f"sqlite:///{db}")
+        ids = [p.id for p in read_listing(SAMPLE)]
+        key = Criteria.load(default_criteria_path()).scoring_hash
+        scored = len(store.scores(ids, key, "local"))
+        found = store.digest_days("default"), store.criteria_versions("default"), scored
+        store.close()
+        return found
+
+    before = stored(env["PAPERDIGEST_DATABASE_PATH"])
     result = invoke(["run", "--sample", "--dry-run"], env)
     assert result.exit_code == 0
+    assert "2026-02-10: built: sample day 2026-02-10" in result.output
     assert "would score 0 papers (690 cached)" in result.output  # 2 by followed authors
+    assert stored(env["PAPERDIGEST_DATABASE_PATH"]) == before
     env["PAPERDIGEST_DATABASE_PATH"] = str(tmp_path / "empty.sqlite3")
     result = invoke(["run", "--sample", "--dry-run"], env)
     assert "would score 690 papers (0 cached): local: 690 papers, no tokens, $0.00" in " ".join(
         result.output.split()
     )
+    assert stored(env["PAPERDIGEST_DATABASE_PATH"]) == ([], [], 0)  # not even criteria v1
     assert not (tmp_path / "out").exists()
 
 

@@ -122,3 +122,66 @@ def test_the_engine_imports_nothing_from_the_bot() -> None:
     for name, imported in graph.items():
         if name.split(".")[0] == "digest":
             assert not {m for m in imported if m.split(".")[0] == "bot"}, name
+
+
+def engine_imports(name: str, source: str) -> list[tuple[int, str]]:
+    """What module `name` imports from the engine, anywhere in `source`: (line, `module`)
+    for `import module`, (line, `module:name`) for `from module import name`."""
+    package = name.rpartition(".")[0]
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(_parse(source)):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            found += [(node.lineno, f"{base}:{alias.name}") for alias in node.names]
+    return sorted(f for f in found if f[1].split(":")[0].split(".")[0] == "digest")
+
+
+def off_surface(imports: list[tuple[int, str]], public: list[str]) -> list[str]:
+    """The imports that are not `from digest import X` with X public."""
+    return [
+        f"line {line}: {what}"
+        for line, what in imports
+        if what.partition(":")[0] != "digest" or what.partition(":")[2] not in public
+    ]
+
+
+def test_the_public_surface_check_sees_every_kind_of_import() -> None:
+    source = (
+        "import digest.store\n"
+        "from digest import Store, _secret\n"
+        "from digest.pipeline import rank_day\n"
+        "def f():\n"
+        "    from digest.scoring import local\n"
+        "    from bot.logs import setup\n"
+        "if TYPE_CHECKING:\n"
+        "    from digest import *\n"
+    )
+    imports = engine_imports("bot.example", source)
+    assert off_surface(imports, ["Store"]) == [
+        "line 1: digest.store",
+        "line 2: digest:_secret",
+        "line 3: digest.pipeline:rank_day",
+        "line 5: digest.scoring:local",
+        "line 8: digest:*",
+    ]
+
+
+def test_the_bot_imports_only_the_engines_public_names() -> None:
+    """`from digest import X` with X in `digest.__all__`: never a submodule, never a name the
+    engine does not offer, so that the engine may change its insides without the bot."""
+    import digest
+
+    wrong = []
+    checked = 0
+    for path in sorted((ROOT / "bot").rglob("*.py")):
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        imports = engine_imports(name, path.read_text(encoding="utf-8"))
+        checked += len(imports)
+        wrong += [f"{path.relative_to(ROOT)} {w}" for w in off_surface(imports, digest.__all__)]
+    assert checked > 50  # the bot does use the engine: the walk saw its imports
+    assert wrong == []
