@@ -39,6 +39,7 @@ from digest import (
     current_criteria,
     explain,
     finish,
+    for_categories,
     label_counts,
     parse_time,
     rank_day,
@@ -653,8 +654,9 @@ async def _preview(cmd: Command, ctx: Context, deps: Deps) -> Reply:
         raise NotFoundError(f"the papers of {day} are not in the store")
     _, criteria = _criteria(deps, sub.id)
     scorer = deps.scorer_for(criteria)
-    listing = DayListing(day, DayStatus.BUILT, "", papers)
-    work = rank_day(deps.store, listing, criteria, scorer, sub.cutoffs, sub.top_k)
+    listing = for_categories(DayListing(day, DayStatus.BUILT, "", papers), sub.categories)
+    shown = set(digest.already_shown)  # ranked as the digest was: what it left out as shown
+    work = rank_day(deps.store, listing, criteria, scorer, sub.cutoffs, sub.top_k, shown)
     entries = (await finish(scorer, work)).entries
     now = [e for e in entries if e.selected]
     before = {e.paper.id for e in digest.selected}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 
 import pytest
 
@@ -198,11 +199,21 @@ def test_search(subscribed: Deps) -> None:
     assert not nothing.papers and "nothing close" in nothing.lines[-1]
 
 
-def test_preview_shows_what_enters_and_leaves(subscribed: Deps) -> None:
+def test_preview_shows_what_enters_and_leaves(deps: Deps, criteria: Criteria) -> None:
     assert is_slow("preview")
-    assert not say("threshold relevance=9 novelty=8", subscribed).error
-    reply = say("preview", subscribed)
-    assert "would be selected" in reply.lines[0] and "leave" in reply.lines[0]
+    assert say("subscribe", deps).title == "Subscribed"
+    store, sub = deps.store, deps.store.subscription("slack:C1")
+    probe = sample_digest(store, criteria, "probe", cutoffs=sub.cutoffs, top_k=sub.top_k)
+    seen = probe.selected[-1].paper.id
+    store.mark_shown(sub.id, date(2026, 2, 9), [seen])  # shown in this chat yesterday
+    sample_digest(store, criteria, sub.id, cutoffs=sub.cutoffs, top_k=sub.top_k)
+    assert store.digest(sub.id).already_shown == (seen,)
+    unchanged = say("preview", deps)  # ranked as the digest is: nothing moves
+    assert unchanged.lines[0].endswith("(0 enter, 0 leave).") and not unchanged.papers
+    assert not say("topk 5", deps).error
+    reply = say("preview", deps)
+    assert reply.lines[0].endswith("(0 enter, 5 leave).") and len(reply.lines) == 6
+    assert all(line.startswith("leaves: 2602.") for line in reply.lines[1:])
 
 
 def test_commands_before_subscribing_say_so(deps: Deps) -> None:
