@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -74,7 +75,7 @@ def cascade_fraction(settings: Settings, model: dict | None) -> float:
     fraction = configured
     for _, share in (model or {}).get("shares", []):
         fraction = min(configured, max(floor, float(share), (1 - MAX_SHRINK) * fraction))
-    return fraction
+    return math.ceil(round(fraction * 100, 6)) / 100  # whole percents, rounded up: a name
 
 
 def _client(settings: Settings, env: Mapping[str, str] | None) -> openai.AsyncOpenAI:
