@@ -3,17 +3,8 @@
 from __future__ import annotations
 
 import logging
-import os
-import re
 
-SECRET_NAME = re.compile(r"(TOKEN|SECRET|KEY|PASSWORD)", re.I)
-
-
-def secrets(env: dict[str, str] | None = None) -> list[str]:
-    """Values of the environment's secret-looking variables, longest first."""
-    env = dict(os.environ if env is None else env)
-    values = {v for k, v in env.items() if SECRET_NAME.search(k) and len(v) >= 6}
-    return sorted(values, key=len, reverse=True)
+from digest import secret_values
 
 
 class Redact(logging.Filter):
@@ -61,7 +52,7 @@ def setup(level: int = logging.INFO, env: dict[str, str] | None = None) -> None:
     """One line per event: time, level, logger, message; secrets redacted everywhere."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    handler.addFilter(Redact(secrets(env)))
+    handler.addFilter(Redact(secret_values(env)))
     logging.basicConfig(level=level, handlers=[handler], force=True)
     for name in QUIET:
         logging.getLogger(name).setLevel(max(level, logging.WARNING))

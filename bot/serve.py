@@ -13,9 +13,8 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import os
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -46,12 +45,12 @@ log = logging.getLogger("paperdigest")
 Stop = Callable[[], Awaitable[Any]]
 
 
-def serve(settings: Settings, env: dict[str, str] | None = None) -> None:
+def serve(settings: Settings, env: Mapping[str, str] | None = None) -> None:
     """Run until SIGTERM or SIGINT; the message being posted is finished first."""
-    asyncio.run(run_service(settings, dict(os.environ if env is None else env)))
+    asyncio.run(run_service(settings, env))
 
 
-async def run_service(settings: Settings, env: dict[str, str]) -> None:
+async def run_service(settings: Settings, env: Mapping[str, str] | None = None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -8,7 +8,7 @@ imported on first use, so that `import digest` stays quick for the command line.
 import importlib as _importlib
 import typing as _typing
 
-from digest.config import DEFAULTS, Secrets, Settings, load_secrets, load_settings
+from digest.config import DEFAULTS, Secrets, Settings, load_secrets, load_settings, secret_values
 from digest.criteria import Criteria, Topic
 from digest.day import Cutoffs, DayStatus, Digest, Entry, Usage
 from digest.errors import (
@@ -159,6 +159,7 @@ __all__ = [
     "sample_listing",
     "score_day",
     "search",
+    "secret_values",
     "share_for",
     "split_id",
     "status_report",

@@ -8,6 +8,7 @@ ConfigError naming the key and where it came from.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ SECRET_VARIABLES = {
     "openai_base_url": "OPENAI_BASE_URL",
     "status_token": f"{ENV_PREFIX}STATUS_TOKEN",
 }
+SECRET_NAME = re.compile(r"(TOKEN|SECRET|KEY|PASSWORD)", re.I)
 ENV_SECRETS = tuple(v for v in SECRET_VARIABLES.values() if v.startswith(ENV_PREFIX))
 _ANNOUNCE = {"new", "cross", "replace", "replace-cross"}
 
@@ -230,6 +232,14 @@ def load_secrets(env: Mapping[str, str] | None = None) -> Secrets:
     """The secrets set in `env` (the process environment by default); unset ones are empty."""
     env = os.environ if env is None else env
     return Secrets(**{name: env.get(variable, "") for name, variable in SECRET_VARIABLES.items()})
+
+
+def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
+    """The values of every secret-looking variable (the known ones and any other *TOKEN,
+    *SECRET, *KEY or *PASSWORD), longest first: what a log must never show."""
+    env = os.environ if env is None else env
+    values = {v for k, v in env.items() if SECRET_NAME.search(k) and len(v) >= 6}
+    return sorted(values, key=len, reverse=True)
 
 
 def config_dir() -> Path:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from bot.logs import Redact, secrets
+from bot.logs import Redact
+from digest import secret_values
 
 
 def test_secret_values_are_redacted_from_messages_and_tracebacks() -> None:
     env = {"SLACK_BOT_TOKEN": "xoxb-1234-abcd", "OPENAI_API_KEY": "sk-live-987", "HOME": "/root"}
-    values = secrets(env)
+    values = secret_values(env)
     assert values == ["xoxb-1234-abcd", "sk-live-987"]
     redact = Redact(values)
     record = logging.LogRecord(
