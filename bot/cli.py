@@ -152,7 +152,11 @@ def run(
         Path | None, typer.Option(help="Output folder (default: digest.out_dir).")
     ] = None,
     dry_run: Annotated[
-        bool, typer.Option(help="Fetch and count; score, store and write nothing.")
+        bool,
+        typer.Option(
+            help="Fetch, count and estimate the cost; call no LLM, and store no score, digest "
+            "or criteria (a cascade ranks with the local scorer to count what it would send)."
+        ),
     ] = False,
 ) -> None:
     """Build today's digest: fetch arXiv, score, rank, write Markdown, JSON and HTML.

@@ -14,7 +14,9 @@ from bot.cli import app
 from digest.config import load_settings
 from digest.criteria import Criteria
 from digest.evaluation import read_reference
+from digest.papers import Paper
 from digest.pipeline import build_digest, sample_listing
+from digest.scoring import local
 from digest.scoring.factory import make_scorer
 from digest.store import Store
 from tests.fakes.openai_server import FakeOpenAI
@@ -149,6 +151,22 @@ def cli_env(scored_db: Path, tmp_path: Path, fake: FakeOpenAI) -> dict[str, str]
     db = tmp_path / "cli.sqlite3"
     shutil.copy(scored_db, db)
     return env(fake, PAPERDIGEST_DATABASE_PATH=str(db), PAPERDIGEST_DIGEST_OUT_DIR=str(tmp_path))
+
+
+def test_a_dry_run_of_the_cascade_stores_no_score(
+    scored_store: Store, criteria: Criteria, fake: FakeOpenAI
+) -> None:
+    from digest.scoring.cascade import dry_run
+
+    papers = [
+        Paper(f"2699.0000{i}", f"Sparse mixture of experts, variant {i}", "We prune experts.")
+        for i in range(5)
+    ]
+    scorer = cascade(scored_store, criteria, fake)
+    line = asyncio.run(dry_run(scorer, papers, criteria))
+    assert line.startswith("cascade: 3 papers to gpt-5-mini: about") and fake.requests == []
+    ids = [p.id for p in papers]
+    assert scored_store.scores(ids, criteria.scoring_hash, local.NAME) == {}
 
 
 def test_cli_dry_run_run_usage_and_deep_why(cli_env: dict[str, str], fake: FakeOpenAI) -> None:

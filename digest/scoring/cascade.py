@@ -79,20 +79,24 @@ class CascadeScorer:
     async def aclose(self) -> None:
         await self.llm.aclose()
 
-    async def _local(self, papers: list[Paper], criteria: Criteria) -> list[Score]:
-        """Local scores, from the store's cache where it has them."""
+    async def _local(
+        self, papers: list[Paper], criteria: Criteria, keep: bool = True
+    ) -> list[Score]:
+        """Local scores, from the store's cache where it has them; new ones are kept unless
+        `keep` is False (a dry run)."""
         if self.store is None:
             return await self.local.score(papers, criteria)
         key = criteria.scoring_hash
         cached = self.store.scores([p.id for p in papers], key, self.local.name)
         fresh = await self.local.score([p for p in papers if p.id not in cached], criteria)
-        self.store.save_scores(fresh, key, self.local.name)
+        if keep:
+            self.store.save_scores(fresh, key, self.local.name)
         cached.update({s.paper_id: s for s in fresh})
         return [cached[p.id] for p in papers]
 
     async def plan(self, papers: list[Paper], criteria: Criteria) -> Estimate:
         """The dry run: what would go to the LLM, and its estimated tokens and cost."""
-        survivors, _ = self.split(await self._local(papers, criteria), papers)
+        survivors, _ = self.split(await self._local(papers, criteria, keep=False), papers)
         cached = self._llm_cached(survivors, criteria)
         return estimate(self.llm, [p for p in survivors if p.id not in cached], criteria)
 
