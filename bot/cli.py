@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from functools import partial, wraps
 from pathlib import Path
 from typing import Annotated, Any
@@ -46,9 +46,9 @@ from digest import (
     rank_day,
     read_listing,
     read_reference,
+    record_usage,
     sample_listing,
     score_day,
-    usage_of,
     write_outputs,
 )
 from digest import learn as learn_from_labels
@@ -315,9 +315,7 @@ def score(
     scores = [by_id[p.id] for p in papers if p.id in by_id]
     for s in scores:
         sys.stdout.write(json.dumps(s.to_line(), ensure_ascii=False) + "\n")
-    spent = [u for u in usage_of(fresh) if u.total_tokens]
-    for u in spent:
-        store.record_usage(datetime.now(UTC).date(), settings.digest.subscription, u)
+    spent = [u for u in record_usage(store, settings.digest.subscription, fresh) if u.total_tokens]
     err.print(_score_summary(judge.name, len(papers), scores, spent), highlight=False, markup=False)
 
 

@@ -40,9 +40,9 @@ from digest.pipeline import (
     learn_for_day,
     plan_day,
     rank_day,
+    record_usage,
     sample_listing,
     score_day,
-    usage_of,
 )
 from digest.ranking import AUTHOR_MATCH, same_author
 from digest.render import write_outputs
@@ -154,6 +154,7 @@ __all__ = [
     "read_listing",
     "read_reference",
     "recent_days",
+    "record_usage",
     "renewed",
     "same_author",
     "sample_listing",
@@ -164,6 +165,5 @@ __all__ = [
     "split_id",
     "status_report",
     "subscription_id",
-    "usage_of",
     "write_outputs",
 ]

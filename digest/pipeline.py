@@ -130,9 +130,7 @@ async def build_digest(
     base.unscored = tuple(p.id for p in unscored)
     base.scanned = len(papers)
     base.already_shown = tuple(sorted(shown & {p.id for p in papers}))
-    base.usage = usage_of(fresh)
-    for usage in base.usage:
-        store.record_usage(datetime.now(UTC).date(), subscription, usage)
+    base.usage = record_usage(store, subscription, fresh)
     fell_back = sum(e.score.fell_back for e in base.entries)
     base.notes = (
         *(f"the {cat} feed was empty today" for cat in listing.empty_feeds),
@@ -299,6 +297,14 @@ def label_reference(
     labels = {p.id: float(p.id in chosen) for p in papers}
     store.save_labels(criteria.scoring_hash, labels, source)
     return labels
+
+
+def record_usage(store: Store, subscription: str, fresh: list[Score]) -> list[Usage]:
+    """What the fresh scores cost, per judge, added to today's spend (`usage`, the budget)."""
+    usage = usage_of(fresh)
+    for u in usage:
+        store.record_usage(datetime.now(UTC).date(), subscription, u)
+    return usage
 
 
 def usage_of(fresh: list[Score]) -> list[Usage]:
