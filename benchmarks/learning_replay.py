@@ -2,18 +2,19 @@
 date order (2025-11-11 ... 2026-02-10), with the default criteria and the local scorer.
 
 Each day, as `serve` does it: the local model is refitted from the labels so far (once, before
-the day is scored; kept only if it ranks held-back labels better), and the cascade's share comes
-from what the service knows then (`learning.cascade_share`): every pick the LLM made on the
-latest judged days, each ranked within its day by a model that never trained on it, gives the
-smallest share that keeps 97% of them with 90% confidence (a Clopper-Pearson bound; 1.0 with
-75 picks or fewer); the share in use moves to it by at most 10% a day, between
-`scoring.cascade_floor` and `scoring.cascade_fraction` (0.6, also the share before anything is
-measured). The best share by the local scorer goes to the judge. The judge is simulated by the
-reference system's selection of that day (benchmarks/data/selected.json: its LLM's picks, so
-the judge is the real one of that system); the papers sent become LLM labels (wanted:
-selected), and only those: the picks never sent stay unknown to the service. Per day: the share
-measured before the day (on how many picks), the share sent and the recall of the judge's
-selection among the papers sent. Goal: the share falls day over day while recall stays >= 0.97.
+the day is scored; kept only if it ranks held-back labels better) and calibrated
+(`learning.cascade_share`): every paper the LLM judged on the latest judged days, scored by a
+model that never trained on it, fits the chance that the LLM picks a paper from its score (a
+logistic fit). The day's papers are then ranked by the model, and the cascade sends the smallest
+top share whose unsent papers hold at most 3% of the day's expected picks, each chance taken at
+its upper 75% bound (`learning.day_share`), between `scoring.cascade_floor` and
+`scoring.cascade_fraction` (0.6, also the share before any calibration). The judge is simulated
+by the reference system's selection of that day (benchmarks/data/selected.json: its LLM's picks,
+so the judge is the real one of that system); the papers sent become LLM labels (wanted:
+selected), and only those: the picks never sent stay unknown to the service. Per day: the
+calibration in use (judged papers, picks), the day's expected picks, the share sent and the
+recall of the judge's selection among the papers sent. Goal: the share falls day over day while
+recall stays >= 0.97.
 
     python benchmarks/learning_replay.py
 """
@@ -28,6 +29,8 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -35,7 +38,7 @@ from digest.config import load_settings  # noqa: E402
 from digest.criteria import Criteria, default_criteria_path  # noqa: E402
 from digest.papers import read_listing  # noqa: E402
 from digest.pipeline import learn_for_day  # noqa: E402
-from digest.scoring import local  # noqa: E402
+from digest.scoring import learning, local  # noqa: E402
 from digest.scoring.factory import cascade_fraction  # noqa: E402
 from digest.store import Store  # noqa: E402
 
@@ -47,9 +50,9 @@ def main() -> None:
     criteria = Criteria.load(default_criteria_path())
     settings = load_settings(env={})
     selected = json.loads(SELECTED.read_text())
-    print("| day | papers | judge's picks | learned model (labels) | measured share (picks) "
-          "| share sent | recall |")  # fmt: skip
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| day | papers | judge's picks | learned model (labels) | calibrated on (picks) "
+          "| expected picks | share sent | recall |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(f"sqlite:///{tmp}/replay.sqlite3")
         for path in sorted(DAYS.glob("*.jsonl")):
@@ -58,9 +61,10 @@ def main() -> None:
             store.save_listing(day, papers)
             asyncio.run(learn_for_day(store, criteria, day))
             model = store.model(criteria.scoring_hash, local.NAME)
-            share = cascade_fraction(settings, model)
             scores = local.LocalScorer(model, vectors=store).score_now(papers, criteria)
             ranked = sorted(scores, key=lambda s: -(s.raw or 0.0))
+            raw = np.array([s.raw or 0.0 for s in ranked])
+            share = cascade_fraction(settings, model, raw)
             sent = {s.paper_id for s in ranked[: math.ceil(share * len(papers))]}
             wanted = set(selected[path.stem]) & {p.id for p in papers}
             recall = len(sent & wanted) / len(wanted)
@@ -68,10 +72,13 @@ def main() -> None:
                 criteria.scoring_hash, {pid: float(pid in wanted) for pid in sent}, "llm:judge"
             )
             learned = f"{model['id']} ({model['labels']})" if model else "none (zero-shot)"
-            measured = (f"{model['share']:.2f} ({len(model['measured'])})"
-                        if model and "share" in model else "none")  # fmt: skip
+            calibration = (model or {}).get("calibration")
+            measured, expected = "none", "none"
+            if calibration:
+                measured = f"{calibration['on']} ({len(model['measured'])})"
+                expected = f"{learning.picked_chance(calibration, raw).sum():.1f}"
             print(f"| {day} | {len(papers)} | {len(wanted)} | {learned} | {measured} | "
-                  f"{share:.2f} | {recall:.3f} |")  # fmt: skip
+                  f"{expected} | {share:.2f} | {recall:.3f} |")  # fmt: skip
         store.close()
 
 

@@ -638,8 +638,8 @@ def status() -> None:
             )
             out.print(
                 f"learning: {sub['id']}: local model {learned['model']} from "
-                f"{learned['labels']} labels; the cascade sends "
-                f"{learned['cascade_share']:.0%} of papers to the LLM{measured}",
+                f"{learned['labels']} labels; the cascade chooses each day's share from its "
+                f"papers, {learned['cascade_share']:.0%} of the latest judged day{measured}",
                 markup=False,
             )
     for problem in report["problems"]:

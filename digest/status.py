@@ -96,7 +96,7 @@ def _learning(store: Store, sub_id: str, settings: Settings) -> dict[str, Any] |
     return {
         "model": model["id"],
         "labels": model["labels"],
-        "cascade_share": share,
+        "cascade_share": share,  # of the latest judged day; each day's comes from its papers
         "measured_recall": measured_recall(model, share),  # of the LLM's picks, at that share
         "measured_on": model.get("measured_on"),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -220,13 +221,18 @@ def test_learning_from_the_llm_shrinks_what_the_cascade_sends(
     scored_store: Store, criteria: Criteria, fake: FakeOpenAI
 ) -> None:
     """Day 1: the LLM judges 414 papers and wants 80; before day 2 the local model is refitted,
-    and each of the 80 picks is ranked by a model that never trained on it. 80 picks are just
-    enough to certify, with 90% confidence, a share that keeps 97% of them: the worst-placed
-    pick's place. The cascade moves towards it by at most 10% a day; status says so.
-    Learning again with no new judgements measures the same day again: no further shrink."""
+    and each judged paper is scored by a model that never trained on it, which calibrates the
+    model's score to the chance of an LLM pick. The next cascade chooses its share from the
+    day's papers: the smallest top share whose unsent papers hold at most 3% of the day's
+    expected picks, below the configured 0.6; status shows that share and the recall it keeps
+    of the measured picks. A cascade of another model is another name: no stale scores."""
     from datetime import date
 
+    import numpy as np
+
     from digest.pipeline import learn_for_day
+    from digest.scoring.factory import cascade_fraction
+    from digest.scoring.learning import day_share, measured_recall, picked_chance
     from digest.status import status_report
     from digest.subscriptions import Subscription
 
@@ -234,16 +240,30 @@ def test_learning_from_the_llm_shrinks_what_the_cascade_sends(
     learned = asyncio.run(learn_for_day(scored_store, criteria, date(2026, 2, 11)))
     assert learned.startswith("learned from 414 labelled papers (80 wanted"), learned
     model = scored_store.model(criteria.scoring_hash, "local")
-    assert len(model["measured"]) == 80 and model["share"] == max(model["measured"])
+    assert model["calibration"]["on"] == 414 and len(model["measured"]) == 80
     tomorrow = cascade(scored_store, criteria, fake)
-    assert tomorrow.fraction == max(0.6 * 0.9, model["share"]) < 0.6
+    assert tomorrow.name == f"cascade:llm:gpt-5-mini@cut-{model['id']}"
+
+    papers = sample_listing().papers
+    local = asyncio.run(tomorrow.local.score(papers, criteria))
+    sent, unsent = tomorrow.split(local, papers)
+    settings = load_settings(env={})
+    raw = np.sort([s.raw for s in local])[::-1]
+    assert tomorrow.fraction == cascade_fraction(settings, model, raw)
+    assert 0.2 <= tomorrow.fraction < 0.6 and len(sent) == math.ceil(
+        tomorrow.fraction * len(papers)
+    )
+    chance = np.sort(picked_chance(model["calibration"], raw))[::-1]  # best-scored first
+    cut = day_share(model["calibration"], raw)  # in whole papers: the share sent rounds it up
+    assert tomorrow.fraction == math.ceil(round(cut * 100, 6)) / 100
+    kept = round(cut * len(papers))
+    assert chance[kept:].sum() <= 0.03 * chance.sum() < chance[kept - 1 :].sum()
+    assert {p.id for p in unsent} <= {s.paper_id for s in local if s.raw <= raw[kept - 1]}
 
     scored_store.save_subscription(Subscription(id="default", platform="terminal", chat="x"))
     scored_store.save_criteria("default", criteria.to_text(), criteria.hash)
     learning = status_report(scored_store)["subscriptions"][0]["learning"]
-    assert learning["cascade_share"] == tomorrow.fraction
-    assert learning["measured_recall"] == 1.0  # every pick measured is within that share
-    assert learning["measured_on"].startswith("the LLM's 80 picks of 1 day(s)")
-
-    asyncio.run(learn_for_day(scored_store, criteria, date(2026, 2, 12)))
-    assert cascade(scored_store, criteria, fake).fraction == tomorrow.fraction
+    assert learning["cascade_share"] == cascade_fraction(settings, model) < 0.6
+    assert learning["measured_recall"] == measured_recall(model, learning["cascade_share"])
+    assert learning["measured_recall"] == 1.0 > measured_recall(model, 0.2)
+    assert learning["measured_on"].startswith("the LLM's 80 picks among 414 papers")

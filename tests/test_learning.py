@@ -167,34 +167,46 @@ def test_following_an_author_keeps_every_label_and_the_model(deps: Deps) -> None
     assert new.scoring_hash == old.scoring_hash  # authors skip scoring: the same labels apply
 
 
-def test_a_share_is_certified_only_by_enough_picks() -> None:
-    """The share the cascade may send keeps 97% of the LLM's picks with 90% confidence: the
-    same 2% of picks placed low costs a large share on 100 picks and none on 1000, and 75
-    picks, however well placed, certify nothing smaller than the whole day (their plain 97%
-    quantile would say 0.2, 0.2 and 0.1)."""
-    from digest.scoring.learning import certified_share
+def test_the_calibration_fits_the_chance_of_a_pick() -> None:
+    """A logistic fit of the LLM's picks on the model's scores finds the chance they were drawn
+    with; fewer than 5 picks (or 5 others) calibrate nothing."""
+    import numpy as np
 
-    assert certified_share([0.2] * 98 + [0.9] * 2) == 0.9
-    assert certified_share([0.2] * 980 + [0.9] * 20) == 0.2
-    assert certified_share([0.1] * 75) == 1.0
-    assert certified_share([]) == 1.0
+    from digest.scoring.learning import calibrate
+
+    rng = np.random.default_rng(7)
+    raw = rng.normal(size=4000)
+    picked = (rng.random(4000) < 1 / (1 + np.exp(-(2 * raw - 1)))).astype(float)
+    fitted = calibrate(raw, picked)
+    assert fitted is not None and fitted["on"] == 4000
+    assert np.allclose(fitted["coef"], [2, -1], atol=0.15)
+    assert calibrate(raw[:40], np.r_[np.ones(4), np.zeros(36)]) is None
 
 
-def test_the_cascade_share_falls_a_tenth_a_day_at_most_and_never_below_the_floor() -> None:
-    """Each judged day's measured share, replayed: 0.6 configured, a measured 0.1 lets it fall
-    to 0.54, 0.486, ... and never below the floor (0.2); a measurement that needs more raises
-    it at once, never above the configured share. The share in use is in whole percents,
-    rounded up (0.486 is 0.49)."""
+def test_a_day_s_share_leaves_at_most_3_percent_of_its_expected_picks_unsent() -> None:
+    """Five papers with a 0.9 chance of a pick and five with 0.02: the five unlikely ones hold
+    0.1 of 4.6 expected picks (2.2%), so half the day is enough. An uncertain calibration
+    (its intercept's variance 1) raises every chance to its upper 75% bound (0.02 -> 0.039):
+    three of them may stay unsent. The share in use stays between the floor and the configured
+    share, in whole percents rounded up; without a calibration it is the configured one."""
+    import numpy as np
+
     from digest.scoring.factory import cascade_fraction
+    from digest.scoring.learning import day_share
+
+    raw = np.log(np.array([0.9] * 5 + [0.02] * 5) / np.array([0.1] * 5 + [0.98] * 5))
+    sure = {"coef": [1.0, 0.0], "cov": [[0.0, 0.0], [0.0, 0.0]], "on": 100}
+    unsure = {**sure, "cov": [[0.0, 0.0], [0.0, 1.0]]}
+    assert day_share(sure, raw) == 0.5 and day_share(unsure, raw) == 0.7
+    assert day_share(sure, raw[:6]) == 5 / 6 and day_share(sure, np.zeros(0)) == 1.0
 
     settings = load_settings(env={})
-
-    def fraction(*shares: float) -> float:
-        return cascade_fraction(settings, {"shares": [[f"d{i}", s] for i, s in enumerate(shares)]})
-
-    assert cascade_fraction(settings, None) == fraction() == 0.6
-    assert fraction(0.1) == 0.54 and fraction(0.1, 0.1) == 0.49
-    assert fraction(*[0.1] * 30) == 0.2
-    assert fraction(*[0.1] * 30, 0.45) == 0.45 and fraction(0.1, 0.9) == 0.6
-    assert fraction(0.56) == 0.56  # a measured share within a tenth of the one in use
-    assert fraction(0.5512) == 0.56
+    assert cascade_fraction(settings, None) == cascade_fraction(settings, {"id": "x"}) == 0.6
+    model = {"calibration": sure, "share": 0.333}
+    assert cascade_fraction(settings, model) == 0.34  # the latest judged day's share
+    assert cascade_fraction(settings, model, raw) == 0.5
+    assert cascade_fraction(settings, {**model, "calibration": unsure}, raw) == 0.6  # the cap
+    one_likely = np.r_[raw[0], np.full(9, np.log(0.001 / 0.999))]  # 0.1 of the day holds it
+    assert (
+        day_share(sure, one_likely) == 0.1 and cascade_fraction(settings, model, one_likely) == 0.2
+    )

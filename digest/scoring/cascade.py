@@ -7,7 +7,10 @@ criteria, or a re-run, costs nothing; a daily budget caps what is sent.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+
+import numpy as np
 
 from digest.criteria import Criteria
 from digest.papers import Paper
@@ -54,7 +57,10 @@ def estimate(llm: LLMScorer, papers: list[Paper], criteria: Criteria) -> Estimat
 
 
 class CascadeScorer:
-    """Local prefilter -> LLM for the top `fraction`; the rest keep capped local scores."""
+    """Local prefilter -> LLM for the top `fraction`; the rest keep capped local scores.
+
+    With `cut`, the share is chosen per day from the local scores of the day's papers (the
+    learned model's calibrated chances of an LLM pick): `fraction` is then the latest split's."""
 
     def __init__(
         self,
@@ -63,16 +69,22 @@ class CascadeScorer:
         fraction: float,
         store: Store | None = None,
         budget_left: float | None = None,
+        cut: Callable[[np.ndarray], float] | None = None,
     ) -> None:
-        self.local, self.llm, self.fraction = local, llm, fraction
+        self.local, self.llm, self.fraction, self.cut = local, llm, fraction, cut
         self.store, self.budget_left = store, budget_left
-        self.name = f"cascade:{llm.name}@{fraction:g}"
+        # with `cut`, a name per model: a re-run of a day finds its scores, a new model rescores
+        share = f"{fraction:g}" if cut is None else f"cut-{(local.model or {}).get('id')}"
+        self.name = f"cascade:{llm.name}@{share}"
         self.notes: list[str] = []
 
     def split(self, local: list[Score], papers: list[Paper]) -> tuple[list[Paper], list[Paper]]:
-        """The best `fraction` by the local scorer, and the rest."""
+        """The best `fraction` by the local scorer (with `cut`, chosen on these papers), and
+        the rest."""
         raw = {s.paper_id: s.raw or 0.0 for s in local}
         ranked = sorted(papers, key=lambda p: (-raw[p.id], p.id))
+        if self.cut is not None and ranked:
+            self.fraction = self.cut(np.array([raw[p.id] for p in ranked]))
         k = math.ceil(self.fraction * len(ranked))
         return ranked[:k], ranked[k:]
 

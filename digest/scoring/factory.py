@@ -7,11 +7,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from digest.config import Settings, load_secrets
 from digest.criteria import Criteria
 from digest.errors import ConfigError
 from digest.scoring import Scorer
-from digest.scoring.learning import MAX_SHRINK
+from digest.scoring.learning import day_share
 from digest.scoring.local import NAME as LOCAL
 from digest.scoring.local import LocalScorer
 from digest.store import Store
@@ -63,19 +65,32 @@ def make_scorer(
         return llm
     budget = settings.llm.daily_budget
     left = budget - store.spent(datetime.now(UTC).date()) if budget else None
-    return CascadeScorer(local, llm, cascade_fraction(settings, local.model), store, left)
+    model = local.model
+    cut = None
+    if model is not None and "calibration" in model:  # each day's share, from its papers
+
+        def cut(raw: np.ndarray) -> float:
+            return cascade_fraction(settings, model, raw)
+
+    return CascadeScorer(local, llm, cascade_fraction(settings, model), store, left, cut)
 
 
-def cascade_fraction(settings: Settings, model: dict | None) -> float:
+def cascade_fraction(
+    settings: Settings, model: dict | None, raw: np.ndarray | None = None
+) -> float:
     """The share of a day the cascade sends the LLM: the configured one until a learned model
-    has measured a smaller one (learning.cascade_share), then each judged day's measured
-    share, replayed in order: never above the configured share nor below the floor, and
-    falling at most learning.MAX_SHRINK a day (it rises as soon as a measurement says so)."""
+    is calibrated (learning.cascade_share), then the smallest top share of the day's papers
+    (scored `raw` by the model) that keeps RECALL of the day's expected picks
+    (learning.day_share); without `raw`, the share of the latest judged day. Never above the
+    configured share nor below the floor; in whole percents, rounded up."""
     configured, floor = settings.scoring.cascade_fraction, settings.scoring.cascade_floor
-    fraction = configured
-    for _, share in (model or {}).get("shares", []):
-        fraction = min(configured, max(floor, float(share), (1 - MAX_SHRINK) * fraction))
-    return math.ceil(round(fraction * 100, 6)) / 100  # whole percents, rounded up: a name
+    model = model or {}
+    calibration = model.get("calibration")
+    if calibration is None:
+        return configured
+    share = model["share"] if raw is None else day_share(calibration, raw)
+    fraction = min(configured, max(floor, float(share)))
+    return math.ceil(round(fraction * 100, 6)) / 100
 
 
 def _client(settings: Settings, env: Mapping[str, str] | None) -> openai.AsyncOpenAI:

@@ -3,8 +3,9 @@ and llm runs, and reference digests (`learn --reference`).
 
 One paper in HELD_BACK (by id) is never trained on: a new model is kept only when it ranks those
 held-back labels better than the scorer in use (the model learned before, or the zero-shot
-scorer). Learning with too few labels is a clear no-op. Each learning also measures how small a
-share of a day the cascade may send the LLM (`cascade_share`).
+scorer). Learning with too few labels is a clear no-op. Each learning also calibrates the model's
+scores to the chance that the LLM picks a paper, from which the cascade chooses how small a share
+of each day it may send the LLM (`cascade_share`, `day_share`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date
-from math import lgamma
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -23,11 +24,9 @@ from digest.store import Store
 
 # how much one label of each kind weighs; a person's rating counts most
 WEIGHTS = {"rating": 3.0, "reference": 2.0, "llm": 1.0}
-RECALL = 0.97  # of the LLM's latest selection, kept by the share the cascade sends it
-CONFIDENCE = 0.9  # that the share keeps RECALL: a one-sided Clopper-Pearson bound
-MAX_SHRINK = 0.1  # the share in use falls at most this much (relatively) per judged day
-MEASURED_DAYS = 10  # the latest LLM-judged days the share is measured on: a bounded daily cost
-HISTORY = 30  # measured shares kept in a model, the share in use is replayed from them
+RECALL = 0.97  # of the LLM's expected picks of a day, kept by the share the cascade sends it
+CONFIDENCE = 0.75  # of the upper bound on each paper's calibrated chance of being picked
+MEASURED_DAYS = 10  # the latest LLM-judged days calibration is measured on: a bounded daily cost
 MIN_LABELS = 20  # labelled papers before learning starts
 MIN_EACH = 5  # of wanted and of unwanted papers
 HELD_BACK = 5  # one paper in this many (by id) judges a new model against the current one
@@ -96,9 +95,7 @@ def learn(store: Store, criteria: Criteria) -> Learned:
         judged = f"; on {int(held.sum())} held-back labels {before:.2f} -> {after:.2f}"
     else:
         judged = "; too few held-back labels of both kinds to compare, so it replaces " + in_use
-    params.update(
-        cascade_share(store, criteria, {**params, "shares": (current or {}).get("shares", [])})
-    )
+    params.update(cascade_share(store, criteria, params))
     store.save_model(key, local.NAME, params)
     counts = label_counts(store, criteria)
     return Learned(
@@ -146,53 +143,73 @@ def carry_labels(store: Store, old: Criteria, new: Criteria) -> str:
 
 
 def cascade_share(store: Store, criteria: Criteria, model: dict[str, Any]) -> dict[str, Any]:
-    """How small a share of a day the cascade may send the LLM with `model` as its prefilter,
-    measured on the papers the LLM wanted in its latest MEASURED_DAYS judged days.
+    """How the cascade chooses its share of a day with `model` as its prefilter, measured on the
+    papers the LLM judged in its latest MEASURED_DAYS judged days.
 
-    - Each wanted paper is ranked, within its day, by a model that never trained on it: the
-      held-back fifth by `model` itself, each other fifth (by id) by a refit without that
-      fifth. So every pick of the LLM measures, not only the held-back ones.
-    - The share is the smallest that keeps RECALL of those picks with CONFIDENCE
-      (`certified_share`): their plain RECALL quantile is optimistic on a few picks, and
-      with 75 picks or fewer no share short of the whole day is certified (1.0).
-    - The share is appended to `model['shares']`, one per latest judged day; the cascade
-      replays them (`factory.cascade_fraction`) so that the share in use falls at most
-      MAX_SHRINK a day: the LLM's judgements come only from the papers it was sent, so the
-      picks below the share in use are never seen, and a share far below it is not measured.
+    - Each judged paper is scored by a model that never trained on it: the held-back fifth by
+      `model` itself, each other fifth (by id) by a refit without that fifth.
+    - A logistic fit of the LLM's picks on those scores (`calibrate`) gives each paper of a new
+      day its chance of being picked; the cascade sends the smallest top share whose unsent
+      papers hold at most 1 - RECALL of the day's expected picks (`day_share`), computed with
+      each chance at its upper CONFIDENCE bound: the LLM only judges the papers it was sent,
+      so the calibration is least sure where the cut falls.
 
-    The places measured are kept (`measured`), so that status can say what recall the
-    share in use keeps of them."""
+    Kept in the model: the calibration, the share it gives the latest judged day (`share`),
+    and the places of the LLM's picks in their days (`measured`), so that status can say what
+    recall that share keeps of them."""
     days = store.labelled_days(criteria.scoring_hash, "llm:")[-MEASURED_DAYS:]
-    places = _measured_places(store, criteria, model, days)
-    if not places:
+    judged = _out_of_fold(store, criteria, model, days)
+    if judged is None:
         return {}
-    share = certified_share(places)
-    day = days[-1].isoformat()
-    shares = [s for s in model.get("shares", []) if s[0] != day] + [[day, share]]
+    places, raw, picked, latest = judged
+    calibration = calibrate(raw, picked)
+    if calibration is None:
+        return {}
     return {
-        "share": share,
-        "shares": shares[-HISTORY:],
+        "calibration": calibration,
+        "share": day_share(calibration, latest),
         "measured": places,
-        "measured_on": f"the LLM's {len(places)} picks of {len(days)} day(s), each ranked by a "
-        "model that never trained on it",
+        "measured_on": f"the LLM's {len(places)} picks among {len(raw)} papers it judged on "
+        f"{len(days)} day(s), each scored by a model that never trained on it",
     }
 
 
-def certified_share(places: list[float]) -> float:
-    """The smallest share that keeps RECALL of picks placed at `places` (shares of their day),
-    with CONFIDENCE: the place of the k-th best-placed pick, k the fewest of the n picks whose
-    one-sided Clopper-Pearson lower bound on k/n is RECALL or more (a share keeping only
-    RECALL would hold k or more of n picks with a chance of 1 - CONFIDENCE at most).
-    1.0 when no k is enough: with 75 picks or fewer, even all of them are too few."""
-    n, ordered = len(places), sorted(places)
-    log_p, log_q = np.log(RECALL), np.log1p(-RECALL)
-    tail = 0.0  # P(Binomial(n, RECALL) >= k), k falling from n
-    for k in range(n, 0, -1):
-        tail += np.exp(lgamma(n + 1) - lgamma(k + 1) - lgamma(n - k + 1) + k * log_p
-                       + (n - k) * log_q)  # fmt: skip
-        if tail > 1 - CONFIDENCE:
-            return ordered[k] if k < n else 1.0
-    return ordered[0] if n else 1.0
+def calibrate(raw: np.ndarray, picked: np.ndarray) -> dict[str, Any] | None:
+    """P(the LLM picks a paper) = sigmoid(a * raw + b), fitted by Newton's method on judged
+    papers, with the covariance of (a, b); None without MIN_EACH picks and MIN_EACH others."""
+    if min(int(picked.sum()), int((1 - picked).sum())) < MIN_EACH:
+        return None
+    x = np.column_stack([raw, np.ones_like(raw)])
+    coef = np.zeros(2)
+    for _ in range(100):
+        p = 1 / (1 + np.exp(-(x @ coef)))
+        hessian = x.T @ ((p * (1 - p))[:, None] * x) + 1e-6 * np.eye(2)
+        step = np.linalg.solve(hessian, x.T @ (picked - p))
+        coef += step
+        if np.abs(step).max() < 1e-9:
+            break
+    p = 1 / (1 + np.exp(-(x @ coef)))
+    hessian = x.T @ ((p * (1 - p))[:, None] * x) + 1e-6 * np.eye(2)
+    return {"coef": coef.tolist(), "cov": np.linalg.inv(hessian).tolist(), "on": len(raw)}
+
+
+def picked_chance(calibration: dict[str, Any], raw: np.ndarray) -> np.ndarray:
+    """Each paper's chance of being picked, at the upper CONFIDENCE bound of the calibration."""
+    x = np.column_stack([raw, np.ones_like(raw)])
+    spread = np.sqrt(np.einsum("ij,jk,ik->i", x, np.array(calibration["cov"]), x))
+    z = NormalDist().inv_cdf(CONFIDENCE)
+    return 1 / (1 + np.exp(-(x @ np.array(calibration["coef"]) + z * spread)))
+
+
+def day_share(calibration: dict[str, Any], raw: np.ndarray) -> float:
+    """The smallest top share of a day (scored `raw`) whose unsent papers hold at most
+    1 - RECALL of the day's expected picks (`picked_chance`); 1.0 for an empty day."""
+    if not len(raw):
+        return 1.0
+    chance = np.sort(picked_chance(calibration, np.asarray(raw, dtype=float)))  # worst first
+    below = np.cumsum(chance)  # below[i]: expected picks of the i + 1 worst papers
+    unsent = int(np.searchsorted(below, (1 - RECALL) * below[-1], side="right"))
+    return (len(raw) - unsent) / len(raw)
 
 
 def measured_recall(model: dict[str, Any] | None, share: float) -> float | None:
@@ -203,15 +220,19 @@ def measured_recall(model: dict[str, Any] | None, share: float) -> float | None:
     return float(np.mean(np.array(measured) <= share + 1e-9))
 
 
-def _measured_places(
+def _out_of_fold(
     store: Store, criteria: Criteria, model: dict[str, Any], days: list[date]
-) -> list[float]:
-    """The LLM's picks of these days, each as its place within its day (a share of the day,
-    1/n .. 1) when ranked by a model that never trained on it; sorted."""
-    picks = {pid for pid, grade, source in store.label_rows(criteria.scoring_hash)
-             if kind(source) == "llm" and grade >= 0.5}  # fmt: skip
-    if not picks or not days:
-        return []
+) -> tuple[list[float], np.ndarray, np.ndarray, np.ndarray] | None:
+    """Of the papers the LLM judged on these days, each scored by a model that never trained on
+    it: the places of its picks within their day (a share of the day, 1/n .. 1; sorted), the
+    scores of every judged paper and whether it was picked, and the scores of the latest
+    day's papers (by `model`). None when the LLM judged nothing."""
+    judged: dict[str, bool] = {}
+    for pid, grade, source in store.label_rows(criteria.scoring_hash):
+        if kind(source) == "llm":
+            judged[pid] = judged.get(pid, False) or grade >= 0.5
+    if not judged or not days:
+        return None
     papers, y, w = _labelled(store, criteria)
     feats = local.features(papers, criteria, store)
     fold = np.array([_fold(p.id) for p in papers])
@@ -219,14 +240,27 @@ def _measured_places(
     for f in range(1, HELD_BACK):
         models[f] = local.fit(feats.take(fold != f), y[fold != f], w[fold != f])
     places: list[float] = []
+    raw: list[float] = []
+    picked: list[bool] = []
+    latest = np.zeros(0)
     for day in days:
         listed = store.papers_of_day(day)
         day_feats = local.features(listed, criteria, store)
         for f, m in models.items():
-            order = np.argsort(-local.raw_scores(day_feats, m), kind="stable")
-            places += [(r + 1) / len(listed) for r, i in enumerate(order)
-                       if listed[i].id in picks and _fold(listed[i].id) == f]  # fmt: skip
-    return sorted(places)
+            scores = local.raw_scores(day_feats, m)
+            if f == 0:
+                latest = scores
+            order = np.argsort(-scores, kind="stable")
+            for r, i in enumerate(order):
+                pid = listed[i].id
+                if pid in judged and _fold(pid) == f:
+                    raw.append(float(scores[i]))
+                    picked.append(judged[pid])
+                    if judged[pid]:
+                        places.append((r + 1) / len(listed))
+    if not raw:
+        return None
+    return sorted(places), np.array(raw), np.array(picked, dtype=float), latest
 
 
 def _labelled(store: Store, criteria: Criteria) -> tuple[list, np.ndarray, np.ndarray]:
