@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from digest.criteria import Criteria
+from digest.papers import Paper
 from digest.scoring import Score, local
 from digest.store import Store
 
@@ -38,6 +39,16 @@ class Learned:
 
     kept: bool  # a new model was stored
     message: str
+
+
+@dataclass(frozen=True)
+class Labels:
+    """The labelled papers of one criteria, read once per learning."""
+
+    papers: list[Paper]
+    y: np.ndarray  # each paper's grade: its labels' weighted mean
+    w: np.ndarray  # each paper's weight: the sum of its labels' weights
+    judged: dict[str, bool]  # the papers an LLM judged: did it pick them
 
 
 def kind(source: str) -> str:
@@ -67,7 +78,8 @@ def label_counts(store: Store, criteria: Criteria) -> dict[str, int]:
 def learn(store: Store, criteria: Criteria) -> Learned:
     """Refit the local scorer on every stored label for the criteria, if that does better."""
     key = criteria.scoring_hash
-    papers, y, w = _labelled(store, criteria)
+    labels = _labelled(store, criteria)
+    papers, y, w = labels.papers, labels.y, labels.w
     wanted = int((y >= 0.5).sum()) if len(y) else 0
     if len(papers) < MIN_LABELS or min(wanted, len(papers) - wanted) < MIN_EACH:
         return Learned(
@@ -85,7 +97,7 @@ def learn(store: Store, criteria: Criteria) -> Learned:
         after = _precision(local.raw_scores(feats.take(held), params), y[held])
         if after <= before:
             if current is not None:  # the LLM's latest judgements still measure its share
-                remeasured = {**current, **cascade_share(store, criteria, current)}
+                remeasured = {**current, **cascade_share(store, criteria, current, labels, feats)}
                 store.save_model(key, local.NAME, remeasured)
             return Learned(
                 False,
@@ -95,7 +107,7 @@ def learn(store: Store, criteria: Criteria) -> Learned:
         judged = f"; on {int(held.sum())} held-back labels {before:.2f} -> {after:.2f}"
     else:
         judged = "; too few held-back labels of both kinds to compare, so it replaces " + in_use
-    params.update(cascade_share(store, criteria, params))
+    params.update(cascade_share(store, criteria, params, labels, feats))
     store.save_model(key, local.NAME, params)
     counts = label_counts(store, criteria)
     return Learned(
@@ -142,7 +154,9 @@ def carry_labels(store: Store, old: Criteria, new: Criteria) -> str:
     )
 
 
-def cascade_share(store: Store, criteria: Criteria, model: dict[str, Any]) -> dict[str, Any]:
+def cascade_share(
+    store: Store, criteria: Criteria, model: dict[str, Any], labels: Labels, feats: local.Features
+) -> dict[str, Any]:
     """How the cascade chooses its share of a day with `model` as its prefilter, measured on the
     papers the LLM judged in its latest MEASURED_DAYS judged days.
 
@@ -156,9 +170,9 @@ def cascade_share(store: Store, criteria: Criteria, model: dict[str, Any]) -> di
 
     Kept in the model: the calibration, the share it gives the latest judged day (`share`),
     and the places of the LLM's picks in their days (`measured`), so that status can say what
-    recall that share keeps of them."""
+    recall that share keeps of them. `feats` are those of `labels.papers`."""
     days = store.labelled_days(criteria.scoring_hash, "llm:")[-MEASURED_DAYS:]
-    judged = _out_of_fold(store, criteria, model, days)
+    judged = _out_of_fold(store, criteria, model, days, labels, feats)
     if judged is None:
         return {}
     places, raw, picked, latest = judged
@@ -221,21 +235,21 @@ def measured_recall(model: dict[str, Any] | None, share: float) -> float | None:
 
 
 def _out_of_fold(
-    store: Store, criteria: Criteria, model: dict[str, Any], days: list[date]
+    store: Store,
+    criteria: Criteria,
+    model: dict[str, Any],
+    days: list[date],
+    labels: Labels,
+    feats: local.Features,
 ) -> tuple[list[float], np.ndarray, np.ndarray, np.ndarray] | None:
     """Of the papers the LLM judged on these days, each scored by a model that never trained on
     it: the places of its picks within their day (a share of the day, 1/n .. 1; sorted), the
     scores of every judged paper and whether it was picked, and the scores of the latest
     day's papers (by `model`). None when the LLM judged nothing."""
-    judged: dict[str, bool] = {}
-    for pid, grade, source in store.label_rows(criteria.scoring_hash):
-        if kind(source) == "llm":
-            judged[pid] = judged.get(pid, False) or grade >= 0.5
+    judged, y, w = labels.judged, labels.y, labels.w
     if not judged or not days:
         return None
-    papers, y, w = _labelled(store, criteria)
-    feats = local.features(papers, criteria, store)
-    fold = np.array([_fold(p.id) for p in papers])
+    fold = np.array([_fold(p.id) for p in labels.papers])
     models = {0: model}  # the held-back fifth: `model` never trained on it
     for f in range(1, HELD_BACK):
         models[f] = local.fit(feats.take(fold != f), y[fold != f], w[fold != f])
@@ -263,16 +277,19 @@ def _out_of_fold(
     return sorted(places), np.array(raw), np.array(picked, dtype=float), latest
 
 
-def _labelled(store: Store, criteria: Criteria) -> tuple[list, np.ndarray, np.ndarray]:
+def _labelled(store: Store, criteria: Criteria) -> Labels:
     """The labelled papers of the criteria, their grades and weights (labels of all kinds)."""
     grades: dict[str, list[tuple[float, float]]] = {}
+    judged: dict[str, bool] = {}
     for pid, label, source in store.label_rows(criteria.scoring_hash):
         grades.setdefault(pid, []).append((label, WEIGHTS.get(kind(source), 1.0)))
+        if kind(source) == "llm":
+            judged[pid] = judged.get(pid, False) or label >= 0.5
     papers = [p for p in store.papers(list(grades)) if p.id in grades]
     y = np.array([np.average([g for g, _ in grades[p.id]], weights=[w for _, w in grades[p.id]])
                   for p in papers])  # fmt: skip
     w = np.array([sum(w for _, w in grades[p.id]) for p in papers])
-    return papers, y, w
+    return Labels(papers, y, w, judged)
 
 
 def _fold(paper_id: str) -> int:
