@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.commands import Deps
+from bot.commands import Context, Deps, handle
 from digest.config import load_settings
 from digest.criteria import Criteria, default_criteria_path
 from digest.pipeline import build_digest, sample_listing
@@ -72,6 +72,16 @@ def deps(scored_store: Store) -> Deps:
     """The command core's dependencies on the scored sample day, with the local scorer."""
     settings = load_settings(env={})
     return Deps(scored_store, settings, lambda c: make_scorer("local", scored_store, c, settings))
+
+
+@pytest.fixture
+def subscribed(deps: Deps, criteria: Criteria) -> Deps:
+    """Slack channel C1 subscribed by its owner, with the sample day's digest built for it."""
+    owner = Context("slack", "C1", "UOWNER", "owner")
+    assert asyncio.run(handle("subscribe", owner, deps)).title == "Subscribed"
+    sub = deps.store.subscription("slack:C1")
+    sample_digest(deps.store, criteria, sub.id, cutoffs=sub.cutoffs, top_k=sub.top_k)
+    return deps
 
 
 @pytest.fixture(scope="session")

@@ -17,33 +17,14 @@ from bot.phrasing import interpret
 from bot.replies import Reply
 from bot.slack import render_blocks
 from bot.telegram import render_messages
-from digest.config import load_settings
-from digest.criteria import Criteria
 from digest.day import Usage
-from digest.scoring.factory import make_scorer
 from digest.store import Store
-from tests.conftest import sample_digest
 from tests.fakes.openai_server import FakeOpenAI
 
 OWNER = Context("slack", "C1", "UOWNER", "owner")
 MEMBER = Context("slack", "C1", "UMEMBER", "member")
 TERMINAL = Context("terminal", "default", "you", dm=True)
 CHANGE = "only show papers with relevance 9 or more"
-
-
-@pytest.fixture
-def deps(scored_store: Store) -> Deps:
-    settings = load_settings(env={})
-    return Deps(scored_store, settings, lambda c: make_scorer("local", scored_store, c, settings))
-
-
-@pytest.fixture
-def subscribed(deps: Deps, criteria: Criteria) -> Deps:
-    """C1 subscribed by its owner, with the sample day's digest built for it."""
-    assert say("subscribe", deps).title == "Subscribed"
-    sub = deps.store.subscription("slack:C1")
-    sample_digest(deps.store, criteria, sub.id, cutoffs=sub.cutoffs, top_k=sub.top_k)
-    return deps
 
 
 def say(text: str, deps: Deps, ctx: Context = OWNER) -> Reply:

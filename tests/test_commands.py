@@ -29,15 +29,6 @@ def say(text: str, deps: Deps, ctx: Context = OWNER):
     return asyncio.run(handle(text, ctx, deps))
 
 
-@pytest.fixture
-def subscribed(deps: Deps, criteria: Criteria) -> Deps:
-    """C1 subscribed by its owner, with the sample day's digest built for it."""
-    assert say("subscribe", deps).title == "Subscribed"
-    sub = deps.store.subscription("slack:C1")
-    sample_digest(deps.store, criteria, sub.id, cutoffs=sub.cutoffs, top_k=sub.top_k)
-    return deps
-
-
 def test_parse_same_words_everywhere() -> None:
     for text in (
         "why 2602.08007",
