@@ -96,9 +96,10 @@ def cascade_fraction(
 def _client(settings: Settings, env: Mapping[str, str] | None) -> openai.AsyncOpenAI:
     import openai
 
+    secrets = load_secrets(env)
     return openai.AsyncOpenAI(
-        api_key=load_secrets(env).openai_api_key,
-        base_url=load_secrets(env).openai_base_url or None,
+        api_key=secrets.openai_api_key,
+        base_url=secrets.openai_base_url or None,
         timeout=settings.llm.timeout,
         max_retries=settings.llm.max_retries,
     )
