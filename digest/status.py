@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from digest.config import DEFAULTS, Settings
-from digest.criteria import Criteria
+from digest.pipeline import current_criteria
+from digest.scoring import local
 from digest.scoring.factory import cascade_fraction
 from digest.scoring.learning import measured_recall
 from digest.store import Store
@@ -85,11 +86,10 @@ def _problems(
 
 def _learning(store: Store, sub_id: str, settings: Settings) -> dict[str, Any] | None:
     """The chat's learned local model, and the share the cascade sends the LLM because of it."""
-    versions = store.criteria_versions(sub_id)
-    if not versions:
+    version, criteria = current_criteria(store, sub_id, save_seed=False)
+    if version == 0:  # no criteria stored yet: nothing learned for this chat
         return None
-    criteria = Criteria.parse(versions[-1][2], source=f"criteria of {sub_id}")
-    model = store.model(criteria.scoring_hash, "local")
+    model = store.model(criteria.scoring_hash, local.NAME)
     if model is None:
         return None
     share = cascade_fraction(settings, model)
