@@ -31,7 +31,7 @@ from digest import (
     Store,
     Usage,
     build_digest,
-    carry_labels,
+    change_criteria,
     current_criteria,
     dump_paper,
     embedding_progress,
@@ -696,12 +696,13 @@ def criteria_set(
     """
     settings = _settings()
     store = Store(settings.database.dsn)
-    before, old = current_criteria(store, settings.digest.subscription, _seed(settings))
+    sub, seed = settings.digest.subscription, _seed(settings)
+    before, _ = current_criteria(store, sub, seed)
     new = Criteria.load(path).validated(source=str(path))
-    version = store.save_criteria(settings.digest.subscription, new.to_text(), new.hash, "cli")
+    version, carried = change_criteria(store, sub, new, "cli", seed)
     said = "unchanged" if version == before else f"stored as version {version}"
     console.print(f"criteria from {path}: {said} (hash {new.hash})", markup=False)
-    if carried := carry_labels(store, old, new):
+    if carried:
         console.print(carried, markup=False)
 
 

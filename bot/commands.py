@@ -32,7 +32,7 @@ from digest import (
     Subscription,
     Topic,
     UsageError,
-    carry_labels,
+    change_criteria,
     check_categories,
     check_timezone,
     clip,
@@ -290,10 +290,10 @@ async def _save_criteria(deps: Deps, ctx: Context, criteria: Criteria) -> tuple[
         checked = criteria.validated(source="the new criteria")
     except CriteriaError as exc:
         raise UsageError(str(exc)) from None
-    sub_id = ctx.subscription_id
-    _, old = _criteria(deps, sub_id)
-    version = deps.store.save_criteria(sub_id, checked.to_text(), checked.hash, ctx.who)
-    carried = await asyncio.to_thread(carry_labels, deps.store, old, checked)
+    seed = deps.settings.digest.criteria or None
+    version, carried = await asyncio.to_thread(
+        change_criteria, deps.store, ctx.subscription_id, checked, ctx.who, seed
+    )
     return version, [carried] if carried else []
 
 

@@ -33,6 +33,7 @@ from digest.papers import Paper, dump_paper, read_listing, split_id
 from digest.pipeline import (
     DayListing,
     build_digest,
+    change_criteria,
     current_criteria,
     fetch_listing,
     for_categories,
@@ -49,7 +50,7 @@ from digest.render import write_outputs
 from digest.scoring import Score, Scorer, finish
 from digest.scoring.embedding import reporting as embedding_progress
 from digest.scoring.factory import make_scorer
-from digest.scoring.learning import carry_labels, label_counts, learn, share_for
+from digest.scoring.learning import label_counts, learn, share_for
 from digest.scoring.local import LocalScorer
 from digest.search import recent_days, search  # and `search` too, not their modules
 from digest.status import status_report
@@ -123,7 +124,7 @@ __all__ = [
     "UsageError",
     "arxiv_categories",
     "build_digest",
-    "carry_labels",
+    "change_criteria",
     "check_categories",
     "check_timezone",
     "clip",

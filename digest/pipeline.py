@@ -21,7 +21,7 @@ from digest.papers.rss import feed_staleness, fetch_feeds, merge_feeds
 from digest.prompt import build_prompt
 from digest.ranking import author_score, followed_in, rank
 from digest.scoring import Score, Scorer
-from digest.scoring.learning import learn, llm_labels
+from digest.scoring.learning import carry_labels, learn, llm_labels
 from digest.store import Store
 from digest.work import LEASE, describe, once
 
@@ -331,6 +331,17 @@ def for_categories(listing: DayListing, categories: tuple[str, ...]) -> DayListi
     entries = sum(len(wanted & set(p.feeds)) or 1 for p in papers)
     empty = tuple(c for c in listing.empty_feeds if c in wanted)
     return DayListing(listing.day, listing.status, listing.message, papers, entries, empty)
+
+
+def change_criteria(
+    store: Store, subscription: str, new: Criteria, who: str, seed: str | Path | None = None
+) -> tuple[int, str]:
+    """Store `new` as the subscription's next criteria version (the same text: the version it
+    has), and give it the labels of the old version that its unchanged topics still decide.
+    Returns the version, and what became of those labels ("" when nothing to say)."""
+    _, old = current_criteria(store, subscription, seed)
+    version = store.save_criteria(subscription, new.to_text(), new.hash, who)
+    return version, carry_labels(store, old, new)
 
 
 def current_criteria(
