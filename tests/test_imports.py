@@ -26,21 +26,29 @@ def _modules() -> dict[str, Path]:
     return found
 
 
-def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
-    """The modules of ours that `name` imports, anywhere in its source."""
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    out: set[str] = set()
-    for node in ast.walk(_parse(path.read_text(encoding="utf-8"))):
+def _statements(source: str, package: str) -> list[tuple[int, str, str | None]]:
+    """Every import in `source`, anywhere: (line, module, None) for `import module`, and
+    (line, module, name) for `from module import name`, relative modules made absolute."""
+    found: list[tuple[int, str, str | None]] = []
+    for node in ast.walk(_parse(source)):
         if isinstance(node, ast.Import):
-            out.update(alias.name for alias in node.names)
+            found += [(node.lineno, alias.name, None) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, base] if base else anchor)
-            for alias in node.names:
-                sub = f"{base}.{alias.name}"
-                out.add(sub if sub in modules else base)
+            found += [(node.lineno, base, alias.name) for alias in node.names]
+    return found
+
+
+def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
+    """The modules of ours that `name` imports, anywhere in its source."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out: set[str] = set()
+    for _, base, member in _statements(path.read_text(encoding="utf-8"), package):
+        sub = f"{base}.{member}"
+        out.add(sub if member is not None and sub in modules else base)
     return {m for m in out if m in modules and m != name}
 
 
@@ -127,17 +135,10 @@ def test_the_engine_imports_nothing_from_the_bot() -> None:
 def engine_imports(name: str, source: str) -> list[tuple[int, str]]:
     """What module `name` imports from the engine, anywhere in `source`: (line, `module`)
     for `import module`, (line, `module:name`) for `from module import name`."""
-    package = name.rpartition(".")[0]
-    found: list[tuple[int, str]] = []
-    for node in ast.walk(_parse(source)):
-        if isinstance(node, ast.Import):
-            found += [(node.lineno, alias.name) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*anchor, base] if base else anchor)
-            found += [(node.lineno, f"{base}:{alias.name}") for alias in node.names]
+    found = [
+        (line, base if member is None else f"{base}:{member}")
+        for line, base, member in _statements(source, name.rpartition(".")[0])
+    ]
     return sorted(f for f in found if f[1].split(":")[0].split(".")[0] == "digest")
 
 
