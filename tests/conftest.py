@@ -141,6 +141,14 @@ def scored_store(scored_db: Path, tmp_path: Path) -> Store:
 _PG_URL = os.environ.get("PAPERDIGEST_TEST_DATABASE_URL")
 
 
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    """A Store on `store_url`: SQLite, and PostgreSQL when one is given."""
+    store = Store(store_url)
+    yield store
+    store.close()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty database: a SQLite file in tmp, or a fresh schema in the PostgreSQL that

@@ -15,7 +15,6 @@ from digest.criteria import MAX_CHARS, MAX_NAME_CHARS, MAX_TEXT_CHARS, MAX_TOPIC
 from digest.errors import ConfigError, CriteriaError, DigestError, ListingError
 from digest.papers import dump_paper, load_paper, read_listing
 from digest.search import SEARCH_WORDS, search_terms
-from digest.store import Store
 from digest.subscriptions import parse_time
 
 runner = CliRunner(env={"COLUMNS": "400"})  # rich wraps at the terminal's width
@@ -242,13 +241,6 @@ def test_too_many_topics_by_edit_are_refused():
 
 
 # 6: search
-
-
-@pytest.fixture
-def store(store_url: str) -> Store:
-    store = Store(store_url)
-    yield store
-    store.close()
 
 
 def test_search_with_thousands_of_words_answers(deps) -> None:

@@ -40,13 +40,6 @@ def encoder_saw(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-@pytest.fixture
-def store(store_url: str) -> Store:
-    store = Store(store_url)
-    yield store
-    store.close()
-
-
 def test_stored_vectors_are_those_a_fresh_encode_gives(store: Store) -> None:
     papers = read_sample()[:12]
     ids, texts = [p.id for p in papers], [p.text for p in papers]

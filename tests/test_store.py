@@ -29,13 +29,6 @@ from digest.subscriptions import Subscription
 DAY1, DAY2, DAY3 = date(2026, 2, 10), date(2026, 2, 11), date(2026, 2, 12)
 
 
-@pytest.fixture
-def store(store_url: str) -> Store:
-    store = Store(store_url)
-    yield store
-    store.close()
-
-
 def _paper(pid: str, title: str = "A paper", **kw: object) -> Paper:
     return Paper(id=pid, title=title, abstract=f"The abstract of {pid}.", **kw)
 
