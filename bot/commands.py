@@ -219,20 +219,22 @@ async def handle(text: str, ctx: Context, deps: Deps) -> Reply:
         return Reply("Sorry", [str(exc)], ephemeral=True, error=True)
 
 
+def _spec(text: str) -> Spec:
+    """The spec of the command in `text`; a plain one for text that is no command."""
+    try:
+        return SPECS[parse(text).name]
+    except UsageError:
+        return Spec("", "")
+
+
 def writes(text: str) -> bool:
     """True when the command changes the chat's settings (only some people may)."""
-    try:
-        return SPECS[parse(text).name].writes
-    except UsageError:
-        return False
+    return _spec(text).writes
 
 
 def is_slow(text: str) -> bool:
     """True when the command may take seconds (the front end acknowledges first)."""
-    try:
-        return SPECS[parse(text).name].slow
-    except UsageError:
-        return False
+    return _spec(text).slow
 
 
 def _may_change(ctx: Context, deps: Deps) -> bool:

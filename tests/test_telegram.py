@@ -50,17 +50,23 @@ def process(tg: FakeTelegram, deps: Deps, *updates: dict) -> None:
     asyncio.run(go())
 
 
-def last_text(tg: FakeTelegram, chat: int) -> str:
-    return tg.sent(chat)[-1]["text"]
+def register(tg: FakeTelegram, deps: Deps) -> None:
+    """The bot's start-up setMyCommands, against the fake."""
 
-
-def test_commands_are_registered_with_set_my_commands(tg: FakeTelegram, deps: Deps) -> None:
     async def go() -> None:
         app = build_application(deps, TOKEN, tg.base_url)
         async with app:
             await register_commands(app)
 
     asyncio.run(go())
+
+
+def last_text(tg: FakeTelegram, chat: int) -> str:
+    return tg.sent(chat)[-1]["text"]
+
+
+def test_commands_are_registered_with_set_my_commands(tg: FakeTelegram, deps: Deps) -> None:
+    register(tg, deps)
     names = [c["command"] for c in tg.my_commands()]
     assert set(names) == set(COMMANDS) - {"start"} and "why" in names and "criteria" in names
 
@@ -137,12 +143,7 @@ def test_help_speaks_telegram_and_the_menu_describes_each_command(
     process(tg, deps, tg.send_text(OWNER, "/subscibe", user_id=OWNER))
     assert "did you mean /subscribe" in parse_html(last_text(tg, OWNER))
 
-    async def go() -> None:
-        app = build_application(deps, TOKEN, tg.base_url)
-        async with app:
-            await register_commands(app)
-
-    asyncio.run(go())
+    register(tg, deps)
     menu = {c["command"]: c["description"] for c in tg.my_commands()}
     assert menu["why"] == (
         "<arxiv id | rank> — why a paper scored as it did, and why it is in or out"
