@@ -473,7 +473,7 @@ async def _why(cmd: Command, ctx: Context, deps: Deps) -> Reply:
         lines = explain(deps.store, readable[0].sub.id, ref)
         return Reply(lines[0], lines[1:], ephemeral=True)
     (source, digest, _), others = scored[0], scored[1:]
-    lines = explain(deps.store, source.sub.id, ref, digest.day)
+    lines = explain(deps.store, source.sub.id, ref, digest=digest)
     body = lines[1:] if source.own else [f"in {source.of(digest)}:", *lines[1:]]
     hashes = {digest.criteria_hash}
     for other, d, entry in others:  # the same paper under other criteria, briefly

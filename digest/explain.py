@@ -16,14 +16,21 @@ if TYPE_CHECKING:  # the module is heavy (openai): a caller of deep_explain has 
     from digest.scoring.llm import LLMScorer
 
 
-def explain(store: Store, subscription: str, paper_id: str, day: date | None = None) -> list[str]:
-    """Scores, comment, matched criterion, rank, cutoffs, and why the paper is in or out."""
+def explain(
+    store: Store,
+    subscription: str,
+    paper_id: str,
+    day: date | None = None,
+    digest: Digest | None = None,
+) -> list[str]:
+    """Scores, comment, matched criterion, rank, cutoffs, and why the paper is in or out, in
+    the digest of `day` (or the latest), or in `digest` when the caller has read it already."""
     try:
         pid, _ = split_id(paper_id)
     except ValueError:
         raise NotFoundError(f"'{paper_id}' is not an arXiv id (expected e.g. 2602.08007)") from None
     paper = store.require_paper(pid)
-    digest = store.digest(subscription, day)
+    digest = digest or store.digest(subscription, day)
     if digest is None:
         raise NotFoundError(f"no digest has been built for '{subscription}' yet")
     entry = digest.entry(pid)
