@@ -149,8 +149,9 @@ def carry_labels(store: Store, old: Criteria, new: Criteria) -> str:
     kept = len({pid for labels in by_source.values() for pid in labels})
     return (
         f"kept {kept} of {len(labelled)} labelled papers, those the unchanged topics "
-        f"({', '.join(sorted(unchanged))}) decide; until the next digest learns from them (with "
-        f"{MIN_LABELS} or more), the local scorer scores these criteria zero-shot"
+        f"({', '.join(sorted(unchanged))}) decide; the local scorer scores these criteria "
+        f"zero-shot until the next digest learns from them (learning needs {MIN_LABELS} labelled "
+        f"papers, {MIN_EACH} wanted and {MIN_EACH} not)"
     )
 
 
