@@ -12,9 +12,12 @@ its upper 75% bound (`learning.day_share`), between `scoring.cascade_floor` and
 by the reference system's selection of that day (benchmarks/data/selected.json: its LLM's picks,
 so the judge is the real one of that system); the papers sent become LLM labels (wanted:
 selected), and only those: the picks never sent stay unknown to the service. Per day: the
-calibration in use (judged papers, picks), the day's expected picks, the share sent and the
-recall of the judge's selection among the papers sent. Goal: the share falls day over day while
-recall stays >= 0.97.
+calibration in use (judged papers, picks), the day's expected picks, the share sent, the
+recall of the judge's selection among the papers sent, and the share that would have sufficed
+(the smallest top share of the day, by the model in use, holding 97% of the judge's picks: known
+only afterwards). Last, the share the zero-shot scorer needs on each day: the first day is
+sent at `scoring.cascade_fraction`, which the prompt-token goal of benchmarks/llm_cascade.py
+holds at 0.6. Goal: the share falls day over day while recall stays >= 0.97.
 
     python benchmarks/learning_replay.py
 """
@@ -51,8 +54,9 @@ def main() -> None:
     settings = load_settings(env={})
     selected = json.loads(SELECTED.read_text())
     print("| day | papers | judge's picks | learned model (labels) | calibrated on (picks) "
-          "| expected picks | share sent | recall |")  # fmt: skip
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| expected picks | share sent | recall | share needed |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    zero_shot = []
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(f"sqlite:///{tmp}/replay.sqlite3")
         for path in sorted(DAYS.glob("*.jsonl")):
@@ -68,6 +72,10 @@ def main() -> None:
             sent = {s.paper_id for s in ranked[: math.ceil(share * len(papers))]}
             wanted = set(selected[path.stem]) & {p.id for p in papers}
             recall = len(sent & wanted) / len(wanted)
+            needed = learning.share_for([s.paper_id for s in ranked], wanted)
+            zero = local.features(papers, criteria, store).zero_shot
+            by_zero = [papers[i].id for i in np.argsort(-zero, kind="stable")]
+            zero_shot.append(f"{day} {learning.share_for(by_zero, wanted):.3f}")
             store.save_labels(
                 criteria.scoring_hash, {pid: float(pid in wanted) for pid in sent}, "llm:judge"
             )
@@ -78,8 +86,9 @@ def main() -> None:
                 measured = f"{calibration['on']} ({len(model['measured'])})"
                 expected = f"{learning.picked_chance(calibration, raw).sum():.1f}"
             print(f"| {day} | {len(papers)} | {len(wanted)} | {learned} | {measured} | "
-                  f"{expected} | {share:.2f} | {recall:.3f} |")  # fmt: skip
+                  f"{expected} | {share:.2f} | {recall:.3f} | {needed:.3f} |")  # fmt: skip
         store.close()
+    print(f"\nthe zero-shot scorer needs, for 97% of the judge's picks: {', '.join(zero_shot)}")
 
 
 if __name__ == "__main__":
