@@ -65,16 +65,16 @@ def main() -> None:
             store.save_listing(day, papers)
             asyncio.run(learn_for_day(store, criteria, day))
             model = store.model(criteria.scoring_hash, local.NAME)
-            scores = local.LocalScorer(model, vectors=store).score_now(papers, criteria)
-            ranked = sorted(scores, key=lambda s: -(s.raw or 0.0))
-            raw = np.array([s.raw or 0.0 for s in ranked])
+            feats = local.features(papers, criteria, store)  # once: the model's and zero-shot
+            scores = local.raw_scores(feats, model)
+            order = np.argsort(-scores, kind="stable")
+            raw, ranked = scores[order], [papers[i].id for i in order]
+            by_zero = [papers[i].id for i in np.argsort(-feats.zero_shot, kind="stable")]
             share = cascade_fraction(settings, model, raw)
-            sent = {s.paper_id for s in ranked[: math.ceil(share * len(papers))]}
+            sent = set(ranked[: math.ceil(share * len(papers))])
             wanted = set(selected[path.stem]) & {p.id for p in papers}
             recall = len(sent & wanted) / len(wanted)
-            needed = learning.share_for([s.paper_id for s in ranked], wanted)
-            zero = local.features(papers, criteria, store).zero_shot
-            by_zero = [papers[i].id for i in np.argsort(-zero, kind="stable")]
+            needed = learning.share_for(ranked, wanted)
             zero_shot.append(f"{day} {learning.share_for(by_zero, wanted):.3f}")
             store.save_labels(
                 criteria.scoring_hash, {pid: float(pid in wanted) for pid in sent}, "llm:judge"
