@@ -24,9 +24,11 @@ holds at 0.6. Goal: the share falls day over day while recall stays >= 0.97.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import math
+import shutil
 import sys
 import tempfile
 from datetime import date
@@ -46,10 +48,19 @@ from digest.scoring.factory import cascade_fraction  # noqa: E402
 from digest.store import Store  # noqa: E402
 
 DAYS = ROOT.parent / "shared" / "data" / "arxiv"
-SELECTED = ROOT / "benchmarks" / "data" / "selected.json"
+SELECTED = DAYS / "selected.json"
+LAST = 20  # the days the summary is over
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--embeddings",
+        type=Path,
+        help="start from a copy of this store "
+        "(benchmarks/local_quality.py's --store keeps every day's embeddings)",
+    )
+    args = parser.parse_args()
     criteria = Criteria.load(default_criteria_path())
     settings = load_settings(env={})
     selected = json.loads(SELECTED.read_text())
@@ -58,7 +69,10 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     zero_shot = []
     with tempfile.TemporaryDirectory() as tmp:
+        if args.embeddings:
+            shutil.copy(args.embeddings, f"{tmp}/replay.sqlite3")
         store = Store(f"sqlite:///{tmp}/replay.sqlite3")
+        tally: list[tuple[int, int, float]] = []  # per day: picks sent, picks, share sent
         for path in sorted(DAYS.glob("*.jsonl")):
             day = date.fromisoformat(path.stem)
             papers = read_listing(path)
@@ -74,6 +88,7 @@ def main() -> None:
             sent = set(ranked[: math.ceil(share * len(papers))])
             wanted = set(selected[path.stem]) & {p.id for p in papers}
             recall = len(sent & wanted) / len(wanted)
+            tally.append((len(sent & wanted), len(wanted), share))
             needed = learning.share_for(ranked, wanted)
             zero_shot.append(f"{day} {learning.share_for(by_zero, wanted):.3f}")
             store.save_labels(
@@ -88,7 +103,14 @@ def main() -> None:
             print(f"| {day} | {len(papers)} | {len(wanted)} | {learned} | {measured} | "
                   f"{expected} | {share:.2f} | {recall:.3f} | {needed:.3f} |")  # fmt: skip
         store.close()
-    print(f"\nthe zero-shot scorer needs, for 97% of the judge's picks: {', '.join(zero_shot)}")
+    last = tally[-LAST:]
+    print(
+        f"\nlast {len(last)} days: recall of the judge's picks pooled "
+        f"{sum(a for a, _, _ in last) / sum(b for _, b, _ in last):.3f}, worst day "
+        f"{min(a / b for a, b, _ in last):.3f}, mean share sent "
+        f"{np.mean([c for _, _, c in last]):.3f}"
+    )
+    print(f"the zero-shot scorer needs, for 97% of the judge's picks: {', '.join(zero_shot)}")
 
 
 if __name__ == "__main__":

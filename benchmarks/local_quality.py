@@ -1,31 +1,31 @@
-"""Zero-shot quality of the local scorer on the five labelled days, and what its constants
-are worth on days they were not fitted on.
+"""Quality of the local scorer on the labelled days, date-ordered: whatever is fitted is fitted on
+days before the day it is measured on, as a running service meets them.
 
-The days are the listings in ../shared/data/arxiv/ with the reference system's selections
-(benchmarks/data/selected.json). Each paper is embedded once into a store kept between runs
-(--store). Printed, per day and as the mean over days, R-precision and recall when keeping the
-top 40%, ranking as a digest does (followed authors first):
+The days are the listings of ../shared/data/arxiv/ (47 days, 2025-10-17 .. 2026-02-10) with the
+reference system's selection of each (selected.json there). Each paper is embedded once into a
+store kept between runs (--store). Per day, ranking as a digest does (followed authors first):
+R-precision, recall keeping the top 25% and 40%, and the share of the day holding 97% of the
+picks. Rows:
 
-1. the shipped scorer (LocalScorer; its constants were fitted on all five days, so this row
-   is in-sample: the leave-one-day-out row of the same signals is the honest figure);
-2. leave one day out: the constants (normalisers and weights) fitted on the other four days,
-   measured on the fifth, for each variant of the zero-shot score;
-3. the 128-token limit against 256 (benchmarks/local_speed.py prints its speed);
-4. learned: learn on one half of a day, measure on the other half (the dev day).
+1. zero-shot, shipped: digest/scoring/local.py's constants, fitted (--fit) on the days before
+   2026, so in-sample on those days and out of sample on 2026-02-10;
+2. zero-shot, date-ordered: the constants fitted on the days before each day, with the day's
+   feedback (what the scorer does) and without it (the signals alone);
+3. learned: `local.fit` on the references of every day before (weighted as references are),
+   measured on the day, from the sixth day on.
 
-    python benchmarks/local_quality.py [--store PATH]
+Means are printed over the days measured by every row (the sixth day on) and over the last 20.
+
+    python benchmarks/local_quality.py [--store PATH] [--fit]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import itertools
 import json
 import sys
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,149 +37,55 @@ from digest.criteria import Criteria, default_criteria_path  # noqa: E402
 from digest.evaluation import EvalResult, ReferencePaper, evaluate  # noqa: E402
 from digest.papers import Paper, read_listing  # noqa: E402
 from digest.ranking import followed_in  # noqa: E402
-from digest.scoring import embedding  # noqa: E402
-from digest.scoring.learning import learn as learn_from_labels  # noqa: E402
-from digest.scoring.lexical import PhraseIndex  # noqa: E402
-from digest.scoring.local import NAME, TOPIC_ID, LocalScorer  # noqa: E402
+from digest.scoring import learning, local  # noqa: E402
 from digest.store import Store  # noqa: E402
 
 LISTINGS = ROOT.parent / "shared" / "data" / "arxiv"
-SELECTED = json.loads((ROOT / "benchmarks" / "data" / "selected.json").read_text())
-DEV_DAY = "2026-02-10"
+FIRST = 5  # days before the first measured day: every row is measured from the sixth day on
+LAST = 20
 
 
 @dataclass
 class Day:
-    """One labelled day and the features every variant reads."""
-
     name: str
     papers: list[Paper]
-    reference: list[ReferencePaper]
+    wanted: set[str]
     followed: set[str]
-    cos: np.ndarray  # (n, topics): paper to each topic's relevant part
-    cos_title: np.ndarray  # (n, topics): title alone
-    cos_irrelevant: np.ndarray  # (n, topics): paper to each topic's irrelevant part
-    cos_keywords: np.ndarray  # (n, keyword phrases)
-    lex: np.ndarray  # log1p(phrase strength)
-    penalty: np.ndarray
+    feats: local.Features
 
 
-def load_day(
-    name: str, criteria: Criteria, store: Store, options: embedding.Options = embedding.DEFAULT
-) -> Day:
+@dataclass(frozen=True)
+class Figures:
+    result: EvalResult
+    share: float
+
+    def cells(self) -> str:
+        r = self.result
+        values = (r.r_precision, r.recall_at[0.25], r.recall_at[0.40], self.share)
+        return " ".join(f"{v:.2f}" for v in values)
+
+
+def load_day(name: str, selected: dict, criteria: Criteria, store: Store) -> Day:
     papers = read_listing(LISTINGS / f"{name}.jsonl")
-    wanted = SELECTED[name]
-    reference = [
-        ReferencePaper(pid, v["relevance"], v["novelty"]) for pid, v in sorted(wanted.items())
-    ]
-    ids = [p.id for p in papers]
-
-    def vectors(texts: list[str], key: str | None = None) -> np.ndarray:
-        return embedding.embed([key] * len(texts) if key else ids, texts, store, options)
-
-    emb = vectors([p.text for p in papers])
-    titles = embedding.embed([f"{p.id}:title" for p in papers], [p.title for p in papers], store)
-    relevant = vectors([f"{t.name}: {t.relevant}" for t in criteria.topics], TOPIC_ID)
-    irrelevant = vectors([f"{t.name}: {t.irrelevant}" for t in criteria.topics], TOPIC_ID)
-    index = PhraseIndex(criteria)
-    keywords = vectors([p.text for p in index.phrases], TOPIC_ID)
-    matches = [index.match(p.title, p.abstract) for p in papers]
     return Day(
         name,
         papers,
-        reference,
+        set(selected[name]) & {p.id for p in papers},
         {p.id for p in papers if followed_in(p, criteria.authors)},
-        emb @ relevant.T,
-        titles @ relevant.T,
-        emb @ irrelevant.T,
-        emb @ keywords.T,
-        np.log1p([m.strength for m in matches]),
-        np.array([m.penalty for m in matches]),
+        local.features(papers, criteria, store),
     )
 
 
-def measure(day: Day, raw: np.ndarray, subset: slice = slice(None)) -> EvalResult:
+def measure(day: Day, raw: np.ndarray) -> Figures:
     """Rank as a digest does (followed authors first, then raw) and compare."""
-    papers = day.papers[subset]
     score = dict(zip([p.id for p in day.papers], raw, strict=True))
-    ranked = sorted(papers, key=lambda p: (p.id not in day.followed, -score[p.id], p.id))
-    ids = {p.id for p in papers}
-    reference = [r for r in day.reference if r.id in ids]
-    return evaluate([p.id for p in ranked], {p.id: score[p.id] for p in papers}, reference)
+    ranked = [p.id for p in sorted(day.papers, key=lambda p: (p.id not in day.followed,
+                                                               -score[p.id], p.id))]  # fmt: skip
+    reference = [ReferencePaper(pid, None, None) for pid in sorted(day.wanted)]
+    return Figures(evaluate(ranked, score, reference), learning.share_for(ranked, day.wanted))
 
 
-def show(label: str, results: list[EvalResult]) -> None:
-    r = [x.r_precision for x in results]
-    k = [x.recall_at[0.40] for x in results]
-    per_day = "  ".join(f"{a:.2f}/{b:.2f}" for a, b in zip(r, k, strict=True))
-    print(f"{label:<44} {np.mean(r):.3f} / {np.mean(k):.3f}   {per_day}", flush=True)
-
-
-# The zero-shot score's meaning part, per variant: one number per paper, before normalising.
-MEANING: dict[str, Callable[[Day], np.ndarray]] = {
-    "mean over topics (before)": lambda d: d.cos.mean(1),
-    "max over topics": lambda d: d.cos.max(1),
-    "mean + max": lambda d: d.cos.mean(1) + d.cos.max(1),
-    "mean, title alone added": lambda d: d.cos.mean(1) + 0.5 * d.cos_title.mean(1),
-    "mean minus irrelevant parts": lambda d: d.cos.mean(1) - 0.5 * d.cos_irrelevant.mean(1),
-    "keywords as queries (max)": lambda d: d.cos_keywords.max(1),
-    "mean + keywords as queries (max)": lambda d: d.cos.mean(1) + d.cos_keywords.max(1),
-}
-LEX_WEIGHTS = (0.0, 0.15, 0.3, 0.5, 0.8)
-PENALTIES = (0.0, 0.15, 0.3, 0.5)
-
-
-def zero_shot(
-    day: Day, meaning: np.ndarray, norms: tuple[float, ...], weights: tuple[float, float]
-) -> np.ndarray:
-    cos_mean, cos_std, lex_mean, lex_std = norms
-    lex_weight, penalty = weights
-    return (
-        (meaning - cos_mean) / cos_std
-        + lex_weight * (day.lex - lex_mean) / lex_std
-        - penalty * day.penalty
-    )
-
-
-def fitted(days: list[Day], variant: str) -> tuple[tuple[float, ...], tuple[float, float]]:
-    """Normalisers and weights fitted on `days`: the weights best by mean R-precision."""
-    meaning = np.concatenate([MEANING[variant](d) for d in days])
-    lex = np.concatenate([d.lex for d in days])
-    norms = (meaning.mean(), meaning.std(), lex.mean(), lex.std())
-
-    def quality(weights: tuple[float, float]) -> float:
-        return float(
-            np.mean(
-                [measure(d, zero_shot(d, MEANING[variant](d), norms, weights)).r_precision
-                 for d in days]
-            )
-        )  # fmt: skip
-
-    return norms, max(itertools.product(LEX_WEIGHTS, PENALTIES), key=quality)
-
-
-def leave_one_day_out(days: list[Day], variant: str) -> list[EvalResult]:
-    out = []
-    for held in days:
-        norms, weights = fitted([d for d in days if d is not held], variant)
-        out.append(measure(held, zero_shot(held, MEANING[variant](held), norms, weights)))
-    return out
-
-
-SIGNALS = ("topic mean", "topic max", "title", "closest phrase", "irrelevant parts", "phrases",
-           "off-topic terms")  # fmt: skip
-SHIPPED = (0, 3, 4, 5, 6)  # the columns digest/scoring/local.py weighs
-
-
-def components(day: Day, columns: tuple[int, ...] = SHIPPED) -> np.ndarray:
-    """The zero-shot signals, one column each, for a weighted sum fitted across days."""
-    return np.column_stack(
-        [day.cos.mean(1), day.cos.max(1), day.cos_title.mean(1), day.cos_keywords.max(1),
-         day.cos_irrelevant.mean(1), day.lex, day.penalty]
-    )[:, columns]  # fmt: skip
-
-
-def logistic(x: np.ndarray, y: np.ndarray, l2: float = 30.0, steps: int = 25) -> np.ndarray:
+def logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 30) -> np.ndarray:
     """Weights (bias last) of an L2-regularised logistic regression, by Newton's method."""
     x = np.column_stack([x, np.ones(len(x))])
     w = np.zeros(x.shape[1])
@@ -192,70 +98,42 @@ def logistic(x: np.ndarray, y: np.ndarray, l2: float = 30.0, steps: int = 25) ->
     return w
 
 
-def leave_one_day_out_weighted(
-    days: list[Day], columns: tuple[int, ...] = SHIPPED
-) -> list[EvalResult]:
-    """The components' weights fitted (logistic) on four days, measured on the fifth."""
-    out = []
-    for held in days:
-        train = [d for d in days if d is not held]
-        x = np.concatenate([components(d, columns) for d in train])
-        mean, std = x.mean(0), x.std(0)
-        y = np.concatenate([[float(p.id in {r.id for r in d.reference}) for p in d.papers]
-                            for d in train])  # fmt: skip
-        w = logistic((x - mean) / std, y)
-        out.append(measure(held, ((components(held, columns) - mean) / std) @ w[:-1]))
-    return out
+def labels(day: Day) -> np.ndarray:
+    return np.array([float(p.id in day.wanted) for p in day.papers])
 
 
-def fit_constants(days: list[Day]) -> None:
-    """The constants of digest/scoring/local.py, fitted on every labelled day."""
-    x = np.concatenate([components(d) for d in days])
-    y = np.concatenate([[float(p.id in {r.id for r in d.reference}) for p in d.papers]
-                        for d in days])  # fmt: skip
+def constants(days: list[Day]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """SIGNAL_MEAN, SIGNAL_STD, SIGNAL_WEIGHT and REL_AT_ZERO fitted on `days`."""
+    x = np.concatenate([d.feats.signals for d in days])
+    y = np.concatenate([labels(d) for d in days])
     mean, std = x.mean(0), x.std(0)
-    w = logistic((x - mean) / std, y)
-    raw = ((x - mean) / std) @ w[:-1]
-    threshold = np.quantile(raw, 1 - y.mean())  # relevance 8 starts at the selected share
-    per_unit = 1.2  # relevance steps per unit of raw: the shipped spread
-    print(f"SIGNAL_MEAN = {np.round(mean, 4).tolist()}")
-    print(f"SIGNAL_STD = {np.round(std, 4).tolist()}")
-    print(f"SIGNAL_WEIGHT = {np.round(w[:-1], 3).tolist()}")
-    print(f"REL_AT_ZERO, REL_PER_UNIT = {7.5 - per_unit * threshold:.2f}, {per_unit}")
+    weight = logistic((x - mean) / std, y)[:-1]
+    refined = np.concatenate(
+        [local.feedback(d.feats.embeddings, ((d.feats.signals - mean) / std) @ weight)
+         for d in days]
+    )  # fmt: skip
+    threshold = float(np.quantile(refined, 1 - y.mean()))  # relevance 8 starts at the picks' share
+    return mean, std, weight, 7.5 - local.REL_PER_UNIT * threshold
 
 
-def shipped(days: list[Day], criteria: Criteria, store: Store) -> list[EvalResult]:
-    scorer = LocalScorer(vectors=store)
-    out = []
-    for day in days:
-        scores = {s.paper_id: s.raw for s in asyncio.run(scorer.score(day.papers, criteria))}
-        out.append(measure(day, np.array([scores[p.id] for p in day.papers])))
-    return out
+def zero_shot(day: Day, fitted: tuple[np.ndarray, ...], refine: bool = True) -> np.ndarray:
+    mean, std, weight = fitted[:3]
+    zero = ((day.feats.signals - mean) / std) @ weight
+    return local.feedback(day.feats.embeddings, zero) if refine else zero
 
 
-def learned_halves(day: Day, criteria: Criteria, store: Store) -> None:
-    """Learn on one half of the dev day, measure on the other, both ways round."""
-    wanted = {r.id for r in day.reference}
-    results = []
-    even, odd = slice(0, None, 2), slice(1, None, 2)
-    for train, test in ((even, odd), (odd, even)):
-        with tempfile.TemporaryDirectory() as tmp:
-            learner = Store(f"sqlite:///{tmp}/learn.sqlite3")
-            papers = day.papers[train]
-            learner.save_papers(papers)
-            learner.save_labels(
-                criteria.scoring_hash, {p.id: float(p.id in wanted) for p in papers}, "reference"
-            )
-            learn_from_labels(learner, criteria)
-            model = learner.model(criteria.scoring_hash, NAME)
-            learner.close()
-        scores = asyncio.run(LocalScorer(model, store).score(day.papers[test], criteria))
-        raw = dict.fromkeys((p.id for p in day.papers), -1e9)
-        raw.update({s.paper_id: s.raw for s in scores})
-        results.append(measure(day, np.array([raw[p.id] for p in day.papers]), test))
-    r = np.mean([x.r_precision for x in results])
-    k = np.mean([x.recall_at[0.40] for x in results])
-    print(f"{'learned on one half, tested on the other':<44} {r:.3f} / {k:.3f}   (dev day)")
+def learned(train: list[Day], day: Day) -> np.ndarray:
+    feats = local.Features(
+        np.concatenate([d.feats.embeddings for d in train]),
+        np.concatenate([d.feats.topic_cos for d in train]),
+        [m for d in train for m in d.feats.matches],
+        np.concatenate([d.feats.signals for d in train]),
+        np.concatenate([d.feats.zero_shot for d in train]),
+        np.concatenate([d.feats.refined for d in train]),
+    )
+    y = np.concatenate([labels(d) for d in train])
+    model = local.fit(feats, y, np.full(len(y), learning.WEIGHTS["reference"]))
+    return local.raw_scores(day.feats, model)
 
 
 def main() -> None:
@@ -265,28 +143,43 @@ def main() -> None:
     parser.add_argument("--fit", action="store_true", help="print local.py's constants")
     args = parser.parse_args()
     criteria = Criteria.load(default_criteria_path())
+    selected = json.loads((LISTINGS / "selected.json").read_text())
     store = Store(f"sqlite:///{args.store}")
-    names = sorted(SELECTED)
-    days = [load_day(name, criteria, store) for name in names]
-    if args.fit:
-        fit_constants(days)
-    print(f"R-precision / recall@40%: mean of {len(days)} days, then each ({', '.join(names)})")
-    show("shipped scorer (in-sample)", shipped(days, criteria, store))
-    for variant in MEANING:
-        show(f"leave-one-day-out: {variant}", leave_one_day_out(days, variant))
-    every = tuple(range(len(SIGNALS)))
-    show("leave-one-day-out: logistic, all 7 signals", leave_one_day_out_weighted(days, every))
-    shipped_signals = ", ".join(SIGNALS[i] for i in SHIPPED)
-    show(
-        f"leave-one-day-out: logistic, shipped ({shipped_signals})",
-        leave_one_day_out_weighted(days),
-    )
-    short = replace(embedding.DEFAULT, max_tokens=128)
-    days_128 = [load_day(name, criteria, store, short) for name in names]
-    show("leave-one-day-out, 128 tokens: mean", leave_one_day_out(days_128, next(iter(MEANING))))
-    show("leave-one-day-out, 128 tokens: shipped", leave_one_day_out_weighted(days_128))
-    learned_halves(days[names.index(DEV_DAY)], criteria, store)
+    days = [load_day(name, selected, criteria, store) for name in sorted(selected)]
     store.close()
+    if args.fit:
+        mean, std, weight, at_zero = constants([d for d in days if d.name < "2026"])
+        print(f"SIGNAL_MEAN = np.array({np.round(mean, 4).tolist()})")
+        print(f"SIGNAL_STD = np.array({np.round(std, 4).tolist()})")
+        print(f"SIGNAL_WEIGHT = np.array({np.round(weight, 3).tolist()})")
+        print(f"REL_AT_ZERO, REL_PER_UNIT = {at_zero:.2f}, {local.REL_PER_UNIT}\n")
+    rows = ("shipped zero-shot", "zero-shot, fitted before", "signals alone, fitted before",
+            "learned from the days before")  # fmt: skip
+    print("R-precision, recall@25%, recall@40%, share for 97%, per row: " + "; ".join(rows))
+    print("| day | papers | picks | " + " | ".join(rows) + " |")
+    print("|" + " --- |" * (3 + len(rows)))
+    figures: list[list[Figures]] = []
+    for i, day in enumerate(days[FIRST:], FIRST):
+        fitted = constants(days[:i])
+        row = [
+            measure(day, day.feats.refined),
+            measure(day, zero_shot(day, fitted)),
+            measure(day, zero_shot(day, fitted, refine=False)),
+            measure(day, learned(days[:i], day)),
+        ]
+        figures.append(row)
+        print(f"| {day.name} | {len(day.papers)} | {len(day.wanted)} | "
+              + " | ".join(f.cells() for f in row) + " |", flush=True)  # fmt: skip
+    for label, part in ((f"mean of {len(figures)} days", figures),
+                        (f"mean of the last {LAST}", figures[-LAST:])):  # fmt: skip
+        cells = []
+        for j in range(len(rows)):
+            col = [r[j] for r in part]
+            cells.append(" ".join(f"{np.mean(v):.3f}" for v in (
+                [f.result.r_precision for f in col], [f.result.recall_at[0.25] for f in col],
+                [f.result.recall_at[0.40] for f in col], [f.share for f in col],
+            )))  # fmt: skip
+        print(f"| {label} | | | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from digest.criteria import Criteria
-from digest.evaluation import evaluate, read_reference
+from digest.evaluation import read_reference
 from digest.papers import Paper, read_sample
 from digest.scoring.learning import learn
 from digest.scoring.local import LocalScorer
@@ -71,14 +71,17 @@ def test_learning_helps_on_held_out_papers(tmp_path: Path, criteria: Criteria) -
     learned = LocalScorer(params)
     assert learned.name.startswith("local+learned-")
 
-    def r_precision(scorer: LocalScorer) -> float:
-        scores = {s.paper_id: s for s in score(scorer, test, criteria)}
-        ranked = sorted(test, key=lambda p: -scores[p.id].raw)
-        relevance = {k: s.relevance for k, s in scores.items()}
-        held_out = [r for r in read_reference(REFERENCE) if r.id in scores]
-        return evaluate([p.id for p in ranked], relevance, held_out).r_precision
+    def average_precision(scorer: LocalScorer) -> float:
+        """Of the held-out half's reference picks, ranked by the scorer (finer than
+        R-precision, which one half-day's 33 picks make coarse)."""
+        scores = {s.paper_id: s.raw for s in score(scorer, test, criteria)}
+        ranked = sorted(test, key=lambda p: -scores[p.id])
+        hits = [p.id in wanted for p in ranked]
+        found = [sum(hits[: i + 1]) / (i + 1) for i, hit in enumerate(hits) if hit]
+        return sum(found) / len(found)
 
-    assert r_precision(learned) > r_precision(LocalScorer())
+    # measured 0.46 against 0.41 (AMD EPYC with VNNI); the margin holds on CPUs without it
+    assert average_precision(learned) > average_precision(LocalScorer()) + 0.02
 
 
 def test_too_few_labels_is_explained(tmp_path: Path, criteria: Criteria) -> None:

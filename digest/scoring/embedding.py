@@ -85,7 +85,7 @@ DEFAULT = Options()
 
 def model_key(options: Options = DEFAULT) -> str:
     """What a stored embedding was made by: another model file or token limit embeds again."""
-    return f"minilm-l6-int8/{options.max_tokens}"
+    return f"minilm-l6-int8rr/{options.max_tokens}"
 
 
 @cache
