@@ -512,8 +512,8 @@ def chat(
 
     Example: paperdigest chat "why 2602.08007"
     """
-    from bot.answer import run as run_command
-    from bot.commands import Context, Deps
+    from bot.chat import Context, Deps
+    from bot.chat import run as run_command
 
     settings = _settings()
     store = Store(settings.database.dsn)

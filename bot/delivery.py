@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from bot.replies import PaperCard, Reply, card
+from bot.chat import PaperCard, Reply, card
 from digest import (  # ChatMoved, ChatUnavailable, RetryLater: also named here, as before
     LEASE,
     OPEN,

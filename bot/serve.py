@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from bot.commands import Deps
+from bot.chat import Deps
 from bot.delivery import STOPPING, Sender
 from bot.schedule import DailyScheduler
 from bot.web import bound_ports, build_web_app, start_sites

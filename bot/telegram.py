@@ -1,6 +1,6 @@
 """Telegram: a python-telegram-bot Application for commands, DMs and buttons; HTML; the sender.
 
-Handlers only answer callbacks, build a Context, call `bot.answer.answer` and send the
+Handlers only answer callbacks, build a Context, call `bot.chat.answer` and send the
 rendered Reply.
 """
 
@@ -26,11 +26,9 @@ from telegram.ext import (
     filters,
 )
 
-from bot.answer import answer
-from bot.commands import COMMAND_WORDS, SPECS, Context, Deps, writes
+from bot.chat import COMMAND_WORDS, SPECS, Context, Deps, PaperCard, Reply, answer, writes
 from bot.delivery import ChatMoved, ChatUnavailable, RetryLater
 from bot.pacing import RateLimited, reply_within
-from bot.replies import PaperCard, Reply
 from digest import Subscription
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from telegram import Update
 
-from bot.commands import Deps
+from bot.chat.commands import Deps
 from bot.slack import build_app
 from bot.telegram import build_application
 from bot.web import build_web_app

@@ -157,7 +157,7 @@ def test_a_forged_slack_request_is_logged_without_its_body(
 ) -> None:
     from slack_sdk.signature import SignatureVerifier
 
-    from bot.commands import Deps
+    from bot.chat.commands import Deps
     from bot.slack import build_app
     from digest.scoring.factory import make_scorer
 

@@ -121,7 +121,7 @@ def test_the_engine_has_no_import_cycle() -> None:
 
 
 def test_no_import_cycle_at_all() -> None:
-    """The front ends call `bot.answer`, above both the plain-words layer and the core."""
+    """The front ends call `bot.chat.answer`, above both the plain-words layer and the core."""
     assert tangles(import_graph()) == []
 
 

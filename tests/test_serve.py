@@ -12,7 +12,7 @@ import pytest
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.commands import Context, Deps, handle
+from bot.chat.commands import Context, Deps, handle
 from bot.schedule import RETRIES, RETRY_EVERY, DailyScheduler, run_key
 from bot.slack import SlackSender
 from bot.web import build_web_app

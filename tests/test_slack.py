@@ -17,7 +17,7 @@ import pytest
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.commands import Deps
+from bot.chat.commands import Deps
 from bot.delivery import LEASE, deliver, enqueue
 from bot.slack import SlackSender, build_app, render_blocks
 from bot.web import build_web_app
@@ -132,7 +132,7 @@ EXAMPLES = {
 def test_every_command_through_slash(
     bolt: str, slack: FakeSlack, deps: Deps, criteria: Criteria
 ) -> None:
-    from bot.commands import SPECS
+    from bot.chat.commands import SPECS
 
     assert set(EXAMPLES) == set(SPECS)
     slash(bolt, slack, "subscribe")
@@ -346,7 +346,7 @@ def test_assistant_panel_greets_suggests_and_answers_in_its_thread(
 
 
 def test_block_kit_escaping_and_limits() -> None:
-    from bot.replies import PaperCard, Reply
+    from bot.chat.replies import PaperCard, Reply
 
     card = PaperCard(
         "2601.00001",

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from telegram import Bot, Update
 
-from bot.commands import SPECS, Deps
+from bot.chat.commands import SPECS, Deps
+from bot.chat.replies import PaperCard, Reply
 from bot.delivery import LEASE, deliver, enqueue
-from bot.replies import PaperCard, Reply
 from bot.telegram import (
     COMMANDS,
     TelegramSender,

@@ -1,8 +1,8 @@
 """The platform-neutral command core: text -> Command -> handler -> Reply.
 
 Slack's `/digest why 2602.08007`, Telegram's `/why 2602.08007` and the terminal `chat` arrive
-here as typed text with a Context, through `bot.answer.answer`, which first turns plain words
-("why did 2602.08007 score 9?") into the command they mean (`bot.ask`).
+here as typed text with a Context, through `bot.chat.answer.answer`, which first turns plain
+words ("why did 2602.08007 score 9?") into the command they mean (`bot.chat.ask`).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from bot.readers import Audience, Source, sources
-from bot.replies import PaperCard, Reply, card
+from bot.chat.readers import Audience, Source, sources
+from bot.chat.replies import PaperCard, Reply, card
 from digest import (
     ConfigError,
     Criteria,
@@ -198,7 +198,7 @@ def _usage(name: str) -> str:
 
 async def handle(text: str, ctx: Context, deps: Deps) -> Reply:
     """Parse and run one command as typed; errors a person can act on become error Replies.
-    Front ends call `bot.answer.answer`, which reads plain words first."""
+    Front ends call `bot.chat.answer.answer`, which reads plain words first."""
     try:
         command = parse(text)
         spec = SPECS[command.name]

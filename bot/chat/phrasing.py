@@ -3,8 +3,8 @@
 `interpret("what are the top papers today?")` is `Interpretation("top")`. Some phrasings name
 things only the store knows (a paper by its title words, an author by their surname, the
 categories to add to): `resolve` settles those against the chat's latest digest and criteria.
-Settings changes are interpretations with `changes` set: `bot.ask` proposes them, never runs
-them unasked.
+Settings changes are interpretations with `changes` set: `bot.chat.ask` proposes them, never
+runs them unasked.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 from zoneinfo import available_timezones
 
-from bot.readers import sources
+from bot.chat.readers import sources
 from digest import arxiv_categories, current_criteria
 
 if TYPE_CHECKING:
-    from bot.commands import Context, Deps
+    from bot.chat.commands import Context, Deps
 
 ID = re.compile(r"\b(\d{4}\.\d{4,5})(?:v\d+)?\b")
 NUMBER_WORDS = {
@@ -456,7 +456,7 @@ async def resolve(found: Interpretation, ctx: Context, deps: Deps) -> Interpreta
     """Settle title words, surnames and category changes against the store.
 
     Returns the settled Interpretation, a clarifying question (str), or None when the words
-    name nothing the store knows. `ctx` and `deps` are bot.commands' Context and Deps.
+    name nothing the store knows. `ctx` and `deps` are bot.chat.commands' Context and Deps.
     """
     if found.paper:
         pid = await paper_by_title(found.paper, ctx, deps)
