@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from bot.chat.commands import SPECS, Context, Deps, _may_change, parse
+from bot.chat.commands import SPECS, Context, Deps, parse
+from bot.chat.commands.context import _may_change
 from bot.chat.replies import Button, Reply
 from digest import clip
 
