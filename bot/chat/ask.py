@@ -26,7 +26,9 @@ from bot.chat.commands import (
     handle,
     parse,
 )
-from bot.chat.phrasing import _NAME, ID, Interpretation, _plain, interpret, readings, resolve
+from bot.chat.phrasing import ID, Interpretation, interpret, readings, resolve
+from bot.chat.phrasing.changes import _NAME
+from bot.chat.phrasing.words import _plain
 from bot.chat.proposals import PROPOSAL_TTL, did_you_mean, proposal_key, propose
 from bot.chat.replies import Reply
 from digest import DigestError
