@@ -21,7 +21,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.daily import DayReport, build_for
-from bot.delivery import DeliveryReport, Sender, deliver
+from bot.delivery import DeliveryReport, deliver
+from bot.platforms import Sender
 from digest import (
     LEASE,
     Claim,

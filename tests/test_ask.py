@@ -15,8 +15,8 @@ from bot.chat.ask import proposal_key
 from bot.chat.commands import Context, Deps
 from bot.chat.phrasing import interpret
 from bot.chat.replies import Reply
-from bot.slack import render_blocks
-from bot.telegram import render_messages
+from bot.platforms.slack import render_blocks
+from bot.platforms.telegram import render_messages
 from digest.day import Usage
 from digest.store import Store
 from tests.fakes.openai_server import FakeOpenAI

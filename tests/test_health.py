@@ -158,7 +158,7 @@ def test_a_forged_slack_request_is_logged_without_its_body(
     from slack_sdk.signature import SignatureVerifier
 
     from bot.chat.commands import Deps
-    from bot.slack import build_app
+    from bot.platforms.slack import build_app
     from digest.scoring.factory import make_scorer
 
     logs.setup(env={})  # as serve does, before the app is built

@@ -10,10 +10,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from telegram import Bot
 
 from bot.daily import DayReport, post_day
-from bot.delivery import Sender
+from bot.platforms import Sender
+from bot.platforms.slack import SlackSender
+from bot.platforms.telegram import TelegramSender
 from bot.schedule import DELIVER_DUE, DailyScheduler
-from bot.slack import SlackSender
-from bot.telegram import TelegramSender
 from digest.pipeline import DayListing, sample_listing
 from digest.scoring.local import LocalScorer
 from digest.store import Store

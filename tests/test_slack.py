@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat.commands import Deps
 from bot.delivery import LEASE, deliver, enqueue
-from bot.slack import SlackSender, build_app, render_blocks
+from bot.platforms.slack import SlackSender, build_app, render_blocks
 from bot.web import build_web_app
 from digest.config import load_settings
 from digest.criteria import Criteria
@@ -198,7 +198,7 @@ def test_subscribe_where_the_bot_cannot_post_says_what_to_do(
 async def _cannot_post(slack: FakeSlack, chat: str) -> str | None:
     from cachetools import TTLCache
 
-    from bot.slack import SlackAudience
+    from bot.platforms.slack import SlackAudience
 
     client = AsyncWebClient(token=TOKEN, base_url=slack.url)
     return await SlackAudience(client, "U1", TTLCache(10, 60)).cannot_post(chat)
@@ -216,12 +216,12 @@ def test_a_short_429_on_a_reply_is_waited_out_a_long_one_logged(
     dropped = threading.Event()
     handler = logging.Handler(logging.WARNING)
     handler.emit = lambda record: (lines.append(record.getMessage()), dropped.set())
-    logging.getLogger("bot.pacing").addHandler(handler)
+    logging.getLogger("bot.platforms.pacing").addHandler(handler)
     try:
         post_json(bolt, event("app_mention", "<@UBOT> help"))
         assert dropped.wait(5)
     finally:
-        logging.getLogger("bot.pacing").removeHandler(handler)
+        logging.getLogger("bot.platforms.pacing").removeHandler(handler)
     assert lines == ["reply in slack:C1 dropped: the platform asked to wait rate limited for 120 s"]
     assert slack.count("chat.postEphemeral") == 1  # not retried: asking again is quicker
 

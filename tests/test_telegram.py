@@ -14,7 +14,7 @@ from telegram import Bot, Update
 from bot.chat.commands import SPECS, Deps
 from bot.chat.replies import PaperCard, Reply
 from bot.delivery import LEASE, deliver, enqueue
-from bot.telegram import (
+from bot.platforms.telegram import (
     COMMANDS,
     TelegramSender,
     build_application,

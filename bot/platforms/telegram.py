@@ -27,9 +27,8 @@ from telegram.ext import (
 )
 
 from bot.chat import COMMAND_WORDS, SPECS, Context, Deps, PaperCard, Reply, answer, writes
-from bot.delivery import ChatMoved, ChatUnavailable, RetryLater
-from bot.pacing import RateLimited, reply_within
-from digest import Subscription
+from bot.platforms.pacing import RateLimited, reply_within
+from digest import ChatMoved, ChatUnavailable, RetryLater, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -306,7 +305,7 @@ def build_application(deps: Deps, token: str, base_url: str | None = None) -> Ap
 
 
 async def _answer(message: Any, reply: Reply) -> None:
-    """Each message of the reply; a short RetryAfter is waited out (bot.pacing)."""
+    """Each message of the reply; a short RetryAfter is waited out (bot.platforms.pacing)."""
     for text, keyboard in render_messages(reply):
 
         async def send(text: str = text, keyboard: Any = keyboard) -> None:

@@ -28,9 +28,8 @@ from bot.chat import (
     load_reply,
     writes,
 )
-from bot.delivery import ChatUnavailable, RetryLater
-from bot.pacing import RateLimited, reply_within
-from digest import Subscription
+from bot.platforms.pacing import RateLimited, reply_within
+from digest import ChatUnavailable, RetryLater, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -359,7 +358,7 @@ def _retry_after(headers: Any) -> float:
 
 
 def _raise_if_limited(status: int, headers: Any) -> None:
-    """A 429 from the Web API or a response_url, as RateLimited (bot.pacing waits it out)."""
+    """A 429 from the Web API or a response_url, as RateLimited (`pacing` waits it out)."""
     if status == 429:
         raise RateLimited(_retry_after(headers))
 
