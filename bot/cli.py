@@ -541,8 +541,8 @@ def post(
 
     Example: SLACK_BOT_TOKEN=xoxb-... paperdigest post
     """
-    from bot.daily import DayReport, post_day
     from bot.platforms import close_senders, senders
+    from bot.service import DayReport, post_day
 
     settings = _settings()
     chats = senders(settings)
@@ -654,10 +654,9 @@ def serve_command() -> None:
 
     Example: SLACK_BOT_TOKEN=xoxb-... SLACK_APP_TOKEN=xapp-... paperdigest serve
     """
-    from bot import logs
-    from bot.serve import serve
+    from bot.service import serve, setup_logging
 
-    logs.setup()
+    setup_logging()
     serve(_settings())
 
 

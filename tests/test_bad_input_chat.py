@@ -14,9 +14,9 @@ from bot.chat.answer import run
 from bot.chat.commands import Context, Deps
 from bot.chat.replies import PaperCard, Reply
 from bot.cli import app
-from bot.delivery import deliver, enqueue
 from bot.platforms.slack import SlackSender
 from bot.platforms.telegram import render_messages
+from bot.service.outbox import deliver, enqueue
 from digest.criteria import Criteria
 from digest.day import Cutoffs, DayStatus, Digest, Entry
 from digest.papers import Paper

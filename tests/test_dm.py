@@ -13,7 +13,7 @@ from telegram import Update
 from bot.chat.commands import Deps
 from bot.platforms.slack import build_app
 from bot.platforms.telegram import build_application
-from bot.web import build_web_app
+from bot.service.web import build_web_app
 from digest.criteria import Criteria
 from digest.store import Store
 from digest.subscriptions import Subscription

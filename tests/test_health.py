@@ -15,8 +15,8 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from bot import logs
-from bot.web import build_web_app
+from bot.service import logs
+from bot.service.web import build_web_app
 from digest.config import load_settings
 from digest.store import Store
 from digest.subscriptions import Subscription

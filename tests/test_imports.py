@@ -106,7 +106,7 @@ def test_the_graph_sees_every_kind_of_import() -> None:
     assert "digest.criteria" in graph["digest.scoring"]  # under TYPE_CHECKING
     assert "digest.store" in graph["digest.pipeline"]  # `from digest.store import Store`
     assert "digest.scoring.local" in graph["digest.scoring.learning"]  # `from a import b`: a module
-    assert "bot.logs" in graph["bot.cli"] and "bot" not in graph["bot.cli"]
+    assert "bot.chat.agent" in graph["bot.chat.ask"] and "bot.chat" not in graph["bot.chat.ask"]
 
 
 def test_tangles_finds_cycles_and_only_cycles() -> None:
@@ -158,7 +158,7 @@ def test_the_public_surface_check_sees_every_kind_of_import() -> None:
         "from digest.pipeline import rank_day\n"
         "def f():\n"
         "    from digest.scoring import local\n"
-        "    from bot.logs import setup\n"
+        "    from bot.service.logs import setup\n"
         "if TYPE_CHECKING:\n"
         "    from digest import *\n"
     )

@@ -18,9 +18,9 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat.commands import Deps
-from bot.delivery import LEASE, deliver, enqueue
 from bot.platforms.slack import SlackSender, build_app, render_blocks
-from bot.web import build_web_app
+from bot.service.outbox import LEASE, deliver, enqueue
+from bot.service.web import build_web_app
 from digest.config import load_settings
 from digest.criteria import Criteria
 from digest.day import Cutoffs
@@ -559,7 +559,7 @@ def test_serve_answers_slack_and_stops_on_sigterm(slack: FakeSlack, tmp_path) ->
 def test_sigterm_finishes_the_message_in_flight_only(
     slack: FakeSlack, scored_store: Store, criteria: Criteria
 ) -> None:
-    from bot.delivery import STOPPING
+    from bot.service.outbox import STOPPING
 
     sub = subscribe(scored_store, "C1")
     enqueue(scored_store, sender(slack), sub, big_digest(scored_store, criteria, sub.id))

@@ -13,7 +13,6 @@ from telegram import Bot, Update
 
 from bot.chat.commands import SPECS, Deps
 from bot.chat.replies import PaperCard, Reply
-from bot.delivery import LEASE, deliver, enqueue
 from bot.platforms.telegram import (
     COMMANDS,
     TelegramSender,
@@ -21,7 +20,8 @@ from bot.platforms.telegram import (
     register_commands,
     render_messages,
 )
-from bot.web import build_web_app
+from bot.service.outbox import LEASE, deliver, enqueue
+from bot.service.web import build_web_app
 from digest.config import load_settings
 from digest.criteria import Criteria, Topic
 from digest.day import Cutoffs

@@ -1,6 +1,6 @@
 """What a platform does for the outbox: split a digest into messages, post one, and find one
 whose delivery is in doubt. Slack's and Telegram's senders have these methods; the outbox
-(`bot.delivery`) calls nothing else of them.
+(`bot.service.outbox`) calls nothing else of them.
 """
 
 from __future__ import annotations

@@ -21,10 +21,10 @@ from typing import Any
 import httpx
 
 from bot.chat import Deps
-from bot.delivery import STOPPING
 from bot.platforms import Sender
-from bot.schedule import DailyScheduler
-from bot.web import bound_ports, build_web_app, start_sites
+from bot.service.outbox import STOPPING
+from bot.service.schedule import DailyScheduler
+from bot.service.web import bound_ports, build_web_app, start_sites
 from digest import (
     WORKER,
     ConfigError,
