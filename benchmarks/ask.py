@@ -30,9 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.answer import answer as handle  # noqa: E402
-from bot.ask import understand  # noqa: E402
-from bot.commands import Context, Deps  # noqa: E402
+from bot.chat.answer import answer as handle  # noqa: E402
+from bot.chat.ask import understand  # noqa: E402
+from bot.chat.commands import Context, Deps  # noqa: E402
 from digest.config import load_settings  # noqa: E402
 from digest.criteria import Criteria, default_criteria_path  # noqa: E402
 from digest.pipeline import build_digest, sample_listing  # noqa: E402

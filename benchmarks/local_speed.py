@@ -74,7 +74,7 @@ def commands(repeat: int) -> None:
 
 def chat_speed(repeat: int) -> None:
     """`criteria add` then `preview` on a day already embedded, in one warm process."""
-    from bot.commands import Context, Deps, handle
+    from bot.chat.commands import Context, Deps, handle
     from digest.config import load_settings
     from digest.criteria import Criteria, default_criteria_path
     from digest.pipeline import build_digest, sample_listing

@@ -32,11 +32,11 @@ sys.path.insert(0, str(ROOT))
 from slack_sdk.web.async_client import AsyncWebClient  # noqa: E402
 from telegram import Bot  # noqa: E402
 
-from bot.daily import post_day  # noqa: E402
-from bot.delivery import deliver  # noqa: E402
 from bot.platforms import close_senders  # noqa: E402
-from bot.slack import SlackSender  # noqa: E402
-from bot.telegram import TelegramSender  # noqa: E402
+from bot.platforms.slack import SlackSender  # noqa: E402
+from bot.platforms.telegram import TelegramSender  # noqa: E402
+from bot.service.daily import post_day  # noqa: E402
+from bot.service.outbox import deliver  # noqa: E402
 from digest.config import load_settings  # noqa: E402
 from digest.criteria import Criteria, Topic, default_criteria_path  # noqa: E402
 from digest.day import DayStatus  # noqa: E402

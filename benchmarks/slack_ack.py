@@ -22,9 +22,9 @@ from slack_sdk.signature import SignatureVerifier
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.commands import Deps  # noqa: E402
-from bot.slack import build_app  # noqa: E402
-from bot.web import build_web_app  # noqa: E402
+from bot.chat.commands import Deps  # noqa: E402
+from bot.platforms.slack import build_app  # noqa: E402
+from bot.service.web import build_web_app  # noqa: E402
 from digest.config import load_settings  # noqa: E402
 from digest.scoring.factory import make_scorer  # noqa: E402
 from digest.store import Store  # noqa: E402

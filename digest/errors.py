@@ -16,7 +16,7 @@
         └── ChatMoved            the chat has a new id (`new_chat`): its subscription moves
 
 The CLI prints the message on one line and exits non-zero; chat handlers reply with it. The
-outbox (bot.delivery) catches each DeliveryError by its kind before anything else does.
+outbox (bot.service.outbox) catches each DeliveryError by its kind before anything else does.
 """
 
 from __future__ import annotations

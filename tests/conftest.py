@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.commands import Context, Deps, handle
+from bot.chat.commands import Context, Deps, handle
 from digest.config import load_settings
 from digest.criteria import Criteria, default_criteria_path
 from digest.pipeline import build_digest, sample_listing

@@ -9,14 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.agent import MAX_ROUNDS, TOOLS
-from bot.answer import answer
-from bot.ask import proposal_key
-from bot.commands import Context, Deps
-from bot.phrasing import interpret
-from bot.replies import Reply
-from bot.slack import render_blocks
-from bot.telegram import render_messages
+from bot.chat.agent import MAX_ROUNDS, TOOLS
+from bot.chat.answer import answer
+from bot.chat.ask import proposal_key
+from bot.chat.commands import Context, Deps
+from bot.chat.phrasing import interpret
+from bot.chat.replies import Reply
+from bot.platforms.slack import render_blocks
+from bot.platforms.telegram import render_messages
 from digest.day import Usage
 from digest.store import Store
 from tests.fakes.openai_server import FakeOpenAI

@@ -244,8 +244,8 @@ def test_too_many_topics_by_edit_are_refused():
 
 
 def test_search_with_thousands_of_words_answers(deps) -> None:
-    from bot.answer import run
-    from bot.commands import Context
+    from bot.chat.answer import run
+    from bot.chat.commands import Context
 
     words = " ".join(["graph", *(f"word{i}" for i in range(5_000))])
     reply = run(f"search {words}", Context("terminal", "default", "me"), deps)

@@ -10,13 +10,13 @@ from pathlib import Path
 from slack_sdk.web.async_client import AsyncWebClient
 from typer.testing import CliRunner
 
-from bot.answer import run
+from bot.chat.answer import run
+from bot.chat.commands import Context, Deps
+from bot.chat.replies import PaperCard, Reply
 from bot.cli import app
-from bot.commands import Context, Deps
-from bot.delivery import deliver, enqueue
-from bot.replies import PaperCard, Reply
-from bot.slack import SlackSender
-from bot.telegram import render_messages
+from bot.platforms.slack import SlackSender
+from bot.platforms.telegram import render_messages
+from bot.service.outbox import deliver, enqueue
 from digest.criteria import Criteria
 from digest.day import Cutoffs, DayStatus, Digest, Entry
 from digest.papers import Paper

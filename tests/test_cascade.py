@@ -109,7 +109,7 @@ def test_llm_without_usable_json_falls_back_counts_and_charges(
 ) -> None:
     """Prose for every request, re-asks included: no paper is lost, the chat header says how
     many the local scorer judged, and the wasted tokens count in usage and the budget."""
-    from bot.delivery import digest_messages
+    from bot.service.outbox import digest_messages
 
     fake.fail_next("not_json", times=10_000)
     digest = run(scored_store, criteria, cascade(scored_store, criteria, fake))

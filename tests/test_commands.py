@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from bot.commands import SPECS, Context, Deps, handle, is_slow, parse
+from bot.chat.commands import SPECS, Context, Deps, handle, is_slow, parse
 from digest.config import load_settings
 from digest.criteria import Criteria
 from digest.pipeline import sample_listing
@@ -214,8 +214,8 @@ def test_commands_before_subscribing_say_so(deps: Deps) -> None:
 
 def test_a_criteria_edit_that_would_not_read_back_is_refused(scored_store: Store) -> None:
     """A multi-line topic once wrote criteria no later run could read; now it is refused."""
-    from bot.answer import run
-    from bot.commands import Context, Deps
+    from bot.chat.answer import run
+    from bot.chat.commands import Context, Deps
     from digest.config import load_settings
     from digest.scoring.local import LocalScorer
 
@@ -231,8 +231,8 @@ def test_a_criteria_edit_that_would_not_read_back_is_refused(scored_store: Store
 
 
 def test_a_search_of_five_thousand_words_answers(scored_store: Store) -> None:
-    from bot.answer import run
-    from bot.commands import Context, Deps
+    from bot.chat.answer import run
+    from bot.chat.commands import Context, Deps
     from digest.config import load_settings
     from digest.scoring.local import LocalScorer
 

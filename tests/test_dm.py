@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import pytest
 from telegram import Update
 
-from bot.commands import Deps
-from bot.slack import build_app
-from bot.telegram import build_application
-from bot.web import build_web_app
+from bot.chat.commands import Deps
+from bot.platforms.slack import build_app
+from bot.platforms.telegram import build_application
+from bot.service.web import build_web_app
 from digest.criteria import Criteria
 from digest.store import Store
 from digest.subscriptions import Subscription

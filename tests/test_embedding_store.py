@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from bot.commands import Context, Deps, handle
+from bot.chat.commands import Context, Deps, handle
 from digest.config import load_settings
 from digest.criteria import Criteria
 from digest.papers import read_sample

@@ -51,10 +51,10 @@ def test_delivery_and_usage_errors_sit_in_the_tree() -> None:
 
 
 def test_the_names_are_where_they_were() -> None:
-    from bot.commands import UsageError as from_commands
-    from bot.delivery import ChatMoved as moved
-    from bot.delivery import ChatUnavailable as unavailable
-    from bot.delivery import RetryLater as later
+    from bot.chat.commands import UsageError as from_commands
+    from bot.service.outbox import ChatMoved as moved
+    from bot.service.outbox import ChatUnavailable as unavailable
+    from bot.service.outbox import RetryLater as later
 
     assert (from_commands, moved, unavailable, later) == (
         UsageError,

@@ -1,12 +1,22 @@
-"""`digest.__all__` is the engine's public surface; keep it honest."""
+"""`digest.__all__` is the engine's public surface, and each package of `bot/` has one too: keep
+them honest."""
 
+import importlib
 import os
 import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
+import bot
 import digest
+
+BOT = Path(bot.__file__).parent
+BOT_PACKAGES = sorted(
+    ".".join(("bot", *init.parent.relative_to(BOT).parts)) for init in BOT.rglob("__init__.py")
+)
 
 
 def test_all_names_exist() -> None:  # ruff (RUF022) keeps them sorted
@@ -45,3 +55,23 @@ def test_engine_never_imports_the_front_ends() -> None:
     for source in root.rglob("*.py"):
         text = source.read_text()
         assert "import bot" not in text and "from bot" not in text, source
+
+
+def test_bots_packages_are_found() -> None:
+    assert {"bot", "bot.chat", "bot.platforms", "bot.service", "bot.cli"} <= set(BOT_PACKAGES)
+
+
+@pytest.mark.parametrize("name", BOT_PACKAGES)
+def test_each_package_of_the_bot_names_what_it_offers(name: str) -> None:
+    """A docstring, and `__all__` listing exactly its public names (a lazy one is imported,
+    then bound); its modules are not names it offers."""
+    package = importlib.import_module(name)
+    assert package.__doc__, name
+    for member in package.__all__:
+        assert hasattr(package, member), f"{name}.{member}"
+    public = {
+        member
+        for member, value in vars(package).items()
+        if not member.startswith("_") and not isinstance(value, ModuleType)
+    }
+    assert public == set(package.__all__), name

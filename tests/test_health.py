@@ -15,8 +15,8 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from bot import logs
-from bot.web import build_web_app
+from bot.service import logs
+from bot.service.web import build_web_app
 from digest.config import load_settings
 from digest.store import Store
 from digest.subscriptions import Subscription
@@ -157,8 +157,8 @@ def test_a_forged_slack_request_is_logged_without_its_body(
 ) -> None:
     from slack_sdk.signature import SignatureVerifier
 
-    from bot.commands import Deps
-    from bot.slack import build_app
+    from bot.chat.commands import Deps
+    from bot.platforms.slack import build_app
     from digest.scoring.factory import make_scorer
 
     logs.setup(env={})  # as serve does, before the app is built

@@ -1,4 +1,5 @@
-"""The import graph of `digest/` and `bot/`: no cycle, and the engine never imports the bot.
+"""The import graph of `digest/` and `bot/`: no cycle, the engine never imports the bot, and the
+packages of `bot/` import only those below them, by their public names.
 
 Every import counts: at module level, inside functions, and under `if TYPE_CHECKING:`, so a
 cycle cannot hide behind a function-level import. `from a import b` is an edge to `a.b`
@@ -102,11 +103,11 @@ def tangles(graph: dict[str, set[str]]) -> list[set[str]]:
 def test_the_graph_sees_every_kind_of_import() -> None:
     graph = import_graph()
     assert "digest.day" in graph["digest.subscriptions"]  # module level
-    assert "bot.slack" in graph["bot.platforms"]  # inside a function
+    assert "bot.platforms.slack" in graph["bot.platforms"]  # inside a function
     assert "digest.criteria" in graph["digest.scoring"]  # under TYPE_CHECKING
     assert "digest.store" in graph["digest.pipeline"]  # `from digest.store import Store`
     assert "digest.scoring.local" in graph["digest.scoring.learning"]  # `from a import b`: a module
-    assert "bot.logs" in graph["bot.cli"] and "bot" not in graph["bot.cli"]
+    assert "bot.chat.agent" in graph["bot.chat.ask"] and "bot.chat" not in graph["bot.chat.ask"]
 
 
 def test_tangles_finds_cycles_and_only_cycles() -> None:
@@ -121,7 +122,7 @@ def test_the_engine_has_no_import_cycle() -> None:
 
 
 def test_no_import_cycle_at_all() -> None:
-    """The front ends call `bot.answer`, above both the plain-words layer and the core."""
+    """The front ends call `bot.chat.answer`, above both the plain-words layer and the core."""
     assert tangles(import_graph()) == []
 
 
@@ -132,22 +133,32 @@ def test_the_engine_imports_nothing_from_the_bot() -> None:
             assert not {m for m in imported if m.split(".")[0] == "bot"}, name
 
 
+def imports_from(package: str, name: str, source: str) -> list[tuple[int, str]]:
+    """What module `name` imports from `package` or a module inside it, anywhere in `source`:
+    (line, `module`) for `import module`, (line, `module:name`) for `from module import name`.
+    `from bot import chat` imports the module `bot.chat`: it counts as `import bot.chat`."""
+    found = []
+    for line, base, member in _statements(source, name.rpartition(".")[0]):
+        if member is not None and f"{base}.{member}" == package:
+            base, member = package, None
+        if base == package or base.startswith(f"{package}."):
+            found.append((line, base if member is None else f"{base}:{member}"))
+    return sorted(found)
+
+
 def engine_imports(name: str, source: str) -> list[tuple[int, str]]:
-    """What module `name` imports from the engine, anywhere in `source`: (line, `module`)
-    for `import module`, (line, `module:name`) for `from module import name`."""
-    found = [
-        (line, base if member is None else f"{base}:{member}")
-        for line, base, member in _statements(source, name.rpartition(".")[0])
-    ]
-    return sorted(f for f in found if f[1].split(":")[0].split(".")[0] == "digest")
+    """What module `name` imports from the engine, anywhere in `source` (see imports_from)."""
+    return imports_from("digest", name, source)
 
 
-def off_surface(imports: list[tuple[int, str]], public: list[str]) -> list[str]:
-    """The imports that are not `from digest import X` with X public."""
+def off_surface(
+    imports: list[tuple[int, str]], public: list[str], package: str = "digest"
+) -> list[str]:
+    """The imports that are not `from package import X` with X public."""
     return [
         f"line {line}: {what}"
         for line, what in imports
-        if what.partition(":")[0] != "digest" or what.partition(":")[2] not in public
+        if what.partition(":")[0] != package or what.partition(":")[2] not in public
     ]
 
 
@@ -158,7 +169,7 @@ def test_the_public_surface_check_sees_every_kind_of_import() -> None:
         "from digest.pipeline import rank_day\n"
         "def f():\n"
         "    from digest.scoring import local\n"
-        "    from bot.logs import setup\n"
+        "    from bot.service.logs import setup\n"
         "if TYPE_CHECKING:\n"
         "    from digest import *\n"
     )
@@ -186,3 +197,104 @@ def test_the_bot_imports_only_the_engines_public_names() -> None:
         wrong += [f"{path.relative_to(ROOT)} {w}" for w in off_surface(imports, digest.__all__)]
     assert checked > 50  # the bot does use the engine: the walk saw its imports
     assert wrong == []
+
+
+# The packages of bot/, and those each may import: the conversation is below the platforms, the
+# platforms below the service, and the command line uses them all. Nothing imports the CLI.
+LAYERS = {
+    "bot.chat": set(),
+    "bot.platforms": {"bot.chat"},
+    "bot.service": {"bot.chat", "bot.platforms"},
+    "bot.cli": {"bot.chat", "bot.platforms", "bot.service"},
+}
+
+
+def layer(module: str) -> str | None:
+    """The package of bot/ that a module is, or is in: `bot.chat.commands.parser` -> `bot.chat`."""
+    top = ".".join(module.split(".")[:2])
+    return top if top in LAYERS else None
+
+
+def layer_breaks(name: str, source: str) -> list[str]:
+    """The imports in `source`, module `name` of bot/, of a package of bot/ that `name`'s package
+    may not import (see LAYERS): `line n: module` or `line n: module:name`."""
+    own = layer(name)
+    assert own is not None, f"{name} is in no package of bot/"
+    return [
+        f"line {line}: {what}"
+        for other in sorted(set(LAYERS) - LAYERS[own] - {own})
+        for line, what in imports_from(other, name, source)
+    ]
+
+
+def _bot_modules() -> list[tuple[str, str]]:
+    """Each module inside bot's packages: (dotted name, source)."""
+    return [
+        (name, path.read_text(encoding="utf-8"))
+        for name, path in _modules().items()
+        if layer(name) is not None
+    ]
+
+
+def test_the_layer_check_sees_every_kind_of_import() -> None:
+    source = (
+        "from bot.chat import Reply\n"
+        "import bot.platforms.slack\n"
+        "from bot import service\n"
+        "def f():\n"
+        "    from bot.service.outbox import deliver\n"
+        "if TYPE_CHECKING:\n"
+        "    from bot.cli import app\n"
+        "from digest import Store\n"
+    )
+    assert layer_breaks("bot.chat.example", source) == [
+        "line 7: bot.cli:app",
+        "line 2: bot.platforms.slack",
+        "line 3: bot.service",
+        "line 5: bot.service.outbox:deliver",
+    ]
+    assert layer_breaks("bot.platforms.slack", source) == [
+        "line 7: bot.cli:app",
+        "line 3: bot.service",
+        "line 5: bot.service.outbox:deliver",
+    ]
+    assert layer_breaks("bot.service.serve", source) == ["line 7: bot.cli:app"]
+    assert layer_breaks("bot.cli.day", source) == []
+    assert layer_breaks("bot.chat.ask", "from bot.chat.commands import handle\n") == []
+
+
+def test_the_chat_imports_neither_the_platforms_nor_the_service() -> None:
+    """And the platforms do not import the service, and nothing imports the command line."""
+    wrong = []
+    for name, source in _bot_modules():
+        wrong += [f"{name} {w}" for w in layer_breaks(name, source)]
+    assert wrong == []
+    graph = import_graph()
+    assert "bot.chat.answer" in graph["bot.platforms.slack"]  # the walk sees the imports
+    assert {layer(m) for m in graph["bot.cli.service"]} >= {"bot.platforms", "bot.service"}
+
+
+def test_bots_packages_use_each_other_only_by_their_public_names() -> None:
+    """`from bot.chat import X` with X in `bot.chat.__all__` (and so for the platforms and the
+    service), as the bot uses the engine: a package may change its insides alone."""
+    import importlib
+
+    wrong = []
+    checked = 0
+    for name, source in _bot_modules():
+        for other in sorted(set(LAYERS) - {layer(name)}):
+            public = importlib.import_module(other).__all__
+            imports = imports_from(other, name, source)
+            checked += len(imports)
+            wrong += [f"{name} {w}" for w in off_surface(imports, public, other)]
+    assert checked > 20
+    assert wrong == []
+
+
+def test_the_public_names_check_of_bots_packages_sees_a_module_import() -> None:
+    source = "from bot.chat import Reply, _secret\nfrom bot.chat.replies import card\n"
+    imports = imports_from("bot.chat", "bot.service.outbox", source)
+    assert off_surface(imports, ["Reply"], "bot.chat") == [
+        "line 1: bot.chat:_secret",
+        "line 2: bot.chat.replies:card",
+    ]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.answer import run
-from bot.commands import Context, Deps
+from bot.chat.answer import run
+from bot.chat.commands import Context, Deps
 from digest.config import load_settings
 from digest.criteria import Criteria
 from digest.evaluation import read_reference

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.logs import Redact
+from bot.service.logs import Redact
 from digest import secret_values
 
 

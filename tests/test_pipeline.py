@@ -146,7 +146,7 @@ def test_status_no_announcement(tmp_path, criteria: Criteria) -> None:
 
 
 def test_one_empty_feed_is_named_in_the_chat_header(tmp_path, criteria: Criteria) -> None:
-    from bot.delivery import digest_messages
+    from bot.service.outbox import digest_messages
 
     feeds = {"cs.LG": recorded_rss("cs.LG"), "cs.AI": empty(recorded_rss("cs.AI"))}
     with FakeArxiv(rss=feeds) as fake:

@@ -11,9 +11,9 @@ from contextlib import contextmanager
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.answer import answer
-from bot.commands import SPECS, Context, Deps
-from bot.replies import Reply
+from bot.chat.answer import answer
+from bot.chat.commands import SPECS, Context, Deps
+from bot.chat.replies import Reply
 from digest.config import load_settings
 from digest.criteria import Criteria
 from digest.scoring.factory import make_scorer

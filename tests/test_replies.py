@@ -7,7 +7,7 @@ import json
 import pydantic
 import pytest
 
-from bot.replies import Button, PaperCard, Reply, dump_reply, load_reply
+from bot.chat.replies import Button, PaperCard, Reply, dump_reply, load_reply
 
 CARD = PaperCard("2602.08007", "A title", "https://arxiv.org/abs/2602.08007", ("A B", "C D"),
                  8, 5, "fits", 1, followed=None)  # fmt: skip

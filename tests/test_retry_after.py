@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from slack_sdk.web.async_client import AsyncWebClient
 from telegram import Bot
 
-from bot.daily import DayReport, post_day
-from bot.delivery import Sender
-from bot.schedule import DELIVER_DUE, DailyScheduler
-from bot.slack import SlackSender
-from bot.telegram import TelegramSender
+from bot.platforms import Sender
+from bot.platforms.slack import SlackSender
+from bot.platforms.telegram import TelegramSender
+from bot.service.daily import DayReport, post_day
+from bot.service.schedule import DELIVER_DUE, DailyScheduler
 from digest.pipeline import DayListing, sample_listing
 from digest.scoring.local import LocalScorer
 from digest.store import Store

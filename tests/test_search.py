@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.answer import run
-from bot.commands import Context, Deps
+from bot.chat.answer import run
+from bot.chat.commands import Context, Deps
 from digest.criteria import Criteria
 from digest.scoring import embedding
 from tests.conftest import sample_digest

@@ -12,10 +12,10 @@ import pytest
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.commands import Context, Deps, handle
-from bot.schedule import RETRIES, RETRY_EVERY, DailyScheduler, run_key
-from bot.slack import SlackSender
-from bot.web import build_web_app
+from bot.chat.commands import Context, Deps, handle
+from bot.platforms.slack import SlackSender
+from bot.service.schedule import RETRIES, RETRY_EVERY, DailyScheduler, run_key
+from bot.service.web import build_web_app
 from digest.config import load_settings
 from digest.criteria import Criteria, Topic
 from digest.day import DayStatus

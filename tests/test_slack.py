@@ -17,10 +17,10 @@ import pytest
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.commands import Deps
-from bot.delivery import LEASE, deliver, enqueue
-from bot.slack import SlackSender, build_app, render_blocks
-from bot.web import build_web_app
+from bot.chat.commands import Deps
+from bot.platforms.slack import SlackSender, build_app, render_blocks
+from bot.service.outbox import LEASE, deliver, enqueue
+from bot.service.web import build_web_app
 from digest.config import load_settings
 from digest.criteria import Criteria
 from digest.day import Cutoffs
@@ -132,7 +132,7 @@ EXAMPLES = {
 def test_every_command_through_slash(
     bolt: str, slack: FakeSlack, deps: Deps, criteria: Criteria
 ) -> None:
-    from bot.commands import SPECS
+    from bot.chat.commands import SPECS
 
     assert set(EXAMPLES) == set(SPECS)
     slash(bolt, slack, "subscribe")
@@ -198,7 +198,7 @@ def test_subscribe_where_the_bot_cannot_post_says_what_to_do(
 async def _cannot_post(slack: FakeSlack, chat: str) -> str | None:
     from cachetools import TTLCache
 
-    from bot.slack import SlackAudience
+    from bot.platforms.slack import SlackAudience
 
     client = AsyncWebClient(token=TOKEN, base_url=slack.url)
     return await SlackAudience(client, "U1", TTLCache(10, 60)).cannot_post(chat)
@@ -216,12 +216,12 @@ def test_a_short_429_on_a_reply_is_waited_out_a_long_one_logged(
     dropped = threading.Event()
     handler = logging.Handler(logging.WARNING)
     handler.emit = lambda record: (lines.append(record.getMessage()), dropped.set())
-    logging.getLogger("bot.pacing").addHandler(handler)
+    logging.getLogger("bot.platforms.pacing").addHandler(handler)
     try:
         post_json(bolt, event("app_mention", "<@UBOT> help"))
         assert dropped.wait(5)
     finally:
-        logging.getLogger("bot.pacing").removeHandler(handler)
+        logging.getLogger("bot.platforms.pacing").removeHandler(handler)
     assert lines == ["reply in slack:C1 dropped: the platform asked to wait rate limited for 120 s"]
     assert slack.count("chat.postEphemeral") == 1  # not retried: asking again is quicker
 
@@ -346,7 +346,7 @@ def test_assistant_panel_greets_suggests_and_answers_in_its_thread(
 
 
 def test_block_kit_escaping_and_limits() -> None:
-    from bot.replies import PaperCard, Reply
+    from bot.chat.replies import PaperCard, Reply
 
     card = PaperCard(
         "2601.00001",
@@ -559,7 +559,7 @@ def test_serve_answers_slack_and_stops_on_sigterm(slack: FakeSlack, tmp_path) ->
 def test_sigterm_finishes_the_message_in_flight_only(
     slack: FakeSlack, scored_store: Store, criteria: Criteria
 ) -> None:
-    from bot.delivery import STOPPING
+    from bot.service.outbox import STOPPING
 
     sub = subscribe(scored_store, "C1")
     enqueue(scored_store, sender(slack), sub, big_digest(scored_store, criteria, sub.id))

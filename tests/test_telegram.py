@@ -11,17 +11,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from telegram import Bot, Update
 
-from bot.commands import SPECS, Deps
-from bot.delivery import LEASE, deliver, enqueue
-from bot.replies import PaperCard, Reply
-from bot.telegram import (
+from bot.chat.commands import SPECS, Deps
+from bot.chat.replies import PaperCard, Reply
+from bot.platforms.telegram import (
     COMMANDS,
     TelegramSender,
     build_application,
     register_commands,
     render_messages,
 )
-from bot.web import build_web_app
+from bot.service.outbox import LEASE, deliver, enqueue
+from bot.service.web import build_web_app
 from digest.config import load_settings
 from digest.criteria import Criteria, Topic
 from digest.day import Cutoffs

@@ -19,9 +19,9 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 from telegram import Bot
 
-from bot.daily import build_for
-from bot.slack import SlackSender
-from bot.telegram import TelegramSender
+from bot.platforms.slack import SlackSender
+from bot.platforms.telegram import TelegramSender
+from bot.service.daily import build_for
 from digest.criteria import Criteria
 from digest.pipeline import sample_listing
 from digest.scoring.local import LocalScorer

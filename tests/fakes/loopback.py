@@ -68,7 +68,7 @@ class WebThread:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def __enter__(self) -> Self:
-        from bot.web import start_sites
+        from bot.service.web import start_sites
 
         self._thread.start()
         self._runner = self.run(start_sites(self.app, [("127.0.0.1", 0)]))
@@ -81,6 +81,6 @@ class WebThread:
 
     @property
     def port(self) -> int:
-        from bot.web import bound_ports
+        from bot.service.web import bound_ports
 
         return bound_ports(self._runner)[0][1]

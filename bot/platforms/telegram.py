@@ -1,6 +1,6 @@
 """Telegram: a python-telegram-bot Application for commands, DMs and buttons; HTML; the sender.
 
-Handlers only answer callbacks, build a Context, call `bot.answer.answer` and send the
+Handlers only answer callbacks, build a Context, call `bot.chat.answer` and send the
 rendered Reply.
 """
 
@@ -26,12 +26,9 @@ from telegram.ext import (
     filters,
 )
 
-from bot.answer import answer
-from bot.commands import COMMAND_WORDS, SPECS, Context, Deps, writes
-from bot.delivery import ChatMoved, ChatUnavailable, RetryLater
-from bot.pacing import RateLimited, reply_within
-from bot.replies import PaperCard, Reply
-from digest import Subscription
+from bot.chat import COMMAND_WORDS, SPECS, Context, Deps, PaperCard, Reply, answer, writes
+from bot.platforms.pacing import RateLimited, reply_within
+from digest import ChatMoved, ChatUnavailable, RetryLater, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -308,7 +305,7 @@ def build_application(deps: Deps, token: str, base_url: str | None = None) -> Ap
 
 
 async def _answer(message: Any, reply: Reply) -> None:
-    """Each message of the reply; a short RetryAfter is waited out (bot.pacing)."""
+    """Each message of the reply; a short RetryAfter is waited out (bot.platforms.pacing)."""
     for text, keyboard in render_messages(reply):
 
         async def send(text: str = text, keyboard: Any = keyboard) -> None:

@@ -5,9 +5,9 @@ rule maps goes to `llm.model` with tools: the command core's read commands (`top
 `search`, `criteria`, `settings`, run through `handle` as typed) and a paper's details from the
 store. A tool call that names no known paper gets the error back, as the tool's result. The
 model can change nothing: its `propose` tool stores the exact command as a proposal (as
-`bot.proposals.propose` does for a rule), applied only when the person says yes or taps Apply.
-Each answer lists the papers it used, with links; its tokens and cost are recorded in `usage`
-(model `ask:<model>`) and count against `llm.daily_budget`.
+`bot.chat.proposals.propose` does for a rule), applied only when the person says yes or taps
+Apply. Each answer lists the papers it used, with links; its tokens and cost are recorded in
+`usage` (model `ask:<model>`) and count against `llm.daily_budget`.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 
 import openai
 
-from bot.commands import SPECS, Context, Deps, UsageError, handle, parse
-from bot.phrasing import ID
-from bot.proposals import did_you_mean, propose
-from bot.replies import Button, PaperCard, Reply
+from bot.chat.commands import SPECS, Context, Deps, UsageError, handle, parse
+from bot.chat.phrasing import ID
+from bot.chat.proposals import did_you_mean, propose
+from bot.chat.replies import Button, PaperCard, Reply
 from digest import Usage, clip, load_secrets, split_id
 
 if TYPE_CHECKING:

@@ -17,9 +17,10 @@ import logging
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
-from bot.replies import PaperCard, Reply, card
+from bot.chat import PaperCard, Reply, card
+from bot.platforms import Sender
 from digest import (  # ChatMoved, ChatUnavailable, RetryLater: also named here, as before
     LEASE,
     OPEN,
@@ -40,29 +41,6 @@ MAX_ATTEMPTS = 8
 SHORT_WAIT = timedelta(seconds=30)  # `post` waits out a Retry-After this short...
 WAIT_ROUNDS = 5  # ...this many times at most, then leaves the rest to a later run
 STOPPING = threading.Event()  # set on SIGTERM: the message in flight is finished, no other
-
-
-class Sender(Protocol):
-    """One platform's side of delivery."""
-
-    platform: str
-    confirms: bool  # can `find` tell whether a message in doubt arrived?
-
-    def plan(self, header: Reply, papers: list[PaperCard]) -> list[dict[str, Any]]:
-        """Split a digest into message payloads: {"reply": ..., "in_thread": bool}."""
-        ...
-
-    async def send(
-        self, sub: Subscription, payload: dict[str, Any], key: str, parent: str | None
-    ) -> str:
-        """Post one message; returns its platform id."""
-        ...
-
-    async def find(
-        self, sub: Subscription, key: str, since: datetime, parent: str | None
-    ) -> str | None:
-        """The id of a message posted with `key` since `since`, if the platform can tell."""
-        ...
 
 
 def digest_messages(digest: Digest) -> tuple[Reply, list[PaperCard]]:

@@ -20,8 +20,9 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.daily import DayReport, build_for
-from bot.delivery import DeliveryReport, Sender, deliver
+from bot.platforms import Sender
+from bot.service.daily import DayReport, build_for
+from bot.service.outbox import DeliveryReport, deliver
 from digest import (
     LEASE,
     Claim,

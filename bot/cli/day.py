@@ -1,23 +1,32 @@
-"""The `paperdigest` command: a thin shell around the digest engine."""
+"""The day, in the terminal: `run` builds today's digest; `backfill` fetches a date range;
+`score`, `eval` and `learn` work on listings and references.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
-from functools import partial, wraps
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import httpx
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from bot.cli.common import (
+    EXIT_FAILED,
+    EXIT_STALE,
+    _errors_as_lines,
+    _fetch,
+    _settings,
+    _stored_criteria,
+    _working,
+    app,
+    console,
+    err,
+)
 from digest import (
     Criteria,
     Cutoffs,
@@ -27,20 +36,14 @@ from digest import (
     DigestError,
     NotFoundError,
     Score,
-    Settings,
     Store,
     Usage,
     build_digest,
-    change_criteria,
-    current_criteria,
     dump_paper,
-    embedding_progress,
     evaluate,
-    fetch_listing,
     finish,
     label_reference,
     learn_for_day,
-    load_settings,
     make_scorer,
     plan_day,
     rank_day,
@@ -52,94 +55,6 @@ from digest import (
     write_outputs,
 )
 from digest import learn as learn_from_labels
-
-app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
-console = Console()
-err = Console(stderr=True)
-
-EXIT_FAILED = 2  # arXiv could not be read
-EXIT_STALE = 3  # a feed carries an earlier announcement; retry later
-
-
-class _State:
-    config: Path | None = None
-
-
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="A TOML file overriding config/default.toml.")
-]
-
-
-@app.callback()
-def main(config: ConfigOption = None) -> None:
-    """paperdigest: the daily arXiv digest, scored against your research criteria."""
-    _State.config = config
-
-
-@contextmanager
-def _working(description: str) -> Iterator[None]:
-    """A spinner while the work runs, a bar while papers are embedded: on a terminal only
-    (stderr, so that piped output stays clean); piped or redirected, nothing."""
-    if not err.is_terminal:
-        yield
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-               MofNCompleteColumn(), TimeRemainingColumn())  # fmt: skip
-    with Progress(*columns, console=err, transient=True) as progress:
-        task = progress.add_task(description, total=None)
-
-        def report(done: int, total: int) -> None:
-            progress.update(task, description="embedding", completed=done, total=total)
-
-        with embedding_progress(report):
-            yield
-
-
-def _errors_as_lines(func: Callable[..., Any]) -> Callable[..., Any]:
-    """A DigestError becomes one line on stderr and exit code 1, no traceback."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except DigestError as exc:
-            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
-            raise typer.Exit(1) from None
-
-    return wrapper
-
-
-def _settings() -> Settings:
-    return load_settings(_State.config)
-
-
-def _stored_criteria(settings: Settings, store: Store, *, save_seed: bool = True) -> Criteria:
-    """The terminal subscription's criteria, as a chat's: from the store, seeded once from
-    `digest.criteria` (or the bundled default). A file edited since is only pointed out."""
-    sub = settings.digest.subscription
-    version, criteria = current_criteria(store, sub, _seed(settings), save_seed=save_seed)
-    if settings.digest.criteria and version > 0:
-        edited = Criteria.load(Path(settings.digest.criteria))
-        if edited.hash != criteria.hash:
-            err.print(
-                f"note: {settings.digest.criteria} differs from the stored criteria "
-                f"v{version}; `paperdigest criteria set {settings.digest.criteria}` uses it",
-                highlight=False, markup=False,
-            )  # fmt: skip
-    return criteria
-
-
-def _seed(settings: Settings) -> str | None:
-    return settings.digest.criteria or None
 
 
 @app.command()
@@ -228,11 +143,6 @@ def run(
         f"wrote {len(paths)} files (Markdown, JSON, HTML) under {out_dir}/; open {page}",
         markup=False,
     )
-
-
-async def _fetch(settings: Settings, categories: tuple[str, ...] | None = None) -> DayListing:
-    async with httpx.AsyncClient(timeout=settings.arxiv.timeout, follow_redirects=True) as client:
-        return await fetch_listing(settings, client, categories=categories)
 
 
 def _print_digest(digest: Digest, top: int = 10) -> None:
@@ -456,256 +366,6 @@ def learn(
     console.print(learned.message, highlight=False, markup=False)
 
 
-@app.command()
-@_errors_as_lines
-def why(
-    paper_id: Annotated[str, typer.Argument(help="An arXiv id, e.g. 2602.08007.")],
-    day: Annotated[str | None, typer.Option(help="The digest day (default: the latest).")] = None,
-    deep: Annotated[bool, typer.Option(help="Ask the LLM to explain the score (cached).")] = False,
-) -> None:
-    """Explain a paper's scores, rank and whether it made the digest.
-
-    Example: paperdigest why 2602.08007 --deep
-    """
-    from digest import LLMScorer, deep_explain, explain
-
-    settings = _settings()
-    store = Store(settings.database.dsn)
-    when = date.fromisoformat(day) if day else None
-    for line in explain(store, settings.digest.subscription, paper_id, when):
-        console.print(line, highlight=False, markup=False)
-    if deep:
-        crit = _stored_criteria(settings, store)
-        llm = make_scorer("llm", store, crit, settings)
-        if not isinstance(llm, LLMScorer):
-            raise DigestError(f"--deep needs the llm scorer, not {type(llm).__name__}")
-        with console.status(f"asking {settings.llm.model}..."):
-            work = deep_explain(store, llm, crit, settings.digest.subscription, paper_id)
-            text = asyncio.run(finish(llm, work))
-        console.print(f"\n{settings.llm.model} explains: {text}", highlight=False, markup=False)
-
-
-@app.command()
-@_errors_as_lines
-def usage() -> None:
-    """LLM tokens and cost, summed by day and model.
-
-    Example: paperdigest usage
-    """
-    store = Store(_settings().database.dsn)
-    table = Table("day", "model", "prompt", "cached", "completion", "cost")
-    for day, u in store.usage():
-        cost = "unknown" if u.cost is None else f"${u.cost:.4f}"
-        table.add_row(
-            str(day), escape(u.model), f"{u.prompt_tokens:,}", f"{u.cached_tokens:,}",
-            f"{u.completion_tokens:,}", cost,
-        )  # fmt: skip
-    console.print(table if table.rows else "no LLM tokens spent yet")
-
-
-@app.command()
-@_errors_as_lines
-def chat(
-    text: Annotated[str | None, typer.Argument(help="One command; without it, a prompt.")] = None,
-) -> None:
-    """Talk to the digest as a chat would: the same commands as Slack and Telegram.
-
-    Example: paperdigest chat "why 2602.08007"
-    """
-    from bot.answer import run as run_command
-    from bot.commands import Context, Deps
-
-    settings = _settings()
-    store = Store(settings.database.dsn)
-    deps = Deps(
-        store, settings, lambda crit: make_scorer(settings.scoring.scorer, store, crit, settings)
-    )
-    ctx = Context("terminal", settings.digest.subscription, "you", dm=True)
-    if text is not None:
-        reply = run_command(text, ctx, deps)
-        console.print(reply.text(), highlight=False, markup=False)
-        raise typer.Exit(1 if reply.error else 0)
-    console.print("paperdigest chat: type `help`, or an empty line to leave.")
-    while line := typer.prompt("you", default="", show_default=False).strip():
-        console.print(run_command(line, ctx, deps).text(), highlight=False, markup=False)
-
-
-@app.command()
-@_errors_as_lines
-def post(
-    sample: Annotated[bool, typer.Option(help="Post the bundled sample day (a demo).")] = False,
-) -> None:
-    """Build today's digest for every subscribed chat and post it (Slack, Telegram: by token).
-
-    Messages go through the outbox: a second `post` the same day posts nothing twice.
-
-    Example: SLACK_BOT_TOKEN=xoxb-... paperdigest post
-    """
-    from bot.daily import DayReport, post_day
-    from bot.platforms import close_senders, senders
-
-    settings = _settings()
-    chats = senders(settings)
-    if not chats:
-        raise DigestError(
-            "no chat platform is on; set SLACK_BOT_TOKEN (Slack) or TELEGRAM_BOT_TOKEN (Telegram)"
-        )
-    store = Store(settings.database.dsn)
-    subs = store.subscriptions()
-    categories = tuple(dict.fromkeys(c for s in subs for c in s.categories)) or None
-    with console.status("reading arXiv..."):
-        listing = sample_listing() if sample else asyncio.run(_fetch(settings, categories))
-    lease = timedelta(seconds=settings.serve.lease_seconds)
-
-    async def go() -> DayReport:
-        try:
-            scorer_for = partial(make_scorer, settings.scoring.scorer, store, settings=settings)
-            return await post_day(store, listing, chats, scorer_for, lease=lease)
-        finally:
-            await close_senders(chats)
-
-    with _working(f"building digests for {len(subs)} subscriptions"):
-        report = asyncio.run(go())
-    for digest in report.digests:
-        console.print(
-            f"{digest.subscription}: {digest.status.value}: {digest.message}",
-            highlight=False,
-            markup=False,
-        )
-    for platform, delivered in report.delivery.items():
-        console.print(
-            f"{platform}: {delivered.sent} messages posted, {delivered.deferred} deferred"
-        )
-        for failure in delivered.failed:
-            err.print(f"[red]delivery failed[/red] {escape(failure)}", highlight=False)
-    for failure in report.failed:
-        err.print(f"[red]digest failed[/red] {escape(failure)}", highlight=False)
-    if report.failed or any(d.failed for d in report.delivery.values()):
-        raise typer.Exit(1)
-    if listing.status is DayStatus.FETCH_FAILED:
-        raise typer.Exit(EXIT_FAILED)
-    if listing.status is DayStatus.STALE_FEED:
-        raise typer.Exit(EXIT_STALE)
-
-
-@app.command()
-@_errors_as_lines
-def status() -> None:
-    """Subscriptions, their last digest, delivery errors, the outbox, problems, LLM spend.
-
-    Example: paperdigest status
-    """
-    from rich.table import Column
-
-    from digest import status_report
-
-    settings = _settings()
-    report = status_report(Store(settings.database.dsn), settings)
-    # Piped (cron, `docker exec` without -t) rich would cut lines at 80 columns: a chat id or
-    # an error must be read whole, so there the width is unbounded; a terminal folds instead.
-    out = console if console.is_terminal else Console(width=100_000)
-    fetch = report["last_fetch"]
-    out.print(
-        f"last fetch: {fetch['day']} {fetch['status']} at {fetch['at']}"
-        if fetch
-        else "no fetch yet",
-        markup=False,
-    )
-    table = Table(
-        Column("subscription", overflow="fold"), Column("state", overflow="fold"),
-        "schedule", "last digest", "outbox", Column("last error", overflow="fold"),
-    )  # fmt: skip
-    for sub in report["subscriptions"]:
-        last = sub["last_digest"]
-        box = sub["outbox"]
-        doubt = box["sent_again_in_doubt"]
-        table.add_row(
-            escape(sub["id"]),
-            "active" if sub["active"] else f"paused: {escape(sub['paused_reason'] or '')}",
-            escape(sub["schedule"]),
-            f"{last['day']} {last['status']}" if last else "none yet",
-            f"{box['sent']} sent, {box['waiting']} waiting, {box['failed']} failed"
-            + (f", {doubt} sent again in doubt" if doubt else ""),
-            escape(sub["last_error"] or ""),
-        )
-    out.print(table)
-    for sub in report["subscriptions"]:
-        if learned := sub["learning"]:
-            measured = (
-                f" (recall {learned['measured_recall']:.2f}, measured on {learned['measured_on']})"
-                if learned["measured_recall"] is not None
-                else " (not yet measured: the configured share)"
-            )
-            out.print(
-                f"learning: {sub['id']}: local model {learned['model']} from "
-                f"{learned['labels']} labels; the cascade chooses each day's share from its "
-                f"papers, {learned['cascade_share']:.0%} of the latest judged day{measured}",
-                markup=False,
-            )
-    for problem in report["problems"]:
-        out.print(f"problem: {problem['subscription']}: {problem['reason']}", markup=False)
-    out.print(f"LLM spend today: ${report['llm_spend_today_usd']:.2f}")
-
-
-@app.command("serve")
-@_errors_as_lines
-def serve_command() -> None:
-    """Run the chat front ends (Slack when SLACK_BOT_TOKEN is set) until stopped.
-
-    Example: SLACK_BOT_TOKEN=xoxb-... SLACK_APP_TOKEN=xapp-... paperdigest serve
-    """
-    from bot import logs
-    from bot.serve import serve
-
-    logs.setup()
-    serve(_settings())
-
-
-criteria_app = typer.Typer(no_args_is_help=False, invoke_without_command=True)
-app.add_typer(criteria_app, name="criteria")
-
-
-@criteria_app.callback()
-@_errors_as_lines
-def criteria_show(context: typer.Context) -> None:
-    """Print the criteria in use, with its version and hash; `criteria set FILE` changes them.
-
-    The criteria live in the store, as a chat's do: only `criteria set` and chat commands
-    write new versions; `run` never does.
-
-    Example: paperdigest criteria
-    """
-    if context.invoked_subcommand is not None:
-        return
-    settings = _settings()
-    store = Store(settings.database.dsn)
-    crit = _stored_criteria(settings, store)
-    version = len(store.criteria_versions(settings.digest.subscription))
-    sys.stdout.write(crit.to_text().rstrip("\n") + "\n\n")  # unwrapped: `criteria > f` reads back
-    console.print(f"version {version}, hash: {crit.hash}", markup=False)
-
-
-@criteria_app.command("set")
-@_errors_as_lines
-def criteria_set(
-    path: Annotated[Path, typer.Argument(help="A criteria file (the format `criteria` prints).")],
-) -> None:
-    """Store the file as the next version of the criteria; `run` and `chat` then use it.
-
-    Example: paperdigest criteria set my-criteria.md
-    """
-    settings = _settings()
-    store = Store(settings.database.dsn)
-    sub, seed = settings.digest.subscription, _seed(settings)
-    before, _ = current_criteria(store, sub, seed)
-    new = Criteria.load(path).validated(source=str(path))
-    version, carried = change_criteria(store, sub, new, "cli", seed)
-    said = "unchanged" if version == before else f"stored as version {version}"
-    console.print(f"criteria from {path}: {said} (hash {new.hash})", markup=False)
-    if carried:
-        console.print(carried, markup=False)
-
-
 def _read_papers(path: Path) -> list:
     try:
         return read_listing(path)
@@ -713,7 +373,3 @@ def _read_papers(path: Path) -> list:
         raise NotFoundError(f"cannot read listing {path}: {exc.strerror}") from None
     except ValueError as exc:
         raise DigestError(str(exc)) from None
-
-
-if __name__ == "__main__":
-    app()

@@ -1,6 +1,6 @@
 """Slack: a Bolt app for /digest, mentions, DMs and buttons; Block Kit; the outbox's sender.
 
-Listeners only ack, build a Context, call `bot.answer.answer` and post the rendered Reply.
+Listeners only ack, build a Context, call `bot.chat.answer` and post the rendered Reply.
 """
 
 from __future__ import annotations
@@ -17,12 +17,19 @@ from slack_bolt.async_app import AsyncApp, AsyncAssistant
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.answer import answer
-from bot.commands import Context, Deps, is_slow, writes
-from bot.delivery import ChatUnavailable, RetryLater
-from bot.pacing import RateLimited, reply_within
-from bot.replies import PaperCard, Reply, dump_reply, load_reply
-from digest import Subscription
+from bot.chat import (
+    Context,
+    Deps,
+    PaperCard,
+    Reply,
+    answer,
+    dump_reply,
+    is_slow,
+    load_reply,
+    writes,
+)
+from bot.platforms.pacing import RateLimited, reply_within
+from digest import ChatUnavailable, RetryLater, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -351,7 +358,7 @@ def _retry_after(headers: Any) -> float:
 
 
 def _raise_if_limited(status: int, headers: Any) -> None:
-    """A 429 from the Web API or a response_url, as RateLimited (bot.pacing waits it out)."""
+    """A 429 from the Web API or a response_url, as RateLimited (`pacing` waits it out)."""
     if status == 429:
         raise RateLimited(_retry_after(headers))
 

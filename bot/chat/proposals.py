@@ -1,8 +1,8 @@
 """Settings changes offered, not made, and the short answer to words nothing maps.
 
-Below both the plain-words layer (`bot.ask`) and the LLM agent (`bot.agent`): a rule's or the
-model's proposal is stored here as the exact command, applied when the same person answers
-`yes` within PROPOSAL_TTL or taps Apply.
+Below both the plain-words layer (`bot.chat.ask`) and the LLM agent (`bot.chat.agent`): a rule's
+or the model's proposal is stored here as the exact command, applied when the same person
+answers `yes` within PROPOSAL_TTL or taps Apply.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from bot.commands import SPECS, Context, Deps, _may_change, parse
-from bot.replies import Button, Reply
+from bot.chat.commands import SPECS, Context, Deps, parse
+from bot.chat.commands.context import _may_change
+from bot.chat.replies import Button, Reply
 from digest import clip
 
 PROPOSAL_TTL = timedelta(minutes=10)

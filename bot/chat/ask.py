@@ -1,11 +1,12 @@
 """Ask in plain words: the layer in front of the command core.
 
-`bot.answer.answer` calls `ask` first. A command as typed (`top 3`, `why 2602.08007`) passes
-through untouched (`ask` returns None) to the core's `handle`. Plain words become the command
-that answers them (the rules of `bot.phrasing`), which runs, and the answer says which one ran
-so people learn the short form. A settings change in words is only proposed (`bot.proposals`):
-the exact command, applied when the same person answers `yes` (a row in the store, lasting
-PROPOSAL_TTL) or taps Apply (a button carrying the command, which runs like any typed command).
+`bot.chat.answer.answer` calls `ask` first. A command as typed (`top 3`, `why 2602.08007`)
+passes through untouched (`ask` returns None) to the core's `handle`. Plain words become the
+command that answers them (the rules of `bot.chat.phrasing`), which runs, and the answer says
+which one ran so people learn the short form. A settings change in words is only proposed
+(`bot.chat.proposals`): the exact command, applied when the same person answers `yes` (a row in
+the store, lasting PROPOSAL_TTL) or taps Apply (a button carrying the command, which runs like
+any typed command).
 Either way `handle` checks who may change settings. Words no rule maps go to the LLM agent
 when a key is set, else get a short "did you mean" with the two closest commands.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from bot.commands import (
+from bot.chat.commands import (
     COMMAND_WORDS,
     SPECS,
     Command,
@@ -25,9 +26,11 @@ from bot.commands import (
     handle,
     parse,
 )
-from bot.phrasing import _NAME, ID, Interpretation, _plain, interpret, readings, resolve
-from bot.proposals import PROPOSAL_TTL, did_you_mean, proposal_key, propose
-from bot.replies import Reply
+from bot.chat.phrasing import ID, Interpretation, interpret, readings, resolve
+from bot.chat.phrasing.changes import _NAME
+from bot.chat.phrasing.words import _plain
+from bot.chat.proposals import PROPOSAL_TTL, did_you_mean, proposal_key, propose
+from bot.chat.replies import Reply
 from digest import DigestError
 
 YES = frozenset(
@@ -162,7 +165,7 @@ async def _answer_proposal(yes: bool, ctx: Context, deps: Deps) -> Reply:
 async def _unmapped(text: str, ctx: Context, deps: Deps) -> Reply | None:
     """The LLM agent when a key is set; else the two nearest commands (None: one mistyped
     command word, which the core answers with the command names it resembles)."""
-    from bot import agent  # imports openai: only for words no rule maps
+    from bot.chat import agent  # imports openai: only for words no rule maps
 
     word = text.strip().lstrip("/").lower()
     if len(text.split()) < 2 and difflib.get_close_matches(word, COMMAND_WORDS, cutoff=0.6):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.delivery import Sender
+from bot.platforms.sender import Sender
 from digest import Settings, load_secrets
 
 
@@ -13,14 +13,14 @@ def senders(settings: Settings, env: dict[str, str] | None = None) -> dict[str, 
     if secrets.slack_bot_token:
         from slack_sdk.web.async_client import AsyncWebClient
 
-        from bot.slack import SlackSender
+        from bot.platforms.slack import SlackSender
 
         client = AsyncWebClient(token=secrets.slack_bot_token, base_url=settings.slack.api_url)
         out["slack"] = SlackSender(client)
     if secrets.telegram_bot_token:
         from telegram import Bot
 
-        from bot.telegram import TelegramSender
+        from bot.platforms.telegram import TelegramSender
 
         out["telegram"] = TelegramSender(
             Bot(secrets.telegram_bot_token, base_url=settings.telegram.api_url)

@@ -20,10 +20,11 @@ from typing import Any
 
 import httpx
 
-from bot.commands import Deps
-from bot.delivery import STOPPING, Sender
-from bot.schedule import DailyScheduler
-from bot.web import bound_ports, build_web_app, start_sites
+from bot.chat import Deps
+from bot.platforms import Sender
+from bot.service.outbox import STOPPING
+from bot.service.schedule import DailyScheduler
+from bot.service.web import bound_ports, build_web_app, start_sites
 from digest import (
     WORKER,
     ConfigError,
@@ -71,11 +72,11 @@ async def run_service(settings: Settings, env: Mapping[str, str] | None = None) 
     secrets = load_secrets(env)
     slack, telegram = _slack_app(deps, secrets), _telegram_app(deps, secrets)
     if slack is not None:
-        from bot.slack import SlackSender
+        from bot.platforms import SlackSender
 
         senders["slack"] = SlackSender(slack.client)  # the live clients post the digests
     if telegram is not None:
-        from bot.telegram import TelegramSender
+        from bot.platforms import TelegramSender
 
         senders["telegram"] = TelegramSender(telegram.bot)
 
@@ -128,7 +129,7 @@ def _slack_app(deps: Deps, secrets: Secrets) -> Any | None:
             "SLACK_BOT_TOKEN is set but neither SLACK_SIGNING_SECRET (HTTP mode) nor "
             "SLACK_APP_TOKEN (Socket Mode) is; set one of them"
         )
-    from bot.slack import build_app
+    from bot.platforms import build_app
 
     settings = deps.settings.slack
     return build_app(deps, token, secrets.slack_signing_secret, settings.api_url)
@@ -136,7 +137,7 @@ def _slack_app(deps: Deps, secrets: Secrets) -> Any | None:
 
 async def _start_slack(app: Any, secrets: Secrets, ports: list[tuple[str, int]]) -> Stop:
     if secrets.slack_app_token:
-        from bot.slack import start_socket_mode
+        from bot.platforms import start_socket_mode
 
         handler = await start_socket_mode(app, secrets.slack_app_token)
         log.info("slack: socket mode")
@@ -161,7 +162,7 @@ def _telegram_app(deps: Deps, secrets: Secrets) -> Any | None:
         raise ConfigError(
             "telegram.mode is 'webhook': set telegram.webhook_url and TELEGRAM_WEBHOOK_SECRET"
         )
-    from bot.telegram import build_application
+    from bot.platforms import build_application
 
     return build_application(deps, token, settings.api_url)
 
@@ -174,7 +175,7 @@ async def _start_telegram(
     Telegram lets one client poll a bot at a time: the worker holding the `poll:telegram`
     claim polls; the others send only, and one of them takes over when its lease ends.
     """
-    from bot.telegram import register_commands
+    from bot.platforms import register_commands
 
     await app.initialize()
     await register_commands(app)

@@ -1,17 +1,17 @@
 """The one entry point of every front end: plain words first, then the command core.
 
-`answer` asks the plain-words layer (`bot.ask`) for the Reply; when the text is a command as
-typed (`ask` returns None), the core's `bot.commands.handle` runs it. Both layers sit below
-this module, so neither imports the other in a circle.
+`answer` asks the plain-words layer (`bot.chat.ask`) for the Reply; when the text is a command
+as typed (`ask` returns None), the core's `bot.chat.commands.handle` runs it. Both layers sit
+below this module, so neither imports the other in a circle.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from bot.ask import ask
-from bot.commands import Context, Deps, handle
-from bot.replies import Reply
+from bot.chat.ask import ask
+from bot.chat.commands import Context, Deps, handle
+from bot.chat.replies import Reply
 
 
 async def answer(text: str, ctx: Context, deps: Deps) -> Reply:

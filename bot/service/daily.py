@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from bot.delivery import SHORT_WAIT, DeliveryReport, Sender, deliver_waiting, enqueue
+from bot.platforms import Sender
+from bot.service.outbox import SHORT_WAIT, DeliveryReport, deliver_waiting, enqueue
 from digest import (
     LEASE,
     Criteria,
