@@ -27,7 +27,14 @@ from digest.errors import (
     UsageError,
     clip,
 )
-from digest.evaluation import evaluate, read_reference
+from digest.evaluation import (
+    ReferencePaper,
+    day_of,
+    evaluate,
+    listings_in_date_order,
+    read_labels,
+    read_reference,
+)
 from digest.explain import deep_explain, explain  # here `explain` is the function
 from digest.papers import Paper, dump_paper, read_listing, split_id
 from digest.pipeline import (
@@ -111,6 +118,7 @@ __all__ = [
     "NotFoundError",
     "Paper",
     "ReferenceFormatError",
+    "ReferencePaper",
     "RetryLater",
     "Score",
     "Scorer",
@@ -129,6 +137,7 @@ __all__ = [
     "check_timezone",
     "clip",
     "current_criteria",
+    "day_of",
     "deep_explain",
     "default_client",
     "describe",
@@ -144,6 +153,7 @@ __all__ = [
     "label_reference",
     "learn",
     "learn_for_day",
+    "listings_in_date_order",
     "load_secrets",
     "load_settings",
     "make_scorer",
@@ -152,6 +162,7 @@ __all__ = [
     "parse_time",
     "plan_day",
     "rank_day",
+    "read_labels",
     "read_listing",
     "read_reference",
     "recent_days",

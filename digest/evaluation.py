@@ -3,10 +3,12 @@ and Spearman correlation of relevance on the reference's papers."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +48,49 @@ def read_reference(path: Path) -> list[ReferencePaper]:
             )
         )
     return papers
+
+
+def read_labels(path: Path) -> dict[str, list[ReferencePaper]]:
+    """Each day's selection from a labels file: `{"2025-12-19": {"2512.1234": {"relevance": 9,
+    "novelty": 8}, ...}, ...}` (the shape of data/arxiv/selected.json; null scores allowed)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ReferenceFormatError(f"cannot read labels {path}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise ReferenceFormatError(f"{path} is not JSON: {exc}") from exc
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise ReferenceFormatError(
+            f'{path}: expected {{"YYYY-MM-DD": {{"arXiv id": {{"relevance": r, "novelty": n}}}}}}'
+        )
+    return {
+        day: [
+            ReferencePaper(pid, *(_score(v, key) for key in ("relevance", "novelty")))
+            for pid, v in sorted(picks.items())
+        ]
+        for day, picks in data.items()
+    }
+
+
+def _score(value: object, key: str) -> int | None:
+    found = value.get(key) if isinstance(value, dict) else None
+    return int(found) if isinstance(found, int | float) else None
+
+
+def day_of(listing: Path) -> date | None:
+    """The day a listing file is named for (`2026-02-10.jsonl`, `2026-02-10-cs.LG.jsonl`)."""
+    try:
+        return date.fromisoformat(listing.name[:10])
+    except ValueError:
+        return None
+
+
+def listings_in_date_order(paths: list[Path]) -> list[Path]:
+    """Listing files, directories expanded to their `*.jsonl`, ordered by the day each is named
+    for (then by path): days from several folders interleave as they happened."""
+    files = [f for p in paths for f in (sorted(Path(p).glob("*.jsonl")) if Path(p).is_dir()
+                                        else [Path(p)])]  # fmt: skip
+    return sorted(files, key=lambda f: (day_of(f) or date.max, str(f)))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from digest.criteria import Criteria, default_criteria_path
+from digest.evaluation import read_reference
 from digest.papers import read_listing
 from digest.store import Store
 from tests.fakes.arxiv import FakeArxiv, closed_port, recorded_atom, recorded_rss
@@ -128,6 +129,53 @@ def test_eval_on_a_tiny_listing(env: dict[str, str], tmp_path: Path) -> None:
     assert "found in listing: 2 of 3" in result.output
     assert "R-precision" in result.output and "recall keeping top 40%" in result.output
     assert "Spearman" in result.output
+
+
+def test_eval_over_folders_of_days_with_one_labels_file(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """Folders of listings and one labels file (the shape of data/arxiv/selected.json): a row
+    per day in date order across the folders, and the mean; a day without labels is named."""
+    lines = SAMPLE.read_text().splitlines(keepends=True)
+    (tmp_path / "late").mkdir()
+    (tmp_path / "early").mkdir()
+    days = {
+        "2026-02-11": ("late", lines[0:60]),
+        "2026-02-09": ("late", lines[60:120]),
+        "2026-02-10": ("early", lines[120:180]),
+        "2026-02-12": ("early", lines[180:200]),
+    }
+    for day, (folder, part) in days.items():
+        (tmp_path / folder / f"{day}.jsonl").write_text("".join(part))
+    wanted = {r.id for r in read_reference(DATA / "digest-2026-02-10.txt")}
+    labels = {
+        day: {json.loads(line)["id"]: {"relevance": 9, "novelty": None} for line in part
+              if json.loads(line)["id"] in wanted}
+        for day, (_, part) in days.items() if day != "2026-02-12"
+    }  # fmt: skip
+    (tmp_path / "labels.json").write_text(json.dumps(labels))
+    args = ["eval", "--listing", str(tmp_path / "late"), "--listing", str(tmp_path / "early"),
+            "--labels", str(tmp_path / "labels.json")]  # fmt: skip
+    result = invoke(args, {**env, "COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if "│" in line]
+    assert [r.split("│")[1].strip() for r in rows] == [
+        "2026-02-09",
+        "2026-02-10",
+        "2026-02-11",
+        "mean of 3 days",
+    ]
+    assert "1 listing(s) have no labels, left out: 2026-02-12.jsonl" in " ".join(
+        result.output.split()
+    )
+    mean = [float(c) for c in rows[-1].split("│")[4:8]]
+    each = [[float(c) for c in r.split("│")[4:8]] for r in rows[:3]]
+    assert mean == pytest.approx([sum(col) / 3 for col in zip(*each, strict=True)], abs=2e-3)
+    both = invoke([*args, "--reference", str(DATA / "digest-2026-02-10.txt")], env)
+    assert both.exit_code == 1 and "either --reference" in both.output
+    (tmp_path / "other.json").write_text(json.dumps({"2025-01-01": {}}))
+    none = invoke([*args[:-1], str(tmp_path / "other.json")], env)
+    assert none.exit_code == 1 and "no picks for the days of these listings" in none.output
 
 
 def test_bad_config_key_names_key_and_file(env: dict[str, str], tmp_path: Path) -> None:

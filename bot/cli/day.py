@@ -35,18 +35,22 @@ from digest import (
     Digest,
     DigestError,
     NotFoundError,
+    ReferencePaper,
     Score,
     Store,
     Usage,
     build_digest,
+    day_of,
     dump_paper,
     evaluate,
     finish,
     label_reference,
     learn_for_day,
+    listings_in_date_order,
     make_scorer,
     plan_day,
     rank_day,
+    read_labels,
     read_listing,
     read_reference,
     record_usage,
@@ -249,82 +253,137 @@ def _score_summary(name: str, asked: int, scores: list[Score], spent: list[Usage
 @_errors_as_lines
 def eval_(
     listing: Annotated[
-        list[Path], typer.Option(help="A day's listing (JSON lines); repeat for several days.")
+        list[Path],
+        typer.Option(help="A day's listing (JSON lines) or a folder of them; repeat for more."),
     ],
     reference: Annotated[
-        list[Path], typer.Option(help="A digest in the reference format, one per listing.")
-    ],
+        list[Path] | None,
+        typer.Option(help="A digest in the reference format, one per listing file."),
+    ] = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option(help='Every day\'s picks in one JSON file: {"YYYY-MM-DD": {"id": {...}}}.'),
+    ] = None,
     scorer: Annotated[str, typer.Option(help="auto, local, llm or cascade.")] = "local",
     learn_days: Annotated[
         int, typer.Option(help="Learn from the first N days (by date), evaluate on the rest.")
     ] = 0,
 ) -> None:
-    """Compare the scorer's ranking of a listing with a reference digest's selection.
+    """Compare the scorer's ranking of listings with a reference's selection.
 
-    Papers by followed authors rank first, as in a digest. With --learn-days N, the days are
-    taken in date order: the local scorer learns from the first N days' references (in a
-    scratch store: your own models are untouched) and is measured on each later day.
+    Papers by followed authors rank first, as in a digest. Days are taken in date order (by the
+    date each listing file is named for). One day prints its figures; several print a row per
+    day (R-precision, recall keeping the top 25% and 40%, the share of the day holding 97% of
+    the picks) and their mean. With --learn-days N, the local scorer learns from the first N
+    days' selections (in a scratch store: your own models are untouched) and is measured on
+    each later day.
 
-    Example: paperdigest eval --listing 2026-02-10.jsonl --reference digest-2026-02-10.txt
+    Examples: paperdigest eval --listing 2026-02-10.jsonl --reference digest-2026-02-10.txt;
+    paperdigest eval --listing data/arxiv --labels data/arxiv/selected.json
     """
-    if len(listing) != len(reference):
-        raise DigestError(f"{len(listing)} listings and {len(reference)} references: one each")
+    days = _labelled_days(listing, reference or [], labels)
     settings = _settings()
     store = Store(settings.database.dsn)
     crit = _stored_criteria(settings, store)
     cutoffs = Cutoffs(settings.digest.relevance_cutoff, settings.digest.novelty_cutoff)
     if learn_days:
-        _eval_learning(sorted(zip(listing, reference, strict=True)), learn_days, crit, cutoffs)
+        _eval_learning(days, learn_days, crit, cutoffs)
         return
-    papers = _read_papers(listing[0])
-    ref = read_reference(reference[0])
     judge = make_scorer(scorer, store, crit, settings)
-    work = rank_day(
-        store, DayListing(_day_of(listing[0]), DayStatus.BUILT, "", papers), crit, judge,
-        cutoffs, keep_listing=False,
-    )  # fmt: skip
-    with _working(f"scoring {len(papers)} papers with {judge.name}"):
-        entries = asyncio.run(finish(judge, work)).entries
-    relevance = {e.paper.id: e.score.relevance for e in entries}
-    result = evaluate([e.paper.id for e in entries], relevance, ref)
-    for line in result.lines():
-        console.print(line, highlight=False, markup=False)
+    rows = []
+    for path, ref in days:
+        papers = _read_papers(path)
+        work = rank_day(
+            store, DayListing(_day_of(path), DayStatus.BUILT, "", papers), crit, judge,
+            cutoffs, keep_listing=False,
+        )  # fmt: skip
+        with _working(f"scoring {len(papers)} papers of {path.name} with {judge.name}"):
+            entries = asyncio.run(finish(judge, work)).entries
+        rows.append((path, [e.paper.id for e in entries], entries, ref))
+    if len(rows) == 1:
+        _, ranked, entries, ref = rows[0]
+        result = evaluate(ranked, {e.paper.id: e.score.relevance for e in entries}, ref)
+        for line in result.lines():
+            console.print(line, highlight=False, markup=False)
+        return
+    _print_days(rows)
 
 
-def _eval_learning(days: list[tuple[Path, Path]], n: int, crit: Criteria, cutoffs: Cutoffs) -> None:
-    """Learn from the first `n` days' references, then a line per later day."""
+def _labelled_days(
+    listings: list[Path], references: list[Path], labels: Path | None
+) -> list[tuple[Path, list[ReferencePaper]]]:
+    """Each listing file (folders expanded) with its day's picks, in date order."""
+    if bool(references) == (labels is not None):
+        raise DigestError("give either --reference (one per listing) or --labels, not both")
+    files = listings_in_date_order(listings)
+    if not files:
+        raise DigestError(f"no listing (*.jsonl) in {', '.join(map(str, listings))}")
+    if labels is None:
+        if len(listings) != len(references) or len(files) != len(listings):
+            raise DigestError(
+                f"{len(files)} listing files and {len(references)} references: one each "
+                "(for a folder of listings, use --labels)"
+            )
+        given = dict(zip(listings, references, strict=True))
+        return [(f, read_reference(given[f])) for f in files]
+    picks = read_labels(labels)
+    days = [(f, picks[str(day_of(f))]) for f in files if str(day_of(f)) in picks]
+    if not days:
+        raise DigestError(
+            f"{labels} has no picks for the days of these listings (files named YYYY-MM-DD.jsonl)"
+        )
+    if len(days) < len(files):
+        left = ", ".join(f.name for f in files if str(day_of(f)) not in picks)
+        err.print(f"{len(files) - len(days)} listing(s) have no labels, left out: {left}")
+    return days
+
+
+def _print_days(rows: list[tuple[Path, list[str], list, list[ReferencePaper]]]) -> None:
+    """A row of figures per day, then their mean."""
+    from digest import share_for
+
+    table = Table("day", "papers", "picks", "R-precision", "recall@25%", "recall@40%",
+                  "share for 97%")  # fmt: skip
+    figures = []
+    for path, ranked, entries, ref in rows:
+        result = evaluate(ranked, {e.paper.id: e.score.relevance for e in entries}, ref)
+        share = share_for(ranked, {r.id for r in ref})
+        values = (result.r_precision, result.recall_at[0.25], result.recall_at[0.40], share)
+        figures.append(values)
+        table.add_row(escape(path.stem), str(result.papers), str(result.found),
+                      *(f"{v:.3f}" for v in values))  # fmt: skip
+    means = [sum(column) / len(figures) for column in zip(*figures, strict=True)]
+    days = f"{len(figures)} day{'s' if len(figures) > 1 else ''}"
+    table.add_row(f"mean of {days}", "", "", *(f"{v:.3f}" for v in means))
+    console.print(table)
+
+
+def _eval_learning(
+    days: list[tuple[Path, list[ReferencePaper]]], n: int, crit: Criteria, cutoffs: Cutoffs
+) -> None:
+    """Learn from the first `n` days' picks, then a row per later day."""
     import tempfile
 
-    from digest import LocalScorer, learn, share_for
+    from digest import LocalScorer, learn
 
     if not 0 < n < len(days):
         raise DigestError(f"--learn-days {n}: give more listings than that ({len(days)} given)")
     with tempfile.TemporaryDirectory(prefix="paperdigest-eval-") as tmp:
         scratch = Store(f"sqlite:///{tmp}/eval.sqlite3")
-        for listing, reference in days[:n]:
-            chosen = {r.id for r in read_reference(reference)}
-            source, day = f"reference:{reference.name}", _day_of(listing)
-            label_reference(scratch, crit, _read_papers(listing), chosen, source, day)
+        for listing, ref in days[:n]:
+            source, day = f"reference:{listing.stem}", _day_of(listing)
+            label_reference(scratch, crit, _read_papers(listing), {r.id for r in ref}, source, day)
         with _working(f"learning from {n} days"):
             console.print(learn(scratch, crit).message, highlight=False, markup=False)
-        model = scratch.model(crit.scoring_hash, "local")
-        table = Table("day", "papers", "picks", "R-precision", "recall@25%", "recall@40%",
-                      "share for 97%")  # fmt: skip
-        for listing, reference in days[n:]:
-            papers, ref = _read_papers(listing), read_reference(reference)
-            judge = LocalScorer(model, vectors=scratch)
-            listed = DayListing(_day_of(listing), DayStatus.BUILT, "", papers)
+        judge = LocalScorer(scratch.model(crit.scoring_hash, "local"), vectors=scratch)
+        rows = []
+        for listing, ref in days[n:]:
+            listed = DayListing(_day_of(listing), DayStatus.BUILT, "", _read_papers(listing))
             with _working(f"scoring {listing.name}"):
                 entries = asyncio.run(rank_day(scratch, listed, crit, judge, cutoffs)).entries
-            ranked = [e.paper.id for e in entries]
-            result = evaluate(ranked, {e.paper.id: e.score.relevance for e in entries}, ref)
-            table.add_row(
-                escape(listing.stem), str(result.papers), str(result.found),
-                f"{result.r_precision:.3f}", f"{result.recall_at[0.25]:.3f}",
-                f"{result.recall_at[0.40]:.3f}", f"{share_for(ranked, {r.id for r in ref}):.2f}",
-            )  # fmt: skip
+            rows.append((listing, [e.paper.id for e in entries], entries, ref))
         scratch.close()
-    console.print(table)
+    _print_days(rows)
 
 
 def _day_of(listing: Path) -> date:
