@@ -217,8 +217,9 @@ def fit(feats: Features, labels: np.ndarray, weights: np.ndarray | None = None) 
     std[std == 0] = 1.0
     z = np.column_stack([(x - mean) / std, np.ones(len(x))])
     penalty = L2 * np.eye(z.shape[1])
-    penalty[-2:, -2:] = 0.0  # nor the zero-shot score (the last feature) nor the intercept: the
-    # prior keeps its say where labels are few or one-sided (the LLM judges only what it is sent)
+    penalty[-2:, -2:] = 0.0  # the zero-shot score (the last feature) and the intercept go
+    # unpenalised: the prior keeps its say where labels are few or one-sided (the LLM judges
+    # only what it is sent)
     beta = np.zeros(z.shape[1])
     for _ in range(25):
         p = 1 / (1 + np.exp(-(z @ beta)))
