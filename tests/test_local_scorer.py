@@ -6,6 +6,8 @@ import asyncio
 import re
 from pathlib import Path
 
+import numpy as np
+
 from digest.criteria import Criteria
 from digest.evaluation import read_reference
 from digest.papers import Paper, read_sample
@@ -92,3 +94,24 @@ def test_too_few_labels_is_explained(tmp_path: Path, criteria: Criteria) -> None
     outcome = learn(store, criteria)  # a clear no-op, never an error in a daily run
     assert not outcome.kept and outcome.message.startswith("not enough labels to learn yet: 5")
     assert store.model(criteria.scoring_hash, "local") is None
+
+
+def test_the_days_feedback_lifts_papers_like_its_best_and_leaves_small_batches_alone() -> None:
+    """A paper that the criteria's words miss, but that reads like the day's best papers,
+    rises above one with the same zero-shot score that reads like the rest; a batch under
+    FEEDBACK_MIN papers keeps its zero-shot scores."""
+    from digest.scoring.local import FEEDBACK_MIN, feedback
+
+    rng = np.random.default_rng(7)
+    wanted_direction, other = rng.normal(size=384), rng.normal(size=(200, 384))
+    emb = other.copy()
+    emb[:20] += 3 * wanted_direction  # the day's best papers share a meaning
+    emb[20] += 3 * wanted_direction  # ... and so does this one, which the words missed
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    zero = np.concatenate([np.full(20, 3.0), np.zeros(180)])
+    refined = feedback(emb, zero)
+    assert refined[20] > refined[21] + 0.5  # both 0.0 before
+    assert refined[20] > np.quantile(refined[21:], 0.95)
+    assert abs(float((refined - zero).mean())) < 1e-9  # the scores keep their scale
+    small = zero[: FEEDBACK_MIN - 1]
+    assert (feedback(emb[: FEEDBACK_MIN - 1], small) == small).all()
