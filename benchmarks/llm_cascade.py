@@ -2,7 +2,8 @@
 
 1. Prompt tokens sent per scanned paper, counted with o200k_base on the actual request bodies
    the real `openai` client sent (reference system: 114,967 prompt tokens for 852 scanned, 135
-   a paper; goal <= 50), and the share of the reference's selection that reached the LLM
+   a paper; the cascade sends whole abstracts, PAPERDIGEST_LLM_ABSTRACT_WORDS=25 the gist),
+   and the share of the reference's selection that reached the LLM
    (goal >= 97%; followed authors' papers count as reached: they skip scoring by design).
 2. Wall time with the server answering each call after 2 s, sequential (concurrency 1) against
    the default concurrency (goal: within 1.5x of 2 s x ceil(batches / concurrency)).

@@ -187,7 +187,7 @@ class LLMSettings(_Section):
     concurrency: int = Field(4, ge=1, le=64)
     timeout: float = Field(120.0, gt=0)
     max_retries: int = Field(4, ge=0, le=20)
-    abstract_words: int = Field(25, ge=0)
+    abstract_words: int = Field(0, ge=0)
     daily_budget: float = Field(1.0, ge=0)
     # US dollars per million tokens: (prompt, cached prompt, completion)
     prices: dict[str, tuple[float, float, float]] = {

@@ -58,6 +58,14 @@ def test_cascade_sends_the_best_share_and_the_digest_says_so(
     digest = run(scored_store, criteria, scorer)
     asked = {pid for ids in fake.ids_asked() for pid in ids}
     assert len(asked) == 414  # ceil(0.6 x 690); followed authors skip the scorer
+    # the judge reads each paper whole, after a fixed part that is the same in every request
+    by_id = {p.id: p for p in sample_listing().papers}
+    users = [b["messages"][1]["content"] for b in fake.requests]
+    assert len({u[: u.index("<paper ")] for u in users}) == 1
+    assert len({b["messages"][0]["content"] for b in fake.requests}) == 1
+    one = next(iter(asked))
+    assert by_id[one].abstract.split(".")[-2].strip() in "".join(users)
+    assert all("Abstract: " in u and "Gist: " not in u for u in users)
     reference = {r.id for r in read_reference(REFERENCE)}
     assert len(asked & reference) >= 0.97 * (len(reference) - 2)
     llm = next(u for u in digest.usage if u.model == "llm:gpt-5-mini")

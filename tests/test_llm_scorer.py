@@ -128,6 +128,23 @@ def test_prompt_puts_the_fixed_part_first_and_papers_last_as_data(criteria: Crit
     assert [s.paper_id for s in scores] == ["2602.10000", "2602.20000"]
 
 
+def test_the_gist_option_sends_a_clipped_abstract_and_no_authors(criteria: Criteria) -> None:
+    paper = Paper(
+        "2602.30000",
+        "Routing experts",
+        "Mixtures of experts are popular. We propose " + " ".join(["word"] * 40) + ".",
+        authors=("Ada Lovelace",),
+    )
+    with FakeOpenAI() as fake:
+        whole, _ = score_with(fake, [paper], criteria)
+        gist, _ = score_with(fake, [paper], criteria, abstract_words=10)
+    full, lean = (body["messages"][1]["content"] for body in fake.requests)
+    assert "Authors: Ada Lovelace" in full and paper.abstract in full
+    assert "Ada Lovelace" not in lean and "popular" not in lean
+    assert "Gist: We propose word word word word word word word word …" in lean
+    assert len(whole) == len(gist) == 1
+
+
 def test_batches_run_concurrently(criteria: Criteria) -> None:
     papers = make_papers(8)
     with FakeOpenAI(delay_seconds=0.3) as fake:
