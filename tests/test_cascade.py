@@ -185,11 +185,16 @@ def test_cli_dry_run_run_usage_and_deep_why(cli_env: dict[str, str], fake: FakeO
     flat = " ".join(dry.output.split())
     assert "cascade: 414 papers to gpt-5-mini: about" in flat and "prompt" in flat
     assert fake.requests == []  # a dry run sends nothing
+    fake.reasoning_tokens = 250
     done = runner.invoke(app, ["run", "--sample"], env=cli_env)
     assert done.exit_code == 0, done.output
     assert "judged by cascade:llm:gpt-5-mini@0.6" in " ".join(done.output.split())
     usage = runner.invoke(app, ["usage"], env={**cli_env, "COLUMNS": "150"})
     assert "llm:gpt-5-mini" in usage.output and "$" in usage.output
+    row = next(line for line in usage.output.splitlines() if "llm:gpt-5-mini" in line)
+    assert "reasoning" in usage.output and f"{250 * len(fake.requests):,}" in row
+    assert all(b["reasoning_effort"] == "low" for b in fake.requests)
+    assert all(b["max_completion_tokens"] == 16000 and "max_tokens" not in b for b in fake.requests)
     fake.answer_next("It matches Model Compression: a low-rank Adam; novel two-sided sync.")
     deep = runner.invoke(app, ["why", "2602.08007", "--deep"], env=cli_env)
     assert deep.exit_code == 0, deep.output
