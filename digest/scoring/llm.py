@@ -24,7 +24,7 @@ from http import HTTPStatus
 from typing import Any
 
 import openai
-from openai.types.chat import ChatCompletionMessageParam
+from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
 from digest.config import EFFORTS
 from digest.criteria import Criteria
@@ -326,23 +326,11 @@ class LLMScorer:
     ) -> tuple[str, CallUsage]:
         self.report.asked.append(ids)
         extra: dict[str, Any] = {"response_format": SCHEMA} if structured else {}
-        refused = _REFUSED.setdefault((str(self.client.base_url), self.model), set())
-        while True:
-            options = request_options(
-                self.model, refused, self.reasoning_effort, self.max_completion_tokens
-            )
-            try:
-                reply = await self.client.chat.completions.create(
-                    model=self.model, messages=messages, **extra, **options
-                )
-                break
-            except openai.BadRequestError as exc:
-                name = refused_parameter(exc, options)
-                if name is None:
-                    raise
-                if name not in refused:
-                    refused.add(name)
-                    self.report.errors.append(f"{self.model} does not take {name}; sent without")
+        reply = await create_completion(
+            self.client, self.model, self.reasoning_effort, self.max_completion_tokens,
+            lambda name: self.report.errors.append(f"{self.model} does not take {name}"),
+            messages=messages, **extra,
+        )  # fmt: skip
         text = (reply.choices[0].message.content or "") if reply.choices else ""
         if reply.choices and reply.choices[0].finish_reason == "length":
             self.report.errors.append(f"an answer was cut at {self.max_completion_tokens} tokens")
@@ -417,6 +405,33 @@ class LLMScorer:
         if key:
             text = text.replace(key, "***")
         return _SECRETISH.sub("***", text)
+
+
+async def create_completion(
+    client: openai.AsyncOpenAI,
+    model: str,
+    reasoning_effort: str | None,
+    max_completion_tokens: int | None,
+    on_refused: Callable[[str], None] | None = None,
+    **request: Any,
+) -> ChatCompletion:
+    """One chat completion with the completion controls `model` takes (`request_options`).
+
+    A 400 naming one of them sends the request once more without it, and that server and model
+    is not sent it again in this process (`on_refused` hears of it the first time)."""
+    refused = _REFUSED.setdefault((str(client.base_url), model), set())
+    while True:
+        options = request_options(model, refused, reasoning_effort, max_completion_tokens)
+        try:
+            return await client.chat.completions.create(model=model, **request, **options)
+        except openai.BadRequestError as exc:
+            name = refused_parameter(exc, options)
+            if name is None:
+                raise
+            if name not in refused:
+                refused.add(name)
+                if on_refused is not None:
+                    on_refused(name)
 
 
 # -- prompt ------------------------------------------------------------------------------------
