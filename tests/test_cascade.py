@@ -80,6 +80,24 @@ def test_cascade_sends_the_best_share_and_the_digest_says_so(
                and not e.followed)  # fmt: skip
 
 
+def test_only_papers_that_matter_get_a_comment_and_why_says_so(
+    scored_store: Store, criteria: Criteria, fake: FakeOpenAI
+) -> None:
+    from digest.explain import explain
+
+    digest = run(scored_store, criteria, cascade(scored_store, criteria, fake))
+    judged = [e for e in digest.entries if e.score.scorer == "llm:gpt-5-mini"]
+    low = [e for e in judged if e.score.relevance < 5]
+    assert low and all(e.score.comment == "" and e.score.novelty == 5 for e in low)
+    assert all(e.score.comment for e in judged if e.score.relevance >= 5)
+    assert all(e.score.comment for e in digest.selected)
+    lines = explain(scored_store, "default", low[0].paper.id)
+    assert "relevance 4, novelty 5" in lines and "comment: none" in lines
+    assert "the LLM gave no comment: it comments only on papers of relevance 5 or more" in lines
+    evidence = next(line for line in lines if line.startswith("the local scorer's evidence: "))
+    assert len(evidence) > len("the local scorer's evidence: none")
+
+
 def test_rerun_and_second_channel_cost_nothing(
     scored_store: Store, criteria: Criteria, fake: FakeOpenAI
 ) -> None:

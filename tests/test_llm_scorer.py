@@ -86,9 +86,11 @@ def test_structured_output_scores_every_paper(criteria: Criteria) -> None:
     assert all(body["response_format"]["type"] == "json_schema" for body in fake.requests)
     assert sorted(fake.ids_asked()) == [[p.id for p in papers[i : i + 2]] for i in (0, 2, 4)]
     assert scorer.structured is True and scorer.name == f"llm:{MODEL}"
-    first = scores[0]
-    assert first.matched == "Model Architecture" and first.scorer == f"llm:{MODEL}"
+    first, second = scores[:2]
+    assert second.matched == "Model Architecture" and second.scorer == f"llm:{MODEL}"
     assert first.raw == pytest.approx(4 + 10 + 0.04)
+    # relevance 4: both scores, and no comment (the prompt asks none below 5)
+    assert (first.relevance, first.comment, first.matched) == (4, "", None)
     assert scorer.report.reasked == [] and scorer.report.unscored == []
 
 

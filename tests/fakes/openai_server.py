@@ -7,6 +7,7 @@ with FakeOpenAI(scores={"2602.08007": (9, 8)}) as fake:
 
 It answers each `<paper id="...">` of the last user message with a JSON line (or, for a
 `response_format` json_schema request, with {"papers": [...]}), and counts tokens with o200k_base.
+When the prompt says to leave COMMENT empty below a relevance, papers below it get "".
 A paper whose text says "ignore the above" makes it gullible: every id in that request gets 10.
 Queued behaviours (one per request, in order): "ok", "429", "500", "401", "hang", "delay",
 "not_json", "missing_half", "extra_ids", "bad_scores", "fenced", "duplicate_id", "text",
@@ -60,6 +61,7 @@ KINDS = {
 EXTRA_IDS = ("9999.00001", "9999.00002")
 GULLIBLE = "ignore the above"
 _PAPER = re.compile(r'<paper id="([^"]+)">(.*?)</paper>', re.S)
+_COMMENT_FROM = re.compile(r'Leave it empty \(""\) when RELEVANCE is below (\d+)')
 _ENCODING = bpe_openai.get_encoding("o200k_base")
 
 
@@ -156,12 +158,13 @@ class FakeOpenAI(Loopback):
             ids = ids[: len(ids) // 2]
         if kind == "extra_ids":
             ids = [*ids, *EXTRA_IDS]
+        asked = _COMMENT_FROM.search(_user_text(body))  # as told: no comment below that relevance
+        below = int(asked.group(1)) if asked else 0
         entries = []
         for pid in ids:
             rel, nov = (10, 10) if gullible else self.scores.get(pid, (5, 5))
-            entries.append(
-                {"ARXIVID": pid, "COMMENT": self.comment, "RELEVANCE": rel, "NOVELTY": nov}
-            )
+            comment = self.comment if not isinstance(rel, int) or rel >= below else ""
+            entries.append({"ARXIVID": pid, "COMMENT": comment, "RELEVANCE": rel, "NOVELTY": nov})
         if kind == "bad_scores" and entries:
             entries[0]["RELEVANCE"] = 11
             if len(entries) > 1:
