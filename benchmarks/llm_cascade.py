@@ -8,7 +8,8 @@
 2. The day's bill at the list prices of config/default.toml, for gpt-5-mini and gpt-5 with the
    fake's reasoning tokens set to 0, 200 and 1,000 per request: papers sent, prompt / cached /
    completion tokens per scanned paper (as the fake counts them, o200k_base; it reports no cached
-   tokens, so the dollars are without prompt caching) and dollars for the day.
+   tokens, so the dollars are without prompt caching) and dollars for the day. The judge agrees
+   with the reference: its picks 9/8, every other paper 4/5, so those get no comment.
 3. Wall time with the server answering each call after 2 s, sequential (concurrency 1) against
    the default concurrency (goal: within 1.5x of 2 s x ceil(batches / concurrency)).
 
@@ -84,7 +85,8 @@ def main() -> None:
         for model in ("gpt-5-mini", "gpt-5"):
             for reasoning in (0, 200, 1000):
                 store = store_with_local_scores(f"bill-{model}-{reasoning}")
-                with FakeOpenAI(reasoning_tokens=reasoning) as billed:
+                judge = {p.id: (9, 8) if p.id in reference else (4, 5) for p in papers}
+                with FakeOpenAI(judge, reasoning_tokens=reasoning) as billed:
                     digest, _ = cascade_run(store, criteria, billed, PAPERDIGEST_LLM_MODEL=model)
                     sent_papers = len({pid for ids in billed.ids_asked() for pid in ids})
                 u = next(u for u in digest.usage if u.model == f"llm:{model}")

@@ -1,7 +1,7 @@
 """The LLM scorer: any OpenAI-compatible chat API, in concurrent batches, answers validated.
 
 The user message puts the fixed part (instructions, criteria) first so a provider's prompt cache
-covers it, and the papers last, each as data between `<paper>` tags. Retries of 429/5xx/timeouts
+can cover it, and the papers last, each as data between `<paper>` tags. Retries of 429/5xx/timeouts
 are the openai client's own; once a request still fails the scorer stops asking and hands every
 paper without an LLM score to `fallback`. Papers whose text reads like instructions to the model
 are asked alone, so a prompt injection can sway only its own score.
