@@ -149,6 +149,10 @@ def test_llm_without_usable_json_falls_back_counts_and_charges(
     )
     llm = next(u for u in digest.usage if u.model == "llm:gpt-5-mini")
     assert llm.total_tokens > 0 and llm.cost and llm.cost > 0
+    assert (
+        f"judged by {digest.scorer}; {llm.total_tokens:,} tokens ({llm.prompt_tokens:,} prompt, "
+        f"0 cached; {llm.completion_tokens:,} completion, 0 reasoning), ${llm.cost:.2f}"
+    ) in header.lines
     assert scored_store.spent(__import__("datetime").date.today()) == pytest.approx(llm.cost)
 
 
