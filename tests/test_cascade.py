@@ -98,6 +98,31 @@ def test_only_papers_that_matter_get_a_comment_and_why_says_so(
     assert len(evidence) > len("the local scorer's evidence: none")
 
 
+def test_the_dry_run_counts_completion_from_this_stores_history(
+    scored_store: Store, criteria: Criteria, fake: FakeOpenAI
+) -> None:
+    from digest.scoring.cascade import estimate
+
+    papers = sample_listing().papers
+    scorer = cascade(scored_store, criteria, fake)
+    planned = asyncio.run(scorer.plan(papers, criteria))
+    before = planned.line("gpt-5-mini")
+    assert "completion tokens (completion at 60 a paper: no history for the model)" in before
+    fake.reasoning_tokens = 300
+    digest = run(scored_store, criteria, scorer)
+    llm = next(u for u in digest.usage if u.model == "llm:gpt-5-mini")
+    per_paper, n = scored_store.completion_per_paper("llm:gpt-5-mini") or (0.0, 0)
+    assert n == 414 and per_paper == pytest.approx(llm.completion_tokens / 414)
+    after = asyncio.run(cascade(scored_store, criteria, fake).plan(papers, criteria))
+    assert after.papers == planned.papers - 414  # those judged are not counted again
+    assert f"completion at {per_paper:.0f} a paper, reasoning included, as in this store's last " \
+        "414 papers" in after.line("gpt-5-mini")  # fmt: skip
+    hundred = estimate(scorer.llm, papers[:100], criteria, (per_paper, n))
+    assert hundred.completion_tokens == round(per_paper * 100)
+    assert hundred.cost == pytest.approx((hundred.prompt_tokens * 0.25 + hundred.completion_tokens
+                                          * 2.0) / 1e6)  # fmt: skip
+
+
 def test_rerun_and_second_channel_cost_nothing(
     scored_store: Store, criteria: Criteria, fake: FakeOpenAI
 ) -> None:

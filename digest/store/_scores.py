@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from digest.day import Usage
-from digest.scoring import Score
+from digest.scoring import FALLBACK_PREFIX, Score
 from digest.store._base import StoreBase, chunks, now
 from digest.store.models import (
     CriteriaRow,
@@ -171,6 +171,22 @@ class ScoreStore(StoreBase):
             self.insert_ignore(s, ExplanationRow, [row], ["paper_id", "criteria_hash", "model"])
 
     # accounting
+    def completion_per_paper(self, scorer: str, last: int = 2000) -> tuple[float, int] | None:
+        """Mean completion tokens (reasoning included) per paper over the latest `last` papers
+        `scorer` judged itself, and how many that is; None before it judged any."""
+        with self.session() as s:
+            rows = s.scalars(
+                select(ScoreRow.completion_tokens)
+                .where(
+                    ScoreRow.key == scorer,  # each paper once: its own cache, not a cascade's
+                    ScoreRow.scorer == scorer,
+                    ~ScoreRow.comment.startswith(FALLBACK_PREFIX),
+                )
+                .order_by(ScoreRow.id.desc())
+                .limit(last)
+            ).all()
+        return (sum(rows) / len(rows), len(rows)) if rows else None
+
     def record_usage(self, day: date, subscription: str, usage: Usage) -> None:
         if not usage.total_tokens:
             return
