@@ -2,9 +2,15 @@
 
 1. Prompt tokens sent per scanned paper, counted with o200k_base on the actual request bodies
    the real `openai` client sent (reference system: 114,967 prompt tokens for 852 scanned, 135
-   a paper; goal <= 50), and the share of the reference's selection that reached the LLM
+   a paper; the cascade sends whole abstracts, PAPERDIGEST_LLM_ABSTRACT_WORDS=25 the gist),
+   and the share of the reference's selection that reached the LLM
    (goal >= 97%; followed authors' papers count as reached: they skip scoring by design).
-2. Wall time with the server answering each call after 2 s, sequential (concurrency 1) against
+2. The day's bill at the list prices of config/default.toml, for gpt-5-mini and gpt-5 with the
+   fake's reasoning tokens set to 0, 200 and 1,000 per request: papers sent, prompt / cached /
+   completion tokens per scanned paper (as the fake counts them, o200k_base; it reports no cached
+   tokens, so the dollars are without prompt caching) and dollars for the day. The judge agrees
+   with the reference: its picks 9/8, every other paper 4/5, so those get no comment.
+3. Wall time with the server answering each call after 2 s, sequential (concurrency 1) against
    the default concurrency (goal: within 1.5x of 2 s x ceil(batches / concurrency)).
 
     python benchmarks/llm_cascade.py
@@ -75,6 +81,19 @@ def main() -> None:
               f"(reference: 135)")  # fmt: skip
         print(f"reference selection that reached the LLM: {reached}/{len(reference)} = "
               f"{reached / len(reference):.1%}")  # fmt: skip
+        print("model       reasoning/request  sent  prompt  cached  completion  per scanned, $/day")
+        for model in ("gpt-5-mini", "gpt-5"):
+            for reasoning in (0, 200, 1000):
+                store = store_with_local_scores(f"bill-{model}-{reasoning}")
+                judge = {p.id: (9, 8) if p.id in reference else (4, 5) for p in papers}
+                with FakeOpenAI(judge, reasoning_tokens=reasoning) as billed:
+                    digest, _ = cascade_run(store, criteria, billed, PAPERDIGEST_LLM_MODEL=model)
+                    sent_papers = len({pid for ids in billed.ids_asked() for pid in ids})
+                u = next(u for u in digest.usage if u.model == f"llm:{model}")
+                n = len(papers)
+                print(f"{model:<11} {reasoning:>17,}  {sent_papers:>4}  "
+                      f"{u.prompt_tokens / n:>6.1f}  {u.cached_tokens / n:>6.1f}  "
+                      f"{u.completion_tokens / n:>10.1f}  ${u.cost:.4f}")  # fmt: skip
         batches = len(bodies)
         for concurrency in (1, defaults.llm.concurrency):
             fresh = store_with_local_scores(f"timing-{concurrency}")

@@ -74,10 +74,11 @@ from digest.work import LEASE, WORKER, describe, once, owner, renewed
 
 if _typing.TYPE_CHECKING:
     from digest.papers.export_api import default_client, fetch_range
-    from digest.scoring.llm import LLMScorer
+    from digest.scoring.llm import LLMScorer, create_completion
 
 _LAZY = {  # name -> its module, imported on first use: each pulls in a heavy library
     "LLMScorer": "digest.scoring.llm",  # openai
+    "create_completion": "digest.scoring.llm",
     "default_client": "digest.papers.export_api",  # arxiv, requests
     "fetch_range": "digest.papers.export_api",
 }
@@ -136,6 +137,7 @@ __all__ = [
     "check_categories",
     "check_timezone",
     "clip",
+    "create_completion",
     "current_criteria",
     "day_of",
     "deep_explain",

@@ -35,6 +35,7 @@ SECRET_VARIABLES = {
 SECRET_NAME = re.compile(r"(TOKEN|SECRET|KEY|PASSWORD)", re.I)
 ENV_SECRETS = tuple(v for v in SECRET_VARIABLES.values() if v.startswith(ENV_PREFIX))
 _ANNOUNCE = {"new", "cross", "replace", "replace-cross"}
+EFFORTS = ("none", "minimal", "low", "medium", "high")  # OpenAI's reasoning_effort values
 
 
 class _Section(BaseModel):
@@ -187,7 +188,9 @@ class LLMSettings(_Section):
     concurrency: int = Field(4, ge=1, le=64)
     timeout: float = Field(120.0, gt=0)
     max_retries: int = Field(4, ge=0, le=20)
-    abstract_words: int = Field(25, ge=0)
+    abstract_words: int = Field(0, ge=0)
+    reasoning_effort: str = "low"
+    max_completion_tokens: int = Field(16000, ge=0)
     daily_budget: float = Field(1.0, ge=0)
     # US dollars per million tokens: (prompt, cached prompt, completion)
     prices: dict[str, tuple[float, float, float]] = {
@@ -197,6 +200,13 @@ class LLMSettings(_Section):
         "gpt-4.1-mini": (0.4, 0.1, 1.6),
         "gpt-4o-mini": (0.15, 0.075, 0.6),
     }
+
+    @field_validator("reasoning_effort")
+    @classmethod
+    def _effort(cls, value: str) -> str:
+        if value and value not in EFFORTS:
+            raise ValueError(f"unknown effort {value!r}; use one of {', '.join(EFFORTS)} or ''")
+        return value
 
 
 class Settings(_Section):

@@ -51,6 +51,7 @@ class Usage:
     cached_tokens: int = 0
     completion_tokens: int = 0
     cost: float | None = 0.0  # None: the model has no known price
+    reasoning_tokens: int = 0  # the model's reasoning, part of completion_tokens
 
     @property
     def total_tokens(self) -> int:

@@ -9,6 +9,7 @@ from digest.criteria import Criteria
 from digest.day import Digest, Entry
 from digest.errors import NotFoundError
 from digest.papers import Paper, split_id
+from digest.prompt import COMMENT_FROM
 from digest.scoring import local
 from digest.store import Store
 
@@ -36,7 +37,11 @@ def explain(
     entry = digest.entry(pid)
     if entry is None:
         raise NotFoundError(f"paper {pid} was not in the {digest.day} digest of '{subscription}'")
-    return [*_lines(paper, entry, digest), *_learned(store, subscription, paper, entry, digest)]
+    return [
+        *_lines(paper, entry, digest),
+        *_uncommented(store, paper, entry, digest),
+        *_learned(store, subscription, paper, entry, digest),
+    ]
 
 
 def _lines(paper: Paper, entry: Entry, digest: Digest) -> list[str]:
@@ -48,10 +53,25 @@ def _lines(paper: Paper, entry: Entry, digest: Digest) -> list[str]:
         f"day: {digest.day}  judged by: {score.scorer}",
         f"relevance {score.relevance}, novelty {score.novelty}",
         f"matched criterion: {score.matched or 'none'}",
-        f"comment: {score.comment}",
+        f"comment: {score.comment or 'none'}",
         f"rank {entry.rank} of {len(digest.entries)}; cutoffs: relevance >= "
         f"{cut.relevance}, novelty >= {cut.novelty}",
         f"it {verdict}: {entry.reason}",
+    ]
+
+
+def _uncommented(store: Store, paper: Paper, entry: Entry, digest: Digest) -> list[str]:
+    """For a paper the LLM scored without a comment: that it gave none, and the local scorer's
+    evidence instead (its matched topic and phrases)."""
+    score = entry.score
+    if score.comment or not score.scorer.startswith("llm:"):
+        return []
+    criteria = Criteria.parse(digest.criteria_text, source="the digest's criteria")
+    scorer = local.LocalScorer(store.model(criteria.scoring_hash, local.NAME), vectors=store)
+    evidence = scorer.score_now([paper], criteria)[0]
+    return [
+        f"the LLM gave no comment: it comments only on papers of relevance {COMMENT_FROM} or more",
+        f"the local scorer's evidence: {evidence.comment or 'none'}",
     ]
 
 

@@ -318,6 +318,7 @@ def usage_of(fresh: list[Score]) -> list[Usage]:
             prompt_tokens=sum(s.prompt_tokens for s in scores),
             cached_tokens=sum(s.cached_tokens for s in scores),
             completion_tokens=sum(s.completion_tokens for s in scores),
+            reasoning_tokens=sum(s.reasoning_tokens for s in scores),
             cost=None if any(s.cost is None for s in scores) else sum(s.cost or 0 for s in scores),
         )
         for judge, scores in sorted(by_judge.items())

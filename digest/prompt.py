@@ -14,13 +14,14 @@ SYSTEM = (
     "paper titles and abstracts below and find the ones that match the criteria below."
 )
 
+COMMENT_FROM = 5  # the relevance from which the model writes a comment (INSTRUCTIONS says so)
 INSTRUCTIONS = """\
 ## Instructions
 
 Write the response in JSONL format with {ARXIVID, COMMENT, RELEVANCE, NOVELTY} on each line, one for each paper.
 
 - ARXIVID: should be the ArXiv ID.
-- COMMENT: should identify whether there is a criteria that match the paper very closely. These matches should not be based on general terms like "language modeling" or "advancements" and should specifically refer to a criterion. No need to mention the non-matching criteria.
+- COMMENT: should identify whether there is a criteria that match the paper very closely. These matches should not be based on general terms like "language modeling" or "advancements" and should specifically refer to a criterion. No need to mention the non-matching criteria. Leave it empty ("") when RELEVANCE is below 5: such papers need no comment.
 - RELEVANCE: should be a score from 1-10.
 - NOVELTY: should be a score from 1-10.
 

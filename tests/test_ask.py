@@ -198,6 +198,19 @@ def test_the_agent_answers_with_tool_calls_and_names_its_papers(
     assert usage.prompt_tokens > 0 and usage.completion_tokens > 0 and usage.cost > 0
 
 
+def test_the_agent_sends_the_completion_controls_and_counts_reasoning(
+    llm: FakeOpenAI, deps: Deps
+) -> None:
+    llm.reasoning_tokens = 120
+    llm.call_tools_next(("top", {"n": 1}))
+    reply = say(FREE, deps, TERMINAL)
+    assert not reply.error and len(llm.requests) == 2
+    for body in llm.requests:  # gpt-5-mini: the effort, and the cap by its new name
+        assert body["reasoning_effort"] == "low" and body["max_completion_tokens"] == 16000
+    ((_, usage),) = [(d, u) for d, u in deps.store.usage() if u.model == "ask:gpt-5-mini"]
+    assert usage.reasoning_tokens == 240 and usage.completion_tokens > 240
+
+
 def test_bad_tool_calls_get_errors_back_never_a_crash(llm: FakeOpenAI, deps: Deps) -> None:
     llm.call_tools_next(
         ("why", {"paper": "2602.99999"}),

@@ -58,6 +58,14 @@ def test_cascade_sends_the_best_share_and_the_digest_says_so(
     digest = run(scored_store, criteria, scorer)
     asked = {pid for ids in fake.ids_asked() for pid in ids}
     assert len(asked) == 414  # ceil(0.6 x 690); followed authors skip the scorer
+    # the judge reads each paper whole, after a fixed part that is the same in every request
+    by_id = {p.id: p for p in sample_listing().papers}
+    users = [b["messages"][1]["content"] for b in fake.requests]
+    assert len({u[: u.index("<paper ")] for u in users}) == 1
+    assert len({b["messages"][0]["content"] for b in fake.requests}) == 1
+    one = next(iter(asked))
+    assert by_id[one].abstract.split(".")[-2].strip() in "".join(users)
+    assert all("Abstract: " in u and "Gist: " not in u for u in users)
     reference = {r.id for r in read_reference(REFERENCE)}
     assert len(asked & reference) >= 0.97 * (len(reference) - 2)
     llm = next(u for u in digest.usage if u.model == "llm:gpt-5-mini")
@@ -70,6 +78,49 @@ def test_cascade_sends_the_best_share_and_the_digest_says_so(
     assert "LLM gpt-5-mini scored" in digest.message
     assert all(e.score.relevance <= 5 for e in digest.entries if e.paper.id not in asked
                and not e.followed)  # fmt: skip
+
+
+def test_only_papers_that_matter_get_a_comment_and_why_says_so(
+    scored_store: Store, criteria: Criteria, fake: FakeOpenAI
+) -> None:
+    from digest.explain import explain
+
+    digest = run(scored_store, criteria, cascade(scored_store, criteria, fake))
+    judged = [e for e in digest.entries if e.score.scorer == "llm:gpt-5-mini"]
+    low = [e for e in judged if e.score.relevance < 5]
+    assert low and all(e.score.comment == "" and e.score.novelty == 5 for e in low)
+    assert all(e.score.comment for e in judged if e.score.relevance >= 5)
+    assert all(e.score.comment for e in digest.selected)
+    lines = explain(scored_store, "default", low[0].paper.id)
+    assert "relevance 4, novelty 5" in lines and "comment: none" in lines
+    assert "the LLM gave no comment: it comments only on papers of relevance 5 or more" in lines
+    evidence = next(line for line in lines if line.startswith("the local scorer's evidence: "))
+    assert len(evidence) > len("the local scorer's evidence: none")
+
+
+def test_the_dry_run_counts_completion_from_this_stores_history(
+    scored_store: Store, criteria: Criteria, fake: FakeOpenAI
+) -> None:
+    from digest.scoring.cascade import estimate
+
+    papers = sample_listing().papers
+    scorer = cascade(scored_store, criteria, fake)
+    planned = asyncio.run(scorer.plan(papers, criteria))
+    before = planned.line("gpt-5-mini")
+    assert "completion tokens (completion at 60 a paper: no history for the model)" in before
+    fake.reasoning_tokens = 300
+    digest = run(scored_store, criteria, scorer)
+    llm = next(u for u in digest.usage if u.model == "llm:gpt-5-mini")
+    per_paper, n = scored_store.completion_per_paper("llm:gpt-5-mini") or (0.0, 0)
+    assert n == 414 and per_paper == pytest.approx(llm.completion_tokens / 414)
+    after = asyncio.run(cascade(scored_store, criteria, fake).plan(papers, criteria))
+    assert after.papers == planned.papers - 414  # those judged are not counted again
+    assert f"completion at {per_paper:.0f} a paper, reasoning included, as in this store's last " \
+        "414 papers" in after.line("gpt-5-mini")  # fmt: skip
+    hundred = estimate(scorer.llm, papers[:100], criteria, (per_paper, n))
+    assert hundred.completion_tokens == round(per_paper * 100)
+    assert hundred.cost == pytest.approx((hundred.prompt_tokens * 0.25 + hundred.completion_tokens
+                                          * 2.0) / 1e6)  # fmt: skip
 
 
 def test_rerun_and_second_channel_cost_nothing(
@@ -123,6 +174,10 @@ def test_llm_without_usable_json_falls_back_counts_and_charges(
     )
     llm = next(u for u in digest.usage if u.model == "llm:gpt-5-mini")
     assert llm.total_tokens > 0 and llm.cost and llm.cost > 0
+    assert (
+        f"judged by {digest.scorer}; {llm.total_tokens:,} tokens ({llm.prompt_tokens:,} prompt, "
+        f"0 cached; {llm.completion_tokens:,} completion, 0 reasoning), ${llm.cost:.2f}"
+    ) in header.lines
     assert scored_store.spent(__import__("datetime").date.today()) == pytest.approx(llm.cost)
 
 
@@ -177,11 +232,16 @@ def test_cli_dry_run_run_usage_and_deep_why(cli_env: dict[str, str], fake: FakeO
     flat = " ".join(dry.output.split())
     assert "cascade: 414 papers to gpt-5-mini: about" in flat and "prompt" in flat
     assert fake.requests == []  # a dry run sends nothing
+    fake.reasoning_tokens = 250
     done = runner.invoke(app, ["run", "--sample"], env=cli_env)
     assert done.exit_code == 0, done.output
     assert "judged by cascade:llm:gpt-5-mini@0.6" in " ".join(done.output.split())
     usage = runner.invoke(app, ["usage"], env={**cli_env, "COLUMNS": "150"})
     assert "llm:gpt-5-mini" in usage.output and "$" in usage.output
+    row = next(line for line in usage.output.splitlines() if "llm:gpt-5-mini" in line)
+    assert "reasoning" in usage.output and f"{250 * len(fake.requests):,}" in row
+    assert all(b["reasoning_effort"] == "low" for b in fake.requests)
+    assert all(b["max_completion_tokens"] == 16000 and "max_tokens" not in b for b in fake.requests)
     fake.answer_next("It matches Model Compression: a low-rank Adam; novel two-sided sync.")
     deep = runner.invoke(app, ["why", "2602.08007", "--deep"], env=cli_env)
     assert deep.exit_code == 0, deep.output

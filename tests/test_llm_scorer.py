@@ -86,9 +86,11 @@ def test_structured_output_scores_every_paper(criteria: Criteria) -> None:
     assert all(body["response_format"]["type"] == "json_schema" for body in fake.requests)
     assert sorted(fake.ids_asked()) == [[p.id for p in papers[i : i + 2]] for i in (0, 2, 4)]
     assert scorer.structured is True and scorer.name == f"llm:{MODEL}"
-    first = scores[0]
-    assert first.matched == "Model Architecture" and first.scorer == f"llm:{MODEL}"
+    first, second = scores[:2]
+    assert second.matched == "Model Architecture" and second.scorer == f"llm:{MODEL}"
     assert first.raw == pytest.approx(4 + 10 + 0.04)
+    # relevance 4: both scores, and no comment (the prompt asks none below 5)
+    assert (first.relevance, first.comment, first.matched) == (4, "", None)
     assert scorer.report.reasked == [] and scorer.report.unscored == []
 
 
@@ -126,6 +128,23 @@ def test_prompt_puts_the_fixed_part_first_and_papers_last_as_data(criteria: Crit
     assert fake.ids_asked() == [["2602.10000", "2602.20000"]]
     assert "Authors: A0, A1, A2, A3, A4 et al.\n" in user
     assert [s.paper_id for s in scores] == ["2602.10000", "2602.20000"]
+
+
+def test_the_gist_option_sends_a_clipped_abstract_and_no_authors(criteria: Criteria) -> None:
+    paper = Paper(
+        "2602.30000",
+        "Routing experts",
+        "Mixtures of experts are popular. We propose " + " ".join(["word"] * 40) + ".",
+        authors=("Ada Lovelace",),
+    )
+    with FakeOpenAI() as fake:
+        whole, _ = score_with(fake, [paper], criteria)
+        gist, _ = score_with(fake, [paper], criteria, abstract_words=10)
+    full, lean = (body["messages"][1]["content"] for body in fake.requests)
+    assert "Authors: Ada Lovelace" in full and paper.abstract in full
+    assert "Ada Lovelace" not in lean and "popular" not in lean
+    assert "Gist: We propose word word word word word word word word …" in lean
+    assert len(whole) == len(gist) == 1
 
 
 def test_batches_run_concurrently(criteria: Criteria) -> None:
@@ -377,6 +396,92 @@ def test_explain_returns_the_models_text(criteria: Criteria) -> None:
     user = fake.requests[0]["messages"][1]["content"]
     assert paper_block(paper) in user and "relevance 9/10" in user
     assert "response_format" not in fake.requests[0]
+
+
+# -- completion under control ------------------------------------------------------------------
+
+
+def test_a_gpt5_model_gets_reasoning_effort_and_max_completion_tokens(criteria: Criteria) -> None:
+    papers = make_papers(3)
+    with FakeOpenAI() as fake:
+        scores, scorer = score_with(
+            fake, papers, criteria, model="gpt-5-mini", reasoning_effort="low",
+            max_completion_tokens=4000,
+        )  # fmt: skip
+        others, _ = score_with(
+            fake, papers, criteria, reasoning_effort="low", max_completion_tokens=4000
+        )
+    reasoner, plain = fake.requests
+    assert reasoner["reasoning_effort"] == "low" and reasoner["max_completion_tokens"] == 4000
+    assert "max_tokens" not in reasoner
+    # a model that is neither gpt-5 nor o-series: no effort, the cap under its old name
+    assert "reasoning_effort" not in plain and plain["max_tokens"] == 4000
+    assert "max_completion_tokens" not in plain
+    assert len(scores) == len(others) == 3 and scorer.report.errors == []
+
+
+@pytest.mark.parametrize("model", ["gpt-5", "gpt-5-mini", "o3-mini", "openai/gpt-5-nano"])
+def test_the_fake_refuses_max_tokens_for_gpt5_and_o_series_as_the_api_does(model: str) -> None:
+    async def go() -> None:
+        client = openai.AsyncOpenAI(base_url=fake.url, api_key=KEY, max_retries=0, timeout=1)
+        async with client:
+            await client.chat.completions.create(
+                model=model, messages=[{"role": "user", "content": "hi"}], max_tokens=10
+            )
+
+    with FakeOpenAI() as fake, pytest.raises(openai.BadRequestError) as caught:
+        asyncio.run(go())
+    assert caught.value.status_code == 400
+    assert isinstance(caught.value.body, dict) and caught.value.body["param"] == "max_tokens"
+    assert "max_completion_tokens" in caught.value.message
+
+
+def test_a_model_refusing_reasoning_effort_is_asked_once_more_without_it_and_remembered(
+    criteria: Criteria,
+) -> None:
+    papers = make_papers(4)
+    model = "gpt-5-compatible-local"  # a gpt-5 name on a server that takes no reasoning_effort
+    with FakeOpenAI(refuses_reasoning_effort={model}, scores={papers[0].id: (9, 8)}) as fake:
+        scores, scorer = score_with(
+            fake, papers, criteria, model=model, batch_size=2, concurrency=1,
+            reasoning_effort="high",
+        )  # fmt: skip
+        refused = len(fake.requests)
+        again, _ = score_with(fake, papers, criteria, model=model, reasoning_effort="high")
+    efforts = [b.get("reasoning_effort") for b in fake.requests]
+    # the first batch is refused and sent again without it; the second never carries it
+    assert efforts[:3] == ["high", None, None] and refused == 3
+    assert efforts[3:] == [None]  # a new scorer on the same server and model: remembered
+    assert levels(scores)[papers[0].id] == (9, 8) and len(again) == 4
+    assert any("does not take reasoning_effort" in e for e in scorer.report.errors)
+
+
+def test_a_400_about_another_parameter_keeps_reasoning_effort(criteria: Criteria) -> None:
+    with FakeOpenAI(structured=False) as fake:
+        scores, scorer = score_with(
+            fake, make_papers(1), criteria, model="gpt-5", reasoning_effort="low"
+        )
+    assert len(scores) == 1 and len(fake.requests) == 2  # json_schema refused, then JSON lines
+    assert [b.get("reasoning_effort") for b in fake.requests] == ["low", "low"]
+    assert not any("reasoning_effort" in e for e in scorer.report.errors)
+
+
+def test_reasoning_tokens_are_kept_apart_and_priced_as_completion(criteria: Criteria) -> None:
+    papers = make_papers(5)
+    with FakeOpenAI(reasoning_tokens=200) as fake:
+        scores, scorer = score_with(
+            fake, papers, criteria, model="gpt-5-mini", batch_size=2,
+            prices={"gpt-5-mini": (0.25, 0.025, 2.0)},
+        )  # fmt: skip
+    calls = scorer.report.calls
+    assert len(calls) == 3 and all(c.reasoning_tokens == 200 for c in calls)
+    assert sum(s.reasoning_tokens for s in scores) == 600
+    for call in calls:  # reasoning is part of completion, and billed at the completion price
+        assert call.completion_tokens > call.reasoning_tokens
+        assert call.cost == pytest.approx(
+            (call.prompt_tokens * 0.25 + call.completion_tokens * 2.0) / 1e6
+        )
+    assert "600 reasoning" in scorer.summary()
 
 
 # -- reading answers, unit by unit -------------------------------------------------------------

@@ -58,7 +58,14 @@ def make_digest(day: date = DAY) -> Digest:
         scanned=852,
         entries=entries,
         usage=[
-            Usage("gpt-5", prompt_tokens=1000, completion_tokens=500, cost=1.09),
+            Usage(
+                "gpt-5",
+                prompt_tokens=1000,
+                cached_tokens=200,
+                completion_tokens=500,
+                reasoning_tokens=300,
+                cost=1.09,
+            ),
             Usage("mystery|model", prompt_tokens=10, completion_tokens=5, cost=None),
             Usage("local"),
         ],
@@ -105,9 +112,11 @@ def test_markdown_usage_table_survives_pipes_and_unknown_cost() -> None:
     rows = [line for line in md.splitlines() if line.startswith("| ")]
     assert len(rows) == 4  # header + three models
     # Every row keeps the same number of (unescaped) columns.
-    assert {len(re.split(r"(?<!\\)\|", r)) for r in rows} == {7}
+    assert {len(re.split(r"(?<!\\)\|", r)) for r in rows} == {9}
     assert "unknown" in rows[2] and "$1.09" in rows[1]
-    assert rows[3] == "| local | 0 | 0 | 0 | $0.00 |"
+    assert rows[3] == "| local | 0 | 0 | 0 | 0 | 0 | $0.00 |"
+    assert rows[0].startswith("| Model | Prompt tokens | Cached | Completion tokens | Reasoning |")
+    assert rows[1] == "| gpt-5 | 1000 | 200 | 500 | 300 | 1500 | $1.09 |"
 
 
 def test_html_escapes_titles_and_links_days() -> None:

@@ -278,13 +278,13 @@ def _utc(moment: datetime) -> datetime:
 
 
 def test_usage_and_spent(store: Store) -> None:
-    store.record_usage(DAY1, "s", Usage("gpt-4o-mini", 1000, 200, 100, 0.25))
-    store.record_usage(DAY1, "t", Usage("gpt-4o-mini", 500, 0, 50, 0.125))
+    store.record_usage(DAY1, "s", Usage("gpt-4o-mini", 1000, 200, 100, 0.25, reasoning_tokens=60))
+    store.record_usage(DAY1, "t", Usage("gpt-4o-mini", 500, 0, 50, 0.125, reasoning_tokens=8))
     store.record_usage(DAY1, "s", Usage("local-llama", 300, 0, 30, None))  # unpriced
     store.record_usage(DAY2, "s", Usage("gpt-4o-mini", 10, 0, 1, 0.5))
     store.record_usage(DAY2, "s", Usage("nothing", 0, 0, 0, 9.0))  # no tokens: not recorded
     assert store.usage() == [
-        (DAY1, Usage("gpt-4o-mini", 1500, 200, 150, 0.375)),
+        (DAY1, Usage("gpt-4o-mini", 1500, 200, 150, 0.375, reasoning_tokens=68)),
         (DAY1, Usage("local-llama", 300, 0, 30, None)),
         (DAY2, Usage("gpt-4o-mini", 10, 0, 1, 0.5)),
     ]
@@ -314,7 +314,7 @@ def _revision(url: str) -> str | None:
 def test_a_new_store_is_at_head(store_url: str) -> None:
     Store(store_url).close()
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head == schema_head() == HEAD == "0004"  # HEAD: the fast check at every start
+    assert head == schema_head() == HEAD == "0005"  # HEAD: the fast check at every start
     assert _revision(store_url) == head
 
 
@@ -331,7 +331,7 @@ def test_a_second_store_migrates_nothing(store_url: str, monkeypatch: pytest.Mon
     second = Store(store_url)
     assert [p.id for p in second.papers_of_day(DAY1)] == ["a"]
     second.close()
-    assert _revision(store_url) == "0004"
+    assert _revision(store_url) == "0005"
 
 
 def test_models_and_migrations_do_not_drift(store_url: str) -> None:
@@ -353,7 +353,7 @@ def test_migrations_go_down_and_up(store_url: str) -> None:
         assert set(inspect(conn).get_table_names()) <= {"alembic_version"}
     engine.dispose()
     Store(store_url).close()
-    assert _revision(store_url) == "0004"
+    assert _revision(store_url) == "0005"
 
 
 def test_a_store_made_before_migrations_is_stamped(store_url: str) -> None:
@@ -370,7 +370,24 @@ def test_a_store_made_before_migrations_is_stamped(store_url: str) -> None:
     store.save_explanation("a", "h1", "m", "the missing table was made")
     assert store.explanation("a", "h1", "m") == "the missing table was made"
     store.close()
-    assert _revision(store_url) == "0004"
+    assert _revision(store_url) == "0005"
+
+
+def test_a_store_at_0004_keeps_its_usage_and_scores_with_no_reasoning(store_url: str) -> None:
+    engine = create_engine(store_url)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0004")
+        conn.execute(text("INSERT INTO usage (day, model, subscription, prompt_tokens, "
+                          "cached_tokens, completion_tokens, cost) "
+                          "VALUES ('2026-02-10', 'llm:gpt-5', 's', 100, 0, 40, 0.5)"))  # fmt: skip
+    engine.dispose()
+    store = Store(store_url)
+    assert store.usage() == [(DAY1, Usage("llm:gpt-5", 100, 0, 40, 0.5, reasoning_tokens=0))]
+    store.save_scores([Score("a", 9, 8, "c", None, "llm:gpt-5", completion_tokens=50,
+                             reasoning_tokens=30)], "h", "llm:gpt-5")  # fmt: skip
+    assert store.scores(["a"], "h", "llm:gpt-5")["a"].reasoning_tokens == 30
+    store.close()
+    assert _revision(store_url) == "0005"
 
 
 def test_a_store_newer_than_the_code_is_refused(store_url: str) -> None:
@@ -399,7 +416,7 @@ def test_stores_opened_at_once_migrate_once(store_url: str) -> None:
     for t in threads:
         t.join()
     assert errors == []
-    assert _revision(store_url) == "0004"
+    assert _revision(store_url) == "0005"
 
 
 def test_memory_store_and_a_new_store_is_fast(tmp_path) -> None:
@@ -428,7 +445,7 @@ def test_a_store_at_0001_upgrades_and_keeps_its_outbox(store_url: str) -> None:
     assert store.claim_message(row["id"], "worker", timedelta(seconds=5)) == "in doubt"
     assert store.claim_message(row["id"], "other", timedelta(seconds=5)) is None  # claimed
     store.close()
-    assert _revision(store_url) == "0004"
+    assert _revision(store_url) == "0005"
 
 
 def test_digests_stored_before_0004_are_read_as_typed_digests(store_url: str) -> None:

@@ -23,7 +23,7 @@ from bot.chat.commands import SPECS, Context, Deps, UsageError, handle, parse
 from bot.chat.phrasing import ID
 from bot.chat.proposals import did_you_mean, propose
 from bot.chat.replies import Button, PaperCard, Reply
-from digest import Usage, clip, load_secrets, split_id
+from digest import Usage, clip, create_completion, load_secrets, split_id
 
 if TYPE_CHECKING:
     from openai.types.chat import (
@@ -144,9 +144,10 @@ async def _converse(
     for round_ in range(MAX_ROUNDS + 1):
         spent = deps.store.spent(_today()) + (turn.usage.cost or 0)
         last = round_ == MAX_ROUNDS or bool(llm.daily_budget and spent >= llm.daily_budget)
-        reply = await client.chat.completions.create(
-            model=llm.model, messages=messages, tools=TOOLS, tool_choice="none" if last else "auto"
-        )
+        reply = await create_completion(
+            client, llm.model, llm.reasoning_effort or None, llm.max_completion_tokens or None,
+            messages=messages, tools=TOOLS, tool_choice="none" if last else "auto",
+        )  # fmt: skip
         _count(turn, reply.usage, deps)
         message = reply.choices[0].message if reply.choices else None
         calls = [c for c in (message.tool_calls or []) if _function_call(c)] if message else []
@@ -250,6 +251,7 @@ def _count(turn: _Turn, usage: Any, deps: Deps) -> None:
     completion = getattr(usage, "completion_tokens", 0) or 0
     details = getattr(usage, "prompt_tokens_details", None)
     cached = getattr(details, "cached_tokens", 0) or 0
+    reasoning = getattr(getattr(usage, "completion_tokens_details", None), "reasoning_tokens", 0)
     price = deps.settings.llm.prices.get(deps.settings.llm.model)
     u = turn.usage
     cost = None
@@ -263,6 +265,7 @@ def _count(turn: _Turn, usage: Any, deps: Deps) -> None:
         prompt_tokens=u.prompt_tokens + prompt,
         cached_tokens=u.cached_tokens + cached,
         completion_tokens=u.completion_tokens + completion,
+        reasoning_tokens=u.reasoning_tokens + (reasoning or 0),
         cost=cost,
     )
 

@@ -31,17 +31,17 @@ from digest import DayStatus, DigestError, Store, make_scorer, sample_listing
 @app.command()
 @_errors_as_lines
 def usage() -> None:
-    """LLM tokens and cost, summed by day and model.
+    """LLM tokens and cost, summed by day and model (reasoning: part of completion).
 
     Example: paperdigest usage
     """
     store = Store(_settings().database.dsn)
-    table = Table("day", "model", "prompt", "cached", "completion", "cost")
+    table = Table("day", "model", "prompt", "cached", "completion", "reasoning", "cost")
     for day, u in store.usage():
         cost = "unknown" if u.cost is None else f"${u.cost:.4f}"
         table.add_row(
             str(day), escape(u.model), f"{u.prompt_tokens:,}", f"{u.cached_tokens:,}",
-            f"{u.completion_tokens:,}", cost,
+            f"{u.completion_tokens:,}", f"{u.reasoning_tokens:,}", cost,
         )  # fmt: skip
     console.print(table if table.rows else "no LLM tokens spent yet")
 

@@ -53,7 +53,11 @@ def digest_messages(digest: Digest) -> tuple[Reply, list[PaperCard]]:
     spent = "no tokens"
     if usage and usage.total_tokens:
         cost = "unknown cost" if usage.cost is None else f"${usage.cost:.2f}"
-        spent = f"{usage.total_tokens:,} tokens, {cost}"
+        spent = (
+            f"{usage.total_tokens:,} tokens ({usage.prompt_tokens:,} prompt, "
+            f"{usage.cached_tokens:,} cached; {usage.completion_tokens:,} completion, "
+            f"{usage.reasoning_tokens:,} reasoning), {cost}"
+        )
     lines = [
         f"{len(selected)} papers from {digest.scanned} new in {', '.join(digest.categories)} "
         f"({digest.total_entries} feed entries)",

@@ -27,12 +27,15 @@ def format_cost(cost: float | None) -> str:
     return "unknown" if cost is None else f"${cost:.2f}"
 
 
-def usage_row(usage: Usage) -> tuple[str, int, int, int, str]:
-    """Model, prompt, completion and total tokens, and cost as shown in the header table."""
+def usage_row(usage: Usage) -> tuple[str, int, int, int, int, int, str]:
+    """Model; prompt, cached (of prompt), completion, reasoning (of completion) and total
+    tokens; and cost, as shown in the header table."""
     return (
         usage.model,
         usage.prompt_tokens,
+        usage.cached_tokens,
         usage.completion_tokens,
+        usage.reasoning_tokens,
         usage.total_tokens,
         format_cost(usage.cost),
     )
@@ -77,8 +80,9 @@ def render_markdown(digest: Digest) -> str:
     selected = digest.selected
     if digest.usage:
         lines += [
-            "| Model | Prompt tokens | Completion tokens | Total tokens | Cost |",
-            "|---|---:|---:|---:|---:|",
+            "| Model | Prompt tokens | Cached | Completion tokens | Reasoning | Total tokens "
+            "| Cost |",
+            "|---|---:|---:|---:|---:|---:|---:|",
         ]
         lines += ["| " + " | ".join(_cell(c) for c in usage_row(u)) + " |" for u in digest.usage]
         lines.append("")

@@ -30,6 +30,7 @@ class Score:
     completion_tokens: int = 0
     cost: float | None = 0.0  # None: the model has no known price
     raw: float | None = None  # the scorer's continuous score, for ranking ties and eval
+    reasoning_tokens: int = 0  # the model's reasoning, part of completion_tokens
 
     @property
     def fell_back(self) -> bool:

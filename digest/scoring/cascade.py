@@ -32,17 +32,26 @@ class Estimate:
     prompt_tokens: int
     completion_tokens: int
     cost: float | None
+    basis: str = ""  # where the completion tokens per paper come from
 
     def line(self, model: str) -> str:
         cost = "unknown (no price for this model)" if self.cost is None else f"${self.cost:.2f}"
+        basis = f" ({self.basis})" if self.basis else ""
         return (
             f"{self.papers} papers to {model}: about {self.prompt_tokens:,} prompt and "
-            f"{self.completion_tokens:,} completion tokens, {cost}"
+            f"{self.completion_tokens:,} completion tokens{basis}, {cost}"
         )
 
 
-def estimate(llm: LLMScorer, papers: list[Paper], criteria: Criteria) -> Estimate:
-    """Count the prompt tokens of the requests `llm` would send (o200k_base)."""
+def estimate(
+    llm: LLMScorer,
+    papers: list[Paper],
+    criteria: Criteria,
+    history: tuple[float, int] | None = None,
+) -> Estimate:
+    """Count the prompt tokens of the requests `llm` would send (o200k_base); completion at
+    `history`'s mean per paper (from the store: `Store.completion_per_paper`), else the
+    default COMPLETION_TOKENS_PER_PAPER."""
     import bpe_openai
 
     enc = bpe_openai.get_encoding("o200k_base")
@@ -50,10 +59,19 @@ def estimate(llm: LLMScorer, papers: list[Paper], criteria: Criteria) -> Estimat
     fixed = len(enc.encode(user_prefix(criteria))) + 60  # + system prompt and framing
     body = sum(len(enc.encode(paper_block(p, llm.abstract_words))) + 1 for p in papers)
     prompt = batches * fixed + body
-    completion = COMPLETION_TOKENS_PER_PAPER * len(papers)
+    if history is None:
+        per_paper = float(COMPLETION_TOKENS_PER_PAPER)
+        basis = f"completion at {COMPLETION_TOKENS_PER_PAPER} a paper: no history for the model"
+    else:
+        per_paper = history[0]
+        basis = (
+            f"completion at {per_paper:.0f} a paper, reasoning included, as in this store's "
+            f"last {history[1]:,} papers"
+        )
+    completion = round(per_paper * len(papers))
     price = llm.prices.get(llm.model)
     cost = None if price is None else (prompt * price[0] + completion * price[2]) / 1e6
-    return Estimate(len(papers), prompt, completion, cost)
+    return Estimate(len(papers), prompt, completion, cost, basis)
 
 
 class CascadeScorer:
@@ -110,7 +128,12 @@ class CascadeScorer:
         """The dry run: what would go to the LLM, and its estimated tokens and cost."""
         survivors, _ = self.split(await self._local(papers, criteria, keep=False), papers)
         cached = self._llm_cached(survivors, criteria)
-        return estimate(self.llm, [p for p in survivors if p.id not in cached], criteria)
+        ask = [p for p in survivors if p.id not in cached]
+        return estimate(self.llm, ask, criteria, self._history())
+
+    def _history(self) -> tuple[float, int] | None:
+        """This store's completion tokens per paper for the LLM, if it has judged any."""
+        return None if self.store is None else self.store.completion_per_paper(self.llm.name)
 
     def _llm_cached(self, papers: list[Paper], criteria: Criteria) -> dict[str, Score]:
         """LLM scores the store already has for these papers under these criteria."""
@@ -146,7 +169,7 @@ class CascadeScorer:
         """As many papers (best first) as today's remaining budget pays for."""
         if self.budget_left is None or not ask:
             return ask
-        full = estimate(self.llm, ask, criteria)
+        full = estimate(self.llm, ask, criteria, self._history())
         if full.cost is None or full.cost <= self.budget_left:
             return ask
         share = max(0.0, self.budget_left) / full.cost

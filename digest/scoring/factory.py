@@ -60,6 +60,8 @@ def make_scorer(
         prices=dict(settings.llm.prices),
         fallback=local,
         abstract_words=(settings.llm.abstract_words or None) if name == "cascade" else None,
+        reasoning_effort=settings.llm.reasoning_effort or None,
+        max_completion_tokens=settings.llm.max_completion_tokens or None,
     )
     if name == "llm":
         return llm

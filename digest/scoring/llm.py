@@ -1,10 +1,15 @@
 """The LLM scorer: any OpenAI-compatible chat API, in concurrent batches, answers validated.
 
 The user message puts the fixed part (instructions, criteria) first so a provider's prompt cache
-covers it, and the papers last, each as data between `<paper>` tags. Retries of 429/5xx/timeouts
+can cover it, and the papers last, each as data between `<paper>` tags. Retries of 429/5xx/timeouts
 are the openai client's own; once a request still fails the scorer stops asking and hands every
 paper without an LLM score to `fallback`. Papers whose text reads like instructions to the model
 are asked alone, so a prompt injection can sway only its own score.
+
+Completion is kept in check: `reasoning_effort` goes to the models that take it (gpt-5 family,
+o-series) and the completion cap goes as `max_completion_tokens` to those that require it
+(`max_tokens` to the rest). A server that answers 400 naming one of these parameters is asked
+once more without it, and that (server, model) is not sent it again while the process runs.
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ from http import HTTPStatus
 from typing import Any
 
 import openai
-from openai.types.chat import ChatCompletionMessageParam
+from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
+from digest.config import EFFORTS
 from digest.criteria import Criteria
 from digest.errors import ScoringError
 from digest.papers import Paper, split_id
@@ -69,6 +75,40 @@ _INTEGER = re.compile(r"\s*\d+(?:\.0*)?\s*")
 _KEY_ALIASES = {"ID": "ARXIVID", "ARXIV": "ARXIVID", "PAPERID": "ARXIVID"}
 _NEUTRAL = str.maketrans({"<": "\u2039", ">": "\u203a"})  # single angle quotation marks
 _SECRETISH = re.compile(r"\b(?:sk|key|token)-[\w*.-]+", re.I)
+_REASONING_MODEL = re.compile(r"(?:gpt-5|o\d)\b")
+_CAPS = ("max_completion_tokens", "max_tokens")
+# (server URL, model) -> the parameters that server refused for that model, for this process
+_REFUSED: dict[tuple[str, str], set[str]] = {}
+
+
+def reasoning_model(model: str) -> bool:
+    """gpt-5 family or o-series (after any provider prefix, e.g. openai/gpt-5-mini)."""
+    return _REASONING_MODEL.match(model.rsplit("/", 1)[-1]) is not None
+
+
+def request_options(
+    model: str, refused: set[str], reasoning_effort: str | None, max_completion_tokens: int | None
+) -> dict[str, Any]:
+    """The completion-control parameters to send `model`, leaving out those it refused."""
+    options: dict[str, Any] = {}
+    if reasoning_effort and reasoning_model(model) and "reasoning_effort" not in refused:
+        options["reasoning_effort"] = reasoning_effort
+    if max_completion_tokens:
+        caps = _CAPS if reasoning_model(model) else _CAPS[::-1]
+        cap = next((c for c in caps if c not in refused), None)
+        if cap is not None:
+            options[cap] = max_completion_tokens
+    return options
+
+
+def refused_parameter(exc: openai.BadRequestError, sent: dict[str, Any]) -> str | None:
+    """The parameter of `sent` that a 400 says the model does not take, if it names one."""
+    body = exc.body if isinstance(exc.body, dict) else {}
+    param, text = body.get("param"), str(body.get("message") or exc.message)
+    for name in sent:
+        if param == name or re.search(rf"\b{name}\b", text):
+            return name
+    return None
 
 
 @dataclass(frozen=True)
@@ -80,6 +120,7 @@ class CallUsage:
     cached_tokens: int
     completion_tokens: int
     cost: float | None  # None: no price known for the model
+    reasoning_tokens: int = 0  # part of completion_tokens
 
 
 @dataclass
@@ -124,8 +165,9 @@ class LLMReport:
         elif self.stopped:
             parts.append(f"gave up after {self.stopped}")
         cached = sum(c.cached_tokens for c in self.calls)
+        reasoning = sum(c.reasoning_tokens for c in self.calls)
         cost = "cost unknown" if self.cost is None else f"${self.cost:.4f}"
-        parts.append(f"{self.tokens:,} tokens ({cached:,} cached), {cost}")
+        parts.append(f"{self.tokens:,} tokens ({cached:,} cached, {reasoning:,} reasoning), {cost}")
         return "; ".join(parts)
 
 
@@ -151,9 +193,13 @@ class LLMScorer:
         prices: dict[str, tuple[float, float, float]] | None = None,
         fallback: Scorer | None = None,
         abstract_words: int | None = None,
+        reasoning_effort: str | None = None,
+        max_completion_tokens: int | None = None,
     ) -> None:
         if batch_size < 1 or concurrency < 1:
             raise ValueError("batch_size and concurrency must be at least 1")
+        if reasoning_effort and reasoning_effort not in EFFORTS:
+            raise ValueError(f"reasoning_effort must be one of {', '.join(EFFORTS)}")
         self.client = client
         self.model = model
         self.batch_size = batch_size
@@ -162,6 +208,8 @@ class LLMScorer:
         self.prices = prices or {}
         self.fallback = fallback
         self.abstract_words = abstract_words  # None: whole abstracts; else the gist, clipped
+        self.reasoning_effort = reasoning_effort  # None: the server's default
+        self.max_completion_tokens = max_completion_tokens  # a request's cap; None: no cap
         self.on_scored: Callable[[list[Score]], None] | None = None
         self.name = f"llm:{model}"
         self.report = LLMReport(model)
@@ -278,10 +326,14 @@ class LLMScorer:
     ) -> tuple[str, CallUsage]:
         self.report.asked.append(ids)
         extra: dict[str, Any] = {"response_format": SCHEMA} if structured else {}
-        reply = await self.client.chat.completions.create(
-            model=self.model, messages=messages, **extra
-        )
+        reply = await create_completion(
+            self.client, self.model, self.reasoning_effort, self.max_completion_tokens,
+            lambda name: self.report.errors.append(f"{self.model} does not take {name}"),
+            messages=messages, **extra,
+        )  # fmt: skip
         text = (reply.choices[0].message.content or "") if reply.choices else ""
+        if reply.choices and reply.choices[0].finish_reason == "length":
+            self.report.errors.append(f"an answer was cut at {self.max_completion_tokens} tokens")
         usage = self._usage(reply.usage)
         self.report.calls.append(usage)
         return text, usage
@@ -293,11 +345,14 @@ class LLMScorer:
         completion = getattr(usage, "completion_tokens", 0) or 0
         details = getattr(usage, "prompt_tokens_details", None)
         cached = getattr(details, "cached_tokens", 0) or 0
+        reasoning = getattr(
+            getattr(usage, "completion_tokens_details", None), "reasoning_tokens", 0
+        )
         price = self.prices.get(self.model)
         cost = None
         if price is not None:
             cost = ((prompt - cached) * price[0] + cached * price[1] + completion * price[2]) / 1e6
-        return CallUsage(self.model, prompt, cached, completion, cost)
+        return CallUsage(self.model, prompt, cached, completion, cost, reasoning or 0)
 
     def _keep(self, accepted: dict[str, dict[str, Any]], usage: CallUsage, run: _Run) -> None:
         """Scores for the accepted papers, the call's usage spread evenly over them."""
@@ -307,6 +362,7 @@ class LLMScorer:
         prompt = _spread(usage.prompt_tokens, n)
         cached = _spread(usage.cached_tokens, n)
         completion = _spread(usage.completion_tokens, n)
+        reasoning = _spread(usage.reasoning_tokens, n)
         cost = None if usage.cost is None else usage.cost / n
         for i, (pid, entry) in enumerate(accepted.items()):
             rel, nov, comment = entry["RELEVANCE"], entry["NOVELTY"], entry["COMMENT"]
@@ -322,6 +378,7 @@ class LLMScorer:
                 completion_tokens=completion[i],
                 cost=cost,
                 raw=rel + nov + rel / 100,
+                reasoning_tokens=reasoning[i],
             )
         if self.on_scored is not None:  # kept as each answer arrives: a crash loses no call
             self.on_scored([run.scores[pid] for pid in accepted])
@@ -348,6 +405,33 @@ class LLMScorer:
         if key:
             text = text.replace(key, "***")
         return _SECRETISH.sub("***", text)
+
+
+async def create_completion(
+    client: openai.AsyncOpenAI,
+    model: str,
+    reasoning_effort: str | None,
+    max_completion_tokens: int | None,
+    on_refused: Callable[[str], None] | None = None,
+    **request: Any,
+) -> ChatCompletion:
+    """One chat completion with the completion controls `model` takes (`request_options`).
+
+    A 400 naming one of them sends the request once more without it, and that server and model
+    is not sent it again in this process (`on_refused` hears of it the first time)."""
+    refused = _REFUSED.setdefault((str(client.base_url), model), set())
+    while True:
+        options = request_options(model, refused, reasoning_effort, max_completion_tokens)
+        try:
+            return await client.chat.completions.create(model=model, **request, **options)
+        except openai.BadRequestError as exc:
+            name = refused_parameter(exc, options)
+            if name is None:
+                raise
+            if name not in refused:
+                refused.add(name)
+                if on_refused is not None:
+                    on_refused(name)
 
 
 # -- prompt ------------------------------------------------------------------------------------
@@ -559,6 +643,7 @@ def _charge(scores: list[Score], calls: list[CallUsage]) -> list[Score]:
     prompt = _spread(sum(c.prompt_tokens for c in calls), n)
     cached = _spread(sum(c.cached_tokens for c in calls), n)
     completion = _spread(sum(c.completion_tokens for c in calls), n)
+    reasoning = _spread(sum(c.reasoning_tokens for c in calls), n)
     costs = [c.cost for c in calls]
     cost = None if None in costs else sum(c for c in costs if c is not None) / n
     out = list(scores)
@@ -569,6 +654,7 @@ def _charge(scores: list[Score], calls: list[CallUsage]) -> list[Score]:
             prompt_tokens=s.prompt_tokens + prompt[k],
             cached_tokens=s.cached_tokens + cached[k],
             completion_tokens=s.completion_tokens + completion[k],
+            reasoning_tokens=s.reasoning_tokens + reasoning[k],
             cost=None if cost is None or s.cost is None else s.cost + cost,
         )
     return out

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from digest.day import Usage
-from digest.scoring import Score
+from digest.scoring import FALLBACK_PREFIX, Score
 from digest.store._base import StoreBase, chunks, now
 from digest.store.models import (
     CriteriaRow,
@@ -23,7 +23,7 @@ from digest.store.models import (
 
 _SCORE_FIELDS = (
     "paper_id", "relevance", "novelty", "comment", "matched", "scorer", "raw",
-    "prompt_tokens", "cached_tokens", "completion_tokens", "cost",
+    "prompt_tokens", "cached_tokens", "completion_tokens", "reasoning_tokens", "cost",
 )  # fmt: skip
 
 
@@ -171,6 +171,22 @@ class ScoreStore(StoreBase):
             self.insert_ignore(s, ExplanationRow, [row], ["paper_id", "criteria_hash", "model"])
 
     # accounting
+    def completion_per_paper(self, scorer: str, last: int = 2000) -> tuple[float, int] | None:
+        """Mean completion tokens (reasoning included) per paper over the latest `last` papers
+        `scorer` judged itself, and how many that is; None before it judged any."""
+        with self.session() as s:
+            rows = s.scalars(
+                select(ScoreRow.completion_tokens)
+                .where(
+                    ScoreRow.key == scorer,  # each paper once: its own cache, not a cascade's
+                    ScoreRow.scorer == scorer,
+                    ~ScoreRow.comment.startswith(FALLBACK_PREFIX),
+                )
+                .order_by(ScoreRow.id.desc())
+                .limit(last)
+            ).all()
+        return (sum(rows) / len(rows), len(rows)) if rows else None
+
     def record_usage(self, day: date, subscription: str, usage: Usage) -> None:
         if not usage.total_tokens:
             return
@@ -179,7 +195,8 @@ class ScoreStore(StoreBase):
                 UsageRow(
                     day=day, model=usage.model, subscription=subscription,
                     prompt_tokens=usage.prompt_tokens, cached_tokens=usage.cached_tokens,
-                    completion_tokens=usage.completion_tokens, cost=usage.cost,
+                    completion_tokens=usage.completion_tokens,
+                    reasoning_tokens=usage.reasoning_tokens, cost=usage.cost,
                 )
             )  # fmt: skip
 
@@ -194,12 +211,16 @@ class ScoreStore(StoreBase):
         sums: dict[tuple[date, str], list[Any]] = {}
         with self.session() as s:
             for r in s.scalars(select(UsageRow).order_by(UsageRow.day, UsageRow.model)):
-                acc = sums.setdefault((r.day, r.model), [0, 0, 0, 0.0])
+                acc = sums.setdefault((r.day, r.model), [0, 0, 0, 0.0, 0])
                 acc[0] += r.prompt_tokens
                 acc[1] += r.cached_tokens
                 acc[2] += r.completion_tokens
                 acc[3] = None if acc[3] is None or r.cost is None else acc[3] + r.cost
-        return [(d, Usage(m, p, c, o, cost)) for (d, m), (p, c, o, cost) in sums.items()]
+                acc[4] += r.reasoning_tokens
+        return [
+            (d, Usage(m, p, c, o, cost, reasoning_tokens=r))
+            for (d, m), (p, c, o, cost, r) in sums.items()
+        ]
 
 
 def _score(row: ScoreRow) -> Score:

@@ -7,11 +7,18 @@ with FakeOpenAI(scores={"2602.08007": (9, 8)}) as fake:
 
 It answers each `<paper id="...">` of the last user message with a JSON line (or, for a
 `response_format` json_schema request, with {"papers": [...]}), and counts tokens with o200k_base.
+When the prompt says to leave COMMENT empty below a relevance, papers below it get "".
 A paper whose text says "ignore the above" makes it gullible: every id in that request gets 10.
 Queued behaviours (one per request, in order): "ok", "429", "500", "401", "hang", "delay",
 "not_json", "missing_half", "extra_ids", "bad_scores", "fenced", "duplicate_id", "text",
 "tool_calls".
 The structured-output 400 (when `structured` is False) comes first and consumes no behaviour.
+
+Parameters, as the real API treats them: `max_tokens` sent for a gpt-5 or o-series model gets a
+400 naming it ("Use 'max_completion_tokens' instead"); `reasoning_effort` sent for a model in
+`refuses_reasoning_effort` gets a 400 naming it. Both come before everything else and consume no
+behaviour. Every answer's usage carries `completion_tokens_details.reasoning_tokens`
+(`reasoning_tokens` a request, counted in `completion_tokens` as OpenAI counts them).
 
 Tools: `fake.call_tools_next(("why", {"paper": "3"}), ...)` makes the next answer an assistant
 message with those `tool_calls` (finish_reason "tool_calls"). As the real API does, a request
@@ -54,6 +61,7 @@ KINDS = {
 EXTRA_IDS = ("9999.00001", "9999.00002")
 GULLIBLE = "ignore the above"
 _PAPER = re.compile(r'<paper id="([^"]+)">(.*?)</paper>', re.S)
+_COMMENT_FROM = re.compile(r'Leave it empty \(""\) when RELEVANCE is below (\d+)')
 _ENCODING = bpe_openai.get_encoding("o200k_base")
 
 
@@ -74,6 +82,8 @@ class FakeOpenAI(Loopback):
         hang_seconds: float = 1.0,
         retry_after_ms: int | None = 5,
         comment: str = "Model Architecture: a new routing scheme for experts.",
+        reasoning_tokens: int = 0,
+        refuses_reasoning_effort: set[str] | None = None,
     ) -> None:
         self.scores = dict(scores or {})
         self.structured = structured
@@ -82,6 +92,8 @@ class FakeOpenAI(Loopback):
         self.hang_seconds = hang_seconds
         self.retry_after_ms = retry_after_ms  # sent with 500s so client back-off stays short
         self.comment = comment
+        self.reasoning_tokens = reasoning_tokens  # billed as completion, per request
+        self.refuses_reasoning_effort = set(refuses_reasoning_effort or ())  # model names
         self.requests: list[dict[str, Any]] = []
         self._queue: deque[tuple[str, dict[str, Any]]] = deque()
         self._lock = threading.Lock()
@@ -146,12 +158,13 @@ class FakeOpenAI(Loopback):
             ids = ids[: len(ids) // 2]
         if kind == "extra_ids":
             ids = [*ids, *EXTRA_IDS]
+        asked = _COMMENT_FROM.search(_user_text(body))  # as told: no comment below that relevance
+        below = int(asked.group(1)) if asked else 0
         entries = []
         for pid in ids:
             rel, nov = (10, 10) if gullible else self.scores.get(pid, (5, 5))
-            entries.append(
-                {"ARXIVID": pid, "COMMENT": self.comment, "RELEVANCE": rel, "NOVELTY": nov}
-            )
+            comment = self.comment if not isinstance(rel, int) or rel >= below else ""
+            entries.append({"ARXIVID": pid, "COMMENT": comment, "RELEVANCE": rel, "NOVELTY": nov})
         if kind == "bad_scores" and entries:
             entries[0]["RELEVANCE"] = 11
             if len(entries) > 1:
@@ -196,7 +209,8 @@ class FakeOpenAI(Loopback):
                 }
                 for i, (name, args) in enumerate(calls)
             ]
-        completion = count_tokens(json.dumps(message.get("tool_calls")) if calls else content or "")
+        answer = count_tokens(json.dumps(message.get("tool_calls")) if calls else content or "")
+        completion = answer + self.reasoning_tokens
         return {
             "id": f"chatcmpl-fake{len(self.requests)}",
             "object": "chat.completion",
@@ -215,6 +229,7 @@ class FakeOpenAI(Loopback):
                 "completion_tokens": completion,
                 "total_tokens": prompt + completion,
                 "prompt_tokens_details": {"cached_tokens": min(self.cached_tokens, prompt)},
+                "completion_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
             },
         }
 
@@ -254,8 +269,28 @@ def _wants_schema(body: dict[str, Any]) -> bool:
     return isinstance(fmt, dict) and fmt.get("type") == "json_schema"
 
 
-def _error(message: str, kind: str, code: str | None) -> dict[str, Any]:
-    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+def _error(message: str, kind: str, code: str | None, param: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def reasoning_model(model: str) -> bool:
+    """A gpt-5 or o-series name (after any provider prefix): what the real API treats so."""
+    return re.match(r"(?:gpt-5|o\d)\b", model.rsplit("/", 1)[-1]) is not None
+
+
+def _refused_parameter(fake: FakeOpenAI, body: dict[str, Any]) -> dict[str, Any] | None:
+    """The real API's 400 for a parameter this model does not take, if the body sends one."""
+    model = str(body.get("model", ""))
+    if "max_tokens" in body and reasoning_model(model):
+        message = (
+            "Unsupported parameter: 'max_tokens' is not supported with this model. "
+            "Use 'max_completion_tokens' instead."
+        )
+        return _error(message, "invalid_request_error", "unsupported_parameter", "max_tokens")
+    if "reasoning_effort" in body and model in fake.refuses_reasoning_effort:
+        message = "Unsupported parameter: 'reasoning_effort' is not supported with this model."
+        return _error(message, "invalid_request_error", "unsupported_parameter", "reasoning_effort")
+    return None
 
 
 def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
@@ -285,6 +320,11 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 self._send(404, _error(f"no route {self.path}", "invalid_request_error", None), {})
                 return
             body = json.loads(raw or b"{}")
+            if refused := _refused_parameter(fake, body):
+                with fake._lock:
+                    fake.requests.append(body)
+                self._send(400, refused, {})
+                return
             if _wants_schema(body) and not fake.structured:
                 with fake._lock:
                     fake.requests.append(body)
