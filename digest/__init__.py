@@ -61,7 +61,7 @@ from digest.scoring.learning import label_counts, learn, share_for
 from digest.scoring.local import LocalScorer
 from digest.search import recent_days, search  # and `search` too, not their modules
 from digest.status import status_report
-from digest.store import OPEN, Claim, Store
+from digest.store import OPEN, Claim, Store, store_unreachable
 from digest.subscriptions import (
     Subscription,
     arxiv_categories,
@@ -176,6 +176,7 @@ __all__ = [
     "share_for",
     "split_id",
     "status_report",
+    "store_unreachable",
     "subscription_id",
     "write_outputs",
 ]

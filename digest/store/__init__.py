@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from digest.errors import DigestError
 from digest.store._chats import ChatStore
@@ -22,7 +23,9 @@ from digest.store._work import OPEN, Claim, WorkStore
 from digest.store.migrate import alembic_config, migrate, schema_head
 from digest.store.models import Base
 
-__all__ = ["OPEN", "Base", "Claim", "Store", "alembic_config", "schema_head"]
+__all__ = [
+    "OPEN", "Base", "Claim", "Store", "alembic_config", "schema_head", "store_unreachable",
+]  # fmt: skip
 
 SQLITE_BUSY_SECONDS = 30  # several processes may write one SQLite file: wait for the lock
 
@@ -61,3 +64,11 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
 def _safe(dsn: str) -> str:
     """The DSN without its password, for messages."""
     return make_url(dsn).render_as_string(hide_password=True)
+
+
+def store_unreachable(exc: BaseException) -> bool:
+    """The database could not be reached (down, locked, out of connections): asking again
+    later may work. A bug in a query (a missing column, a broken constraint) is not this."""
+    if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
