@@ -278,7 +278,7 @@ def eval_(
     days' selections (in a scratch store: your own models are untouched) and is measured on
     each later day.
 
-    Examples: paperdigest eval --listing 2026-02-10.jsonl --reference digest-2026-02-10.txt;
+    Example: paperdigest eval --listing 2026-02-10.jsonl --reference digest-2026-02-10.txt;
     paperdigest eval --listing data/arxiv --labels data/arxiv/selected.json
     """
     days = _labelled_days(listing, reference or [], labels)
