@@ -8,6 +8,7 @@ imported on first use, so that `import digest` stays quick for the command line.
 import importlib as _importlib
 import typing as _typing
 
+from digest import metrics
 from digest.config import DEFAULTS, Secrets, Settings, load_secrets, load_settings, secret_values
 from digest.criteria import Criteria, Topic
 from digest.day import Cutoffs, DayStatus, Digest, Entry, Usage
@@ -157,6 +158,7 @@ __all__ = [
     "load_secrets",
     "load_settings",
     "make_scorer",
+    "metrics",
     "once",
     "owner",
     "parse_time",

@@ -11,7 +11,7 @@ import logging
 import uuid
 from collections.abc import Callable
 
-from digest import store_unreachable
+from digest import metrics, store_unreachable
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +32,13 @@ def failed(
     `unreachable` says whether `exc` means the platform itself could not be reached."""
     eid = error_id()
     if store_unreachable(exc):
-        cause, later = "the database is unreachable", True
+        cause, later, kind = "the database is unreachable", True, "store"
+        metrics.STORE_ERRORS.labels("command").inc()
     elif unreachable(exc):
-        cause, later = f"{platform} did not answer us", True
+        cause, later, kind = f"{platform} did not answer us", True, "platform"
     else:
-        cause, later = "", False
+        cause, later, kind = "", False, "bug"
+    metrics.COMMAND_FAILURES.labels(platform.lower(), kind).inc()
     log.error(
         "%s failed [error id %s]%s: %s", where, eid, f" ({cause})" if cause else "",
         type(exc).__name__, exc_info=exc,

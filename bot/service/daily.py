@@ -24,6 +24,7 @@ from digest import (
     finish,
     for_categories,
     learn_for_day,
+    metrics,
 )
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ async def build_for(
         lease=lease,
     )
     digest = await finish(scorer, work)
+    metrics.DIGESTS.labels(str(digest.status)).inc()
     posted = (*POSTED_STATUSES, DayStatus.FETCH_FAILED, DayStatus.STALE_FEED)
     if digest.status in (posted if post_failures else POSTED_STATUSES):
         enqueue(store, sender, sub, digest)
