@@ -8,7 +8,6 @@ imported on first use, so that `import digest` stays quick for the command line.
 import importlib as _importlib
 import typing as _typing
 
-from digest import metrics
 from digest.config import DEFAULTS, Secrets, Settings, load_secrets, load_settings, secret_values
 from digest.criteria import Criteria, Topic
 from digest.day import Cutoffs, DayStatus, Digest, Entry, Usage
@@ -37,6 +36,7 @@ from digest.evaluation import (
     read_reference,
 )
 from digest.explain import deep_explain, explain  # here `explain` is the function
+from digest.metrics import METRICS
 from digest.papers import Paper, dump_paper, read_listing, split_id
 from digest.pipeline import (
     DayListing,
@@ -97,6 +97,7 @@ __all__ = [
     "AUTHOR_MATCH",
     "DEFAULTS",
     "LEASE",
+    "METRICS",
     "OPEN",
     "WORKER",
     "ChatMoved",
@@ -158,7 +159,6 @@ __all__ = [
     "load_secrets",
     "load_settings",
     "make_scorer",
-    "metrics",
     "once",
     "owner",
     "parse_time",

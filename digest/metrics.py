@@ -54,3 +54,21 @@ STORE_ERRORS = Counter(
 def exposition() -> tuple[bytes, str]:
     """The registry in Prometheus' text format, and its content type."""
     return generate_latest(REGISTRY), CONTENT_TYPE
+
+
+class Metrics:
+    """Every series by name, and the scrape: what the front ends use (`digest.METRICS`)."""
+
+    DIGESTS = DIGESTS
+    MESSAGES = MESSAGES
+    CLAIMS_TAKEN_OVER = CLAIMS_TAKEN_OVER
+    COMMAND_SECONDS = COMMAND_SECONDS
+    COMMAND_FAILURES = COMMAND_FAILURES
+    LLM_TOKENS = LLM_TOKENS
+    LLM_DOLLARS = LLM_DOLLARS
+    SCORING_SECONDS = SCORING_SECONDS
+    STORE_ERRORS = STORE_ERRORS
+    exposition = staticmethod(exposition)
+
+
+METRICS = Metrics()

@@ -13,7 +13,7 @@ import time
 from bot.chat.ask import ask
 from bot.chat.commands import Context, Deps, handle
 from bot.chat.replies import Reply
-from digest import metrics
+from digest import METRICS
 
 
 async def answer(text: str, ctx: Context, deps: Deps) -> Reply:
@@ -25,7 +25,7 @@ async def answer(text: str, ctx: Context, deps: Deps) -> Reply:
             return asked
         return await handle(text, ctx, deps)
     finally:
-        metrics.COMMAND_SECONDS.labels(ctx.platform).observe(time.perf_counter() - started)
+        METRICS.COMMAND_SECONDS.labels(ctx.platform).observe(time.perf_counter() - started)
 
 
 def run(text: str, ctx: Context, deps: Deps) -> Reply:

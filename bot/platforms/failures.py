@@ -11,7 +11,7 @@ import logging
 import uuid
 from collections.abc import Callable
 
-from digest import metrics, store_unreachable
+from digest import METRICS, store_unreachable
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +33,12 @@ def failed(
     eid = error_id()
     if store_unreachable(exc):
         cause, later, kind = "the database is unreachable", True, "store"
-        metrics.STORE_ERRORS.labels("command").inc()
+        METRICS.STORE_ERRORS.labels("command").inc()
     elif unreachable(exc):
         cause, later, kind = f"{platform} did not answer us", True, "platform"
     else:
         cause, later, kind = "", False, "bug"
-    metrics.COMMAND_FAILURES.labels(platform.lower(), kind).inc()
+    METRICS.COMMAND_FAILURES.labels(platform.lower(), kind).inc()
     log.error(
         "%s failed [error id %s]%s: %s", where, eid, f" ({cause})" if cause else "",
         type(exc).__name__, exc_info=exc,

@@ -12,6 +12,7 @@ from bot.platforms import Sender
 from bot.service.outbox import SHORT_WAIT, DeliveryReport, deliver_waiting, enqueue
 from digest import (
     LEASE,
+    METRICS,
     Criteria,
     DayListing,
     DayStatus,
@@ -24,7 +25,6 @@ from digest import (
     finish,
     for_categories,
     learn_for_day,
-    metrics,
 )
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ async def build_for(
         lease=lease,
     )
     digest = await finish(scorer, work)
-    metrics.DIGESTS.labels(str(digest.status)).inc()
+    METRICS.DIGESTS.labels(str(digest.status)).inc()
     posted = (*POSTED_STATUSES, DayStatus.FETCH_FAILED, DayStatus.STALE_FEED)
     if digest.status in (posted if post_failures else POSTED_STATUSES):
         enqueue(store, sender, sub, digest)

@@ -23,6 +23,7 @@ from bot.chat import PaperCard, Reply, card
 from bot.platforms import Sender
 from digest import (  # ChatMoved, ChatUnavailable, RetryLater: also named here, as before
     LEASE,
+    METRICS,
     OPEN,
     ChatMoved,
     ChatUnavailable,
@@ -31,7 +32,6 @@ from digest import (  # ChatMoved, ChatUnavailable, RetryLater: also named here,
     RetryLater,
     Store,
     Subscription,
-    metrics,
     renewed,
 )
 from digest import owner as claimant
@@ -138,7 +138,7 @@ async def deliver(
             continue
         key = f"{row['subscription']}/{row['day']}/{row['seq']}"
         if kind == "in doubt":  # its worker died mid-send: this pass takes the claim over
-            metrics.CLAIMS_TAKEN_OVER.labels(sender.platform).inc()
+            METRICS.CLAIMS_TAKEN_OVER.labels(sender.platform).inc()
         parent = parents.get(thread) or _parent(store, row)
         try:
             async with renewed(store, row["id"], owner, lease):
@@ -158,7 +158,7 @@ async def deliver(
             )  # fmt: skip
             blocked.add(thread)
             report.deferred += 1
-            metrics.MESSAGES.labels(sender.platform, "failed" if give_up else "deferred").inc()
+            METRICS.MESSAGES.labels(sender.platform, "failed" if give_up else "deferred").inc()
             if not give_up:
                 report.wait_until(not_before)
             continue
@@ -175,7 +175,7 @@ async def deliver(
                 replace(sub, active=False, paused_reason=str(exc), last_error=str(exc))
             )
             log.warning("subscription %s paused: %s", sub.id, exc)
-            metrics.MESSAGES.labels(sender.platform, "failed").inc()
+            METRICS.MESSAGES.labels(sender.platform, "failed").inc()
             report.failed.append(f"{sub.id}: {exc}")
             blocked.add(thread)
             continue
@@ -186,7 +186,7 @@ async def deliver(
                 not_before=now + timedelta(seconds=60),
             )  # fmt: skip
             report.failed.append(f"{sub.id}: {type(exc).__name__}")
-            metrics.MESSAGES.labels(sender.platform, "failed").inc()
+            METRICS.MESSAGES.labels(sender.platform, "failed").inc()
             blocked.add(thread)
             continue
         store.update_outbox(
@@ -195,7 +195,7 @@ async def deliver(
         )  # fmt: skip
         parents.setdefault(thread, message_id)
         report.sent += 1
-        metrics.MESSAGES.labels(sender.platform, "sent").inc()
+        METRICS.MESSAGES.labels(sender.platform, "sent").inc()
     return report
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from digest import DEFAULTS, Settings, Store, metrics, status_report, store_unreachable
+from digest import DEFAULTS, METRICS, Settings, Store, status_report, store_unreachable
 
 log = logging.getLogger(__name__)
 TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -54,7 +54,7 @@ def _health(store: Store, settings: Settings) -> Any:
         except Exception as exc:  # the store is down: say so, do not crash the server
             log.warning("healthz: the store cannot be read (%s)", type(exc).__name__)
             if store_unreachable(exc):
-                metrics.STORE_ERRORS.labels("healthz").inc()
+                METRICS.STORE_ERRORS.labels("healthz").inc()
             return web.json_response({"ok": False}, status=503, dumps=json.dumps)
         body = {
             "ok": True,
@@ -80,7 +80,7 @@ def _status(store: Store, settings: Settings, token: str) -> Any:
         except Exception as exc:  # the store is down: say so, do not crash the server
             body, code = {"ok": False, "error": type(exc).__name__}, 503
             if store_unreachable(exc):
-                metrics.STORE_ERRORS.labels("status").inc()
+                METRICS.STORE_ERRORS.labels("status").inc()
         return web.json_response(body, status=code, dumps=json.dumps)
 
     return status
@@ -94,7 +94,7 @@ def _metrics(token: str) -> Any:
         given = request.headers.get("Authorization", "").encode()
         if token and not hmac.compare_digest(given, expected):
             return web.Response(status=401, headers={"WWW-Authenticate": "Bearer"})
-        body, content_type = metrics.exposition()
+        body, content_type = METRICS.exposition()
         return web.Response(body=body, headers={"Content-Type": content_type})
 
     return scrape
