@@ -62,7 +62,7 @@ from digest.scoring.learning import label_counts, learn, share_for
 from digest.scoring.local import LocalScorer
 from digest.search import recent_days, search  # and `search` too, not their modules
 from digest.status import status_report
-from digest.store import OPEN, Claim, Store, store_unreachable
+from digest.store import OPEN, Claim, Store, backup_store, store_unreachable
 from digest.subscriptions import (
     Subscription,
     arxiv_categories,
@@ -133,6 +133,7 @@ __all__ = [
     "Usage",
     "UsageError",
     "arxiv_categories",
+    "backup_store",
     "build_digest",
     "change_criteria",
     "check_categories",
