@@ -166,14 +166,20 @@ def status() -> None:
 
 @app.command("serve")
 @_errors_as_lines
-def serve_command() -> None:
+def serve_command(
+    log_format: Annotated[
+        str, typer.Option(help="human (one line per event) or json (one JSON object a line).")
+    ] = "human",
+) -> None:
     """Run the chat front ends (Slack when SLACK_BOT_TOKEN is set) until stopped.
 
     Example: SLACK_BOT_TOKEN=xoxb-... SLACK_APP_TOKEN=xapp-... paperdigest serve
     """
     from bot.service import serve, setup_logging
 
-    setup_logging()
+    if log_format not in ("human", "json"):
+        raise DigestError(f"--log-format {log_format}: use human or json")
+    setup_logging(log_format=log_format)
     serve(_settings())
 
 

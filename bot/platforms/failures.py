@@ -41,7 +41,7 @@ def failed(
     METRICS.COMMAND_FAILURES.labels(platform.lower(), kind).inc()
     log.error(
         "%s failed [error id %s]%s: %s", where, eid, f" ({cause})" if cause else "",
-        type(exc).__name__, exc_info=exc,
+        type(exc).__name__, exc_info=exc, extra={"error_id": eid},
     )  # fmt: skip
     if later:
         return (
