@@ -36,6 +36,7 @@ from digest.evaluation import (
     read_reference,
 )
 from digest.explain import deep_explain, explain  # here `explain` is the function
+from digest.metrics import METRICS
 from digest.papers import Paper, dump_paper, read_listing, split_id
 from digest.pipeline import (
     DayListing,
@@ -61,7 +62,7 @@ from digest.scoring.learning import label_counts, learn, share_for
 from digest.scoring.local import LocalScorer
 from digest.search import recent_days, search  # and `search` too, not their modules
 from digest.status import status_report
-from digest.store import OPEN, Claim, Store
+from digest.store import OPEN, Claim, Store, backup_store, store_unreachable
 from digest.subscriptions import (
     Subscription,
     arxiv_categories,
@@ -97,6 +98,7 @@ __all__ = [
     "AUTHOR_MATCH",
     "DEFAULTS",
     "LEASE",
+    "METRICS",
     "OPEN",
     "WORKER",
     "ChatMoved",
@@ -132,6 +134,7 @@ __all__ = [
     "Usage",
     "UsageError",
     "arxiv_categories",
+    "backup_store",
     "build_digest",
     "change_criteria",
     "check_categories",
@@ -178,6 +181,7 @@ __all__ = [
     "share_for",
     "split_id",
     "status_report",
+    "store_unreachable",
     "subscription_id",
     "write_outputs",
 ]

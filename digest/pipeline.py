@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from digest.config import Settings
 from digest.criteria import Criteria, default_criteria_path
 from digest.day import Cutoffs, DayStatus, Digest, Entry, Usage
 from digest.errors import FetchError
+from digest.metrics import LLM_DOLLARS, LLM_TOKENS, SCORING_SECONDS
 from digest.papers import SAMPLE_DAY, Paper, read_sample
 from digest.papers.rss import feed_staleness, fetch_feeds, merge_feeds
 from digest.prompt import build_prompt
@@ -227,7 +229,10 @@ async def score_day(
             await asyncio.to_thread(store.save_papers, listing.papers)
         done = await asyncio.to_thread(store.scores, [p.id for p in missing], key, scorer.name)
         todo = [p for p in missing if p.id not in done]  # scored while this one waited
-        fresh.extend(await scorer.score(todo, criteria) if todo else [])
+        if todo:
+            started = time.perf_counter()
+            fresh.extend(await scorer.score(todo, criteria))
+            SCORING_SECONDS.labels(scorer.name).observe(time.perf_counter() - started)
         await asyncio.to_thread(store.save_scores, fresh, key, scorer.name)
         for judge, labels in llm_labels(fresh).items():  # what the LLM judged teaches `learn`
             await asyncio.to_thread(store.save_labels, key, labels, judge)
@@ -304,6 +309,12 @@ def record_usage(store: Store, subscription: str, fresh: list[Score]) -> list[Us
     usage = usage_of(fresh)
     for u in usage:
         store.record_usage(datetime.now(UTC).date(), subscription, u)
+        if u.total_tokens:  # the metrics count what was spent, as the store does
+            for kind, n in (("prompt", u.prompt_tokens), ("cached", u.cached_tokens),
+                            ("completion", u.completion_tokens)):  # fmt: skip
+                LLM_TOKENS.labels(u.model, kind).inc(n)
+            if u.cost is not None:
+                LLM_DOLLARS.labels(u.model).inc(u.cost)
     return usage
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -101,6 +102,32 @@ def sample_digest(store: Store, criteria: Criteria, subscription: str = "default
             **kw,
         )
     )
+
+
+FAILED_LINE = re.compile(r"failed on our side.*error id ([0-9a-f]{8})")
+
+
+def take_store_away(store: Store) -> None:
+    """The database file is gone and a directory stands in its place: SQLite cannot open it
+    (OperationalError "unable to open database file"), as when the disk or server is away."""
+    path = Path(store.engine.url.database or "")
+    store.engine.dispose()
+    for extra in ("", "-wal", "-shm"):
+        moved = Path(f"{path}{extra}")
+        if moved.exists():
+            moved.rename(f"{moved}.away")
+    path.mkdir()
+
+
+def failure_id(text: str, caplog: pytest.LogCaptureFixture) -> str:
+    """The error id the person was given; asserts the log has it with the traceback."""
+    found = FAILED_LINE.search(text)
+    assert found, text
+    logged = [r for r in caplog.records if found.group(1) in r.getMessage()]
+    assert len(logged) == 1 and logged[0].exc_info is not None, [
+        r.getMessage() for r in caplog.records
+    ]
+    return found.group(1)
 
 
 def start_serve(tmp_path: Path, **env: str) -> subprocess.Popen:

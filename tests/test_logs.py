@@ -1,10 +1,22 @@
-"""Secrets never reach a log line, whatever logs them."""
+"""Secrets never reach a log line, whatever logs them; `serve --log-format json` writes one JSON
+object a line, with the error id a person was given."""
 
 from __future__ import annotations
 
+import io
+import json
 import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
-from bot.service.logs import Redact
+import pytest
+
+from bot.platforms.failures import failed
+from bot.service.logs import Redact, handler
 from digest import secret_values
 
 
@@ -24,3 +36,50 @@ def test_secret_values_are_redacted_from_messages_and_tracebacks() -> None:
     line = logging.Formatter().format(record)
     assert "xoxb-1234-abcd" not in line and "sk-live-987" not in line
     assert "POST /bot***/getMe" in line and "auth failed for ***" in line
+
+
+def test_json_lines_carry_the_error_id_the_person_got_and_no_secret() -> None:
+    stream = io.StringIO()
+    out = handler({"SLACK_BOT_TOKEN": "xoxb-1234-abcd"}, "json", stream)
+    logger = logging.getLogger("bot.platforms.failures")
+    logger.addHandler(out)
+    try:
+        try:
+            raise RuntimeError("posting with xoxb-1234-abcd failed")
+        except RuntimeError as exc:
+            said = failed(exc, "slack answer_command", "Slack", lambda e: False)
+    finally:
+        logger.removeHandler(out)
+    [record] = [json.loads(line) for line in stream.getvalue().splitlines()]
+    found = re.search(r"error id ([0-9a-f]{8})", said)
+    assert found and record["error_id"] == found[1] and record["level"] == "ERROR"
+    assert record["logger"] == "bot.platforms.failures" and "RuntimeError" in record["traceback"]
+    assert "xoxb-1234-abcd" not in stream.getvalue() and "posting with ***" in record["traceback"]
+
+
+def test_serve_logs_one_json_object_a_line(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "PAPERDIGEST_DATABASE_PATH": str(tmp_path / "serve.sqlite3"),
+        "PAPERDIGEST_SERVE_HEALTH_PORT": "0",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--log-format", "json"],
+        env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    records = []
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            records.append(json.loads(line))  # every line is one JSON object
+            if "healthz on" in records[-1]["message"]:
+                break
+        else:
+            pytest.fail(f"serve did not start: {records}")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        proc.kill()
+    records += [json.loads(line) for line in proc.stderr.read().splitlines()]
+    assert {"time", "level", "logger", "message"} <= set(records[0])
+    assert any("stopped" in r["message"] for r in records)

@@ -27,7 +27,7 @@ from digest.day import Cutoffs
 from digest.scoring.factory import make_scorer
 from digest.store import Store
 from digest.subscriptions import Subscription
-from tests.conftest import sample_digest, start_serve
+from tests.conftest import failure_id, sample_digest, start_serve, take_store_away
 from tests.fakes.loopback import WebThread
 from tests.fakes.slack_api import FakeSlack
 
@@ -633,3 +633,81 @@ def test_sigkill_during_delivery_then_restart(
     assert second.returncode == 0, second.stderr
     keys = [p["metadata"]["event_payload"]["key"] for p in slack.posted("C1")]
     assert len(keys) == 4 and len(set(keys)) == 4  # none twice, none lost
+
+
+# every request gets an answer --------------------------------------------------------------
+
+
+def test_with_the_store_away_every_kind_of_request_is_answered(
+    bolt: str, slack: FakeSlack, deps: Deps, criteria: Criteria, caplog: pytest.LogCaptureFixture
+) -> None:
+    sample_digest(deps.store, criteria, "slack:C1")
+    take_store_away(deps.store)
+    caplog.set_level(logging.ERROR, "bot.platforms.failures")
+    ids = set()
+    assert slash(bolt, slack, "settings").status_code == 200  # acked within Slack's 3 s
+    command = answer(slack)
+    assert command["response_type"] == "ephemeral"
+    assert "the database is unreachable" in command["text"]
+    assert "Trying again in a few minutes may work" in command["text"]
+    ids.add(failure_id(command["text"], caplog))
+    post_action(bolt, slack, "why 2602.08007")
+    button = answer(slack, 2)
+    assert button["replace_original"] is False
+    ids.add(failure_id(button["text"], caplog))
+    post_json(bolt, event("app_mention", "<@UBOT> settings"))
+    mention = slack.wait_for("chat.postEphemeral")[0].params
+    assert mention["user"] == "UMEMBER" and mention["thread_ts"] == "1700000000.000001"
+    ids.add(failure_id(mention["text"], caplog))
+    post_json(bolt, event("message", "top 3", channel="D9", channel_type="im"))
+    dm = slack.wait_for("chat.postMessage")[0].params
+    assert dm["channel"] == "D9" and dm["thread_ts"] == "1700000000.000001"
+    ids.add(failure_id(dm["text"], caplog))
+    asked = event("message", "why is #1 in the digest?", channel="D9", channel_type="im",
+                  thread_ts="1700000001.000000")  # fmt: skip
+    asked["event_id"] = "EvAsked"  # a question in the Assistant panel's thread
+    post_json(bolt, asked)
+    panel = slack.wait_for("chat.postMessage", 2)[1].params
+    assert panel["thread_ts"] == "1700000001.000000"
+    ids.add(failure_id(panel["text"], caplog))
+    assert len(ids) == 5  # one id per failure
+
+
+def test_a_bug_is_answered_as_one_that_asking_again_will_not_fix(
+    bolt: str, slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """users.info answers with a user object missing its fields: our code raises KeyError."""
+    slack.set_response("users.info", {"ok": True})
+    caplog.set_level(logging.ERROR, "bot.platforms.failures")
+    slash(bolt, slack, "topk 3")  # a change: asks users.info whether the asker is an admin
+    text = answer(slack)["text"]
+    assert "will probably fail the same way" in text and "unreachable" not in text
+    failure_id(text, caplog)
+
+
+def test_slack_failing_under_a_mention_is_said_in_its_thread(
+    bolt: str, slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A proxy's 502 page (not JSON) on the reply: the retry line says Slack did not answer."""
+    slack.proxy_error_next("chat.postEphemeral")
+    caplog.set_level(logging.ERROR, "bot.platforms.failures")
+    post_json(bolt, event("app_mention", "<@UBOT> help"))
+    calls = slack.wait_for("chat.postEphemeral", 2)
+    assert calls[0].status == 502
+    text = calls[1].params["text"]
+    assert "Slack did not answer us" in text
+    failure_id(text, caplog)
+
+
+def test_error_bodies_that_are_not_json(slack: FakeSlack, deps: Deps, criteria: Criteria) -> None:
+    slack.proxy_error_next("conversations.info", status=502)
+    said = asyncio.run(_cannot_post(slack, "C1"))
+    assert said == "Slack would not tell me about this channel (HTTP 502); try again later."
+    slack.proxy_error_next("conversations.info", status=405, body="Method Not Allowed")
+    assert "(HTTP 405)" in (asyncio.run(_cannot_post(slack, "C1")) or "")
+    sub = subscribe(deps.store, "C1", top_k=3)
+    enqueue(deps.store, sender(slack), sub, big_digest(deps.store, criteria, sub.id, n=5))
+    slack.proxy_error_next("chat.postMessage")
+    report = asyncio.run(deliver(deps.store, sender(slack)))
+    assert report.deferred == 1 and not report.failed  # kept in the outbox, tried again later
+    assert deps.store.subscription("slack:C1").active

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from dataclasses import replace
@@ -29,7 +30,7 @@ from digest.scoring import Score
 from digest.scoring.local import LocalScorer
 from digest.store import Store
 from digest.subscriptions import Subscription
-from tests.conftest import sample_digest, start_serve
+from tests.conftest import failure_id, sample_digest, start_serve, take_store_away
 from tests.fakes.loopback import WebThread
 from tests.fakes.telegram_api import FakeTelegram, parse_html
 
@@ -417,3 +418,54 @@ def test_help_is_answered_while_a_preview_rescores(
     assert answered < 1.0, f"/help waited {answered:.2f} s behind a preview"
     assert "paperdigest commands" in last_text(tg, MEMBER)
     assert "would be selected" in last_text(tg, GROUP)  # and the preview answered after
+
+
+# every request gets an answer --------------------------------------------------------------
+
+
+def test_with_the_store_away_commands_dms_and_buttons_are_answered(
+    tg: FakeTelegram, deps: Deps, criteria: Criteria, caplog: pytest.LogCaptureFixture
+) -> None:
+    sample_digest(deps.store, criteria, f"telegram:{OWNER}")
+    process(tg, deps, tg.send_text(OWNER, "/top 2", user_id=OWNER))
+    message_id = max(mid for chat, mid in tg.messages if chat == OWNER)
+    take_store_away(deps.store)
+    caplog.set_level(logging.ERROR, "bot.platforms.failures")
+    ids = set()
+    process(tg, deps, tg.send_text(GROUP, "/settings", user_id=MEMBER))
+    text = last_text(tg, GROUP)
+    assert "the database is unreachable" in text and "Trying again in a few minutes" in text
+    ids.add(failure_id(text, caplog))
+    process(tg, deps, tg.send_text(OWNER, "what are the top papers today?", user_id=OWNER))
+    ids.add(failure_id(last_text(tg, OWNER), caplog))
+    for data in ("why 2602.08007", "rate 2602.08007 +1"):
+        before = tg.count("answerCallbackQuery")
+        process(tg, deps, tg.press(OWNER, message_id, data, user_id=OWNER))
+        answers = tg.calls_to("answerCallbackQuery")[before:]
+        assert [c.status for c in answers].count(200) == 1  # the button stops spinning
+        ids.add(failure_id(last_text(tg, OWNER), caplog))
+    assert len(ids) == 4
+
+
+def test_telegram_failing_under_a_command_is_said(
+    tg: FakeTelegram, deps: Deps, caplog: pytest.LogCaptureFixture
+) -> None:
+    tg.fail_next("sendMessage", "not_json")  # a proxy's 502 page instead of the answer
+    caplog.set_level(logging.ERROR, "bot.platforms.failures")
+    process(tg, deps, tg.send_text(OWNER, "/help", user_id=OWNER))
+    text = last_text(tg, OWNER)
+    assert "Telegram did not answer us" in text
+    failure_id(text, caplog)
+
+
+def test_get_chat_answers_the_sdk_cannot_read(tg: FakeTelegram, deps: Deps) -> None:
+    tg.fail_next("getChat", "not_json")
+    process(tg, deps, tg.send_text(GROUP, "/subscribe", user_id=OWNER))
+    said = last_text(tg, GROUP)
+    assert "Not subscribed" in said and "Telegram would not tell me about this chat" in said
+    assert "<html>" not in said and "&lt;html" not in said  # the proxy's page is not shown
+    tg.fail_next("getChat", "garbled")  # JSON, but not a chat
+    process(tg, deps, tg.send_text(GROUP, "/subscribe", user_id=OWNER))
+    assert "made no sense to me" in last_text(tg, GROUP)
+    process(tg, deps, tg.send_text(GROUP, "/subscribe", user_id=OWNER))
+    assert "Subscribed" in last_text(tg, GROUP)

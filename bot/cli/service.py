@@ -1,5 +1,5 @@
 """The service, from the terminal: `serve` runs it; `post` builds and posts today's digests
-once; `status` and `usage` report on it.
+once; `status` and `usage` report on it; `backup` copies its SQLite store while it runs.
 """
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from functools import partial
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -25,7 +26,7 @@ from bot.cli.common import (
     console,
     err,
 )
-from digest import DayStatus, DigestError, Store, make_scorer, sample_listing
+from digest import DayStatus, DigestError, Store, backup_store, make_scorer, sample_listing
 
 
 @app.command()
@@ -165,12 +166,40 @@ def status() -> None:
 
 @app.command("serve")
 @_errors_as_lines
-def serve_command() -> None:
+def serve_command(
+    log_format: Annotated[
+        str, typer.Option(help="human (one line per event) or json (one JSON object a line).")
+    ] = "human",
+) -> None:
     """Run the chat front ends (Slack when SLACK_BOT_TOKEN is set) until stopped.
 
     Example: SLACK_BOT_TOKEN=xoxb-... SLACK_APP_TOKEN=xapp-... paperdigest serve
     """
     from bot.service import serve, setup_logging
 
-    setup_logging()
+    if log_format not in ("human", "json"):
+        raise DigestError(f"--log-format {log_format}: use human or json")
+    setup_logging(log_format=log_format)
     serve(_settings())
+
+
+@app.command()
+@_errors_as_lines
+def backup(
+    file: Annotated[Path, typer.Argument(help="Where the copy goes (a new file).")],
+) -> None:
+    """A consistent copy of the SQLite store, safe while `serve` runs (SQLite's online backup).
+
+    Restore: stop `serve`, put the copy where `database.path` points, start `serve`. For
+    PostgreSQL it prints the pg_dump line to use instead.
+
+    Example: paperdigest backup backups/paperdigest-$(date +%F).sqlite3
+    """
+    settings = _settings()
+    size = backup_store(settings.database.dsn, file)
+    console.print(
+        f"backup written: {file} ({size / 1e6:.1f} MB)",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )

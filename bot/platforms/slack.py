@@ -6,12 +6,14 @@ Listeners only ack, build a Context, call `bot.chat.answer` and post the rendere
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+import aiohttp
 from cachetools import TTLCache
 from slack_bolt.async_app import AsyncApp, AsyncAssistant
 from slack_sdk.errors import SlackApiError
@@ -28,6 +30,7 @@ from bot.chat import (
     load_reply,
     writes,
 )
+from bot.platforms.failures import could_not_tell, failed
 from bot.platforms.pacing import RateLimited, reply_within
 from digest import ChatUnavailable, RetryLater, Subscription
 
@@ -175,7 +178,7 @@ class SlackAudience:
         try:
             info = (await self.client.conversations_info(channel=chat))["channel"]
         except SlackApiError as exc:
-            error = (exc.response or {}).get("error", "unknown_error")
+            error = error_word(exc)
             if error == "channel_not_found":
                 return f"I cannot see this channel, so I could not post here. {_INVITE}"
             return f"Slack would not tell me about this channel ({error}); try again later."
@@ -238,7 +241,7 @@ def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None 
 
         await reply_within(send, f"slack:{body['channel_id']}")
 
-    app.command("/digest")(ack=ack_command, lazy=[answer_command])
+    app.command("/digest")(ack=ack_command, lazy=[answered(answer_command)])
 
     async def ack_action(ack: Any) -> None:
         await ack()
@@ -259,9 +262,10 @@ def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None 
 
         await reply_within(send, f"slack:{channel}")
 
-    app.action(re.compile(r"^cmd-\d+$"))(ack=ack_action, lazy=[answer_action])
+    app.action(re.compile(r"^cmd-\d+$"))(ack=ack_action, lazy=[answered(answer_action)])
 
     @app.event("app_mention")
+    @answered
     async def on_mention(event: dict[str, Any], say: Any, client: AsyncWebClient) -> None:
         """`@paperdigest why 2602.08007` in a channel: answered in the thread; reads only to
         the asker."""
@@ -282,6 +286,7 @@ def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None 
         await reply_within(_limited(send), f"slack:{channel}")
 
     @app.event("message")
+    @answered
     async def on_message(event: dict[str, Any], say: Any) -> None:
         """A DM to the bot, in plain words or as a command: answered in its thread."""
         if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype"):
@@ -323,18 +328,93 @@ def _assistant(reply_in_thread: Callable[[dict[str, Any], Any], Awaitable[None]]
     assistant = AsyncAssistant()
 
     @assistant.thread_started
+    @answered
     async def started(say: Any, set_suggested_prompts: Any) -> None:
         await say("Ask me about today's arXiv papers: the best ones, why one scored as it did, "
                   "or papers about a topic.")  # fmt: skip
         await set_suggested_prompts(prompts=ASSISTANT_PROMPTS)
 
     @assistant.user_message
+    @answered
     async def asked(payload: dict[str, Any], say: Any, set_status: Any) -> None:
         with contextlib.suppress(SlackApiError):  # an app without the Assistant feature
             await set_status("is reading the digest…")
         await reply_in_thread(payload, say)
 
     return assistant
+
+
+Listener = Callable[..., Awaitable[None]]
+
+
+def answered(listener: Listener) -> Listener:
+    """The edge of every listener: when it raises, the person gets one line saying so (with an
+    error id that is in the log line with the traceback) instead of silence.
+
+    Bolt passes a listener the arguments its signature names (it reads through this wrapper);
+    the line goes where the answer would have: a command's or button's `respond`, a mention's
+    thread (to the asker only), a DM's or the Assistant's thread."""
+
+    @functools.wraps(listener)
+    async def run(**kwargs: Any) -> None:
+        try:
+            await listener(**kwargs)
+        except Exception as exc:
+            where = f"slack {listener.__name__}"
+            line = failed(exc, where, "Slack", slack_unreachable)
+            try:
+                await _tell(kwargs, escape(line))
+            except Exception as again:
+                could_not_tell(where, again)
+
+    return run
+
+
+async def _tell(kwargs: dict[str, Any], line: str) -> None:
+    """`line` to the person behind this request, where their answer would have gone."""
+    if (respond := kwargs.get("respond")) is not None:
+        await respond(text=line, response_type="ephemeral", replace_original=False)
+        return
+    event = kwargs.get("event") or kwargs.get("payload") or {}
+    thread = event.get("thread_ts") or event.get("ts")
+    client = kwargs.get("client")
+    if event.get("type") == "app_mention" and client is not None:
+        await client.chat_postEphemeral(
+            channel=event["channel"], user=event["user"], text=line, thread_ts=thread
+        )
+    elif (say := kwargs.get("say")) is not None:
+        await say(text=line, thread_ts=thread)
+
+
+def slack_unreachable(exc: BaseException) -> bool:
+    """Slack (or the way to it) failed, not our request: a 5xx, a 429, a body that is not
+    Slack's JSON (a proxy's error page), a timeout or a dropped connection."""
+    if isinstance(exc, SlackApiError):
+        status = _status(exc)
+        return status is None or status >= 500 or status == 429 or not _json_body(exc)
+    return isinstance(exc, (TimeoutError, OSError, aiohttp.ClientError))
+
+
+def _status(exc: SlackApiError) -> int | None:
+    """The HTTP status of a failed call, whatever object the SDK put in `response`."""
+    response = exc.response
+    status = getattr(response, "status_code", None) or getattr(response, "status", None)
+    return status if isinstance(status, int) else None
+
+
+def _json_body(exc: SlackApiError) -> dict[str, Any] | None:
+    data = getattr(exc.response, "data", None)
+    return data if isinstance(data, dict) else None
+
+
+def error_word(exc: SlackApiError) -> str:
+    """Slack's error word (`channel_not_found`); for a body that is not JSON (a proxy's 502
+    page, a 405) the HTTP status."""
+    body = _json_body(exc)
+    if body is not None and isinstance(body.get("error"), str):
+        return str(body["error"])
+    status = _status(exc)
+    return f"HTTP {status}" if status else "unknown_error"
 
 
 def _limited(send: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
@@ -344,9 +424,8 @@ def _limited(send: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None
         try:
             await send()
         except SlackApiError as exc:
-            if exc.response is None:
-                raise
-            _raise_if_limited(exc.response.status_code, exc.response.headers)
+            if _status(exc) == 429:
+                _raise_if_limited(429, exc.response.headers)
             raise
 
     return sending
@@ -434,8 +513,8 @@ class SlackSender:
 
 
 def _delivery_error(exc: SlackApiError) -> Exception:
-    error = exc.response.get("error", "unknown_error") if exc.response else "unknown_error"
-    if exc.response is not None and exc.response.status_code == 429:
+    error = error_word(exc)
+    if _status(exc) == 429:
         return RetryLater("Slack rate limit (429)", _retry_after(exc.response.headers))
     if error in PERMANENT:
         return ChatUnavailable(f"Slack: {error}")

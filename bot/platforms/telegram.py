@@ -6,6 +6,7 @@ rendered Reply.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import re
@@ -15,7 +16,14 @@ from typing import Any
 from cachetools import TTLCache
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.error import ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -27,6 +35,7 @@ from telegram.ext import (
 )
 
 from bot.chat import COMMAND_WORDS, SPECS, Context, Deps, PaperCard, Reply, answer, writes
+from bot.platforms.failures import could_not_tell, failed
 from bot.platforms.pacing import RateLimited, reply_within
 from digest import ChatMoved, ChatUnavailable, RetryLater, Subscription
 
@@ -158,7 +167,7 @@ class TelegramAudience:
                     self.cache[key] = member.status in _MEMBER or bool(
                         getattr(member, "is_member", False)
                     )
-                except TelegramError:  # left, kicked, or the bot is not there any more
+                except UNREADABLE:  # left, kicked, the bot is not there, or a garbled answer
                     self.cache[key] = False
             if self.cache[key]:
                 out.add(chat)
@@ -169,7 +178,7 @@ class TelegramAudience:
         if key not in self.cache:
             try:
                 self.cache[key] = await self.bot.get_chat(int(chat))
-            except TelegramError:
+            except UNREADABLE:
                 self.cache[key] = None
         return self.cache[key]
 
@@ -189,7 +198,10 @@ class TelegramAudience:
                 return None
             me = await self.bot.get_chat_member(int(chat), self.bot.id)
         except TelegramError as exc:
-            return f"Telegram would not tell me about this chat ({exc.message}); try again later."
+            return f"Telegram would not tell me about this chat ({_said(exc)}); try again later."
+        except UNREADABLE as exc:  # an answer the SDK could not read (not the Bot API's shape)
+            log.warning("getChat/getChatMember answer unreadable: %s", type(exc).__name__)
+            return "Telegram's answer about this chat made no sense to me; try again later."
         status = me.status
         if status in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED):
             return (
@@ -205,6 +217,9 @@ class TelegramAudience:
         return None
 
 
+# What reading a Bot API answer may raise: its errors, and (for an answer that is not the Bot
+# API's shape, e.g. a proxy's page or a truncated object) the SDK's parsing errors.
+UNREADABLE = (TelegramError, KeyError, TypeError, ValueError)
 _MEMBER = (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
 
 
@@ -342,8 +357,41 @@ def menu_description(name: str) -> str:
 
 
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log the failure (never the token); the user already got what could be said."""
-    log.error("Telegram handler failed: %r", context.error, exc_info=context.error)
+    """The edge of every handler: the failure is logged with its traceback and an error id, and
+    the person who sent the command, DM or button press gets one line with that id."""
+    error = context.error
+    if error is None:
+        return
+    if not isinstance(update, Update):  # polling or the network, not a person's request
+        log.error("Telegram: %s", type(error).__name__, exc_info=error)
+        return
+    where = "telegram " + ("button" if update.callback_query else "message")
+    line = failed(error, where, "Telegram", telegram_unreachable)
+    if update.callback_query is not None:  # stop the button's spinner; it may be answered
+        with contextlib.suppress(TelegramError):
+            await update.callback_query.answer()
+    message = update.effective_message
+    if message is None:
+        return
+    try:
+        await message.reply_text(_escape(line), parse_mode=ParseMode.HTML)
+    except Exception as again:
+        could_not_tell(where, again)
+
+
+def telegram_unreachable(exc: BaseException) -> bool:
+    """Telegram (or the way to it) failed: a timeout, a 5xx, a 429, a dropped connection, an
+    answer that is not JSON (a proxy's page). A refused request (BadRequest) is not this."""
+    if isinstance(exc, BadRequest):
+        return False
+    if isinstance(exc, TelegramError) and isinstance(exc.__cause__, ValueError):
+        return True  # PTB: "Invalid server response", the body was not JSON
+    return isinstance(exc, (NetworkError, RetryAfter, TimeoutError, OSError))
+
+
+def _said(exc: TelegramError) -> str:
+    """The Bot API's description, without the raw body PTB appends when it was not JSON."""
+    return exc.message.split(". Parsing the server response")[0]
 
 
 class TelegramSender:

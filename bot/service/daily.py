@@ -12,6 +12,7 @@ from bot.platforms import Sender
 from bot.service.outbox import SHORT_WAIT, DeliveryReport, deliver_waiting, enqueue
 from digest import (
     LEASE,
+    METRICS,
     Criteria,
     DayListing,
     DayStatus,
@@ -66,6 +67,7 @@ async def build_for(
         lease=lease,
     )
     digest = await finish(scorer, work)
+    METRICS.DIGESTS.labels(str(digest.status)).inc()
     posted = (*POSTED_STATUSES, DayStatus.FETCH_FAILED, DayStatus.STALE_FEED)
     if digest.status in (posted if post_failures else POSTED_STATUSES):
         enqueue(store, sender, sub, digest)

@@ -1,8 +1,11 @@
-"""Logging for `serve`: structured lines, and secrets never written."""
+"""Logging for `serve`: one line per event, human or JSON, and secrets never written."""
 
 from __future__ import annotations
 
+import json
 import logging
+from datetime import UTC, datetime
+from typing import IO
 
 from digest import secret_values
 
@@ -48,12 +51,45 @@ class BadSignature(logging.Filter):
         return True
 
 
-def setup(level: int = logging.INFO, env: dict[str, str] | None = None) -> None:
-    """One line per event: time, level, logger, message; secrets redacted everywhere."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    handler.addFilter(Redact(secret_values(env)))
-    logging.basicConfig(level=level, handlers=[handler], force=True)
+FORMATS = ("human", "json")
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object a line: time (UTC), level, logger, message; `error_id` when the line is
+    a failed request's (the id the person was given); `traceback` when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if error_id := getattr(record, "error_id", None):
+            line["error_id"] = error_id
+        if record.exc_info:
+            line["traceback"] = record.exc_text or self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+def handler(
+    env: dict[str, str] | None = None, log_format: str = "human", stream: IO[str] | None = None
+) -> logging.Handler:
+    """A stream handler (stderr) in `log_format` that redacts every secret of `env`."""
+    if log_format not in FORMATS:
+        raise ValueError(f"log format {log_format!r}: one of {', '.join(FORMATS)}")
+    out = logging.StreamHandler(stream)
+    human = logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+    out.setFormatter(JsonLines() if log_format == "json" else human)
+    out.addFilter(Redact(secret_values(env)))
+    return out
+
+
+def setup(
+    level: int = logging.INFO, env: dict[str, str] | None = None, log_format: str = "human"
+) -> None:
+    """One line per event (human: time, level, logger, message; or JSON); secrets redacted."""
+    logging.basicConfig(level=level, handlers=[handler(env, log_format)], force=True)
     for name in QUIET:
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
     for name in BOLT_VERIFICATION:  # on the logger: every handler (and pytest's) sees the fix

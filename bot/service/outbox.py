@@ -23,6 +23,7 @@ from bot.chat import PaperCard, Reply, card
 from bot.platforms import Sender
 from digest import (  # ChatMoved, ChatUnavailable, RetryLater: also named here, as before
     LEASE,
+    METRICS,
     OPEN,
     ChatMoved,
     ChatUnavailable,
@@ -140,6 +141,8 @@ async def deliver(
             blocked.add(thread)  # another deliverer claimed it first
             continue
         key = f"{row['subscription']}/{row['day']}/{row['seq']}"
+        if kind == "in doubt":  # its worker died mid-send: this pass takes the claim over
+            METRICS.CLAIMS_TAKEN_OVER.labels(sender.platform).inc()
         parent = parents.get(thread) or _parent(store, row)
         try:
             async with renewed(store, row["id"], owner, lease):
@@ -159,6 +162,7 @@ async def deliver(
             )  # fmt: skip
             blocked.add(thread)
             report.deferred += 1
+            METRICS.MESSAGES.labels(sender.platform, "failed" if give_up else "deferred").inc()
             if not give_up:
                 report.wait_until(not_before)
             continue
@@ -175,6 +179,7 @@ async def deliver(
                 replace(sub, active=False, paused_reason=str(exc), last_error=str(exc))
             )
             log.warning("subscription %s paused: %s", sub.id, exc)
+            METRICS.MESSAGES.labels(sender.platform, "failed").inc()
             report.failed.append(f"{sub.id}: {exc}")
             blocked.add(thread)
             continue
@@ -185,6 +190,7 @@ async def deliver(
                 not_before=now + timedelta(seconds=60),
             )  # fmt: skip
             report.failed.append(f"{sub.id}: {type(exc).__name__}")
+            METRICS.MESSAGES.labels(sender.platform, "failed").inc()
             blocked.add(thread)
             continue
         store.update_outbox(
@@ -193,6 +199,7 @@ async def deliver(
         )  # fmt: skip
         parents.setdefault(thread, message_id)
         report.sent += 1
+        METRICS.MESSAGES.labels(sender.platform, "sent").inc()
     return report
 
 

@@ -1,8 +1,11 @@
-"""The service's one aiohttp app: /healthz, /status, Slack's /slack/events, Telegram's webhook.
+"""The service's one aiohttp app: /healthz, /status, /metrics, Slack's /slack/events,
+Telegram's webhook.
 
 /healthz is for anyone who can reach the port (Docker's HEALTHCHECK, a load balancer): ok or
 not, and counts. The detail (chat ids, errors, LLM spend) is at /status, behind the bearer token
-PAPERDIGEST_STATUS_TOKEN; without that token the route does not exist (404).
+PAPERDIGEST_STATUS_TOKEN; without that token the route does not exist (404). /metrics is the
+Prometheus text format (`digest.metrics`: counts, no chat ids), behind the same token when one is
+set.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from digest import DEFAULTS, Settings, Store, status_report
+from digest import DEFAULTS, METRICS, Settings, Store, status_report, store_unreachable
 
 log = logging.getLogger(__name__)
 TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -35,6 +38,7 @@ def build_web_app(
         app.router.add_get("/healthz", _health(store, settings))
         if status_token:
             app.router.add_get("/status", _status(store, settings, status_token))
+        app.router.add_get("/metrics", _metrics(status_token))
     if slack is not None:
         app.router.add_post("/slack/events", _slack(slack))
     if telegram is not None:
@@ -49,6 +53,8 @@ def _health(store: Store, settings: Settings) -> Any:
             report = await asyncio.to_thread(status_report, store, settings)
         except Exception as exc:  # the store is down: say so, do not crash the server
             log.warning("healthz: the store cannot be read (%s)", type(exc).__name__)
+            if store_unreachable(exc):
+                METRICS.STORE_ERRORS.labels("healthz").inc()
             return web.json_response({"ok": False}, status=503, dumps=json.dumps)
         body = {
             "ok": True,
@@ -73,9 +79,25 @@ def _status(store: Store, settings: Settings, token: str) -> Any:
             body, code = await asyncio.to_thread(status_report, store, settings), 200
         except Exception as exc:  # the store is down: say so, do not crash the server
             body, code = {"ok": False, "error": type(exc).__name__}, 503
+            if store_unreachable(exc):
+                METRICS.STORE_ERRORS.labels("status").inc()
         return web.json_response(body, status=code, dumps=json.dumps)
 
     return status
+
+
+def _metrics(token: str) -> Any:
+    expected = f"Bearer {token}".encode()
+
+    async def scrape(request: web.Request) -> web.Response:
+        """The counters in Prometheus' text format; with a token set, only for its bearer."""
+        given = request.headers.get("Authorization", "").encode()
+        if token and not hmac.compare_digest(given, expected):
+            return web.Response(status=401, headers={"WWW-Authenticate": "Bearer"})
+        body, content_type = METRICS.exposition()
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    return scrape
 
 
 def _slack(bolt: Any) -> Any:

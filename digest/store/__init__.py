@@ -4,12 +4,14 @@ work)."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from digest.errors import DigestError
 from digest.store._chats import ChatStore
@@ -22,7 +24,10 @@ from digest.store._work import OPEN, Claim, WorkStore
 from digest.store.migrate import alembic_config, migrate, schema_head
 from digest.store.models import Base
 
-__all__ = ["OPEN", "Base", "Claim", "Store", "alembic_config", "schema_head"]
+__all__ = [
+    "OPEN", "Base", "Claim", "Store", "alembic_config", "backup_store", "schema_head",
+    "store_unreachable",
+]  # fmt: skip
 
 SQLITE_BUSY_SECONDS = 30  # several processes may write one SQLite file: wait for the lock
 
@@ -61,3 +66,53 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
 def _safe(dsn: str) -> str:
     """The DSN without its password, for messages."""
     return make_url(dsn).render_as_string(hide_password=True)
+
+
+def store_unreachable(exc: BaseException) -> bool:
+    """The database could not be reached (down, locked, out of connections): asking again
+    later may work. A bug in a query (a missing column, a broken constraint) is not this."""
+    if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def backup_store(dsn: str, target: Path) -> int:
+    """A consistent copy of a SQLite store at `target`, taken with SQLite's online backup API
+    while other processes (a running `serve`) read and write it; returns its size in bytes.
+
+    The copy is one self-contained file (rollback journal, not WAL), written next to `target`
+    and renamed into place when whole, so a failed backup never leaves half a file there. A
+    PostgreSQL store is backed up with `pg_dump` instead: the DigestError says how."""
+    url = make_url(dsn)
+    if url.get_backend_name() != "sqlite":
+        raise DigestError(
+            f"the store is {url.get_backend_name()}, not SQLite: back it up with pg_dump, e.g. "
+            f"pg_dump --format=custom --file={target} --host={url.host or 'localhost'} "
+            f"--port={url.port or 5432} --username={url.username or '$USER'} "
+            f"{url.database or ''} (the README's Operations section has the restore line)"
+        )
+    source_path = url.database or ""
+    if source_path in ("", ":memory:") or not Path(source_path).is_file():
+        raise DigestError(f"no SQLite store at {source_path or '(memory)'} to back up")
+    if target.exists():
+        raise DigestError(f"{target} exists; choose a new file name (a backup never overwrites)")
+    partial = target.with_name(f".{target.name}.partial")
+    partial.unlink(missing_ok=True)
+    try:
+        source = sqlite3.connect(source_path, timeout=SQLITE_BUSY_SECONDS)
+        copy = sqlite3.connect(partial)
+        try:
+            source.backup(copy)  # one step: one read transaction, a consistent snapshot
+            copy.execute("PRAGMA journal_mode=DELETE")
+            checked = copy.execute("PRAGMA integrity_check").fetchone()[0]
+        finally:
+            copy.close()
+            source.close()
+    except sqlite3.Error as exc:
+        partial.unlink(missing_ok=True)
+        raise DigestError(f"backup of {source_path} failed: {exc}") from None
+    if checked != "ok":
+        partial.unlink(missing_ok=True)
+        raise DigestError(f"the backup of {source_path} failed SQLite's integrity check")
+    partial.rename(target)
+    return target.stat().st_size

@@ -69,7 +69,7 @@ class Call:
 
 @dataclass
 class _Injection:
-    kind: str  # "fail" | "ratelimit" | "server_error"
+    kind: str  # "fail" | "ratelimit" | "server_error" | "proxy"
     value: Any
     remaining: int
 
@@ -270,6 +270,17 @@ class FakeSlack(Loopback):
         """The next `times` calls answer HTTP `status` with {"ok": false, "error": ...}."""
         self._inject(method, "server_error", status, times)
 
+    def proxy_error_next(
+        self,
+        method: str,
+        status: int = 502,
+        body: str = "<html>502 Bad Gateway</html>",
+        times: int = 1,
+    ) -> None:
+        """The next `times` calls answer HTTP `status` with a body that is not JSON (text/plain),
+        as a proxy in front of Slack does."""
+        self._inject(method, "proxy", (status, body), times)
+
     def fail_channel(self, channel: str, error: str = "not_in_channel") -> None:
         """chat.postMessage/postEphemeral to `channel` fail with `error` until cleared.
 
@@ -325,6 +336,8 @@ class FakeSlack(Loopback):
         if self._invalid_auth and not is_webhook:
             return _Reply(200, {"ok": False, "error": "invalid_auth"})
         injection = self._take_injection(method)
+        if injection is not None and injection.kind == "proxy":
+            return _Reply(injection.value[0], injection.value[1])
         if injection is not None and injection.kind == "server_error":
             return _Reply(injection.value, {"ok": False, "error": "internal_error"})
         if injection is not None and injection.kind == "ratelimit":

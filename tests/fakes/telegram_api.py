@@ -99,7 +99,9 @@ CHAT_SEND_METHODS = frozenset(
         "forwardmessage",
     }
 )
-FAIL_KINDS = ("retry_after", "forbidden", "migrate", "server_error", "bad_request")
+FAIL_KINDS = (
+    "retry_after", "forbidden", "migrate", "server_error", "bad_request", "not_json", "garbled",
+)  # fmt: skip
 
 # Telegram's HTML subset: tag -> allowed attributes.
 HTML_TAGS: dict[str, frozenset[str]] = {
@@ -233,13 +235,18 @@ def parse_html(text: str) -> str:
 class ApiError(Exception):
     """An error answer: {"ok": false, "error_code": status, "description": ..., ...}."""
 
-    def __init__(self, status: int, description: str, parameters: Payload | None = None) -> None:
+    def __init__(
+        self, status: int, description: str, parameters: Payload | None = None, raw: Any = None
+    ) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
         self.parameters = parameters
+        self.raw = raw  # answered as is instead: a str as text/html, anything else as JSON
 
-    def body(self) -> Payload:
+    def body(self) -> Any:
+        if self.raw is not None:
+            return self.raw
         body: Payload = {"ok": False, "error_code": self.status, "description": self.description}
         if self.parameters:
             body["parameters"] = self.parameters
@@ -442,7 +449,9 @@ class FakeTelegram(Loopback):
         "forbidden" (opts reason="blocked"|"kicked", default from the chat type): 403;
         "migrate" (opts to=new_chat_id): 400 with parameters.migrate_to_chat_id;
         "server_error" (opts status=500|502, description); "bad_request" (opts description,
-        default "Bad Request: chat not found").
+        default "Bad Request: chat not found"); "not_json" (opts status=502, body: an HTML page,
+        as a proxy in front of Telegram answers); "garbled" (200, ok, with opts result, default
+        {}: an object the SDK cannot read).
         """
         if kind not in FAIL_KINDS:
             raise ValueError(f"unknown failure kind {kind!r}; one of {FAIL_KINDS}")
@@ -483,6 +492,11 @@ class FakeTelegram(Loopback):
                 "Bad Request: group chat was upgraded to a supergroup chat",
                 {"migrate_to_chat_id": to},
             )
+        if kind == "not_json":
+            page = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+            return ApiError(int(opts.get("status", 502)), "", raw=opts.get("body", page))
+        if kind == "garbled":
+            return ApiError(200, "", raw={"ok": True, "result": opts.get("result", {})})
         if kind == "server_error":
             status = int(opts.get("status", 500))
             default = "Bad Gateway" if status == 502 else "Internal Server Error"
@@ -619,7 +633,7 @@ class FakeTelegram(Loopback):
             return exc.code
 
     # ---- request handling ------------------------------------------------------------------
-    def _handle(self, method: str, token: str | None, params: Payload) -> tuple[int, Payload]:
+    def _handle(self, method: str, token: str | None, params: Payload) -> tuple[int, Any]:
         key = method.lower()
         name, func = self._methods.get(key, (method, None))
         call = Call(name, params, time.time(), token)
@@ -1068,4 +1082,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("/bot"):
             token, _, method = path[len("/bot") :].partition("/")
         status, body = self.fake._handle(method, token, params)
+        if isinstance(body, str):
+            self._send(status, body.encode("utf-8"), "text/html")
+            return
         self._send(status, json.dumps(body).encode("utf-8"), "application/json")
