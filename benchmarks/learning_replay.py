@@ -1,5 +1,5 @@
-"""The digest learning from its LLM, replayed over the five days of ../shared/data/arxiv/ in
-date order (2025-11-11 ... 2026-02-10), with the default criteria and the local scorer.
+"""The digest learning from its LLM, replayed over the 47 days of ../shared/data/arxiv/ in
+date order (2025-10-17 ... 2026-02-10), with the default criteria and the local scorer.
 
 Each day, as `serve` does it: the local model is refitted from the labels so far (once, before
 the day is scored; kept only if it ranks held-back labels better) and calibrated
@@ -9,17 +9,18 @@ logistic fit). The day's papers are then ranked by the model, and the cascade se
 top share whose unsent papers hold at most 3% of the day's expected picks, each chance taken at
 its upper 75% bound (`learning.day_share`), between `scoring.cascade_floor` and
 `scoring.cascade_fraction` (0.6, also the share before any calibration). The judge is simulated
-by the reference system's selection of that day (benchmarks/data/selected.json: its LLM's picks,
-so the judge is the real one of that system); the papers sent become LLM labels (wanted:
+by the reference system's selection of that day (selected.json there: its LLM's picks, so the
+judge is the real one of that system); the papers sent become LLM labels (wanted:
 selected), and only those: the picks never sent stay unknown to the service. Per day: the
 calibration in use (judged papers, picks), the day's expected picks, the share sent, the
 recall of the judge's selection among the papers sent, and the share that would have sufficed
 (the smallest top share of the day, by the model in use, holding 97% of the judge's picks: known
 only afterwards). Last, the share the zero-shot scorer needs on each day: the first day is
 sent at `scoring.cascade_fraction`, which the prompt-token goal of benchmarks/llm_cascade.py
-holds at 0.6. Goal: the share falls day over day while recall stays >= 0.97.
+holds at 0.6. Then, over the last 20 days: the recall of the judge's picks pooled, the worst
+day's, and the mean share sent. Goal: the share falls while recall stays >= 0.97.
 
-    python benchmarks/learning_replay.py
+    python benchmarks/learning_replay.py [--embeddings STORE]
 """
 
 from __future__ import annotations
