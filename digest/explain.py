@@ -64,7 +64,7 @@ def _uncommented(store: Store, paper: Paper, entry: Entry, digest: Digest) -> li
     """For a paper the LLM scored without a comment: that it gave none, and the local scorer's
     evidence instead (its matched topic and phrases)."""
     score = entry.score
-    if score.comment or not score.scorer.startswith("llm:"):
+    if score.comment or not score.scorer.startswith("llm:") or score.relevance >= COMMENT_FROM:
         return []
     criteria = Criteria.parse(digest.criteria_text, source="the digest's criteria")
     scorer = local.LocalScorer(store.model(criteria.scoring_hash, local.NAME), vectors=store)

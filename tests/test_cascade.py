@@ -329,3 +329,23 @@ def test_learning_from_the_llm_shrinks_what_the_cascade_sends(
     assert learning["measured_recall"] == measured_recall(model, learning["cascade_share"])
     assert learning["measured_recall"] == 1.0 > measured_recall(model, 0.2)
     assert learning["measured_on"].startswith("the LLM's 80 picks among 414 papers")
+
+
+def test_eval_of_several_days_with_the_llm(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """Several days scored by the LLM in one eval: one client, one event loop, every day."""
+    import json
+
+    sample = Path(__file__).parent.parent / "digest" / "data" / "sample-2026-02-10.jsonl"
+    lines = sample.read_text().splitlines(keepends=True)
+    for day, part in (("2026-02-09", lines[:20]), ("2026-02-10", lines[20:40])):
+        (tmp_path / f"{day}.jsonl").write_text("".join(part))
+    picks = {day: {json.loads(lines[i])["id"]: {} for i in (start, start + 1)}
+             for day, start in (("2026-02-09", 0), ("2026-02-10", 20))}  # fmt: skip
+    (tmp_path / "labels.json").write_text(json.dumps(picks))
+    args = ["eval", "--listing", str(tmp_path / "2026-02-10.jsonl"), "--listing",
+            str(tmp_path / "2026-02-09.jsonl"), "--labels", str(tmp_path / "labels.json"),
+            "--scorer", "llm"]  # fmt: skip
+    done = CliRunner().invoke(app, args, env={**cli_env, "COLUMNS": "200"})
+    assert done.exit_code == 0, done.output
+    rows = [line.split("│")[1].strip() for line in done.output.splitlines() if "│" in line]
+    assert rows == ["2026-02-09", "2026-02-10", "mean of 2 days"]

@@ -10,6 +10,7 @@ import json
 import threading
 import time
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -495,3 +496,21 @@ def test_digests_stored_before_0004_are_read_as_typed_digests(store_url: str) ->
     payload = json.loads(payload) if isinstance(payload, str) else payload
     assert [r["id"] for r in payload["ranking"]] == ["2602.00001", "2602.00002"]
     assert [p["title"] for p in payload["papers"]] == [_paper("2602.00001").title]
+
+
+def test_a_query_bug_is_not_the_store_being_unreachable(tmp_path: Path) -> None:
+    """SQLite reports a missing table as OperationalError too; only a locked or missing
+    database is one that asking again later may help with."""
+    import sqlite3
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    from digest.store import store_unreachable
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    with engine.connect() as connection, pytest.raises(OperationalError) as bug:
+        connection.execute(text("select nope from no_such_table"))
+    assert not store_unreachable(bug.value)
+    locked = OperationalError("select 1", {}, sqlite3.OperationalError("database is locked"))
+    assert store_unreachable(locked)

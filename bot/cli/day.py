@@ -290,16 +290,22 @@ def eval_(
         _eval_learning(days, learn_days, crit, cutoffs)
         return
     judge = make_scorer(scorer, store, crit, settings)
-    rows = []
-    for path, ref in days:
-        papers = _read_papers(path)
-        work = rank_day(
-            store, DayListing(_day_of(path), DayStatus.BUILT, "", papers), crit, judge,
-            cutoffs, keep_listing=False,
-        )  # fmt: skip
-        with _working(f"scoring {len(papers)} papers of {path.name} with {judge.name}"):
-            entries = asyncio.run(finish(judge, work)).entries
-        rows.append((path, [e.paper.id for e in entries], entries, ref))
+
+    async def score_days() -> list[tuple[Path, list[str], list, list[ReferencePaper]]]:
+        """Every day in one event loop: an LLM client's connections belong to one loop."""
+        rows = []
+        for path, ref in days:
+            papers = _read_papers(path)
+            work = rank_day(
+                store, DayListing(_day_of(path), DayStatus.BUILT, "", papers), crit, judge,
+                cutoffs, keep_listing=False,
+            )  # fmt: skip
+            with _working(f"scoring {len(papers)} papers of {path.name} with {judge.name}"):
+                entries = (await work).entries
+            rows.append((path, [e.paper.id for e in entries], entries, ref))
+        return rows
+
+    rows = asyncio.run(finish(judge, score_days()))
     if len(rows) == 1:
         _, ranked, entries, ref = rows[0]
         result = evaluate(ranked, {e.paper.id: e.score.relevance for e in entries}, ref)
@@ -325,6 +331,8 @@ def _labelled_days(
                 "(for a folder of listings, use --labels)"
             )
         given = dict(zip(listings, references, strict=True))
+        if any(f not in given for f in files):
+            raise DigestError("--reference goes with listing files; for a folder, use --labels")
         return [(f, read_reference(given[f])) for f in files]
     picks = read_labels(labels)
     days = [(f, picks[str(day_of(f))]) for f in files if str(day_of(f)) in picks]
@@ -388,10 +396,7 @@ def _eval_learning(
 
 def _day_of(listing: Path) -> date:
     """A listing file named for its day (`2026-02-10.jsonl`), else today."""
-    try:
-        return date.fromisoformat(listing.stem[:10])
-    except ValueError:
-        return date.today()
+    return day_of(listing) or date.today()
 
 
 @app.command()

@@ -392,7 +392,7 @@ def slack_unreachable(exc: BaseException) -> bool:
     if isinstance(exc, SlackApiError):
         status = _status(exc)
         return status is None or status >= 500 or status == 429 or not _json_body(exc)
-    return isinstance(exc, (TimeoutError, OSError, aiohttp.ClientError))
+    return isinstance(exc, (TimeoutError, ConnectionError, aiohttp.ClientError))
 
 
 def _status(exc: SlackApiError) -> int | None:

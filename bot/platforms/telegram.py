@@ -386,7 +386,7 @@ def telegram_unreachable(exc: BaseException) -> bool:
         return False
     if isinstance(exc, TelegramError) and isinstance(exc.__cause__, ValueError):
         return True  # PTB: "Invalid server response", the body was not JSON
-    return isinstance(exc, (NetworkError, RetryAfter, TimeoutError, OSError))
+    return isinstance(exc, (NetworkError, RetryAfter, TimeoutError, ConnectionError))
 
 
 def _said(exc: TelegramError) -> str:

@@ -105,6 +105,13 @@ def refused_parameter(exc: openai.BadRequestError, sent: dict[str, Any]) -> str 
     """The parameter of `sent` that a 400 says the model does not take, if it names one."""
     body = exc.body if isinstance(exc.body, dict) else {}
     param, text = body.get("param"), str(body.get("message") or exc.message)
+    refusal = body.get("code") == "unsupported_parameter" or re.search(
+        r"unsupported|unrecognized|not supported|unknown|not allowed|does not support|extra",
+        text,
+        re.I,
+    )
+    if not refusal:  # e.g. "'max_tokens' is too large": a value, not the parameter
+        return None
     for name in sent:
         if param == name or re.search(rf"\b{name}\b", text):
             return name
@@ -333,7 +340,11 @@ class LLMScorer:
         )  # fmt: skip
         text = (reply.choices[0].message.content or "") if reply.choices else ""
         if reply.choices and reply.choices[0].finish_reason == "length":
-            self.report.errors.append(f"an answer was cut at {self.max_completion_tokens} tokens")
+            limit = f"{self.max_completion_tokens} tokens" if self.max_completion_tokens else "the "
+            self.report.errors.append(
+                f"an answer was cut at {limit}"
+                + ("" if self.max_completion_tokens else "server's limit")
+            )
         usage = self._usage(reply.usage)
         self.report.calls.append(usage)
         return text, usage

@@ -4,6 +4,7 @@ work)."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -71,9 +72,15 @@ def _safe(dsn: str) -> str:
 def store_unreachable(exc: BaseException) -> bool:
     """The database could not be reached (down, locked, out of connections): asking again
     later may work. A bug in a query (a missing column, a broken constraint) is not this."""
+    if isinstance(exc, OperationalError) and isinstance(exc.orig, sqlite3.OperationalError):
+        # SQLite reports a missing table or a syntax error as OperationalError too
+        return any(s in str(exc.orig).lower() for s in _SQLITE_TRANSIENT)
     if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)):
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+_SQLITE_TRANSIENT = ("locked", "busy", "unable to open", "disk i/o", "readonly", "not a database")
 
 
 def backup_store(dsn: str, target: Path) -> int:
@@ -114,5 +121,12 @@ def backup_store(dsn: str, target: Path) -> int:
     if checked != "ok":
         partial.unlink(missing_ok=True)
         raise DigestError(f"the backup of {source_path} failed SQLite's integrity check")
-    partial.rename(target)
+    try:
+        os.link(partial, target)  # unlike a rename, fails if the name was taken meanwhile
+    except FileExistsError:
+        raise DigestError(
+            f"{target} exists; choose a new file name (a backup never overwrites)"
+        ) from None
+    finally:
+        partial.unlink(missing_ok=True)
     return target.stat().st_size
