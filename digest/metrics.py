@@ -18,7 +18,8 @@ DIGESTS = Counter(
 )  # fmt: skip
 MESSAGES = Counter(
     "paperdigest_messages", "Outbox messages by platform and outcome: sent, deferred (the "
-    "platform asked to wait or failed for now), failed (given up).",
+    "platform asked to wait or failed for now), failed (the chat is unavailable, or an "
+    "unexpected error: that message is tried again a minute later).",
     ["platform", "outcome"], registry=REGISTRY,
 )  # fmt: skip
 CLAIMS_TAKEN_OVER = Counter(
