@@ -1,7 +1,7 @@
 """The local scorer's speed on the sample day (692 papers), as a user meets it.
 
 Part 1, `--options`: where the embedding's CPU goes. The day is encoded under each option of
-digest.scoring.embedding.Options (token limit, batch, ORT threads, spinning, graph
+digest.scoring.embedding.Options (token limit, batch, texts run at once, spinning, graph
 optimisation); wall and CPU seconds, best of --repeat, and the least cosine to the default's
 vectors. The token limit's cost in quality is measured by benchmarks/local_quality.py.
 
@@ -117,7 +117,7 @@ def options(repeat: int) -> None:
         ("default", DEFAULT),
         ("batch 4", replace(DEFAULT, batch=4)),
         ("batch 32 (sorted lengths)", replace(DEFAULT, batch=32)),
-        ("1 thread", replace(DEFAULT, threads=1)),
+        ("one text at a time (1 ORT thread)", replace(DEFAULT, threads=1)),
         ("spinning threads (ORT's default)", replace(DEFAULT, spinning=True)),
         ("no memory arena", replace(DEFAULT, arena=False)),
         ("graph optimisation basic", replace(DEFAULT, optimisation="basic")),

@@ -104,3 +104,14 @@ def test_preview_after_a_criteria_change_embeds_no_paper(
     assert len(papers) == 692 and encoder_saw  # the new topic was embedded
     assert not {p.text for p in papers} & set(encoder_saw)  # and not one paper
     assert not {p.title for p in papers} & set(encoder_saw)
+
+
+def test_texts_embed_the_same_run_in_parallel_or_one_by_one() -> None:
+    texts = [p.text for p in read_sample()[:16]]
+    one_by_one = embedding.encode(texts, dataclasses.replace(embedding.DEFAULT, threads=1))
+    heard: list[tuple[int, int]] = []
+    with embedding.reporting(lambda done, total: heard.append((done, total))):
+        parallel = embedding.encode(texts, dataclasses.replace(embedding.DEFAULT, threads=2))
+    assert np.array_equal(parallel, one_by_one)
+    assert [done for done, _ in heard] == list(range(1, 17))  # a progress bar only moves on
+    assert {total for _, total in heard} == {16}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -74,7 +75,9 @@ class Options:
     max_tokens: int = MAX_TOKENS
     batch: int = 1  # texts per ONNX run, in order of length: 1 pads nothing, and a text then
     # embeds the same whatever its neighbours (int8 activations are scaled per run)
-    threads: int = 2  # intra-op threads
+    threads: int = 2  # texts run at once, each on one ORT thread: a text of one row is too small
+    # a matrix to split across threads well (2 runs: 20% less wall and 10% less CPU than 1 run
+    # on 2 intra-op threads), and a text embeds the same either way
     spinning: bool = False  # ORT threads spin while waiting: costs CPU, and a shared machine's
     arena: bool = True  # ORT's memory arena keeps the largest batch's buffers
     optimisation: str = "all"  # ORT graph optimisation level: basic, extended or all
@@ -94,7 +97,7 @@ def _session(options: Options = DEFAULT) -> Any:
 
     level = ort.GraphOptimizationLevel
     settings = ort.SessionOptions()
-    settings.intra_op_num_threads = options.threads
+    settings.intra_op_num_threads = 1  # runs go in parallel instead (see Options.threads)
     settings.inter_op_num_threads = 1
     settings.log_severity_level = 3
     settings.graph_optimization_level = {
@@ -126,11 +129,16 @@ def encode(texts: list[str], options: Options = DEFAULT) -> np.ndarray:
     if not texts:
         return out
     ENCODED.add(len(texts))
-    session, batch, report = _session(options), options.batch, _REPORT.get()
+    session, report = _session(options), _REPORT.get()
     encodings = _tokenizer(options.max_tokens).encode_batch(list(texts))
     order = np.argsort([len(e.ids) for e in encodings], kind="stable")
-    for start in range(0, len(texts), batch):
-        rows = order[start : start + batch]
+    batches = [
+        order[start : start + options.batch] for start in range(0, len(texts), options.batch)
+    ]
+    done, lock = 0, threading.Lock()
+
+    def run(rows: np.ndarray) -> None:
+        nonlocal done
         width = max(len(encodings[i].ids) for i in rows)
         ids = np.zeros((len(rows), width), dtype=np.int64)
         mask = np.zeros_like(ids)
@@ -145,7 +153,16 @@ def encode(texts: list[str], options: Options = DEFAULT) -> np.ndarray:
         pooled = (hidden * weights).sum(1) / np.clip(weights.sum(1), 1e-9, None)
         out[rows] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
         if report is not None:
-            report(start + len(rows), len(texts))
+            with lock:  # one report at a time, counts increasing
+                done += len(rows)
+                report(done, len(texts))
+
+    if options.threads <= 1 or len(batches) == 1:
+        for rows in batches:
+            run(rows)
+    else:  # ORT's run is thread-safe and releases the GIL
+        with ThreadPoolExecutor(options.threads, thread_name_prefix="encode") as pool:
+            list(pool.map(run, batches))
     return out
 
 
