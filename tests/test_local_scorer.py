@@ -115,3 +115,20 @@ def test_the_days_feedback_lifts_papers_like_its_best_and_leaves_small_batches_a
     assert abs(float((refined - zero).mean())) < 1e-9  # the scores keep their scale
     small = zero[: FEEDBACK_MIN - 1]
     assert (feedback(emb[: FEEDBACK_MIN - 1], small) == small).all()
+
+
+def test_a_paper_among_wanted_neighbours_rises_and_the_scale_stays() -> None:
+    """A paper the signals score low, whose nearest papers in meaning all score high, is lifted
+    past the papers like it that have no such neighbours; mean and spread do not change."""
+    from digest.scoring.local import _with_neighbours
+
+    rng = np.random.default_rng(3)
+    emb = rng.normal(size=(120, 384))
+    emb[:12] += 4 * rng.normal(size=384)  # a tight group: 11 papers scored high, and paper 11
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    scores = rng.normal(scale=0.3, size=120)
+    scores[:11] = 3.0
+    scores[11] = 0.0
+    smoothed = _with_neighbours(emb, scores)
+    assert smoothed[11] > np.quantile(smoothed[12:], 0.95)  # among the others before: median
+    assert np.isclose(smoothed.mean(), scores.mean()) and np.isclose(smoothed.std(), scores.std())

@@ -42,6 +42,9 @@ _LOW_NOVELTY = re.compile(r"\b(benchmark|dataset|survey|review|case study|positi
 # ridge direction in embedding space (FEEDBACK_RIDGE) that tells them apart is added, scaled to
 # FEEDBACK_WEIGHT standard deviations. Fewer than FEEDBACK_MIN papers: no feedback.
 FEEDBACK_TOP, FEEDBACK_RIDGE, FEEDBACK_WEIGHT, FEEDBACK_MIN = 0.1, 100.0, 1.0, 50
+# Then each paper takes NEIGHBOUR_WEIGHT of the mean score of its NEIGHBOURS nearest papers of the
+# batch (papers close in meaning are wanted together); mean and spread stay those of the scores.
+NEIGHBOURS, NEIGHBOUR_WEIGHT = 10, 0.5
 L2 = 100.0  # a learned model's penalty on its standardised weights
 TOPIC_ID = ":topic"  # the id a criteria topic's text is kept under in the embedding store
 
@@ -112,8 +115,9 @@ def features(
 
 def feedback(emb: np.ndarray, zero: np.ndarray) -> np.ndarray:
     """The zero-shot scores sharpened by the batch itself (pseudo-relevance feedback): what
-    sets the batch's best papers apart in meaning lifts papers the criteria's words miss.
-    A zero-mean term: the scores keep their scale, and a small batch keeps its scores."""
+    sets the batch's best papers apart in meaning lifts papers the criteria's words miss, and
+    each paper leans towards its nearest neighbours' scores. The scores keep their mean and
+    spread, and a small batch keeps its scores."""
     n = len(zero)
     if n < FEEDBACK_MIN:
         return zero
@@ -126,7 +130,21 @@ def feedback(emb: np.ndarray, zero: np.ndarray) -> np.ndarray:
     )
     lift = centred @ direction
     spread = float(lift.std())
-    return zero if spread == 0 else zero + FEEDBACK_WEIGHT * lift / spread
+    refined = zero if spread == 0 else zero + FEEDBACK_WEIGHT * lift / spread
+    return _with_neighbours(emb, refined)
+
+
+def _with_neighbours(emb: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Each score plus NEIGHBOUR_WEIGHT times its NEIGHBOURS nearest papers' mean score, brought
+    back to the scores' mean and spread."""
+    similar = emb @ emb.T
+    np.fill_diagonal(similar, -np.inf)
+    nearest = np.argpartition(-similar, NEIGHBOURS, axis=1)[:, :NEIGHBOURS]
+    mean, spread = scores.mean(), scores.std()
+    blended = scores + NEIGHBOUR_WEIGHT * scores[nearest].mean(1)
+    if spread == 0 or blended.std() == 0:
+        return scores
+    return mean + (blended - blended.mean()) * spread / blended.std()
 
 
 class LocalScorer:
