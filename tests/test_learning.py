@@ -168,18 +168,25 @@ def test_following_an_author_keeps_every_label_and_the_model(deps: Deps) -> None
 
 
 def test_the_calibration_fits_the_chance_of_a_pick() -> None:
-    """A logistic fit of the LLM's picks on the model's scores finds the chance they were drawn
-    with; fewer than 5 picks (or 5 others) calibrate nothing."""
+    """A probit fit of the LLM's picks on the model's scores finds the chance they were drawn
+    with, and the chance it gives a paper far below the judged ones is the normal tail's, not
+    a logistic's; fewer than 5 picks (or 5 others) calibrate nothing."""
+    from statistics import NormalDist
+
     import numpy as np
 
-    from digest.scoring.learning import calibrate
+    from digest.scoring.learning import calibrate, picked_chance
 
     rng = np.random.default_rng(7)
     raw = rng.normal(size=4000)
-    picked = (rng.random(4000) < 1 / (1 + np.exp(-(2 * raw - 1)))).astype(float)
+    chance = np.array([NormalDist().cdf(2 * r - 1) for r in raw])
+    picked = (rng.random(4000) < chance).astype(float)
     fitted = calibrate(raw, picked)
-    assert fitted is not None and fitted["on"] == 4000
+    assert fitted is not None and fitted["on"] == 4000 and fitted["link"] == "probit"
     assert np.allclose(fitted["coef"], [2, -1], atol=0.15)
+    sure = {**fitted, "cov": [[0.0, 0.0], [0.0, 0.0]]}
+    far_below = picked_chance(sure, np.array([-1.5]))[0]  # true chance Phi(-4) = 3e-5
+    assert 1e-6 < far_below < 3e-4  # a logistic with the same slope at the cut says ~1e-3
     assert calibrate(raw[:40], np.r_[np.ones(4), np.zeros(36)]) is None
 
 
@@ -188,7 +195,8 @@ def test_a_day_s_share_leaves_at_most_3_percent_of_its_expected_picks_unsent() -
     0.1 of 4.6 expected picks (2.2%), so half the day is enough. An uncertain calibration
     (its intercept's variance 1) raises every chance to its upper 75% bound (0.02 -> 0.039):
     three of them may stay unsent. The share in use stays between the floor and the configured
-    share, in whole percents rounded up; without a calibration it is the configured one."""
+    share, in whole percents rounded up; without a calibration it is the configured one. (These
+    calibrations are logistic, as a model calibrated before the probit keeps.)"""
     import numpy as np
 
     from digest.scoring.factory import cascade_fraction

@@ -11,6 +11,7 @@ of each day it may send the LLM (`cascade_share`, `day_share`).
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from datetime import date
 from statistics import NormalDist
@@ -163,7 +164,7 @@ def cascade_share(
 
     - Each judged paper is scored by a model that never trained on it: the held-back fifth by
       `model` itself, each other fifth (by id) by a refit without that fifth.
-    - A logistic fit of the LLM's picks on those scores (`calibrate`) gives each paper of a new
+    - A probit fit of the LLM's picks on those scores (`calibrate`) gives each paper of a new
       day its chance of being picked; the cascade sends the smallest top share whose unsent
       papers hold at most 1 - RECALL of the day's expected picks (`day_share`), computed with
       each chance at its upper CONFIDENCE bound: the LLM only judges the papers it was sent,
@@ -190,30 +191,51 @@ def cascade_share(
 
 
 def calibrate(raw: np.ndarray, picked: np.ndarray) -> dict[str, Any] | None:
-    """P(the LLM picks a paper) = sigmoid(a * raw + b), fitted by Newton's method on judged
-    papers, with the covariance of (a, b); None without MIN_EACH picks and MIN_EACH others."""
+    """P(the LLM picks a paper) = Phi(a * raw + b), a probit fitted by Fisher scoring on judged
+    papers, with the covariance of (a, b); None without MIN_EACH picks and MIN_EACH others.
+
+    A probit, not a logistic: the judge picks a paper when its own noisy view of it clears a
+    bar, so the chance falls off like a normal tail, and far below the papers it judged a
+    logistic's heavier tail would expect picks the judge does not make."""
     if min(int(picked.sum()), int((1 - picked).sum())) < MIN_EACH:
         return None
     x = np.column_stack([raw, np.ones_like(raw)])
     coef = np.zeros(2)
     for _ in range(100):
-        p = 1 / (1 + np.exp(-(x @ coef)))
-        hessian = x.T @ ((p * (1 - p))[:, None] * x) + 1e-6 * np.eye(2)
-        step = np.linalg.solve(hessian, x.T @ (picked - p))
+        weights, working = _probit_step(x @ coef, picked)
+        step = np.linalg.solve(x.T @ (weights[:, None] * x) + 1e-9 * np.eye(2),
+                               x.T @ (weights * working)) - coef  # fmt: skip
         coef += step
         if np.abs(step).max() < 1e-9:
             break
-    p = 1 / (1 + np.exp(-(x @ coef)))
-    hessian = x.T @ ((p * (1 - p))[:, None] * x) + 1e-6 * np.eye(2)
-    return {"coef": coef.tolist(), "cov": np.linalg.inv(hessian).tolist(), "on": len(raw)}
+    weights, _ = _probit_step(x @ coef, picked)
+    cov = np.linalg.inv(x.T @ (weights[:, None] * x) + 1e-9 * np.eye(2))
+    return {"link": "probit", "coef": coef.tolist(), "cov": cov.tolist(), "on": len(raw)}
+
+
+_erf = np.vectorize(math.erf, otypes=[float])
+
+
+def _normal_cdf(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + _erf(np.asarray(z, dtype=float) / math.sqrt(2.0)))
+
+
+def _probit_step(eta: np.ndarray, picked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fisher scoring's weights and working response at the linear predictor `eta`."""
+    p = np.clip(_normal_cdf(eta), 1e-12, 1 - 1e-12)
+    density = np.maximum(np.exp(-(eta**2) / 2) / math.sqrt(2 * math.pi), 1e-300)
+    return density**2 / (p * (1 - p)), eta + (picked - p) / density
 
 
 def picked_chance(calibration: dict[str, Any], raw: np.ndarray) -> np.ndarray:
-    """Each paper's chance of being picked, at the upper CONFIDENCE bound of the calibration."""
+    """Each paper's chance of being picked, at the upper CONFIDENCE bound of the calibration
+    (a model calibrated before the probit keeps its logistic)."""
     x = np.column_stack([raw, np.ones_like(raw)])
     spread = np.sqrt(np.einsum("ij,jk,ik->i", x, np.array(calibration["cov"]), x))
-    z = NormalDist().inv_cdf(CONFIDENCE)
-    return 1 / (1 + np.exp(-(x @ np.array(calibration["coef"]) + z * spread)))
+    bound = x @ np.array(calibration["coef"]) + NormalDist().inv_cdf(CONFIDENCE) * spread
+    if calibration.get("link") == "probit":
+        return _normal_cdf(bound)
+    return 1 / (1 + np.exp(-bound))
 
 
 def day_share(calibration: dict[str, Any], raw: np.ndarray) -> float:
