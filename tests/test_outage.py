@@ -1,6 +1,7 @@
 """The store goes away and comes back: a PostgreSQL this test starts and stops itself (its own
 data directory, never the one the rest of the suite uses). While it is down, /healthz answers
-503 and a command gets the failure line; once it is back, the next command is answered."""
+503 and a command gets the failure line; once it is back, the next command is answered, and
+the digests due or being delivered meanwhile go out once each."""
 
 from __future__ import annotations
 
@@ -11,23 +12,32 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from telegram import Update
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
+from slack_sdk.web.async_client import AsyncWebClient
+from telegram import Bot, Update
 
 from bot.chat.commands import Deps
-from bot.platforms.slack import build_app
-from bot.platforms.telegram import build_application
+from bot.platforms.slack import SlackSender, build_app
+from bot.platforms.telegram import TelegramSender, build_application
+from bot.service.schedule import DailyScheduler
 from bot.service.web import build_web_app
 from digest.config import load_settings
 from digest.scoring.factory import make_scorer
-from digest.store import Store
+from digest.scoring.local import LocalScorer
+from digest.store import OPEN, Store
+from digest.subscriptions import Subscription
 from tests.fakes.loopback import WebThread
 from tests.fakes.slack_api import FakeSlack
-from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.telegram_api import Call, FakeTelegram
+from tests.test_serve import Fetcher, small_listing
 from tests.test_slack import SECRET, TOKEN, answer, slash, text_of
 
 TG_TOKEN = "123456:TEST-token_abc"
@@ -128,3 +138,92 @@ def test_telegram_rides_out_the_store_going_away(
     assert UNREACHABLE in asyncio.run(send("/settings"))
     postgres.start()
     assert "top-k: 10" in asyncio.run(send("/settings"))
+
+
+def test_a_due_minute_and_a_delivery_ride_out_the_store_going_away(
+    postgres: OwnPostgres, slack: FakeSlack, tg: FakeTelegram
+) -> None:
+    """The scheduler and outbox `serve` runs, on a PostgreSQL stopped for a minute of the
+    service's clock: Telegram chat 11's digest is being delivered when the store goes (one
+    message sent and recorded, the next taken by Telegram but not yet recorded), Slack channel
+    C1's minute comes while it is away. Nothing stops; once the store is back each chat has its
+    digest once, every message exactly once, and the outbox is empty.
+
+    The service's clock runs from D - 30 s (the store goes) to D + 30 s (it is back), D being
+    C1's minute; the real outage lasts only as long as the work done meanwhile (a few seconds,
+    printed)."""
+    real = datetime.now(UTC)
+    due = (real + timedelta(minutes=2)).replace(second=0, microsecond=0)  # D: not reached
+    store = Store(postgres.url)  # for real while the test runs: its jobs are fired by hand
+    for platform, chat in (("slack", "C1"), ("telegram", "11")):
+        sub = Subscription(f"{platform}:{chat}", platform, chat, relevance_cutoff=1,
+                           novelty_cutoff=1, top_k=30, schedule=due.strftime("%H:%M"),
+                           subscribed_by=f"{platform}:U1")  # fmt: skip
+        store.save_subscription(sub)
+    bot = Bot(TG_TOKEN, base_url=tg.base_url)
+    senders = {
+        "slack": SlackSender(AsyncWebClient(token="xoxb-test", base_url=slack.url)),
+        "telegram": TelegramSender(bot),
+    }
+    daily = DailyScheduler(store, Fetcher(small_listing()), senders, lambda c: LocalScorer(),
+                           days="mon-sun")  # fmt: skip
+    gone, outage = threading.Event(), [0.0, 0.0]
+
+    def store_goes_mid_send(call: Call) -> None:
+        """Telegram has taken the digest's second message; the store goes before the answer."""
+        if call.method == "sendMessage" and len(tg.sent(11)) == 2 and not gone.is_set():
+            postgres.stop()
+            outage[0] = time.monotonic()
+            gone.set()
+
+    tg.on_answer = store_goes_mid_send
+
+    async def go() -> list[JobExecutionEvent]:
+        events: list[JobExecutionEvent] = []
+        finished = {job: asyncio.Event() for job in ("sub-slack:C1", "sub-telegram:11")}
+
+        def seen(event: JobExecutionEvent) -> None:
+            events.append(event)
+            if event.job_id in finished:
+                finished[event.job_id].set()
+
+        async with bot:
+            daily.scheduler.add_listener(seen, mask=EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+            daily.scheduler.start()  # the real scheduler; the tick is driven by the test
+            daily.sync()
+            daily.scheduler.modify_job("sub-telegram:11", next_run_time=datetime.now(UTC))
+            assert await asyncio.to_thread(gone.wait, 60)  # the store is away mid-delivery
+            with WebThread(build_web_app(store)) as server:
+                health = httpx.get(f"http://127.0.0.1:{server.port}/healthz", timeout=10)
+            assert health.status_code == 503
+            daily.scheduler.modify_job("sub-slack:C1", next_run_time=datetime.now(UTC))
+            await asyncio.wait_for(finished["sub-slack:C1"].wait(), 30)  # C1's minute: D
+            await daily.tick(now=due)  # the service's tick at D: the store is still away
+            assert not finished["sub-telegram:11"].is_set()  # still holding what it sent
+            await asyncio.to_thread(postgres.start)
+            outage[1] = time.monotonic()
+            await asyncio.wait_for(finished["sub-telegram:11"].wait(), 60)
+            await daily.tick(now=due + timedelta(seconds=30))  # back: C1's missed minute
+            later = due + daily.lease + timedelta(minutes=1)  # every lease ended
+            await daily.tick(now=later)
+            await daily.shutdown()
+        return events
+
+    events = asyncio.run(go())
+    print(f"real outage: {outage[1] - outage[0]:.1f} s")
+    assert [e.exception for e in events if e.exception] == []  # nothing crashed
+    rows = store.outbox()
+    assert rows and store.outbox(states=OPEN) == []  # nothing left, nothing lost
+    assert {r["state"] for r in rows} == {"sent"} and not any(r["doubt"] for r in rows)
+    slack_rows = [r for r in rows if r["subscription"] == "slack:C1"]
+    tg_rows = [r for r in rows if r["subscription"] == "telegram:11"]
+    assert len(slack.posted("C1")) == len(slack_rows) >= 1  # each message once
+    sent = tg.sent(11)
+    assert len(sent) == len(tg_rows) >= 3  # the digest's header and its cards, once each
+    assert len({m["text"] for m in sent}) == len(sent)
+    assert sorted(int(r["message_id"]) for r in tg_rows) == sorted(
+        int(c.response["result"]["message_id"]) for c in tg.calls_to("sendMessage")
+    )
+    for sub_id in ("slack:C1", "telegram:11"):
+        assert len(store.digest_days(sub_id)) == 1, sub_id
+    store.close()
