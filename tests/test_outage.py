@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import glob
+import logging
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -24,6 +26,7 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecution
 from slack_sdk.web.async_client import AsyncWebClient
 from telegram import Bot, Update
 
+from bot.chat import Reply
 from bot.chat.commands import Deps
 from bot.platforms.slack import SlackSender, build_app
 from bot.platforms.telegram import TelegramSender, build_application
@@ -34,11 +37,12 @@ from digest.scoring.factory import make_scorer
 from digest.scoring.local import LocalScorer
 from digest.store import OPEN, Store
 from digest.subscriptions import Subscription
+from tests.conftest import failure_id
 from tests.fakes.loopback import WebThread
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.telegram_api import Call, FakeTelegram
 from tests.test_serve import Fetcher, small_listing
-from tests.test_slack import SECRET, TOKEN, answer, slash, text_of
+from tests.test_slack import SECRET, TOKEN, answer, slash, text_of, within_deadline
 
 TG_TOKEN = "123456:TEST-token_abc"
 UNREACHABLE = "the database is unreachable"
@@ -104,7 +108,7 @@ def pg_deps(postgres: OwnPostgres) -> Iterator[Deps]:
 
 
 def test_slack_and_healthz_ride_out_the_store_going_away(
-    postgres: OwnPostgres, pg_deps: Deps, slack: FakeSlack
+    postgres: OwnPostgres, pg_deps: Deps, slack: FakeSlack, caplog: pytest.LogCaptureFixture
 ) -> None:
     app = build_app(pg_deps, TOKEN, SECRET, base_url=slack.url)
     with WebThread(build_web_app(pg_deps.store, slack=app)) as server:
@@ -115,8 +119,13 @@ def test_slack_and_healthz_ride_out_the_store_going_away(
         assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200
         postgres.stop()
         assert httpx.get(f"{base}/healthz", timeout=10).status_code == 503
+        caplog.set_level(logging.ERROR, "bot.platforms.failures")
+        started = time.monotonic()
         assert slash(events, slack, "settings", n=2).status_code == 200
-        assert UNREACHABLE in answer(slack, 2)["text"]
+        said = answer(slack, 2)["text"]
+        within_deadline(started)  # no connection attempt waits longer than connect_timeout
+        assert UNREACHABLE in said
+        failure_id(said, caplog)  # the log line with the traceback has the same id
         postgres.start()
         slash(events, slack, "settings", n=3)
         assert "top-k: 10" in text_of(answer(slack, 3))  # the next command is answered
@@ -124,7 +133,7 @@ def test_slack_and_healthz_ride_out_the_store_going_away(
 
 
 def test_telegram_rides_out_the_store_going_away(
-    postgres: OwnPostgres, pg_deps: Deps, tg: FakeTelegram
+    postgres: OwnPostgres, pg_deps: Deps, tg: FakeTelegram, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def send(text: str) -> str:
         app = build_application(pg_deps, TG_TOKEN, tg.base_url)
@@ -135,7 +144,12 @@ def test_telegram_rides_out_the_store_going_away(
 
     assert "Subscribed" in asyncio.run(send("/subscribe"))
     postgres.stop()
-    assert UNREACHABLE in asyncio.run(send("/settings"))
+    caplog.set_level(logging.ERROR, "bot.platforms.failures")
+    started = time.monotonic()
+    said = asyncio.run(send("/settings"))
+    within_deadline(started)
+    assert UNREACHABLE in said
+    failure_id(said, caplog)
     postgres.start()
     assert "top-k: 10" in asyncio.run(send("/settings"))
 
@@ -226,4 +240,83 @@ def test_a_due_minute_and_a_delivery_ride_out_the_store_going_away(
     )
     for sub_id in ("slack:C1", "telegram:11"):
         assert len(store.digest_days(sub_id)) == 1, sub_id
+    store.close()
+
+
+HOLD_THE_LOCK = """
+import sqlite3, sys
+holder = sqlite3.connect(sys.argv[1], isolation_level=None)
+holder.execute("BEGIN IMMEDIATE")  # SQLite's write lock, as a long write would hold it
+holder.execute("UPDATE subscriptions SET last_error = 'written by another process'")
+print("held", flush=True)
+sys.stdin.readline()
+holder.execute("COMMIT")
+"""
+
+
+def test_a_sqlite_store_locked_by_another_process_past_the_busy_timeout(
+    tmp_path: Path, slack: FakeSlack, tg: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another process holds SQLite's write lock longer than `database.busy_timeout` (0.3 s
+    here): commands that write get the 'busy, try again' line within 3 s, /healthz says 503,
+    a delivery pass leaves its message queued; once the lock is let go the same command
+    works, the other process's write is kept and the message goes out once."""
+    path = tmp_path / "store.sqlite3"
+    settings = load_settings(
+        env={"PAPERDIGEST_DATABASE_PATH": str(path), "PAPERDIGEST_DATABASE_BUSY_TIMEOUT": "0.3"}
+    )
+    store = Store.open(settings.database)
+    deps = Deps(store, settings, lambda c: make_scorer("local", store, c, settings))
+    sender = SlackSender(AsyncWebClient(token="xoxb-test", base_url=slack.url))
+    daily = DailyScheduler(store, Fetcher(small_listing()), {"slack": sender},
+                           lambda c: LocalScorer())  # fmt: skip
+    app = build_app(deps, TOKEN, SECRET, base_url=slack.url)
+
+    async def telegram(text: str) -> str:
+        application = build_application(deps, TG_TOKEN, tg.base_url)
+        async with application:
+            update = tg.send_text(11, text, user_id=11)
+            await application.process_update(Update.de_json(update, application.bot))
+        return str(tg.sent(11)[-1]["text"])
+
+    with WebThread(build_web_app(store, slack=app)) as server:
+        base = f"http://127.0.0.1:{server.port}"
+        events = f"{base}/slack/events"
+        slash(events, slack, "subscribe")
+        assert "Subscribed" in text_of(answer(slack))
+        day = small_listing().day
+        store.enqueue("slack:C1", day, sender.plan(Reply(f"paperdigest {day}", ["1 paper"]), []))
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLD_THE_LOCK, str(path)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+            assert httpx.get(f"{base}/healthz", timeout=10).status_code == 503
+            caplog.set_level(logging.ERROR, "bot.platforms.failures")
+            started = time.monotonic()
+            slash(events, slack, "topk 5", n=2)
+            said = answer(slack, 2)["text"]
+            within_deadline(started)
+            assert "the database is busy" in said and "Trying again in a few minutes" in said
+            failure_id(said, caplog)
+            started = time.monotonic()
+            said = asyncio.run(telegram("/subscribe"))
+            within_deadline(started)
+            assert "the database is busy" in said
+            failure_id(said, caplog)
+            asyncio.run(daily.deliver_due())  # the scheduler's pass: nothing sent, nothing lost
+            assert slack.posted("C1") == [] and len(store.outbox(states=OPEN)) == 1
+        finally:
+            holder.communicate("\n", timeout=30)  # the other process commits and exits
+        assert holder.returncode == 0
+        assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200
+        slash(events, slack, "topk 5", n=3)
+        assert "Top-k updated" in text_of(answer(slack, 3))
+        assert "Subscribed" in asyncio.run(telegram("/subscribe"))
+        asyncio.run(daily.deliver_due())
+    sub = store.subscription("slack:C1")
+    assert sub is not None and sub.top_k == 5
+    assert sub.last_error == "written by another process"  # its write is kept too
+    assert len(slack.posted("C1")) == 1 and store.outbox(states=OPEN) == []
     store.close()
