@@ -52,7 +52,7 @@ SCORING_SECONDS = Histogram(
 )  # fmt: skip
 STORE_ERRORS = Counter(
     "paperdigest_store_errors", "Times the store could not be reached, by where it was "
-    "noticed (command, healthz, status).", ["where"], registry=REGISTRY,
+    "noticed (command, healthz, status, schedule, outbox).", ["where"], registry=REGISTRY,
 )  # fmt: skip
 
 

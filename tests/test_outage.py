@@ -33,6 +33,7 @@ from bot.platforms.telegram import TelegramSender, build_application
 from bot.service.schedule import DailyScheduler
 from bot.service.web import build_web_app
 from digest.config import load_settings
+from digest.metrics import REGISTRY
 from digest.scoring.factory import make_scorer
 from digest.scoring.local import LocalScorer
 from digest.store import OPEN, Store
@@ -223,8 +224,11 @@ def test_a_due_minute_and_a_delivery_ride_out_the_store_going_away(
             await daily.shutdown()
         return events
 
+    errors = {where: store_errors(where) for where in ("schedule", "outbox")}
     events = asyncio.run(go())
     print(f"real outage: {outage[1] - outage[0]:.1f} s")
+    for where, before in errors.items():  # /metrics shows that the store went away, and where
+        assert store_errors(where) > before, where
     assert [e.exception for e in events if e.exception] == []  # nothing crashed
     rows = store.outbox()
     assert rows and store.outbox(states=OPEN) == []  # nothing left, nothing lost
@@ -240,7 +244,26 @@ def test_a_due_minute_and_a_delivery_ride_out_the_store_going_away(
     )
     for sub_id in ("slack:C1", "telegram:11"):
         assert len(store.digest_days(sub_id)) == 1, sub_id
+    restored = restore_as_the_readme_says(postgres)  # and the outcome backs up whole
+    assert restored.outbox() == rows and restored.subscriptions() == store.subscriptions()
+    assert restored.digest_days("slack:C1") == store.digest_days("slack:C1")
+    restored.close()
     store.close()
+
+
+def store_errors(where: str) -> float:
+    return REGISTRY.get_sample_value("paperdigest_store_errors_total", {"where": where}) or 0.0
+
+
+def restore_as_the_readme_says(postgres: OwnPostgres) -> Store:
+    """The README's pg_dump, createdb and pg_restore lines, run on the test's own server
+    (its database `postgres` backed up, restored into a new database `restored`)."""
+    where = ["--host=127.0.0.1", f"--port={postgres.port}", "--username=digest"]
+    dump = str(postgres.root / "paperdigest.dump")
+    postgres._run("pg_dump", "--format=custom", f"--file={dump}", *where, "postgres")
+    postgres._run("createdb", *where, "restored")
+    postgres._run("pg_restore", "--no-owner", "--dbname=restored", *where, dump)
+    return Store(postgres.url.rsplit("/", 1)[0] + "/restored")
 
 
 HOLD_THE_LOCK = """

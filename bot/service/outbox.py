@@ -279,6 +279,7 @@ async def _record(
                 if not store_unreachable(exc):
                     raise
                 if attempt == 0:
+                    METRICS.STORE_ERRORS.labels("outbox").inc()
                     log.warning("message %s is %s; the store is unreachable: recorded when it "
                                 "is back", key, fields.get("state"))  # fmt: skip
                 if STOPPING.is_set():  # the lease ends and another worker takes it over

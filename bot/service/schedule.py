@@ -156,6 +156,7 @@ class DailyScheduler:
             if not store_unreachable(exc):
                 raise
             log.warning("the store is unreachable; due runs and messages wait for the next tick")
+            METRICS.STORE_ERRORS.labels("schedule").inc()
             return
         await asyncio.gather(*(self.run_subscription(s, d, now=now) for s, d in sorted(runs)))
         await self.deliver_due(now)
@@ -169,6 +170,7 @@ class DailyScheduler:
                 if not store_unreachable(exc):
                     raise
                 log.warning("%s: delivery paused, the store is unreachable", sender.platform)
+                METRICS.STORE_ERRORS.labels("schedule").inc()
 
     def _wake(self, report: DeliveryReport) -> None:
         """A one-off `deliver-due` job at the earliest Retry-After's end (not the next tick);
@@ -204,6 +206,7 @@ class DailyScheduler:
                     raise
                 log.warning("%s: the store is unreachable; the run is made at a tick once it "
                             "is back", sub_id)  # fmt: skip
+                METRICS.STORE_ERRORS.labels("schedule").inc()
                 return None
 
     async def _claimed_run(
@@ -234,6 +237,7 @@ class DailyScheduler:
             if store_unreachable(exc):  # not the chat's fault: a tick makes the run again
                 log.warning("%s: the daily run stopped, the store is unreachable: %s", sub_id,
                             describe(exc))  # fmt: skip
+                METRICS.STORE_ERRORS.labels("schedule").inc()
                 with contextlib.suppress(Exception):  # still away: the lease ends instead
                     self.store.release(key, who, "retry", error=describe(exc), not_before=now)
                 return None
