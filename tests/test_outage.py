@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -56,15 +57,25 @@ def _bin(name: str) -> str | None:
 
 
 class OwnPostgres:
-    """A PostgreSQL cluster in a fresh directory, on a free port, stopped and started at will."""
+    """A PostgreSQL cluster in a fresh directory, on a free port, stopped and started at will;
+    `url` names the database of the test at hand (a new one per test, see `postgres`)."""
 
     def __init__(self, root: Path) -> None:
         self.root, self.data = root, root / "data"
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        self.url = f"postgresql+psycopg://digest@127.0.0.1:{self.port}/postgres"
+        self.database, self.running = "postgres", False
         self._run("initdb", "-D", str(self.data), "-U", "digest", "--auth=trust", "--no-sync")
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://digest@127.0.0.1:{self.port}/{self.database}"
+
+    @property
+    def where(self) -> list[str]:
+        """How the client tools (createdb, pg_dump, ...) reach it."""
+        return ["--host=127.0.0.1", f"--port={self.port}", "--username=digest"]
 
     def _run(self, tool: str, *args: str, check: bool = True) -> None:
         command = [_bin(tool) or tool, *args]
@@ -76,13 +87,16 @@ class OwnPostgres:
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off"
         self._run("pg_ctl", "-D", str(self.data), "-w", "-l", str(self.root / "log"), "-o",
                   options, "start")  # fmt: skip
+        self.running = True
 
     def stop(self, mode: str = "fast", check: bool = True) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-w", "-m", mode, "stop", check=check)
+        self.running = False
 
 
-@pytest.fixture
-def postgres() -> Iterator[OwnPostgres]:
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[OwnPostgres]:
+    """One cluster for the module's tests (initdb takes seconds); each test has its database."""
     if _bin("initdb") is None or _bin("pg_ctl") is None:
         pytest.skip("no PostgreSQL binaries (initdb, pg_ctl) here; .ci/run provides them")
     root = Path(tempfile.mkdtemp(prefix="paperdigest-pg-"))  # /tmp: reachable by `postgres`
@@ -92,12 +106,22 @@ def postgres() -> Iterator[OwnPostgres]:
     server = None
     try:
         server = OwnPostgres(root)
-        server.start()
         yield server
     finally:
         if server is not None:
             server.stop("immediate", check=False)  # already stopped: pg_ctl says so, no harm
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres(cluster: OwnPostgres) -> OwnPostgres:
+    """The module's cluster, running (a test before may have left it stopped), with a new
+    empty database of this test's own."""
+    if not cluster.running:
+        cluster.start()
+    cluster.database = f"t_{uuid.uuid4().hex[:10]}"
+    cluster._run("createdb", *cluster.where, cluster.database)
+    return cluster
 
 
 @pytest.fixture
@@ -257,13 +281,14 @@ def store_errors(where: str) -> float:
 
 def restore_as_the_readme_says(postgres: OwnPostgres) -> Store:
     """The README's pg_dump, createdb and pg_restore lines, run on the test's own server
-    (its database `postgres` backed up, restored into a new database `restored`)."""
-    where = ["--host=127.0.0.1", f"--port={postgres.port}", "--username=digest"]
-    dump = str(postgres.root / "paperdigest.dump")
-    postgres._run("pg_dump", "--format=custom", f"--file={dump}", *where, "postgres")
-    postgres._run("createdb", *where, "restored")
-    postgres._run("pg_restore", "--no-owner", "--dbname=restored", *where, dump)
-    return Store(postgres.url.rsplit("/", 1)[0] + "/restored")
+    (the test's database backed up, restored into a new one)."""
+    where, source = postgres.where, postgres.database
+    dump = str(postgres.root / f"{source}.dump")
+    postgres._run("pg_dump", "--format=custom", f"--file={dump}", *where, source)
+    restored = f"{source}_restored"
+    postgres._run("createdb", *where, restored)
+    postgres._run("pg_restore", "--no-owner", f"--dbname={restored}", *where, dump)
+    return Store(postgres.url.rsplit("/", 1)[0] + f"/{restored}")
 
 
 HOLD_THE_LOCK = """
