@@ -49,6 +49,8 @@ _DB_HINT = "use sqlite:///path or postgresql+psycopg://user:pass@host/db"
 class DatabaseSettings(_Section):
     url: str = ""
     path: str = "paperdigest.sqlite3"
+    busy_timeout: float = Field(30.0, gt=0)  # SQLite: seconds to wait for another's lock
+    connect_timeout: float = Field(2.0, gt=0)  # PostgreSQL: seconds to wait for a connection
 
     @field_validator("url")
     @classmethod

@@ -17,14 +17,17 @@ DIGESTS = Counter(
     "stale feed, fetch failed).", ["status"], registry=REGISTRY,
 )  # fmt: skip
 MESSAGES = Counter(
-    "paperdigest_messages", "Outbox messages by platform and outcome: sent, deferred (the "
-    "platform asked to wait or failed for now), failed (the chat is unavailable, or an "
-    "unexpected error: that message is tried again a minute later).",
+    "paperdigest_messages", "Outbox messages by platform and outcome: sent; deferred (the "
+    "platform asked to wait or failed for now: tried again later); error (an unexpected "
+    "error: tried again a minute later); failed (the chat is unavailable, or the platform "
+    "failed every attempt: not tried again).",
     ["platform", "outcome"], registry=REGISTRY,
 )  # fmt: skip
 CLAIMS_TAKEN_OVER = Counter(
-    "paperdigest_claims_taken_over", "Outbox messages claimed after their worker died "
-    "mid-send (looked up or sent again).", ["platform"], registry=REGISTRY,
+    "paperdigest_claims_taken_over", "Claims taken over after their worker died: an outbox "
+    "message mid-send (looked up or sent again; work=message, by platform), a digest build "
+    "(work=build), a chat's daily run (work=run), another shared step (work=its kind).",
+    ["work", "platform"], registry=REGISTRY,
 )  # fmt: skip
 COMMAND_SECONDS = Histogram(
     "paperdigest_command_seconds", "Time to answer a chat command or question.",
@@ -35,8 +38,9 @@ COMMAND_FAILURES = Counter(
     "platform, bug).", ["platform", "cause"], registry=REGISTRY,
 )  # fmt: skip
 LLM_TOKENS = Counter(
-    "paperdigest_llm_tokens", "LLM tokens spent scoring, by model and kind (prompt, cached, "
-    "completion).", ["model", "kind"], registry=REGISTRY,
+    "paperdigest_llm_tokens", "LLM tokens spent scoring, by model and kind: prompt, cached "
+    "(part of prompt), completion, reasoning (part of completion).", ["model", "kind"],
+    registry=REGISTRY,
 )  # fmt: skip
 LLM_DOLLARS = Counter(
     "paperdigest_llm_dollars", "LLM dollars spent scoring, by model (priced models only).",
@@ -48,7 +52,7 @@ SCORING_SECONDS = Histogram(
 )  # fmt: skip
 STORE_ERRORS = Counter(
     "paperdigest_store_errors", "Times the store could not be reached, by where it was "
-    "noticed (command, healthz, status).", ["where"], registry=REGISTRY,
+    "noticed (command, healthz, status, schedule, outbox).", ["where"], registry=REGISTRY,
 )  # fmt: skip
 
 

@@ -311,7 +311,8 @@ def record_usage(store: Store, subscription: str, fresh: list[Score]) -> list[Us
         store.record_usage(datetime.now(UTC).date(), subscription, u)
         if u.total_tokens:  # the metrics count what was spent, as the store does
             for kind, n in (("prompt", u.prompt_tokens), ("cached", u.cached_tokens),
-                            ("completion", u.completion_tokens)):  # fmt: skip
+                            ("completion", u.completion_tokens),
+                            ("reasoning", u.reasoning_tokens)):  # fmt: skip
                 LLM_TOKENS.labels(u.model, kind).inc(n)
             if u.cost is not None:
                 LLM_DOLLARS.labels(u.model).inc(u.cost)

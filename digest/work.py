@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import socket
 import uuid
@@ -13,7 +14,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from digest.errors import DigestError
-from digest.store import Store
+from digest.metrics import CLAIMS_TAKEN_OVER
+from digest.store import Store, store_unreachable
+
+log = logging.getLogger(__name__)
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"  # this process, in claims and logs
 LEASE = timedelta(seconds=120)
@@ -35,10 +39,15 @@ async def renewed(store: Store, key: str | int, who: str, lease: timedelta) -> A
             await asyncio.sleep(lease.total_seconds() / 3)
             # on the loop itself, not in the thread pool: a pool busy with scoring and queries
             # must never let a live worker's claim run out
-            if isinstance(key, int):
-                store.renew_message(key, who, lease)
-            else:
-                store.renew(key, who, lease)
+            try:
+                if isinstance(key, int):
+                    store.renew_message(key, who, lease)
+                else:
+                    store.renew(key, who, lease)
+            except Exception as exc:  # the store is away for now: renew when it is back
+                if not store_unreachable(exc):
+                    raise
+                log.warning("claim %s not renewed: the store is unreachable; trying again", key)
 
     task = asyncio.create_task(renew())
     try:
@@ -66,14 +75,21 @@ async def once(
         who = owner()
         claim = await asyncio.to_thread(store.claim, key, who, lease)
         if claim is not None:
+            if claim.taken_over:
+                CLAIMS_TAKEN_OVER.labels(key.split(":", 1)[0], "").inc()
             again = datetime.now(UTC) + again_after
             try:
                 async with renewed(store, key, who, lease):
                     result = await work()
             except BaseException as exc:
-                await asyncio.to_thread(
-                    store.release, key, who, "retry", error=describe(exc), not_before=again
-                )
+                try:
+                    await asyncio.to_thread(
+                        store.release, key, who, "retry", error=describe(exc), not_before=again
+                    )
+                except Exception as lost:  # the store is away: the claim ends with its lease
+                    if not store_unreachable(lost):
+                        raise
+                    log.warning("%s: not released, the store is unreachable: %s", key, lost)
                 raise
             state, not_before = ("done", None) if final(result) else ("retry", again)
             await asyncio.to_thread(

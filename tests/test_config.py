@@ -18,6 +18,7 @@ from digest.config import (
 )
 from digest.day import Cutoffs
 from digest.errors import ConfigError
+from digest.store import Store
 from digest.subscriptions import Subscription
 
 
@@ -202,3 +203,27 @@ def test_only_the_settings_module_names_the_secret_variables() -> None:
             if isinstance(node, ast.Constant) and node.value in names:
                 readers.add(path.relative_to(root).as_posix())
     assert readers == {"digest/config.py"}
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ("busy_timeout = 0", "database.busy_timeout"),
+        ("connect_timeout = -1", "database.connect_timeout"),
+    ],
+)
+def test_store_timeouts_must_be_positive(tmp_path, line, key):
+    path = _user_file(tmp_path, f"[database]\n{line}\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(path, env={})
+    assert key in str(err.value) and str(path) in str(err.value)
+
+
+def test_store_timeouts_reach_the_store(tmp_path):
+    """`database.busy_timeout` is how long a SQLite write waits for another's lock."""
+    env = {"PAPERDIGEST_DATABASE_PATH": str(tmp_path / "s.sqlite3"),
+           "PAPERDIGEST_DATABASE_BUSY_TIMEOUT": "2.5"}  # fmt: skip
+    store = Store.open(load_settings(env=env).database)
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 2500
+    store.close()

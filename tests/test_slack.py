@@ -641,36 +641,56 @@ def test_sigkill_during_delivery_then_restart(
 def test_with_the_store_away_every_kind_of_request_is_answered(
     bolt: str, slack: FakeSlack, deps: Deps, criteria: Criteria, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """A slash command, a button, a mention, a DM and an Assistant question each get the
+    failure line within 3 s (timed from the request to the answer's arrival at Slack), with
+    an id that is in the log line with the traceback."""
     sample_digest(deps.store, criteria, "slack:C1")
     take_store_away(deps.store)
     caplog.set_level(logging.ERROR, "bot.platforms.failures")
     ids = set()
+    started = time.monotonic()
     assert slash(bolt, slack, "settings").status_code == 200  # acked within Slack's 3 s
     command = answer(slack)
+    within_deadline(started)
     assert command["response_type"] == "ephemeral"
     assert "the database is unreachable" in command["text"]
     assert "Trying again in a few minutes may work" in command["text"]
     ids.add(failure_id(command["text"], caplog))
+    started = time.monotonic()
     post_action(bolt, slack, "why 2602.08007")
     button = answer(slack, 2)
+    within_deadline(started)
     assert button["replace_original"] is False
     ids.add(failure_id(button["text"], caplog))
+    started = time.monotonic()
     post_json(bolt, event("app_mention", "<@UBOT> settings"))
     mention = slack.wait_for("chat.postEphemeral")[0].params
+    within_deadline(started)
     assert mention["user"] == "UMEMBER" and mention["thread_ts"] == "1700000000.000001"
     ids.add(failure_id(mention["text"], caplog))
+    started = time.monotonic()
     post_json(bolt, event("message", "top 3", channel="D9", channel_type="im"))
     dm = slack.wait_for("chat.postMessage")[0].params
+    within_deadline(started)
     assert dm["channel"] == "D9" and dm["thread_ts"] == "1700000000.000001"
     ids.add(failure_id(dm["text"], caplog))
     asked = event("message", "why is #1 in the digest?", channel="D9", channel_type="im",
                   thread_ts="1700000001.000000")  # fmt: skip
     asked["event_id"] = "EvAsked"  # a question in the Assistant panel's thread
+    started = time.monotonic()
     post_json(bolt, asked)
     panel = slack.wait_for("chat.postMessage", 2)[1].params
+    within_deadline(started)
     assert panel["thread_ts"] == "1700000001.000000"
     ids.add(failure_id(panel["text"], caplog))
     assert len(ids) == 5  # one id per failure
+
+
+def within_deadline(started: float, seconds: float = 3.0) -> None:
+    """The answer arrived within the 3 s a person is promised (a deadline, not a benchmark:
+    the failing path takes milliseconds here, so the margin is wide)."""
+    took = time.monotonic() - started
+    assert took < seconds, f"answered after {took:.2f} s"
 
 
 def test_a_bug_is_answered_as_one_that_asking_again_will_not_fix(

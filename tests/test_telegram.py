@@ -33,6 +33,7 @@ from digest.subscriptions import Subscription
 from tests.conftest import failure_id, sample_digest, start_serve, take_store_away
 from tests.fakes.loopback import WebThread
 from tests.fakes.telegram_api import FakeTelegram, parse_html
+from tests.test_slack import within_deadline
 
 TOKEN = "123456:TEST-token_abc"
 GROUP = -1001
@@ -426,25 +427,32 @@ def test_help_is_answered_while_a_preview_rescores(
 def test_with_the_store_away_commands_dms_and_buttons_are_answered(
     tg: FakeTelegram, deps: Deps, criteria: Criteria, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """A command, a command addressed to the bot by name (Telegram's mention in a group), a
+    DM and two buttons each get the failure line within 3 s (timed from the update to the
+    answer's arrival, the Application's start included), with the id of the log line."""
     sample_digest(deps.store, criteria, f"telegram:{OWNER}")
     process(tg, deps, tg.send_text(OWNER, "/top 2", user_id=OWNER))
     message_id = max(mid for chat, mid in tg.messages if chat == OWNER)
     take_store_away(deps.store)
     caplog.set_level(logging.ERROR, "bot.platforms.failures")
     ids = set()
-    process(tg, deps, tg.send_text(GROUP, "/settings", user_id=MEMBER))
-    text = last_text(tg, GROUP)
-    assert "the database is unreachable" in text and "Trying again in a few minutes" in text
-    ids.add(failure_id(text, caplog))
-    process(tg, deps, tg.send_text(OWNER, "what are the top papers today?", user_id=OWNER))
-    ids.add(failure_id(last_text(tg, OWNER), caplog))
+    for chat, text in ((GROUP, "/settings"), (GROUP, "/settings@paperdigest_bot"),
+                       (OWNER, "what are the top papers today?")):  # fmt: skip
+        started = time.monotonic()
+        process(tg, deps, tg.send_text(chat, text, user_id=MEMBER if chat == GROUP else OWNER))
+        within_deadline(started)
+        said = last_text(tg, chat)
+        assert "the database is unreachable" in said and "Trying again in a few minutes" in said
+        ids.add(failure_id(said, caplog))
     for data in ("why 2602.08007", "rate 2602.08007 +1"):
         before = tg.count("answerCallbackQuery")
+        started = time.monotonic()
         process(tg, deps, tg.press(OWNER, message_id, data, user_id=OWNER))
+        within_deadline(started)
         answers = tg.calls_to("answerCallbackQuery")[before:]
         assert [c.status for c in answers].count(200) == 1  # the button stops spinning
         ids.add(failure_id(last_text(tg, OWNER), caplog))
-    assert len(ids) == 4
+    assert len(ids) == 5
 
 
 def test_telegram_failing_under_a_command_is_said(

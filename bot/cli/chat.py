@@ -38,7 +38,7 @@ def why(
     from digest import LLMScorer, deep_explain, explain
 
     settings = _settings()
-    store = Store(settings.database.dsn)
+    store = Store.open(settings.database)
     when = date.fromisoformat(day) if day else None
     for line in explain(store, settings.digest.subscription, paper_id, when):
         console.print(line, highlight=False, markup=False)
@@ -66,7 +66,7 @@ def chat(
     from bot.chat import run as run_command
 
     settings = _settings()
-    store = Store(settings.database.dsn)
+    store = Store.open(settings.database)
     deps = Deps(
         store, settings, lambda crit: make_scorer(settings.scoring.scorer, store, crit, settings)
     )
@@ -97,7 +97,7 @@ def criteria_show(context: typer.Context) -> None:
     if context.invoked_subcommand is not None:
         return
     settings = _settings()
-    store = Store(settings.database.dsn)
+    store = Store.open(settings.database)
     crit = _stored_criteria(settings, store)
     version = len(store.criteria_versions(settings.digest.subscription))
     sys.stdout.write(crit.to_text().rstrip("\n") + "\n\n")  # unwrapped: `criteria > f` reads back
@@ -114,7 +114,7 @@ def criteria_set(
     Example: paperdigest criteria set my-criteria.md
     """
     settings = _settings()
-    store = Store(settings.database.dsn)
+    store = Store.open(settings.database)
     sub, seed = settings.digest.subscription, _seed(settings)
     before, _ = current_criteria(store, sub, seed)
     new = Criteria.load(path).validated(source=str(path))

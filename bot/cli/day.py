@@ -91,7 +91,7 @@ def run(
             highlight=False,
         )
         raise typer.Exit(EXIT_FAILED)
-    store = Store(settings.database.dsn)
+    store = Store.open(settings.database)
     criteria = _stored_criteria(settings, store, save_seed=not dry_run)
     if listing.status is DayStatus.BUILT and not dry_run:
         learned = asyncio.run(learn_for_day(store, criteria, listing.day))
@@ -219,7 +219,7 @@ def score(
     """
     settings = _settings()
     papers = _read_papers(input)
-    store = Store(settings.database.dsn)
+    store = Store.open(settings.database)
     crit = Criteria.load(criteria) if criteria else _stored_criteria(settings, store)
     judge = make_scorer(scorer, store, crit, settings)
     listing = DayListing(_day_of(input), DayStatus.BUILT, "", papers)
@@ -283,7 +283,7 @@ def eval_(
     """
     days = _labelled_days(listing, reference or [], labels)
     settings = _settings()
-    store = Store(settings.database.dsn)
+    store = Store.open(settings.database)
     crit = _stored_criteria(settings, store)
     cutoffs = Cutoffs(settings.digest.relevance_cutoff, settings.digest.novelty_cutoff)
     if learn_days:
@@ -419,7 +419,7 @@ def learn(
     if (reference is None) != (listing is None):
         raise DigestError("--reference and --listing go together: the listing it chose from")
     settings = _settings()
-    store = Store(settings.database.dsn)
+    store = Store.open(settings.database)
     crit = _stored_criteria(settings, store)
     if reference is not None and listing is not None:
         chosen = {p.id for p in read_reference(reference)}

@@ -36,7 +36,7 @@ def usage() -> None:
 
     Example: paperdigest usage
     """
-    store = Store(_settings().database.dsn)
+    store = Store.open(_settings().database)
     table = Table("day", "model", "prompt", "cached", "completion", "reasoning", "cost")
     for day, u in store.usage():
         cost = "unknown" if u.cost is None else f"${u.cost:.4f}"
@@ -67,7 +67,7 @@ def post(
         raise DigestError(
             "no chat platform is on; set SLACK_BOT_TOKEN (Slack) or TELEGRAM_BOT_TOKEN (Telegram)"
         )
-    store = Store(settings.database.dsn)
+    store = Store.open(settings.database)
     subs = store.subscriptions()
     categories = tuple(dict.fromkeys(c for s in subs for c in s.categories)) or None
     with console.status("reading arXiv..."):
@@ -117,7 +117,7 @@ def status() -> None:
     from digest import status_report
 
     settings = _settings()
-    report = status_report(Store(settings.database.dsn), settings)
+    report = status_report(Store.open(settings.database), settings)
     # Piped (cron, `docker exec` without -t) rich would cut lines at 80 columns: a chat id or
     # an error must be read whole, so there the width is unbounded; a terminal folds instead.
     out = console if console.is_terminal else Console(width=100_000)
@@ -196,7 +196,7 @@ def backup(
     Example: paperdigest backup backups/paperdigest-$(date +%F).sqlite3
     """
     settings = _settings()
-    size = backup_store(settings.database.dsn, file)
+    size = backup_store(settings.database.dsn, file, settings.database.busy_timeout)
     console.print(
         f"backup written: {file} ({size / 1e6:.1f} MB)",
         highlight=False,

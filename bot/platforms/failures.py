@@ -32,7 +32,9 @@ def failed(
     `unreachable` says whether `exc` means the platform itself could not be reached."""
     eid = error_id()
     if store_unreachable(exc):
-        cause, later, kind = "the database is unreachable", True, "store"
+        busy = any(word in str(exc).lower() for word in ("locked", "busy"))  # SQLite's lock
+        cause = "the database is busy" if busy else "the database is unreachable"
+        later, kind = True, "store"
         METRICS.STORE_ERRORS.labels("command").inc()
     elif unreachable(exc):
         cause, later, kind = f"{platform} did not answer us", True, "platform"

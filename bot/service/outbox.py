@@ -13,6 +13,7 @@ recording that; `status` counts those messages.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import threading
 from dataclasses import dataclass, field, replace
@@ -33,6 +34,7 @@ from digest import (  # ChatMoved, ChatUnavailable, RetryLater: also named here,
     Store,
     Subscription,
     renewed,
+    store_unreachable,
 )
 from digest import owner as claimant
 
@@ -42,6 +44,8 @@ MAX_ATTEMPTS = 8
 SHORT_WAIT = timedelta(seconds=30)  # `post` waits out a Retry-After this short...
 WAIT_ROUNDS = 5  # ...this many times at most, then leaves the rest to a later run
 STOPPING = threading.Event()  # set on SIGTERM: the message in flight is finished, no other
+RECORD_PAUSES = (0.2, 0.5, 1.0, 2.0, 5.0)  # seconds between tries to record an outcome while
+# the store is away (the last one repeats until it is back)
 
 
 def digest_messages(digest: Digest) -> tuple[Reply, list[PaperCard]]:
@@ -142,7 +146,7 @@ async def deliver(
             continue
         key = f"{row['subscription']}/{row['day']}/{row['seq']}"
         if kind == "in doubt":  # its worker died mid-send: this pass takes the claim over
-            METRICS.CLAIMS_TAKEN_OVER.labels(sender.platform).inc()
+            METRICS.CLAIMS_TAKEN_OVER.labels("message", sender.platform).inc()
         parent = parents.get(thread) or _parent(store, row)
         try:
             async with renewed(store, row["id"], owner, lease):
@@ -154,8 +158,8 @@ async def deliver(
         except RetryLater as exc:
             give_up = row["attempts"] + 1 >= MAX_ATTEMPTS
             not_before = now + timedelta(seconds=exc.seconds)
-            store.update_outbox(
-                row["id"], owner,
+            await _record(
+                store, row["id"], owner, key, lease,
                 state="failed" if give_up else "pending",
                 error=str(exc),
                 not_before=not_before,
@@ -167,14 +171,14 @@ async def deliver(
                 report.wait_until(not_before)
             continue
         except ChatMoved as exc:
-            store.update_outbox(row["id"], owner, state="pending")
+            await _record(store, row["id"], owner, key, lease, state="pending")
             moved = replace(sub, id=f"{sub.platform}:{exc.new_chat}", chat=exc.new_chat)
             store.move_subscription(sub.id, moved)
             log.info("subscription %s moved to %s", sub.id, moved.id)
             report.add(await deliver(store, sender, now, lease=lease))
             return report
         except ChatUnavailable as exc:
-            store.update_outbox(row["id"], owner, state="failed", error=str(exc))
+            await _record(store, row["id"], owner, key, lease, state="failed", error=str(exc))
             store.save_subscription(
                 replace(sub, active=False, paused_reason=str(exc), last_error=str(exc))
             )
@@ -184,18 +188,23 @@ async def deliver(
             blocked.add(thread)
             continue
         except Exception as exc:  # a bug or an unexpected answer: this chat waits, others go on
-            log.exception("%s: message %s could not be sent", sub.id, key)
-            store.update_outbox(
-                row["id"], owner, state="pending", error=f"{type(exc).__name__}: {exc}",
-                not_before=now + timedelta(seconds=60),
+            away = store_unreachable(exc)  # the store went away mid-send: not a bug
+            if away:
+                log.warning("%s: message %s not sent: the store is unreachable", sub.id, key)
+            else:
+                log.exception("%s: message %s could not be sent", sub.id, key)
+            await _record(
+                store, row["id"], owner, key, lease, state="pending",
+                error=f"{type(exc).__name__}: {exc}",
+                not_before=now + timedelta(seconds=0 if away else 60),
             )  # fmt: skip
             report.failed.append(f"{sub.id}: {type(exc).__name__}")
-            METRICS.MESSAGES.labels(sender.platform, "failed").inc()
+            METRICS.MESSAGES.labels(sender.platform, "error").inc()  # tried again, not lost
             blocked.add(thread)
             continue
-        store.update_outbox(
-            row["id"], owner, state="sent", message_id=message_id, error=None,
-            sent_at=max(now, datetime.now(UTC)),
+        await _record(
+            store, row["id"], owner, key, lease, state="sent", message_id=message_id,
+            error=None, sent_at=max(now, datetime.now(UTC)),
         )  # fmt: skip
         parents.setdefault(thread, message_id)
         report.sent += 1
@@ -253,6 +262,31 @@ async def _post(
         log.warning("%s: message %s in doubt; %s cannot tell, sent again", sub.id, key,
                     sender.platform)  # fmt: skip
     return await sender.send(sub, row["payload"], key, parent)
+
+
+async def _record(
+    store: Store, row_id: int, owner: str, key: str, lease: timedelta, **fields: Any
+) -> None:
+    """Record what became of a claimed message, however long the store is away: a message the
+    platform took but the store never heard of would be sent again once its lease ended. The
+    claim is renewed meanwhile (once the store is back), so no other worker takes it over."""
+    async with renewed(store, row_id, owner, lease):
+        for attempt in itertools.count():
+            try:
+                store.update_outbox(row_id, owner, **fields)
+                return
+            except Exception as exc:
+                if not store_unreachable(exc):
+                    raise
+                if attempt == 0:
+                    METRICS.STORE_ERRORS.labels("outbox").inc()
+                    log.warning("message %s is %s; the store is unreachable: recorded when it "
+                                "is back", key, fields.get("state"))  # fmt: skip
+                if STOPPING.is_set():  # the lease ends and another worker takes it over
+                    log.error("message %s: stopping before the store came back; its outcome "
+                              "(%s) is not recorded", key, fields.get("state"))  # fmt: skip
+                    raise
+            await asyncio.sleep(RECORD_PAUSES[min(attempt, len(RECORD_PAUSES) - 1)])
 
 
 def _parent(store: Store, row: dict[str, Any]) -> str | None:

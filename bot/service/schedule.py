@@ -11,6 +11,7 @@ when it is within the grace period.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
@@ -25,6 +26,7 @@ from bot.service.daily import DayReport, build_for
 from bot.service.outbox import DeliveryReport, deliver
 from digest import (
     LEASE,
+    METRICS,
     Claim,
     Criteria,
     DayListing,
@@ -36,6 +38,7 @@ from digest import (
     once,
     owner,
     renewed,
+    store_unreachable,
 )
 
 log = logging.getLogger(__name__)
@@ -141,20 +144,33 @@ class DailyScheduler:
         """Every minute (and at start): jobs for chats other workers subscribed, missed runs,
         runs to retry or to take over from a dead worker, then deferred messages."""
         now = now or datetime.now(UTC)
-        self.sync()
-        runs = {(sub_id, day) for sub_id, day in self.missed(now)}
-        runs |= {
-            _parse_run_key(c.key)
-            for c in self.store.claims("run:", states=("running", "retry"))
-            if c.takeable(now)
-        }
+        try:
+            self.sync()
+            runs = {(sub_id, day) for sub_id, day in self.missed(now)}
+            runs |= {
+                _parse_run_key(c.key)
+                for c in self.store.claims("run:", states=("running", "retry"))
+                if c.takeable(now)
+            }
+        except Exception as exc:
+            if not store_unreachable(exc):
+                raise
+            log.warning("the store is unreachable; due runs and messages wait for the next tick")
+            METRICS.STORE_ERRORS.labels("schedule").inc()
+            return
         await asyncio.gather(*(self.run_subscription(s, d, now=now) for s, d in sorted(runs)))
-        await self.deliver_due()
+        await self.deliver_due(now)
 
-    async def deliver_due(self) -> None:
+    async def deliver_due(self, now: datetime | None = None) -> None:
         """A delivery pass on every platform; messages left waiting get a pass when due."""
         for sender in self.senders.values():
-            self._wake(await deliver(self.store, sender, lease=self.lease))
+            try:
+                self._wake(await deliver(self.store, sender, now, lease=self.lease))
+            except Exception as exc:  # nothing is lost: the next tick delivers what is left
+                if not store_unreachable(exc):
+                    raise
+                log.warning("%s: delivery paused, the store is unreachable", sender.platform)
+                METRICS.STORE_ERRORS.labels("schedule").inc()
 
     def _wake(self, report: DeliveryReport) -> None:
         """A one-off `deliver-due` job at the earliest Retry-After's end (not the next tick);
@@ -183,7 +199,15 @@ class DailyScheduler:
         if self._slots is None:
             self._slots = asyncio.Semaphore(RUNS_AT_ONCE)
         async with self._slots:
-            return await self._claimed_run(sub_id, day, now)
+            try:
+                return await self._claimed_run(sub_id, day, now)
+            except Exception as exc:  # the store went away: the next tick makes the run
+                if not store_unreachable(exc):
+                    raise
+                log.warning("%s: the store is unreachable; the run is made at a tick once it "
+                            "is back", sub_id)  # fmt: skip
+                METRICS.STORE_ERRORS.labels("schedule").inc()
+                return None
 
     async def _claimed_run(
         self, sub_id: str, day: date | None, now: datetime | None
@@ -198,6 +222,8 @@ class DailyScheduler:
         claim = self.store.claim(key, who, self.lease, at=now)
         if claim is None:
             return None  # another worker runs it, or ran it
+        if claim.taken_over:
+            METRICS.CLAIMS_TAKEN_OVER.labels("run", sub.platform).inc()
         task = asyncio.current_task()
         if task is not None:
             self._running.add(task)
@@ -208,6 +234,13 @@ class DailyScheduler:
             self.store.release(key, who, "retry", error="stopped", not_before=now)
             raise
         except Exception as exc:  # recorded; /healthz and status show it
+            if store_unreachable(exc):  # not the chat's fault: a tick makes the run again
+                log.warning("%s: the daily run stopped, the store is unreachable: %s", sub_id,
+                            describe(exc))  # fmt: skip
+                METRICS.STORE_ERRORS.labels("schedule").inc()
+                with contextlib.suppress(Exception):  # still away: the lease ends instead
+                    self.store.release(key, who, "retry", error=describe(exc), not_before=now)
+                return None
             log.exception("%s: the daily run failed", sub_id)
             self.store.release(key, who, "failed", error=describe(exc))
             return None

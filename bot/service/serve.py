@@ -56,7 +56,7 @@ async def run_service(settings: Settings, env: Mapping[str, str] | None = None) 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    store = Store(settings.database.dsn)
+    store = Store.open(settings.database)
     lease = timedelta(seconds=settings.serve.lease_seconds)
 
     def scorer_for(criteria: Criteria) -> Scorer:

@@ -48,11 +48,13 @@ def build_web_app(
 
 def _health(store: Store, settings: Settings) -> Any:
     async def healthz(request: web.Request) -> web.Response:
-        """Ok and counts only, nothing that names a chat; 503 when the store cannot be read."""
+        """Ok and counts only, nothing that names a chat; 503 when the store cannot be read, or
+        cannot be written (SQLite locked by another process beyond a second)."""
         try:
             report = await asyncio.to_thread(status_report, store, settings)
+            await asyncio.to_thread(store.check_writable)
         except Exception as exc:  # the store is down: say so, do not crash the server
-            log.warning("healthz: the store cannot be read (%s)", type(exc).__name__)
+            log.warning("healthz: the store cannot be read or written (%s)", type(exc).__name__)
             if store_unreachable(exc):
                 METRICS.STORE_ERRORS.labels("healthz").inc()
             return web.json_response({"ok": False}, status=503, dumps=json.dumps)

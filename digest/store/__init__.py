@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import make_url
@@ -25,12 +25,17 @@ from digest.store._work import OPEN, Claim, WorkStore
 from digest.store.migrate import alembic_config, migrate, schema_head
 from digest.store.models import Base
 
+if TYPE_CHECKING:
+    from digest.config import DatabaseSettings
+
 __all__ = [
     "OPEN", "Base", "Claim", "Store", "alembic_config", "backup_store", "schema_head",
     "store_unreachable",
 ]  # fmt: skip
 
-SQLITE_BUSY_SECONDS = 30  # several processes may write one SQLite file: wait for the lock
+SQLITE_BUSY_SECONDS = 30.0  # several processes may write one SQLite file: wait for the lock
+CONNECT_SECONDS = 2.0  # PostgreSQL: a server that does not answer is unreachable this soon
+HEALTH_BUSY_SECONDS = 1.0  # /healthz waits at most this long for SQLite's write lock
 
 
 class Store(
@@ -38,19 +43,56 @@ class Store(
 ):
     """Named operations over the database; nothing else imports SQLAlchemy."""
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        busy_timeout: float = SQLITE_BUSY_SECONDS,
+        connect_timeout: float = CONNECT_SECONDS,
+    ) -> None:
+        """`busy_timeout`: seconds a SQLite write waits for another process's lock;
+        `connect_timeout`: seconds to wait for a PostgreSQL connection (settings
+        `database.busy_timeout` and `database.connect_timeout`)."""
         if dsn.startswith("sqlite:///") and dsn != "sqlite:///:memory:":
             Path(dsn.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.dsn = dsn
+        self.dsn, self.busy_timeout = dsn, busy_timeout
         if dsn.startswith("sqlite"):
-            self.engine = create_engine(dsn, connect_args={"timeout": SQLITE_BUSY_SECONDS})
+            self.engine = create_engine(dsn, connect_args={"timeout": busy_timeout})
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
-            self.engine = create_engine(dsn, pool_pre_ping=True)
+            # libpq takes whole seconds (at least 1) to connect; tcp_user_timeout (ms) drops a
+            # connection whose data the server's host stopped acknowledging
+            wait = {"connect_timeout": max(1, round(connect_timeout)),
+                    "tcp_user_timeout": int(connect_timeout * 1000)}  # fmt: skip
+            self.engine = create_engine(dsn, pool_pre_ping=True, connect_args=wait)
         try:
             migrate(self.engine)
         except OperationalError as exc:
             raise DigestError(f"cannot open the store at {_safe(dsn)}: {exc.orig}") from None
+
+    @classmethod
+    def open(cls, database: DatabaseSettings) -> Store:
+        """The store the settings name, with their timeouts."""
+        return cls(database.dsn, database.busy_timeout, database.connect_timeout)
+
+    def check_writable(self) -> None:
+        """Raise (OperationalError) when a write could not start now: on SQLite, another
+        process holding the write lock for more than a second (readers are never held up, so
+        only this tells). PostgreSQL answers writes whenever it answers reads."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        with self.engine.connect() as connection:
+            raw = connection.connection.driver_connection
+            assert raw is not None
+            wait = min(self.busy_timeout, HEALTH_BUSY_SECONDS)
+            raw.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+            try:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                connection.exec_driver_sql("ROLLBACK")
+            except OperationalError:
+                connection.rollback()
+                raise
+            finally:
+                raw.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
 
     def close(self) -> None:
         self.engine.dispose()
@@ -83,7 +125,7 @@ def store_unreachable(exc: BaseException) -> bool:
 _SQLITE_TRANSIENT = ("locked", "busy", "unable to open", "disk i/o", "readonly", "not a database")
 
 
-def backup_store(dsn: str, target: Path) -> int:
+def backup_store(dsn: str, target: Path, busy_timeout: float = SQLITE_BUSY_SECONDS) -> int:
     """A consistent copy of a SQLite store at `target`, taken with SQLite's online backup API
     while other processes (a running `serve`) read and write it; returns its size in bytes.
 
@@ -106,7 +148,7 @@ def backup_store(dsn: str, target: Path) -> int:
     partial = target.with_name(f".{target.name}.partial")
     partial.unlink(missing_ok=True)
     try:
-        source = sqlite3.connect(source_path, timeout=SQLITE_BUSY_SECONDS)
+        source = sqlite3.connect(source_path, timeout=busy_timeout)
         copy = sqlite3.connect(partial)
         try:
             source.backup(copy)  # one step: one read transaction, a consistent snapshot

@@ -8,7 +8,7 @@ so the work of a worker that died passes to the others when the lease ends.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -32,6 +32,7 @@ class Claim:
     result: dict[str, Any] | None
     error: str | None
     updated_at: datetime
+    taken_over: bool = False  # this claim was won from a worker whose lease ended mid-work
 
     def takeable(self, at: datetime) -> bool:
         """What `WorkStore.claim` may take at `at`: a lease that ended, or a retry that is due."""
@@ -45,28 +46,32 @@ class WorkStore(StoreBase):
     def claim(
         self, key: str, owner: str, lease: timedelta, at: datetime | None = None
     ) -> Claim | None:
-        """Take `key` if nobody holds it: new, a lease that ended, or a retry that is due."""
+        """Take `key` if nobody holds it: new, a lease that ended (the Claim says `taken_over`),
+        or a retry that is due."""
         at = max(at, now()) if at else now()  # a test may run the clock ahead, never back
         fields = {"state": "running", "owner": owner, "lease_until": at + lease,
                   "updated_at": at, "error": None}  # fmt: skip
+        dead = and_(ClaimRow.state == "running", ClaimRow.lease_until < at)
+        due = and_(
+            ClaimRow.state == "retry",
+            or_(ClaimRow.not_before.is_(None), ClaimRow.not_before <= at),
+        )
+        taken_over = False
         with self.session() as s, s.begin():
             won = self.insert_ignore(s, ClaimRow, [{"key": key, "attempts": 1, **fields}], ["key"])
-            if not won:
-                takeable = or_(
-                    and_(ClaimRow.state == "running", ClaimRow.lease_until < at),
-                    and_(
-                        ClaimRow.state == "retry",
-                        or_(ClaimRow.not_before.is_(None), ClaimRow.not_before <= at),
-                    ),
-                )
+            for condition in () if won else (dead, due):
                 won = rowcount(
                     s.execute(
                         update(ClaimRow)
-                        .where(ClaimRow.key == key, takeable)
+                        .where(ClaimRow.key == key, condition)
                         .values(attempts=ClaimRow.attempts + 1, **fields)
                     )
                 )
-        return self.claim_of(key) if won else None
+                if won:
+                    taken_over = condition is dead
+                    break
+        claim = self.claim_of(key) if won else None
+        return replace(claim, taken_over=True) if claim and taken_over else claim
 
     def release(
         self,

@@ -8,6 +8,7 @@ with FakeTelegram() as fake:
     fake.press(42, message_id, "sub:1")                        # queue a callback_query update
     fake.fail_next("sendMessage", "retry_after", retry_after=3)  # -> telegram.error.RetryAfter
     fake.fail_chat(-5, "migrate", to=-1005)                    # -> telegram.error.ChatMigrated
+    fake.on_answer = lambda call: ...                          # acts before a call is answered
 
 Requests are POST (form-encoded, multipart or JSON) or GET (query string) to
 `/bot<TOKEN>/<method>`; method names are case-insensitive, as in Telegram. Answers follow the
@@ -358,6 +359,9 @@ class FakeTelegram(Loopback):
         self._chat_failures: dict[int | str, tuple[str, Payload]] = {}
         self._closing = False
         self._pollers = 0  # getUpdates calls currently long-polling
+        # called (in the server's thread) with each call it took, before the answer is sent:
+        # a test acts while the bot waits for it (e.g. the bot's store goes away mid-send)
+        self.on_answer: Callable[[Call], None] | None = None
         self._methods: dict[str, tuple[str, Callable[[Payload], Any]]] = {}
         for attr in dir(self):
             if attr.startswith("_api_"):
@@ -659,6 +663,8 @@ class FakeTelegram(Loopback):
         with self._cond:
             self.calls.append(call)
             self._cond.notify_all()
+        if self.on_answer is not None:
+            self.on_answer(call)  # the request is taken; its answer is not on its way yet
         return status, body
 
     def _file(self, path: str) -> bytes | None:
