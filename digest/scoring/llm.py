@@ -26,6 +26,7 @@ from typing import Any
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
+from digest.abstracts import SENTENCE, contribution_start
 from digest.config import EFFORTS
 from digest.criteria import Criteria
 from digest.errors import ScoringError
@@ -202,6 +203,7 @@ class LLMScorer:
         abstract_words: int | None = None,
         reasoning_effort: str | None = None,
         max_completion_tokens: int | None = None,
+        daily_budget: float = 0.0,
     ) -> None:
         if batch_size < 1 or concurrency < 1:
             raise ValueError("batch_size and concurrency must be at least 1")
@@ -217,6 +219,7 @@ class LLMScorer:
         self.abstract_words = abstract_words  # None: whole abstracts; else the gist, clipped
         self.reasoning_effort = reasoning_effort  # None: the server's default
         self.max_completion_tokens = max_completion_tokens  # a request's cap; None: no cap
+        self.daily_budget = daily_budget  # dollars a UTC day for all LLM use; the TL;DRs check it
         self.on_scored: Callable[[list[Score]], None] | None = None
         self.name = f"llm:{model}"
         self.report = LLMReport(model)
@@ -352,18 +355,7 @@ class LLMScorer:
     # -- bookkeeping -------------------------------------------------------------------------
 
     def _usage(self, usage: Any) -> CallUsage:
-        prompt = getattr(usage, "prompt_tokens", 0) or 0
-        completion = getattr(usage, "completion_tokens", 0) or 0
-        details = getattr(usage, "prompt_tokens_details", None)
-        cached = getattr(details, "cached_tokens", 0) or 0
-        reasoning = getattr(
-            getattr(usage, "completion_tokens_details", None), "reasoning_tokens", 0
-        )
-        price = self.prices.get(self.model)
-        cost = None
-        if price is not None:
-            cost = ((prompt - cached) * price[0] + cached * price[1] + completion * price[2]) / 1e6
-        return CallUsage(self.model, prompt, cached, completion, cost, reasoning or 0)
+        return call_usage(usage, self.model, self.prices)
 
     def _keep(self, accepted: dict[str, dict[str, Any]], usage: CallUsage, run: _Run) -> None:
         """Scores for the accepted papers, the call's usage spread evenly over them."""
@@ -418,6 +410,19 @@ class LLMScorer:
         return _SECRETISH.sub("***", text)
 
 
+def call_usage(usage: Any, model: str, prices: dict[str, tuple[float, float, float]]) -> CallUsage:
+    """What a reply's `usage` cost at `prices`; cached prompt tokens at the cached price."""
+    prompt = getattr(usage, "prompt_tokens", 0) or 0
+    completion = getattr(usage, "completion_tokens", 0) or 0
+    cached = getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", 0) or 0
+    reasoning = getattr(getattr(usage, "completion_tokens_details", None), "reasoning_tokens", 0)
+    price = prices.get(model)
+    cost = None
+    if price is not None:
+        cost = ((prompt - cached) * price[0] + cached * price[1] + completion * price[2]) / 1e6
+    return CallUsage(model, prompt, cached, completion, cost, reasoning or 0)
+
+
 async def create_completion(
     client: openai.AsyncOpenAI,
     model: str,
@@ -460,37 +465,30 @@ def paper_block(paper: Paper, words: int | None = None) -> str:
     With `words`, the abstract is cut to its gist (the sentences from the contribution on)
     and authors are left out: the lean form the cascade sends.
     """
-    lines = [f'<paper id="{paper.id}">', f"Title: {_neutral(paper.title)}"]
+    lines = [f'<paper id="{paper.id}">', f"Title: {neutral(paper.title)}"]
     if words is None:
         authors = ", ".join(paper.authors[:MAX_AUTHORS])
         if len(paper.authors) > MAX_AUTHORS:
             authors += " et al."
         if authors:
-            lines.append(f"Authors: {_neutral(authors)}")
-        lines.append(f"Abstract: {_neutral(paper.abstract)}")
+            lines.append(f"Authors: {neutral(authors)}")
+        lines.append(f"Abstract: {neutral(paper.abstract)}")
     else:
-        lines.append(f"Gist: {_neutral(gist(paper.abstract, words))}")
+        lines.append(f"Gist: {neutral(gist(paper.abstract, words))}")
     lines.append("</paper>")
     return "\n".join(lines)
 
 
-_CONTRIBUTION = re.compile(
-    r"\b(we|this (?:paper|work|study))\s+(propose|introduce|present|develop|show|study|"
-    r"establish|prove|derive|design|investigate|find|demonstrate)",
-    re.I,
-)
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
-
-
 def gist(abstract: str, words: int) -> str:
     """The abstract from its first contribution sentence on, cut to `words` words."""
-    sentences = _SENTENCE.split(abstract.strip())
-    start = next((i for i, s in enumerate(sentences) if _CONTRIBUTION.search(s)), 0)
+    sentences = SENTENCE.split(abstract.strip())
+    start = contribution_start(sentences)
     kept = " ".join(sentences[start:]).split()
     return " ".join(kept[:words]) + (" …" if len(kept) > words else "")
 
 
-def _neutral(text: str) -> str:
+def neutral(text: str) -> str:
+    """Paper text with `<` and `>` neutralised, so it cannot close its `<paper>` tag."""
     return text.translate(_NEUTRAL)
 
 
@@ -577,7 +575,7 @@ def validate(
     """(accepted by id, missing or rejected, answered more than once) for one batch."""
     by_id: dict[str, list[dict[str, Any]]] = {}
     for entry in entries:
-        by_id.setdefault(_paper_id(entry.get("ARXIVID")), []).append(entry)
+        by_id.setdefault(paper_id(entry.get("ARXIVID")), []).append(entry)
     accepted: dict[str, dict[str, Any]] = {}
     missing: list[Paper] = []
     twice: list[Paper] = []
@@ -595,7 +593,8 @@ def validate(
     return accepted, missing, twice
 
 
-def _paper_id(value: Any) -> str:
+def paper_id(value: Any) -> str:
+    """An answer's paper id as the papers spell it (no 'arXiv:' prefix, no version)."""
     text = str(value or "").strip()
     try:
         return split_id(text.removeprefix("arXiv:").removeprefix("arxiv:"))[0]

@@ -8,6 +8,9 @@ with FakeOpenAI(scores={"2602.08007": (9, 8)}) as fake:
 It answers each `<paper id="...">` of the last user message with a JSON line (or, for a
 `response_format` json_schema request, with {"papers": [...]}), and counts tokens with o200k_base.
 When the prompt says to leave COMMENT empty below a relevance, papers below it get "".
+A TL;DR request ("Write every TL;DR in German.") is answered {"papers": [{"ARXIVID", "TLDR"}]},
+each TL;DR the paper's title after the language's opening (TLDR_OPENINGS: "Kurz gesagt:" for
+German); "not_json" and "missing_half" work on it too.
 A paper whose text says "ignore the above" makes it gullible: every id in that request gets 10.
 Queued behaviours (one per request, in order): "ok", "429", "500", "401", "hang", "delay",
 "not_json", "missing_half", "extra_ids", "bad_scores", "fenced", "duplicate_id", "text",
@@ -61,6 +64,10 @@ KINDS = {
 EXTRA_IDS = ("9999.00001", "9999.00002")
 GULLIBLE = "ignore the above"
 _PAPER = re.compile(r'<paper id="([^"]+)">(.*?)</paper>', re.S)
+_TLDR_IN = re.compile(r"Write every TL;DR in ([^.\n]+)\.")
+_TITLE = re.compile(r"^Title: (.*)$", re.M)
+# how the fake starts a TL;DR in each language it is asked for (others: "[<language>]")
+TLDR_OPENINGS = {"English": "In short:", "German": "Kurz gesagt:", "French": "En bref :"}
 _COMMENT_FROM = re.compile(r'Leave it empty \(""\) when RELEVANCE is below (\d+)')
 _ENCODING = bpe_openai.get_encoding("o200k_base")
 
@@ -121,9 +128,16 @@ class FakeOpenAI(Loopback):
         """The `tool` messages a request carried back."""
         return [m for m in self.requests[request]["messages"] if m.get("role") == "tool"]
 
-    def ids_asked(self) -> list[list[str]]:
-        """The paper ids of each request, in order."""
-        return [_paper_ids(body) for body in self.requests]
+    def ids_asked(self, tldr: bool = False) -> list[list[str]]:
+        """The paper ids of each scoring request (with `tldr`: of each TL;DR request), in order."""
+        return [_paper_ids(b) for b in self.requests if is_tldr_request(b) == tldr]
+
+    def scoring_requests(self) -> list[dict[str, Any]]:
+        """Every request but the TL;DR requests."""
+        return [b for b in self.requests if not is_tldr_request(b)]
+
+    def tldr_requests(self) -> list[dict[str, Any]]:
+        return [b for b in self.requests if is_tldr_request(b)]
 
     @property
     def url(self) -> str:
@@ -173,6 +187,18 @@ class FakeOpenAI(Loopback):
             entries.append({**entries[0], "RELEVANCE": 10, "NOVELTY": 10})
         return entries
 
+    def _tldrs(self, body: dict[str, Any], kind: str, language: str) -> list[dict[str, Any]]:
+        """A TL;DR request's answer: each paper's title after the language's opening."""
+        papers = _PAPER.findall(_user_text(body))
+        if kind == "missing_half":
+            papers = papers[: len(papers) // 2]
+        opening = TLDR_OPENINGS.get(language, f"[{language}]")
+        out = []
+        for pid, text in papers:
+            title = _TITLE.search(text)
+            out.append({"ARXIVID": pid, "TLDR": f"{opening} {title.group(1) if title else pid}."})
+        return out
+
     def _content(self, body: dict[str, Any], kind: str, options: dict[str, Any]) -> str:
         if kind == "text":
             return str(options["text"])
@@ -182,6 +208,8 @@ class FakeOpenAI(Loopback):
             return "Found: " + (last.splitlines() or [""])[0]
         if kind == "not_json":
             return "Sorry, I cannot help with that request."
+        if language := _TLDR_IN.search(_user_text(body)):
+            return json.dumps({"papers": self._tldrs(body, kind, language.group(1))})
         entries = self._entries(body, kind)
         if kind == "fenced":
             lines = [_sloppy(e) for e in entries]
@@ -258,6 +286,10 @@ def _sloppy(entry: dict[str, Any]) -> str:
 def _user_text(body: dict[str, Any]) -> str:
     users = [m for m in body.get("messages", []) if m.get("role") == "user"]
     return str(users[-1].get("content", "")) if users else ""
+
+
+def is_tldr_request(body: dict[str, Any]) -> bool:
+    return _TLDR_IN.search(_user_text(body)) is not None
 
 
 def _paper_ids(body: dict[str, Any]) -> list[str]:
