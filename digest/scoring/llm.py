@@ -36,34 +36,23 @@ from digest.scoring import FALLBACK_PREFIX, Score, Scorer
 
 NO_ANSWER = "no usable answer after re-asking"
 MAX_AUTHORS = 5
-SCHEMA = {
+SCHEMA = {  # one short line a paper ("2602.08007 4 5 "), not an object: a third of the tokens
     "type": "json_schema",
     "json_schema": {
         "name": "paper_scores",
         "strict": True,
         "schema": {
             "type": "object",
-            "properties": {
-                "papers": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "ARXIVID": {"type": "string"},
-                            "COMMENT": {"type": "string"},
-                            "RELEVANCE": {"type": "integer"},
-                            "NOVELTY": {"type": "integer"},
-                        },
-                        "required": ["ARXIVID", "COMMENT", "RELEVANCE", "NOVELTY"],
-                        "additionalProperties": False,
-                    },
-                }
-            },
+            "properties": {"papers": {"type": "array", "items": {"type": "string"}}},
             "required": ["papers"],
             "additionalProperties": False,
         },
     },
 }
+# a paper's line: ARXIVID RELEVANCE NOVELTY COMMENT (the comment may be empty)
+_LINE = re.compile(
+    r"^\s*(?:arxiv:)?(\d{4}\.\d{4,5}(?:v\d+)?|[\w.\-/]+)\s+(\d+)\s+(\d+)\b[ \t]*(.*)$", re.I
+)
 _INSTRUCTION_LIKE = re.compile(
     r"\b(?:ignore|disregard|forget|override)\b[^.]{0,40}\b(?:above|previous|prior|earlier|"
     r"instructions?|prompt)\b|\b(?:rate|score|give)\b[^.]{0,30}\b(?:every|all|each)\b[^.]{0,20}"
@@ -496,18 +485,35 @@ def neutral(text: str) -> str:
 
 
 def parse_answer(text: str) -> list[dict[str, Any]]:
-    """Every paper object in a reply, keys upper-cased (ARXIVID, COMMENT, RELEVANCE, NOVELTY).
+    """Every paper in a reply, as a dict keyed ARXIVID, COMMENT, RELEVANCE, NOVELTY.
 
-    Reads {"papers": [...]}, JSON lines, code fences, prose around them, single quotes and
-    trailing commas.
+    Reads the compact form ({"papers": ["2602.08007 8 7 comment", ...]} or such lines alone),
+    objects ({"papers": [{...}]}, JSON lines), code fences, prose around them, single quotes
+    and trailing commas.
     """
     text = _FENCE.sub("", text).strip()
     whole = _load(text) if text[:1] in ("{", "[") else None
     objects = [whole] if whole is not None else _objects(text)
-    return [entry for obj in objects for entry in _flatten(obj)]
+    found = [entry for obj in objects for entry in _flatten(obj)]
+    return found or _line_entries(text)
+
+
+def _line_entries(text: str) -> list[dict[str, Any]]:
+    """Papers written as lines "ARXIVID RELEVANCE NOVELTY COMMENT" (quotes and commas around
+    a line, as in a JSON list, are dropped)."""
+    out = []
+    for raw in text.splitlines():
+        line = raw.strip().rstrip(",").strip().strip('"').strip("'`-* ")
+        match = _LINE.match(line)
+        if match:
+            pid, rel, nov, comment = match.groups()
+            out.append({"ARXIVID": pid, "RELEVANCE": rel, "NOVELTY": nov, "COMMENT": comment})
+    return out
 
 
 def _flatten(obj: Any) -> list[dict[str, Any]]:
+    if isinstance(obj, str):  # the compact form: "2602.08007 8 7 Model Architecture: ..."
+        return _line_entries(obj)
     if isinstance(obj, list):
         return [entry for item in obj for entry in _flatten(item)]
     if not isinstance(obj, dict):
