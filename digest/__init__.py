@@ -71,6 +71,14 @@ from digest.subscriptions import (
     parse_time,
     subscription_id,
 )
+from digest.tldr import (
+    EXTRACTIVE,
+    EXTRACTIVE_LABEL,
+    TLDR_LABEL,
+    check_language,
+    extractive,
+    language_name,
+)
 from digest.work import LEASE, WORKER, describe, once, owner, renewed
 
 if _typing.TYPE_CHECKING:
@@ -97,9 +105,12 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "AUTHOR_MATCH",
     "DEFAULTS",
+    "EXTRACTIVE",
+    "EXTRACTIVE_LABEL",
     "LEASE",
     "METRICS",
     "OPEN",
+    "TLDR_LABEL",
     "WORKER",
     "ChatMoved",
     "ChatUnavailable",
@@ -138,6 +149,7 @@ __all__ = [
     "build_digest",
     "change_criteria",
     "check_categories",
+    "check_language",
     "check_timezone",
     "clip",
     "create_completion",
@@ -150,12 +162,14 @@ __all__ = [
     "embedding_progress",
     "evaluate",
     "explain",
+    "extractive",
     "fetch_listing",
     "fetch_range",
     "finish",
     "for_categories",
     "label_counts",
     "label_reference",
+    "language_name",
     "learn",
     "learn_for_day",
     "listings_in_date_order",

@@ -186,7 +186,7 @@ class ScoringSettings(_Section):
 
 class LLMSettings(_Section):
     model: str = "gpt-5-mini"
-    batch_size: int = Field(70, ge=1, le=500)
+    batch_size: int = Field(140, ge=1, le=500)
     concurrency: int = Field(4, ge=1, le=64)
     timeout: float = Field(120.0, gt=0)
     max_retries: int = Field(4, ge=0, le=20)

@@ -40,6 +40,8 @@ class Entry:
     selected: bool
     reason: str
     followed: bool = False
+    tldr: str = ""  # one sentence on what the paper does (shown papers only)
+    tldr_by: str = ""  # "llm:<model>", or "extractive": a line of the abstract, not a TL;DR
 
 
 @dataclass(frozen=True)

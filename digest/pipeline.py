@@ -25,6 +25,7 @@ from digest.ranking import author_score, followed_in, rank
 from digest.scoring import Score, Scorer
 from digest.scoring.learning import carry_labels, learn, llm_labels
 from digest.store import Store
+from digest.tldr import DEFAULT_LANGUAGE, add_tldrs, writer_for
 from digest.work import LEASE, describe, once
 
 ZERO = timedelta(0)
@@ -104,8 +105,10 @@ async def build_digest(
     no_repeats: bool = True,
     categories: tuple[str, ...] = (),
     lease: timedelta = LEASE,
+    language: str = DEFAULT_LANGUAGE,
 ) -> Digest:
-    """Score what is not scored yet, rank, store the outcome; a re-run costs nothing.
+    """Score what is not scored yet, rank, give each shown paper a TL;DR in `language`
+    (digest.tldr), store the outcome; a re-run costs nothing.
 
     The scoring is claimed for `lease` (renewed while it runs): see `score_day`.
     """
@@ -133,12 +136,18 @@ async def build_digest(
     base.scanned = len(papers)
     base.already_shown = tuple(sorted(shown & {p.id for p in papers}))
     base.usage = record_usage(store, subscription, fresh)
+    base.entries, tldr_usage, tldr_note = await add_tldrs(
+        store, base.entries, writer_for(scorer), language
+    )
+    if tldr_usage is not None:
+        base.usage = [*base.usage, *record_usage_rows(store, subscription, [tldr_usage])]
     fell_back = sum(e.score.fell_back for e in base.entries)
     base.notes = (
         *(f"the {cat} feed was empty today" for cat in listing.empty_feeds),
         *([f"{fell_back} papers were judged by the local scorer: the LLM failed on them"]
           if fell_back else []),
         *([f"{len(unscored)} papers could not be scored"] if unscored else []),
+        *([tldr_note] if tldr_note else []),
     )  # fmt: skip
     notes = [*getattr(scorer, "notes", []), *base.notes]
     base.message = "; ".join([f"{len(base.selected)} of {len(papers)} papers selected", *notes])
@@ -306,7 +315,11 @@ def label_reference(
 
 def record_usage(store: Store, subscription: str, fresh: list[Score]) -> list[Usage]:
     """What the fresh scores cost, per judge, added to today's spend (`usage`, the budget)."""
-    usage = usage_of(fresh)
+    return record_usage_rows(store, subscription, usage_of(fresh))
+
+
+def record_usage_rows(store: Store, subscription: str, usage: list[Usage]) -> list[Usage]:
+    """Add each model's tokens and cost to today's spend (`usage`, the budget, the metrics)."""
     for u in usage:
         store.record_usage(datetime.now(UTC).date(), subscription, u)
         if u.total_tokens:  # the metrics count what was spent, as the store does

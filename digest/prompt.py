@@ -18,7 +18,7 @@ COMMENT_FROM = 5  # the relevance from which the model writes a comment (INSTRUC
 INSTRUCTIONS = """\
 ## Instructions
 
-Write the response in JSONL format with {ARXIVID, COMMENT, RELEVANCE, NOVELTY} on each line, one for each paper.
+Write one line for each paper: its ARXIVID, RELEVANCE, NOVELTY and COMMENT, separated by single spaces, e.g. `2602.08007 8 7 <criterion>: <why it matches>`; in JSON, each line is one string of the "papers" list.
 
 - ARXIVID: should be the ArXiv ID.
 - COMMENT: should identify whether there is a criteria that match the paper very closely. These matches should not be based on general terms like "language modeling" or "advancements" and should specifically refer to a criterion. No need to mention the non-matching criteria. Leave it empty ("") when RELEVANCE is below 5: such papers need no comment.

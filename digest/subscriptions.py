@@ -40,6 +40,7 @@ class Subscription:
     paused_reason: str | None = None
     last_error: str | None = None
     admins: tuple[str, ...] = field(default=())
+    language: str = "en"  # of the TL;DRs (`language de`)
 
     @property
     def cutoffs(self) -> Cutoffs:

@@ -60,9 +60,9 @@ def test_cascade_sends_the_best_share_and_the_digest_says_so(
     assert len(asked) == 414  # ceil(0.6 x 690); followed authors skip the scorer
     # the judge reads each paper whole, after a fixed part that is the same in every request
     by_id = {p.id: p for p in sample_listing().papers}
-    users = [b["messages"][1]["content"] for b in fake.requests]
+    users = [b["messages"][1]["content"] for b in fake.scoring_requests()]
     assert len({u[: u.index("<paper ")] for u in users}) == 1
-    assert len({b["messages"][0]["content"] for b in fake.requests}) == 1
+    assert len({b["messages"][0]["content"] for b in fake.scoring_requests()}) == 1
     one = next(iter(asked))
     assert by_id[one].abstract.split(".")[-2].strip() in "".join(users)
     assert all("Abstract: " in u and "Gist: " not in u for u in users)
@@ -174,11 +174,15 @@ def test_llm_without_usable_json_falls_back_counts_and_charges(
     )
     llm = next(u for u in digest.usage if u.model == "llm:gpt-5-mini")
     assert llm.total_tokens > 0 and llm.cost and llm.cost > 0
+    tldr = [u for u in digest.usage if u.model == "tldr:gpt-5-mini"]  # prose for it too
+    both = [llm, *tldr]
+    prompt, completion = sum(u.prompt_tokens for u in both), sum(u.completion_tokens for u in both)
+    cost = sum(u.cost or 0 for u in both)
     assert (
-        f"judged by {digest.scorer}; {llm.total_tokens:,} tokens ({llm.prompt_tokens:,} prompt, "
-        f"0 cached; {llm.completion_tokens:,} completion, 0 reasoning), ${llm.cost:.2f}"
-    ) in header.lines
-    assert scored_store.spent(__import__("datetime").date.today()) == pytest.approx(llm.cost)
+        f"judged by {digest.scorer}; {prompt + completion:,} tokens ({prompt:,} prompt, "
+        f"0 cached; {completion:,} completion, 0 reasoning), ${cost:.2f}"
+    ) in " ".join(header.lines)
+    assert scored_store.spent(__import__("datetime").date.today()) == pytest.approx(cost)
 
 
 def test_daily_budget_caps_what_is_sent(
@@ -239,7 +243,8 @@ def test_cli_dry_run_run_usage_and_deep_why(cli_env: dict[str, str], fake: FakeO
     usage = runner.invoke(app, ["usage"], env={**cli_env, "COLUMNS": "150"})
     assert "llm:gpt-5-mini" in usage.output and "$" in usage.output
     row = next(line for line in usage.output.splitlines() if "llm:gpt-5-mini" in line)
-    assert "reasoning" in usage.output and f"{250 * len(fake.requests):,}" in row
+    assert "reasoning" in usage.output and f"{250 * len(fake.scoring_requests()):,}" in row
+    assert "tldr:gpt-5-mini" in usage.output  # the digest's TL;DR request, counted apart
     assert all(b["reasoning_effort"] == "low" for b in fake.requests)
     assert all(b["max_completion_tokens"] == 16000 and "max_tokens" not in b for b in fake.requests)
     fake.answer_next("It matches Model Compression: a low-rank Adam; novel two-sided sync.")

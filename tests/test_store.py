@@ -315,7 +315,7 @@ def _revision(url: str) -> str | None:
 def test_a_new_store_is_at_head(store_url: str) -> None:
     Store(store_url).close()
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head == schema_head() == HEAD == "0005"  # HEAD: the fast check at every start
+    assert head == schema_head() == HEAD == "0006"  # HEAD: the fast check at every start
     assert _revision(store_url) == head
 
 
@@ -332,7 +332,7 @@ def test_a_second_store_migrates_nothing(store_url: str, monkeypatch: pytest.Mon
     second = Store(store_url)
     assert [p.id for p in second.papers_of_day(DAY1)] == ["a"]
     second.close()
-    assert _revision(store_url) == "0005"
+    assert _revision(store_url) == "0006"
 
 
 def test_models_and_migrations_do_not_drift(store_url: str) -> None:
@@ -354,7 +354,7 @@ def test_migrations_go_down_and_up(store_url: str) -> None:
         assert set(inspect(conn).get_table_names()) <= {"alembic_version"}
     engine.dispose()
     Store(store_url).close()
-    assert _revision(store_url) == "0005"
+    assert _revision(store_url) == "0006"
 
 
 def test_a_store_made_before_migrations_is_stamped(store_url: str) -> None:
@@ -371,7 +371,7 @@ def test_a_store_made_before_migrations_is_stamped(store_url: str) -> None:
     store.save_explanation("a", "h1", "m", "the missing table was made")
     assert store.explanation("a", "h1", "m") == "the missing table was made"
     store.close()
-    assert _revision(store_url) == "0005"
+    assert _revision(store_url) == "0006"
 
 
 def test_a_store_at_0004_keeps_its_usage_and_scores_with_no_reasoning(store_url: str) -> None:
@@ -388,7 +388,7 @@ def test_a_store_at_0004_keeps_its_usage_and_scores_with_no_reasoning(store_url:
                              reasoning_tokens=30)], "h", "llm:gpt-5")  # fmt: skip
     assert store.scores(["a"], "h", "llm:gpt-5")["a"].reasoning_tokens == 30
     store.close()
-    assert _revision(store_url) == "0005"
+    assert _revision(store_url) == "0006"
 
 
 def test_a_store_newer_than_the_code_is_refused(store_url: str) -> None:
@@ -417,7 +417,7 @@ def test_stores_opened_at_once_migrate_once(store_url: str) -> None:
     for t in threads:
         t.join()
     assert errors == []
-    assert _revision(store_url) == "0005"
+    assert _revision(store_url) == "0006"
 
 
 def test_memory_store_and_a_new_store_is_fast(tmp_path) -> None:
@@ -446,7 +446,7 @@ def test_a_store_at_0001_upgrades_and_keeps_its_outbox(store_url: str) -> None:
     assert store.claim_message(row["id"], "worker", timedelta(seconds=5)) == "in doubt"
     assert store.claim_message(row["id"], "other", timedelta(seconds=5)) is None  # claimed
     store.close()
-    assert _revision(store_url) == "0005"
+    assert _revision(store_url) == "0006"
 
 
 def test_digests_stored_before_0004_are_read_as_typed_digests(store_url: str) -> None:

@@ -101,6 +101,8 @@ EXAMPLES = {
     "categories": "/categories cs.LG cs.CL",
     "schedule": "/schedule 07:30 Europe/Berlin",
     "search": "/search attention",
+    "more": "/more 2602.08007",
+    "language": "/language de",
     "rate": "rate 2602.08007 +1",
     "unsubscribe": "/unsubscribe",
 }

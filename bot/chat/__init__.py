@@ -16,6 +16,7 @@ from bot.chat.answer import answer, run  # here `answer` is the function
 from bot.chat.commands import COMMAND_WORDS, SPECS, Context, Deps, handle, is_slow, writes
 from bot.chat.readers import Audience
 from bot.chat.replies import Button, PaperCard, Reply, card, dump_reply, load_reply
+from bot.chat.sent import sent_message
 
 __all__ = [
     "COMMAND_WORDS",
@@ -33,5 +34,6 @@ __all__ = [
     "is_slow",
     "load_reply",
     "run",
+    "sent_message",
     "writes",
 ]

@@ -7,7 +7,15 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from digest import AUTHOR_MATCH, Entry, same_author
+from digest import (
+    AUTHOR_MATCH,
+    EXTRACTIVE,
+    EXTRACTIVE_LABEL,
+    TLDR_LABEL,
+    Entry,
+    extractive,
+    same_author,
+)
 
 
 @dataclass(frozen=True)
@@ -31,13 +39,24 @@ class PaperCard:
     comment: str
     rank: int
     followed: str | None = None  # the followed author who wrote it, as the criteria spell them
+    tldr: str = ""  # one sentence on what the paper does
+    tldr_extractive: bool = False  # `tldr` is a line of the abstract, not an LLM's TL;DR
+    abstract: str = ""  # shown on **More**
 
     def buttons(self) -> tuple[Button, ...]:
+        more = (Button("More", f"more {self.id}"),) if self.abstract else ()
         return (
             Button("👍", f"rate {self.id} +1"),
             Button("👎", f"rate {self.id} -1"),
             Button("Why?", f"why {self.id}"),
+            *more,
         )
+
+    def tldr_line(self) -> str:
+        """'TL;DR: …', or the extractive line marked as not being one; '' without either."""
+        if not self.tldr:
+            return ""
+        return f"{EXTRACTIVE_LABEL if self.tldr_extractive else TLDR_LABEL}: {self.tldr}"
 
     def byline(self, first: int = 3) -> str:
         """The first authors; a followed author past them is named too."""
@@ -55,6 +74,7 @@ def card(entry: Entry, rank: int | None = None) -> PaperCard:
     """A ranked paper as every front end shows it; a followed author's paper names them."""
     paper, score = entry.paper, entry.score
     author = (score.matched or "").removeprefix("author: ") if entry.followed else None
+    tldr, made = entry.tldr, bool(entry.tldr_by) and entry.tldr_by != EXTRACTIVE
     return PaperCard(
         id=paper.id,
         title=paper.title,
@@ -65,6 +85,9 @@ def card(entry: Entry, rank: int | None = None) -> PaperCard:
         comment=f"{AUTHOR_MATCH}: {author}" if author else score.comment,
         rank=entry.rank if rank is None else rank,
         followed=author,
+        tldr=tldr if made else extractive(paper.abstract),  # never a blank card
+        tldr_extractive=not made,
+        abstract=paper.abstract,
     )
 
 
@@ -84,7 +107,10 @@ class Reply:
         out = [self.title, *self.lines]
         for p in self.papers:
             scores = "" if p.relevance is None else f" (R{p.relevance} N{p.novelty})"
-            out.append(f"{p.rank}. {p.title}{scores} {p.url}\n   {p.byline()}\n   {p.comment}")
+            tldr = f"\n   {p.tldr_line()}" if p.tldr else ""
+            out.append(
+                f"{p.rank}. {p.title}{scores} {p.url}{tldr}\n   {p.byline()}\n   {p.comment}"
+            )
         return "\n".join(out)
 
 

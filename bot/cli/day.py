@@ -124,6 +124,7 @@ def run(
             no_repeats=settings.digest.no_repeats,
             categories=settings.arxiv.categories,
             lease=timedelta(seconds=settings.serve.lease_seconds),
+            language=_language(store, settings.digest.subscription),
         )
         digest = asyncio.run(finish(scorer, work))
     if digest.status is DayStatus.NO_ANNOUNCEMENT:
@@ -437,3 +438,9 @@ def _read_papers(path: Path) -> list:
         raise NotFoundError(f"cannot read listing {path}: {exc.strerror}") from None
     except ValueError as exc:
         raise DigestError(str(exc)) from None
+
+
+def _language(store: Store, subscription: str) -> str:
+    """The TL;DR language of the subscription `run` builds (English unless a chat set one)."""
+    sub = store.subscription(subscription)
+    return sub.language if sub is not None else "en"

@@ -73,7 +73,8 @@ def _paper_blocks(card: PaperCard, index: int) -> list[dict[str, Any]]:
     scores = (
         "" if card.relevance is None else f" · relevance {card.relevance} · novelty {card.novelty}"
     )
-    head = f"*{card.rank}. <{card.url}|{title}>*\n{escape(card.byline())}{scores}"
+    tldr = f"\n{_tldr_mrkdwn(card)}" if card.tldr else ""
+    head = f"*{card.rank}. <{card.url}|{title}>*{tldr}\n{escape(card.byline())}{scores}"
     blocks = [_section(head)]
     if card.comment:
         blocks.append(
@@ -98,6 +99,14 @@ def _paper_blocks(card: PaperCard, index: int) -> list[dict[str, Any]]:
         }
     )
     return blocks
+
+
+def _tldr_mrkdwn(card: PaperCard) -> str:
+    """The TL;DR under the title; an extractive line is marked in italics as not being one."""
+    label, _, text = card.tldr_line().partition(": ")
+    return (
+        f"_{escape(label)}:_ {escape(text)}" if card.tldr_extractive else escape(card.tldr_line())
+    )
 
 
 def render_blocks(reply: Reply) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ import contextlib
 import html
 import logging
 import re
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,7 +35,20 @@ from telegram.ext import (
     filters,
 )
 
-from bot.chat import COMMAND_WORDS, SPECS, Context, Deps, PaperCard, Reply, answer, writes
+from bot.chat import (
+    COMMAND_WORDS,
+    SPECS,
+    Button,
+    Context,
+    Deps,
+    PaperCard,
+    Reply,
+    answer,
+    dump_reply,
+    load_reply,
+    sent_message,
+    writes,
+)
 from bot.platforms.failures import could_not_tell, failed
 from bot.platforms.pacing import RateLimited, reply_within
 from digest import ChatMoved, ChatUnavailable, RetryLater, Subscription
@@ -43,6 +57,7 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT = 4096
 MAX_CALLBACK = 64  # bytes of callback_data
+MIN_ABSTRACT = 200  # characters of abstract worth opening a message for; less: a new message
 AUDIENCE_TTL = 300  # seconds a membership (and a group's title) is remembered
 COMMANDS = sorted({name.split()[0] for name in SPECS if name != "rate"} | {"start"})
 
@@ -65,23 +80,40 @@ def as_telegram(line: str) -> str:
     return _CODE.sub(one, line)
 
 
-def paper_html(card: PaperCard) -> str:
-    """One paper: bold linked title, authors, scores, comment."""
+def _tldr_html(card: PaperCard) -> str:
+    """The TL;DR line; an extractive one keeps its label in italics: it is no TL;DR."""
+    label, _, text = card.tldr_line().partition(": ")
+    if card.tldr_extractive:
+        return f"<i>{_escape(label)}:</i> {_escape(text)}"
+    return f"<b>{_escape(label)}:</b> {_escape(text)}"
+
+
+def paper_html(card: PaperCard, abstract: str | None = None) -> str:
+    """One paper: bold linked title, its TL;DR, authors, scores, comment; with `abstract` (the
+    escaped HTML **More** shows), the abstract last."""
     title = f'<b><a href="{html.escape(card.url)}">{_escape(card.title)}</a></b>'
+    tldr = f"\n{_tldr_html(card)}" if card.tldr else ""
     scores = (
         "" if card.relevance is None else f"\nrelevance {card.relevance} · novelty {card.novelty}"
     )
     comment = f"\n<i>{_escape(card.comment)}</i>" if card.comment else ""
-    return f"{card.rank}. {title}\n{_escape(card.byline())}{scores}{comment}"
+    more = f"\n<b>Abstract:</b> {abstract}" if abstract is not None else ""
+    return f"{card.rank}. {title}{tldr}\n{_escape(card.byline())}{scores}{comment}{more}"
 
 
-def _keyboard(cards: list[PaperCard]) -> InlineKeyboardMarkup | None:
+def _keyboard(cards: list[PaperCard], opened: Collection[str] = ()) -> InlineKeyboardMarkup | None:
+    """A row of buttons per paper; an opened paper's **More** is **Less**."""
     rows = []
     for card in cards:
+        buttons = [
+            Button("Less", f"less {card.id}") if b.command == f"more {card.id}" and
+            card.id in opened else b
+            for b in card.buttons()
+        ]  # fmt: skip
         rows.append(
             [
                 InlineKeyboardButton(f"{b.label.rstrip('?')} {card.rank}", callback_data=b.command)
-                for b in card.buttons()
+                for b in buttons
                 if len(b.command.encode()) <= MAX_CALLBACK
             ]
         )
@@ -117,8 +149,9 @@ def _fitting(card: PaperCard, limit: int) -> tuple[PaperCard, str]:
     return card, block
 
 
-def render_messages(reply: Reply) -> list[tuple[str, InlineKeyboardMarkup | None]]:
-    """A Reply as Telegram HTML messages under 4096 characters, split between lines and papers.
+def layout(reply: Reply) -> list[tuple[str, str, list[PaperCard]]]:
+    """A Reply cut into Telegram messages under 4096 characters, between lines and papers:
+    each as (its HTML, the HTML before its first paper, its papers as shown).
 
     Every cut falls between escaped pieces, so each message is valid HTML on its own."""
     limit = MAX_TEXT - 16
@@ -131,15 +164,21 @@ def render_messages(reply: Reply) -> list[tuple[str, InlineKeyboardMarkup | None
     for card in reply.papers:
         card, block = _fitting(card, limit)
         units.append(("\n\n", block, card))
-    messages: list[tuple[str, list[PaperCard]]] = []
+    messages: list[tuple[str, str, list[PaperCard]]] = []
     for glue, text, unit_card in units:
         cards = [unit_card] if unit_card is not None else []
         if messages and len(messages[-1][0]) + len(glue) + len(text) <= MAX_TEXT:
-            before, held = messages[-1]
-            messages[-1] = (f"{before}{glue}{text}", held + cards)
+            before, head, held = messages[-1]
+            head = head if held or unit_card is not None else f"{before}{glue}{text}"
+            messages[-1] = (f"{before}{glue}{text}", head, held + cards)
         else:
-            messages.append((text, cards))
-    out = [(text, _keyboard(cards)) for text, cards in messages]
+            messages.append((text, "" if unit_card is not None else text, cards))
+    return messages
+
+
+def render_messages(reply: Reply) -> list[tuple[str, InlineKeyboardMarkup | None]]:
+    """A Reply as Telegram HTML messages under 4096 characters (`layout`), with its buttons."""
+    out = [(text, _keyboard(cards)) for text, _, cards in layout(reply)]
     if reply.buttons:  # the reply's own buttons (a proposal's Apply) under its last message
         text, keyboard = out[-1]
         rows = [list(row) for row in (keyboard.inline_keyboard if keyboard else ())]
@@ -284,7 +323,8 @@ def build_application(deps: Deps, token: str, base_url: str | None = None) -> Ap
         await _answer(message, await answer(message.text or "", asking(update), deps))
 
     async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """👍 / 👎 answer as a toast; Why? answers in the chat."""
+        """👍 / 👎 answer as a toast; More / Less open and fold a digest message's abstract in
+        place; Why? (and More under a command's answer) answers in the chat."""
         query = update.callback_query
         if query is None:
             return
@@ -292,6 +332,8 @@ def build_application(deps: Deps, token: str, base_url: str | None = None) -> Ap
         if command.startswith("rate "):
             reply = await answer(command, asking(update), deps)
             await query.answer(reply.title if not reply.error else reply.text()[:190])
+            return
+        if command.startswith(("more ", "less ")) and await _fold(query, asking(update), deps):
             return
         await query.answer()
         reply = await answer(command, asking(update), deps)
@@ -317,6 +359,46 @@ def build_application(deps: Deps, token: str, base_url: str | None = None) -> Ap
     app.add_handler(CallbackQueryHandler(on_button))
     app.add_error_handler(_on_error)
     return app
+
+
+def unfolded(head: str, cards: list[PaperCard], opened: str | None) -> str | None:
+    """A digest message drawn again with the abstract of paper `opened` (None: all folded);
+    None when the message has no room left for a useful part of it."""
+    blocks = [paper_html(c) for c in cards]
+    base = head + "".join(("\n\n" if head or i else "") + b for i, b in enumerate(blocks))
+    if opened is None:
+        return base
+    room = MAX_TEXT - len(base) - len("\n<b>Abstract:</b> ") - 1
+    if room < MIN_ABSTRACT:
+        return None
+    for i, c in enumerate(cards):
+        if c.id == opened:
+            pieces = _pieces(" ".join(c.abstract.split()), room)
+            blocks[i] = paper_html(c, pieces[0] + ("…" if len(pieces) > 1 else ""))
+    return head + "".join(("\n\n" if head or i else "") + b for i, b in enumerate(blocks))
+
+
+async def _fold(query: Any, ctx: Context, deps: Deps) -> bool:
+    """More / Less under a digest message: edit it to show or fold the paper's abstract.
+    False when the message is not a stored digest message (or has no room): the caller
+    answers `more` in the chat instead."""
+    message = query.message
+    payload = sent_message(ctx, deps, str(message.message_id)) if message is not None else None
+    if payload is None or payload.get("cards") is None:
+        return False
+    cards = load_reply({"title": "", "papers": payload["cards"]}).papers
+    word, _, paper = (query.data or "").partition(" ")
+    opened = paper if word == "more" else None
+    text = unfolded(str(payload.get("head") or ""), cards, opened)
+    if text is None or not any(c.id == paper for c in cards):
+        return False
+    await query.answer()
+    with contextlib.suppress(BadRequest):  # "message is not modified": a double tap
+        await query.edit_message_text(
+            text, parse_mode=ParseMode.HTML, disable_web_page_preview=True,
+            reply_markup=_keyboard(cards, {opened} if opened else set()),
+        )  # fmt: skip
+    return True
 
 
 async def _answer(message: Any, reply: Reply) -> None:
@@ -409,9 +491,11 @@ class TelegramSender:
     def plan(self, header: Reply, papers: list[PaperCard]) -> list[dict[str, Any]]:
         whole = Reply(header.title, header.lines, papers)
         return [
-            {"text": text, "keyboard": keyboard.to_dict() if keyboard else None, "in_thread": False}
-            for text, keyboard in render_messages(whole)
-        ]
+            {"text": text, "keyboard": keyboard.to_dict() if keyboard else None, "in_thread": False,
+             "head": head, "cards": dump_reply(Reply("", [], cards))["papers"]}  # for More/Less
+            for text, head, cards in layout(whole)
+            for keyboard in [_keyboard(cards)]
+        ]  # fmt: skip
 
     async def send(
         self, sub: Subscription, payload: dict[str, Any], key: str, parent: str | None

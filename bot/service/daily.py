@@ -65,6 +65,7 @@ async def build_for(
         top_k=sub.top_k,
         categories=sub.categories,
         lease=lease,
+        language=sub.language,
     )
     digest = await finish(scorer, work)
     METRICS.DIGESTS.labels(str(digest.status)).inc()

@@ -54,15 +54,20 @@ def digest_messages(digest: Digest) -> tuple[Reply, list[PaperCard]]:
     if digest.status is not DayStatus.BUILT:
         return Reply(f"paperdigest {day}", [digest.message]), []
     selected = digest.selected  # already cut to the subscription's top-k
-    usage = digest.usage[0] if digest.usage else None
     spent = "no tokens"
-    if usage and usage.total_tokens:
-        cost = "unknown cost" if usage.cost is None else f"${usage.cost:.2f}"
+    rows = [u for u in digest.usage if u.total_tokens]  # the scoring, then the TL;DRs
+    if rows:
+        prompt, cached = sum(u.prompt_tokens for u in rows), sum(u.cached_tokens for u in rows)
+        completion = sum(u.completion_tokens for u in rows)
+        reasoning = sum(u.reasoning_tokens for u in rows)
+        costs = [u.cost for u in rows]
+        cost = "unknown cost" if None in costs else f"${sum(c or 0 for c in costs):.2f}"
         spent = (
-            f"{usage.total_tokens:,} tokens ({usage.prompt_tokens:,} prompt, "
-            f"{usage.cached_tokens:,} cached; {usage.completion_tokens:,} completion, "
-            f"{usage.reasoning_tokens:,} reasoning), {cost}"
+            f"{prompt + completion:,} tokens ({prompt:,} prompt, {cached:,} cached; "
+            f"{completion:,} completion, {reasoning:,} reasoning), {cost}"
         )
+        if any(u.model.startswith("tldr:") for u in rows):
+            spent += ", TL;DRs included"
     lines = [
         f"{len(selected)} papers from {digest.scanned} new in {', '.join(digest.categories)} "
         f"({digest.total_entries} feed entries)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 
 from digest.day import DayStatus, Digest, Entry, Usage
+from digest.tldr import EXTRACTIVE_LABEL, extractive, tldr_label
 
 TITLE = "Personalized Daily ArXiv Papers"
 AUTHOR_MATCH = "Author match"
@@ -49,6 +50,13 @@ def anchor(number: int) -> str:
 def entry_comment(entry: Entry) -> str:
     """The comment line: 'Author match' for followed authors, else the scorer's comment."""
     return AUTHOR_MATCH if entry.followed else entry.score.comment
+
+
+def entry_tldr(entry: Entry) -> tuple[str, str]:
+    """(label, line) of a shown paper: its TL;DR, or an extractive line marked as such."""
+    if entry.tldr:
+        return tldr_label(entry), entry.tldr
+    return EXTRACTIVE_LABEL, extractive(entry.paper.abstract)
 
 
 def shows_score(entry: Entry) -> bool:
@@ -120,6 +128,8 @@ def render_markdown(digest: Digest) -> str:
             f'<a id="{anchor(n)}"></a>',
             "",
             f"## {n}. {_text(' '.join(paper.title.split()))}",
+            "",
+            f"**{entry_tldr(entry)[0]}:** {_text(entry_tldr(entry)[1])}",
             "",
             f"ArXiv ID: [{paper.id}]({paper.url})",
             "",

@@ -62,6 +62,7 @@ def make_scorer(
         abstract_words=(settings.llm.abstract_words or None) if name == "cascade" else None,
         reasoning_effort=settings.llm.reasoning_effort or None,
         max_completion_tokens=settings.llm.max_completion_tokens or None,
+        daily_budget=settings.llm.daily_budget,
     )
     if name == "llm":
         return llm

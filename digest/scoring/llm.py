@@ -26,6 +26,7 @@ from typing import Any
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
+from digest.abstracts import SENTENCE, contribution_start
 from digest.config import EFFORTS
 from digest.criteria import Criteria
 from digest.errors import ScoringError
@@ -35,34 +36,23 @@ from digest.scoring import FALLBACK_PREFIX, Score, Scorer
 
 NO_ANSWER = "no usable answer after re-asking"
 MAX_AUTHORS = 5
-SCHEMA = {
+SCHEMA = {  # one short line a paper ("2602.08007 4 5 "), not an object: a third of the tokens
     "type": "json_schema",
     "json_schema": {
         "name": "paper_scores",
         "strict": True,
         "schema": {
             "type": "object",
-            "properties": {
-                "papers": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "ARXIVID": {"type": "string"},
-                            "COMMENT": {"type": "string"},
-                            "RELEVANCE": {"type": "integer"},
-                            "NOVELTY": {"type": "integer"},
-                        },
-                        "required": ["ARXIVID", "COMMENT", "RELEVANCE", "NOVELTY"],
-                        "additionalProperties": False,
-                    },
-                }
-            },
+            "properties": {"papers": {"type": "array", "items": {"type": "string"}}},
             "required": ["papers"],
             "additionalProperties": False,
         },
     },
 }
+# a paper's line: ARXIVID RELEVANCE NOVELTY COMMENT (the comment may be empty)
+_LINE = re.compile(
+    r"^\s*(?:arxiv:)?(\d{4}\.\d{4,5}(?:v\d+)?|[\w.\-/]+)\s+(\d+)\s+(\d+)\b[ \t]*(.*)$", re.I
+)
 _INSTRUCTION_LIKE = re.compile(
     r"\b(?:ignore|disregard|forget|override)\b[^.]{0,40}\b(?:above|previous|prior|earlier|"
     r"instructions?|prompt)\b|\b(?:rate|score|give)\b[^.]{0,30}\b(?:every|all|each)\b[^.]{0,20}"
@@ -202,6 +192,7 @@ class LLMScorer:
         abstract_words: int | None = None,
         reasoning_effort: str | None = None,
         max_completion_tokens: int | None = None,
+        daily_budget: float = 0.0,
     ) -> None:
         if batch_size < 1 or concurrency < 1:
             raise ValueError("batch_size and concurrency must be at least 1")
@@ -217,6 +208,7 @@ class LLMScorer:
         self.abstract_words = abstract_words  # None: whole abstracts; else the gist, clipped
         self.reasoning_effort = reasoning_effort  # None: the server's default
         self.max_completion_tokens = max_completion_tokens  # a request's cap; None: no cap
+        self.daily_budget = daily_budget  # dollars a UTC day for all LLM use; the TL;DRs check it
         self.on_scored: Callable[[list[Score]], None] | None = None
         self.name = f"llm:{model}"
         self.report = LLMReport(model)
@@ -352,18 +344,7 @@ class LLMScorer:
     # -- bookkeeping -------------------------------------------------------------------------
 
     def _usage(self, usage: Any) -> CallUsage:
-        prompt = getattr(usage, "prompt_tokens", 0) or 0
-        completion = getattr(usage, "completion_tokens", 0) or 0
-        details = getattr(usage, "prompt_tokens_details", None)
-        cached = getattr(details, "cached_tokens", 0) or 0
-        reasoning = getattr(
-            getattr(usage, "completion_tokens_details", None), "reasoning_tokens", 0
-        )
-        price = self.prices.get(self.model)
-        cost = None
-        if price is not None:
-            cost = ((prompt - cached) * price[0] + cached * price[1] + completion * price[2]) / 1e6
-        return CallUsage(self.model, prompt, cached, completion, cost, reasoning or 0)
+        return call_usage(usage, self.model, self.prices)
 
     def _keep(self, accepted: dict[str, dict[str, Any]], usage: CallUsage, run: _Run) -> None:
         """Scores for the accepted papers, the call's usage spread evenly over them."""
@@ -418,6 +399,19 @@ class LLMScorer:
         return _SECRETISH.sub("***", text)
 
 
+def call_usage(usage: Any, model: str, prices: dict[str, tuple[float, float, float]]) -> CallUsage:
+    """What a reply's `usage` cost at `prices`; cached prompt tokens at the cached price."""
+    prompt = getattr(usage, "prompt_tokens", 0) or 0
+    completion = getattr(usage, "completion_tokens", 0) or 0
+    cached = getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", 0) or 0
+    reasoning = getattr(getattr(usage, "completion_tokens_details", None), "reasoning_tokens", 0)
+    price = prices.get(model)
+    cost = None
+    if price is not None:
+        cost = ((prompt - cached) * price[0] + cached * price[1] + completion * price[2]) / 1e6
+    return CallUsage(model, prompt, cached, completion, cost, reasoning or 0)
+
+
 async def create_completion(
     client: openai.AsyncOpenAI,
     model: str,
@@ -460,37 +454,30 @@ def paper_block(paper: Paper, words: int | None = None) -> str:
     With `words`, the abstract is cut to its gist (the sentences from the contribution on)
     and authors are left out: the lean form the cascade sends.
     """
-    lines = [f'<paper id="{paper.id}">', f"Title: {_neutral(paper.title)}"]
+    lines = [f'<paper id="{paper.id}">', f"Title: {neutral(paper.title)}"]
     if words is None:
         authors = ", ".join(paper.authors[:MAX_AUTHORS])
         if len(paper.authors) > MAX_AUTHORS:
             authors += " et al."
         if authors:
-            lines.append(f"Authors: {_neutral(authors)}")
-        lines.append(f"Abstract: {_neutral(paper.abstract)}")
+            lines.append(f"Authors: {neutral(authors)}")
+        lines.append(f"Abstract: {neutral(paper.abstract)}")
     else:
-        lines.append(f"Gist: {_neutral(gist(paper.abstract, words))}")
+        lines.append(f"Gist: {neutral(gist(paper.abstract, words))}")
     lines.append("</paper>")
     return "\n".join(lines)
 
 
-_CONTRIBUTION = re.compile(
-    r"\b(we|this (?:paper|work|study))\s+(propose|introduce|present|develop|show|study|"
-    r"establish|prove|derive|design|investigate|find|demonstrate)",
-    re.I,
-)
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
-
-
 def gist(abstract: str, words: int) -> str:
     """The abstract from its first contribution sentence on, cut to `words` words."""
-    sentences = _SENTENCE.split(abstract.strip())
-    start = next((i for i, s in enumerate(sentences) if _CONTRIBUTION.search(s)), 0)
+    sentences = SENTENCE.split(abstract.strip())
+    start = contribution_start(sentences)
     kept = " ".join(sentences[start:]).split()
     return " ".join(kept[:words]) + (" …" if len(kept) > words else "")
 
 
-def _neutral(text: str) -> str:
+def neutral(text: str) -> str:
+    """Paper text with `<` and `>` neutralised, so it cannot close its `<paper>` tag."""
     return text.translate(_NEUTRAL)
 
 
@@ -498,18 +485,35 @@ def _neutral(text: str) -> str:
 
 
 def parse_answer(text: str) -> list[dict[str, Any]]:
-    """Every paper object in a reply, keys upper-cased (ARXIVID, COMMENT, RELEVANCE, NOVELTY).
+    """Every paper in a reply, as a dict keyed ARXIVID, COMMENT, RELEVANCE, NOVELTY.
 
-    Reads {"papers": [...]}, JSON lines, code fences, prose around them, single quotes and
-    trailing commas.
+    Reads the compact form ({"papers": ["2602.08007 8 7 comment", ...]} or such lines alone),
+    objects ({"papers": [{...}]}, JSON lines), code fences, prose around them, single quotes
+    and trailing commas.
     """
     text = _FENCE.sub("", text).strip()
     whole = _load(text) if text[:1] in ("{", "[") else None
     objects = [whole] if whole is not None else _objects(text)
-    return [entry for obj in objects for entry in _flatten(obj)]
+    found = [entry for obj in objects for entry in _flatten(obj)]
+    return found or _line_entries(text)
+
+
+def _line_entries(text: str) -> list[dict[str, Any]]:
+    """Papers written as lines "ARXIVID RELEVANCE NOVELTY COMMENT" (quotes and commas around
+    a line, as in a JSON list, are dropped)."""
+    out = []
+    for raw in text.splitlines():
+        line = raw.strip().rstrip(",").strip().strip('"').strip("'`-* ")
+        match = _LINE.match(line)
+        if match:
+            pid, rel, nov, comment = match.groups()
+            out.append({"ARXIVID": pid, "RELEVANCE": rel, "NOVELTY": nov, "COMMENT": comment})
+    return out
 
 
 def _flatten(obj: Any) -> list[dict[str, Any]]:
+    if isinstance(obj, str):  # the compact form: "2602.08007 8 7 Model Architecture: ..."
+        return _line_entries(obj)
     if isinstance(obj, list):
         return [entry for item in obj for entry in _flatten(item)]
     if not isinstance(obj, dict):
@@ -577,7 +581,7 @@ def validate(
     """(accepted by id, missing or rejected, answered more than once) for one batch."""
     by_id: dict[str, list[dict[str, Any]]] = {}
     for entry in entries:
-        by_id.setdefault(_paper_id(entry.get("ARXIVID")), []).append(entry)
+        by_id.setdefault(paper_id(entry.get("ARXIVID")), []).append(entry)
     accepted: dict[str, dict[str, Any]] = {}
     missing: list[Paper] = []
     twice: list[Paper] = []
@@ -595,7 +599,8 @@ def validate(
     return accepted, missing, twice
 
 
-def _paper_id(value: Any) -> str:
+def paper_id(value: Any) -> str:
+    """An answer's paper id as the papers spell it (no 'arXiv:' prefix, no version)."""
     text = str(value or "").strip()
     try:
         return split_id(text.removeprefix("arXiv:").removeprefix("arxiv:"))[0]

@@ -18,6 +18,7 @@ from digest.store.models import (
     ListingRow,
     ModelRow,
     ScoreRow,
+    TldrRow,
     UsageRow,
 )
 
@@ -169,6 +170,32 @@ class ScoreStore(StoreBase):
         row = {"paper_id": paper_id, "criteria_hash": criteria_hash, "model": model, "text": text}
         with self.session() as s, s.begin():
             self.insert_ignore(s, ExplanationRow, [row], ["paper_id", "criteria_hash", "model"])
+
+    # TL;DRs (digest.tldr)
+    def tldrs(self, paper_ids: Iterable[str], language: str, model: str) -> dict[str, str]:
+        """The TL;DRs stored for these papers in this language by this model."""
+        out: dict[str, str] = {}
+        with self.session() as s:
+            for chunk in chunks(list(paper_ids), 500):
+                rows = s.execute(
+                    select(TldrRow.paper_id, TldrRow.text).where(
+                        TldrRow.paper_id.in_(chunk),
+                        TldrRow.language == language,
+                        TldrRow.model == model,
+                    )
+                )
+                out.update({pid: text for pid, text in rows})
+        return out
+
+    def save_tldrs(self, texts: dict[str, str], language: str, model: str) -> None:
+        rows = [
+            {"paper_id": pid, "language": language, "model": model, "text": text,
+             "created_at": now()}
+            for pid, text in texts.items()
+        ]  # fmt: skip
+        if rows:
+            with self.session() as s, s.begin():
+                self.insert_ignore(s, TldrRow, rows, ["paper_id", "language", "model"])
 
     # accounting
     def completion_per_paper(self, scorer: str, last: int = 2000) -> tuple[float, int] | None:

@@ -147,6 +147,17 @@ class WorkStore(StoreBase):
             ]  # fmt: skip
             return self.insert_ignore(s, OutboxRow, rows, ["subscription", "day", "seq"])
 
+    def sent_payload(self, subscription: str, message_id: str) -> dict[str, Any] | None:
+        """The payload of the chat's message the platform numbered `message_id`, once sent."""
+        with self.session() as s:
+            payload = s.scalars(
+                select(OutboxRow.payload)
+                .where(OutboxRow.subscription == subscription, OutboxRow.message_id == message_id)
+                .order_by(OutboxRow.id.desc())
+                .limit(1)
+            ).first()
+            return dict(payload) if payload is not None else None
+
     def outbox(self, subscription: str | None = None, states: tuple[str, ...] = ()) -> list[dict]:
         with self.session() as s:
             q = select(OutboxRow).order_by(OutboxRow.subscription, OutboxRow.day, OutboxRow.seq)

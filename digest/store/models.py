@@ -221,6 +221,19 @@ class ExplanationRow(Base):
     text: Mapped[str] = mapped_column(Text)
 
 
+class TldrRow(Base):
+    """A paper's one-sentence TL;DR by one model in one language, asked once."""
+
+    __tablename__ = "tldrs"
+    __table_args__ = (UniqueConstraint("paper_id", "language", "model"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    paper_id: Mapped[str] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(16))
+    model: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
 class ClaimRow(Base):
     """A piece of work that any worker may do but only one at a time: a day's build, a
     subscription's daily run. The holder keeps it while its lease runs; then anyone may take it.

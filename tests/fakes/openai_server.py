@@ -6,8 +6,12 @@ with FakeOpenAI(scores={"2602.08007": (9, 8)}) as fake:
     fake.requests  # every request body, parsed
 
 It answers each `<paper id="...">` of the last user message with a JSON line (or, for a
-`response_format` json_schema request, with {"papers": [...]}), and counts tokens with o200k_base.
+`response_format` json_schema request, with {"papers": [...]}: objects, or "id relevance novelty
+comment" strings when the schema's items are strings), and counts tokens with o200k_base.
 When the prompt says to leave COMMENT empty below a relevance, papers below it get "".
+A TL;DR request ("Write every TL;DR in German.") is answered {"papers": [{"ARXIVID", "TLDR"}]},
+each TL;DR the paper's title after the language's opening (TLDR_OPENINGS: "Kurz gesagt:" for
+German); "not_json" and "missing_half" work on it too.
 A paper whose text says "ignore the above" makes it gullible: every id in that request gets 10.
 Queued behaviours (one per request, in order): "ok", "429", "500", "401", "hang", "delay",
 "not_json", "missing_half", "extra_ids", "bad_scores", "fenced", "duplicate_id", "text",
@@ -61,6 +65,10 @@ KINDS = {
 EXTRA_IDS = ("9999.00001", "9999.00002")
 GULLIBLE = "ignore the above"
 _PAPER = re.compile(r'<paper id="([^"]+)">(.*?)</paper>', re.S)
+_TLDR_IN = re.compile(r"Write every TL;DR in ([^.\n]+)\.")
+_TITLE = re.compile(r"^Title: (.*)$", re.M)
+# how the fake starts a TL;DR in each language it is asked for (others: "[<language>]")
+TLDR_OPENINGS = {"English": "In short:", "German": "Kurz gesagt:", "French": "En bref :"}
 _COMMENT_FROM = re.compile(r'Leave it empty \(""\) when RELEVANCE is below (\d+)')
 _ENCODING = bpe_openai.get_encoding("o200k_base")
 
@@ -84,6 +92,8 @@ class FakeOpenAI(Loopback):
         comment: str = "Model Architecture: a new routing scheme for experts.",
         reasoning_tokens: int = 0,
         refuses_reasoning_effort: set[str] | None = None,
+        prompt_cache: bool = False,
+        tldr_words: int = 0,
     ) -> None:
         self.scores = dict(scores or {})
         self.structured = structured
@@ -94,6 +104,11 @@ class FakeOpenAI(Loopback):
         self.comment = comment
         self.reasoning_tokens = reasoning_tokens  # billed as completion, per request
         self.refuses_reasoning_effort = set(refuses_reasoning_effort or ())  # model names
+        # prompt_cache: cached_tokens as OpenAI's cache would give them (prompt_cached_tokens)
+        self.prompt_cache = prompt_cache
+        self._answered: list[list[int]] = []  # token sequences of the prompts answered so far
+        self._seen_at_arrival: dict[int, int] = {}  # request -> prompts answered when it came
+        self.tldr_words = tldr_words  # >0: each TL;DR also carries that many abstract words
         self.requests: list[dict[str, Any]] = []
         self._queue: deque[tuple[str, dict[str, Any]]] = deque()
         self._lock = threading.Lock()
@@ -121,9 +136,16 @@ class FakeOpenAI(Loopback):
         """The `tool` messages a request carried back."""
         return [m for m in self.requests[request]["messages"] if m.get("role") == "tool"]
 
-    def ids_asked(self) -> list[list[str]]:
-        """The paper ids of each request, in order."""
-        return [_paper_ids(body) for body in self.requests]
+    def ids_asked(self, tldr: bool = False) -> list[list[str]]:
+        """The paper ids of each scoring request (with `tldr`: of each TL;DR request), in order."""
+        return [_paper_ids(b) for b in self.requests if is_tldr_request(b) == tldr]
+
+    def scoring_requests(self) -> list[dict[str, Any]]:
+        """Every request but the TL;DR requests."""
+        return [b for b in self.requests if not is_tldr_request(b)]
+
+    def tldr_requests(self) -> list[dict[str, Any]]:
+        return [b for b in self.requests if is_tldr_request(b)]
 
     @property
     def url(self) -> str:
@@ -141,6 +163,7 @@ class FakeOpenAI(Loopback):
     def _next(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         with self._lock:
             self.requests.append(body)
+            self._seen_at_arrival[id(body)] = len(self._answered)
             self._arrived.notify_all()
             return self._queue.popleft() if self._queue else ("ok", {})
 
@@ -173,6 +196,38 @@ class FakeOpenAI(Loopback):
             entries.append({**entries[0], "RELEVANCE": 10, "NOVELTY": 10})
         return entries
 
+    def _tldrs(self, body: dict[str, Any], kind: str, language: str) -> list[dict[str, Any]]:
+        """A TL;DR request's answer: each paper's title after the language's opening."""
+        papers = _PAPER.findall(_user_text(body))
+        if kind == "missing_half":
+            papers = papers[: len(papers) // 2]
+        opening = TLDR_OPENINGS.get(language, f"[{language}]")
+        out = []
+        for pid, text in papers:
+            title = _TITLE.search(text)
+            line = f"{opening} {title.group(1) if title else pid}."
+            if self.tldr_words:  # as long as a real one-sentence TL;DR
+                abstract = text.split("Abstract: ", 1)[-1].split()
+                line = f"{opening} {' '.join(abstract[: self.tldr_words])}."
+            out.append({"ARXIVID": pid, "TLDR": line})
+        return out
+
+    def prompt_cached_tokens(self, body: dict[str, Any]) -> tuple[int, list[int]]:
+        """The prompt tokens OpenAI's prompt cache would serve: the longest prefix shared with a
+        prompt answered before this one arrived, counted only from 1,024 tokens on and in steps
+        of 128 (as OpenAI documents); a prompt in flight caches nothing yet. And the tokens."""
+        tokens = _ENCODING.encode("".join(str(m.get("content") or "") for m in body["messages"]))
+        best = 0
+        for seen in self._answered[: self._seen_at_arrival.get(id(body), 0)]:
+            n = 0
+            for a, b in zip(seen, tokens, strict=False):
+                if a != b:
+                    break
+                n += 1
+            best = max(best, n)
+        cached = 0 if best < 1024 else 1024 + (best - 1024) // 128 * 128
+        return cached, tokens
+
     def _content(self, body: dict[str, Any], kind: str, options: dict[str, Any]) -> str:
         if kind == "text":
             return str(options["text"])
@@ -182,11 +237,15 @@ class FakeOpenAI(Loopback):
             return "Found: " + (last.splitlines() or [""])[0]
         if kind == "not_json":
             return "Sorry, I cannot help with that request."
+        if language := _TLDR_IN.search(_user_text(body)):
+            return json.dumps({"papers": self._tldrs(body, kind, language.group(1))})
         entries = self._entries(body, kind)
         if kind == "fenced":
             lines = [_sloppy(e) for e in entries]
             return "Here are the scores:\n```json\n" + "\n".join(lines) + "\n```\nHope this helps!"
         if _wants_schema(body):
+            if _wants_lines(body):  # the compact schema: one "id relevance novelty comment" each
+                return json.dumps({"papers": [_line(e) for e in entries]})
             return json.dumps({"papers": entries})
         return "\n".join(json.dumps(e) for e in entries)
 
@@ -211,6 +270,11 @@ class FakeOpenAI(Loopback):
             ]
         answer = count_tokens(json.dumps(message.get("tool_calls")) if calls else content or "")
         completion = answer + self.reasoning_tokens
+        cached = self.cached_tokens
+        if self.prompt_cache:
+            cached, tokens = self.prompt_cached_tokens(body)
+            with self._lock:
+                self._answered.append(tokens)
         return {
             "id": f"chatcmpl-fake{len(self.requests)}",
             "object": "chat.completion",
@@ -228,7 +292,7 @@ class FakeOpenAI(Loopback):
                 "prompt_tokens": prompt,
                 "completion_tokens": completion,
                 "total_tokens": prompt + completion,
-                "prompt_tokens_details": {"cached_tokens": min(self.cached_tokens, prompt)},
+                "prompt_tokens_details": {"cached_tokens": min(cached, prompt)},
                 "completion_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
             },
         }
@@ -260,8 +324,23 @@ def _user_text(body: dict[str, Any]) -> str:
     return str(users[-1].get("content", "")) if users else ""
 
 
+def is_tldr_request(body: dict[str, Any]) -> bool:
+    return _TLDR_IN.search(_user_text(body)) is not None
+
+
 def _paper_ids(body: dict[str, Any]) -> list[str]:
     return [pid for pid, _ in _PAPER.findall(_user_text(body))]
+
+
+def _wants_lines(body: dict[str, Any]) -> bool:
+    """The schema asks for each paper as a string, not an object."""
+    schema = body["response_format"].get("json_schema", {}).get("schema", {})
+    items = schema.get("properties", {}).get("papers", {}).get("items", {})
+    return items.get("type") == "string"
+
+
+def _line(entry: dict[str, Any]) -> str:
+    return f"{entry['ARXIVID']} {entry['RELEVANCE']} {entry['NOVELTY']} {entry['COMMENT']}".rstrip()
 
 
 def _wants_schema(body: dict[str, Any]) -> bool:

@@ -58,6 +58,8 @@ SPECS: dict[str, Spec] = {
         True,
     ),
     "preview": Spec("preview", "the latest day's digest under the current criteria", slow=True),
+    "more": Spec("more <arxiv id | rank>", "a paper's abstract (the card shows its TL;DR)"),
+    "language": Spec("language <code>", "the language of the TL;DRs, e.g. de or en", True),
     "search": Spec("search <words>", "stored papers with these words in title or abstract"),
     "rate": Spec("rate <arxiv id> <+1|-1>", "rate a paper: the local scorer learns from it"),
 }

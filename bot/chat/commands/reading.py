@@ -84,6 +84,37 @@ async def _why(cmd: Command, ctx: Context, deps: Deps) -> Reply:
     return Reply(lines[0], body, ephemeral=True)
 
 
+async def _more(cmd: Command, ctx: Context, deps: Deps) -> Reply:
+    """A paper's abstract, under its TL;DR line: what **More** on a card shows."""
+    found = _ID.search(cmd.rest)
+    if len(cmd.args) != 1 and not found:
+        raise UsageError(_usage("more"))
+    ref = found.group(1) if found else cmd.args[0]
+    if ref.isdigit():
+        _, digest = await _read(ctx, deps)
+        index = int(ref)
+        if not 1 <= index <= len(digest.selected):
+            raise UsageError(
+                f"the latest digest has {len(digest.selected)} papers; {_usage('more')}"
+            )
+        ref = digest.selected[index - 1].paper.id
+    try:
+        ref = split_id(ref)[0]
+    except ValueError:
+        raise UsageError(f"'{ref}' is not an arXiv id or a rank; {_usage('more')}") from None
+    paper = deps.store.paper(ref)
+    if paper is None:
+        raise NotFoundError(f"{ref} is not among the stored papers")
+    try:
+        scored = _digests_scoring(deps, await _sources(ctx, deps), ref)
+    except NotFoundError:  # no digest readable here: the abstract alone
+        scored = []
+    shown = card(scored[0][2]) if scored else None
+    lines = [shown.tldr_line()] if shown and shown.tldr else []
+    lines += [f"Abstract: {paper.abstract}", paper.url]
+    return Reply(paper.title, lines, ephemeral=True)
+
+
 def _digests_scoring(
     deps: Deps, readable: list[Source], paper_id: str
 ) -> list[tuple[Source, Digest, Entry]]:
@@ -158,4 +189,5 @@ HANDLERS = {  # the commands this module answers
     "why": _why,
     "preview": _preview,
     "search": _search,
+    "more": _more,
 }

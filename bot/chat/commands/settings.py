@@ -1,5 +1,5 @@
-"""A chat's settings: `settings` shows them; `threshold`, `topk`, `categories` and `schedule`
-change them.
+"""A chat's settings: `settings` shows them; `threshold`, `topk`, `categories`, `schedule` and
+`language` change them.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ from digest import (
     Criteria,
     UsageError,
     check_categories,
+    check_language,
     check_timezone,
     label_counts,
+    language_name,
     parse_time,
 )
 
@@ -41,6 +43,7 @@ async def _settings(cmd: Command, ctx: Context, deps: Deps) -> Reply:
         f"categories: {', '.join(sub.categories)}",
         f"cutoffs: relevance >= {sub.relevance_cutoff}, novelty >= {sub.novelty_cutoff}",
         f"top-k: {sub.top_k}",
+        f"TL;DR language: {language_name(sub.language)} ({sub.language})",
         f"schedule: {_when(sub)}",
         _labels(deps, criteria),
     ]
@@ -104,10 +107,25 @@ async def _schedule(cmd: Command, ctx: Context, deps: Deps) -> Reply:
     return Reply("Schedule updated", [f"the digest is posted at {_when(sub)} on announcement days"])
 
 
+async def _language(cmd: Command, ctx: Context, deps: Deps) -> Reply:
+    if len(cmd.args) != 1:
+        raise UsageError(_usage("language"))
+    try:
+        code = check_language(cmd.args[0])
+    except ConfigError as exc:
+        raise UsageError(f"{exc}; {_usage('language')}") from None
+    deps.store.save_subscription(replace(_subscription(ctx, deps), language=code))
+    return Reply(
+        "Language updated",
+        [f"the TL;DRs of the next digests are written in {language_name(code)} ({code})"],
+    )
+
+
 HANDLERS = {  # the commands this module answers
     "settings": _settings,
     "threshold": _threshold,
     "topk": _topk,
     "categories": _categories,
     "schedule": _schedule,
+    "language": _language,
 }

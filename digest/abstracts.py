@@ -1,0 +1,18 @@
+"""Where an abstract says what its paper does: the cascade's gist and the extractive TL;DR
+start there."""
+
+from __future__ import annotations
+
+import re
+
+CONTRIBUTION = re.compile(
+    r"\b(we|this (?:paper|work|study))\s+(propose|introduce|present|develop|show|study|"
+    r"establish|prove|derive|design|investigate|find|demonstrate)",
+    re.I,
+)
+SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+
+
+def contribution_start(sentences: list[str]) -> int:
+    """The index of the first sentence that says what the paper does ('we propose'), else 0."""
+    return next((i for i, s in enumerate(sentences) if CONTRIBUTION.search(s)), 0)
