@@ -35,6 +35,13 @@ from digest.evaluation import (
     read_labels,
     read_reference,
 )
+from digest.examples import Fetched
+from digest.examples import add as add_examples
+from digest.examples import of_chat as chat_examples
+from digest.examples import papers_for as example_papers
+from digest.examples import parse_ids as parse_example_ids
+from digest.examples import remove as remove_examples
+from digest.examples import vectors as example_vectors
 from digest.explain import deep_explain, explain  # here `explain` is the function
 from digest.metrics import METRICS
 from digest.papers import Paper, dump_paper, read_listing, split_id
@@ -116,6 +123,7 @@ __all__ = [
     "Entry",
     "FeedParseError",
     "FetchError",
+    "Fetched",
     "LLMScorer",
     "LocalScorer",
     "NotFoundError",
@@ -133,10 +141,12 @@ __all__ = [
     "Topic",
     "Usage",
     "UsageError",
+    "add_examples",
     "arxiv_categories",
     "backup_store",
     "build_digest",
     "change_criteria",
+    "chat_examples",
     "check_categories",
     "check_timezone",
     "clip",
@@ -149,6 +159,8 @@ __all__ = [
     "dump_paper",
     "embedding_progress",
     "evaluate",
+    "example_papers",
+    "example_vectors",
     "explain",
     "fetch_listing",
     "fetch_range",
@@ -164,6 +176,7 @@ __all__ = [
     "make_scorer",
     "once",
     "owner",
+    "parse_example_ids",
     "parse_time",
     "plan_day",
     "rank_day",
@@ -172,6 +185,7 @@ __all__ = [
     "read_reference",
     "recent_days",
     "record_usage",
+    "remove_examples",
     "renewed",
     "same_author",
     "sample_listing",
