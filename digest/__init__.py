@@ -37,6 +37,8 @@ from digest.evaluation import (
 )
 from digest.examples import Fetched
 from digest.examples import add as add_examples
+from digest.examples import by_author as papers_by_author
+from digest.examples import embed_papers as embedding_of
 from digest.examples import of_chat as chat_examples
 from digest.examples import papers_for as example_papers
 from digest.examples import parse_ids as parse_example_ids
@@ -44,6 +46,9 @@ from digest.examples import remove as remove_examples
 from digest.examples import vectors as example_vectors
 from digest.explain import deep_explain, explain  # here `explain` is the function
 from digest.metrics import METRICS
+from digest.ours import THRESHOLD as OURS_THRESHOLD
+from digest.ours import close_to, pin
+from digest.ours import line as close_line
 from digest.papers import Paper, dump_paper, read_listing, split_id
 from digest.pipeline import (
     DayListing,
@@ -107,6 +112,7 @@ __all__ = [
     "LEASE",
     "METRICS",
     "OPEN",
+    "OURS_THRESHOLD",
     "WORKER",
     "ChatMoved",
     "ChatUnavailable",
@@ -150,6 +156,8 @@ __all__ = [
     "check_categories",
     "check_timezone",
     "clip",
+    "close_line",
+    "close_to",
     "create_completion",
     "current_criteria",
     "day_of",
@@ -157,6 +165,7 @@ __all__ = [
     "default_client",
     "describe",
     "dump_paper",
+    "embedding_of",
     "embedding_progress",
     "evaluate",
     "example_papers",
@@ -176,8 +185,10 @@ __all__ = [
     "make_scorer",
     "once",
     "owner",
+    "papers_by_author",
     "parse_example_ids",
     "parse_time",
+    "pin",
     "plan_day",
     "rank_day",
     "read_labels",

@@ -31,6 +31,17 @@ class Cutoffs:
 
 
 @dataclass(frozen=True)
+class CloseTo:
+    """A paper close to one of the group's own (`ours`), and the two closest sentences."""
+
+    paper_id: str  # the group's paper
+    title: str
+    similarity: float
+    theirs: str  # the new paper's sentence
+    ours: str  # the group's paper's sentence
+
+
+@dataclass(frozen=True)
 class Entry:
     """One paper in a day's ranking; `selected` says whether it made the digest and `reason` why."""
 
@@ -40,6 +51,7 @@ class Entry:
     selected: bool
     reason: str
     followed: bool = False
+    close_to: CloseTo | None = None  # leads the digest: close to the group's own work
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,28 @@ def fetch(ids: list[str], client: arxiv.Client) -> Fetched:
     return Fetched([found[i] for i in ids if i in found], [i for i in ids if i not in found])
 
 
+def by_author(name: str, client: arxiv.Client, most: int = MAX_AT_ONCE) -> list[Paper]:
+    """An author's latest papers on arXiv (at most `most`), newest first."""
+    import arxiv
+
+    from digest.papers.export_api import to_paper
+
+    words = " ".join(re.sub(r"[^\w\s.'-]", " ", name).split())
+    if not words:
+        raise UsageError("usage: ours <arXiv ids | author name>")
+    search = arxiv.Search(
+        query=f'au:"{words}"', max_results=most, sort_by=arxiv.SortCriterion.SubmittedDate
+    )
+    try:
+        return [to_paper(r) for r in client.results(search)]
+    except (arxiv.ArxivError, OSError) as exc:
+        where = client.query_url_format.split("?", 1)[0]
+        raise FetchError(
+            f"could not reach the arXiv export API ({where}): {type(exc).__name__}; nothing "
+            "was changed, try again in a few minutes"
+        ) from exc
+
+
 def papers_for(store: Store, ids: list[str], client: arxiv.Client) -> Fetched:
     """The papers of `ids`: from the store where kept, else from arXiv (and kept)."""
     kept = {p.id: p for p in store.papers(ids)}
@@ -98,6 +120,11 @@ def papers_for(store: Store, ids: list[str], client: arxiv.Client) -> Fetched:
     store.save_papers(fetched.papers)
     kept.update({p.id: p for p in fetched.papers})
     return Fetched([kept[i] for i in ids if i in kept], fetched.missing)
+
+
+def embed_papers(store: Store, papers: list[Paper]) -> None:
+    """Embed papers (kept in the store) once, for the scorer and for `ours`."""
+    embedding.embed([p.id for p in papers], [p.text for p in papers], store)
 
 
 def add(store: Store, criteria: Criteria, subscription: str, papers: list[Paper]) -> None:

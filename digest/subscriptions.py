@@ -40,6 +40,7 @@ class Subscription:
     paused_reason: str | None = None
     last_error: str | None = None
     admins: tuple[str, ...] = field(default=())
+    ours: tuple[str, ...] = field(default=())  # arXiv ids of the group's own papers (`ours`)
 
     @property
     def cutoffs(self) -> Cutoffs:

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from digest import AUTHOR_MATCH, Entry, same_author
+from digest import AUTHOR_MATCH, Entry, close_line, same_author
 
 
 @dataclass(frozen=True)
@@ -62,10 +62,15 @@ def card(entry: Entry, rank: int | None = None) -> PaperCard:
         authors=paper.authors,
         relevance=None if entry.followed else score.relevance,
         novelty=None if entry.followed else score.novelty,
-        comment=f"{AUTHOR_MATCH}: {author}" if author else score.comment,
+        comment=_pinned(entry, f"{AUTHOR_MATCH}: {author}" if author else score.comment),
         rank=entry.rank if rank is None else rank,
         followed=author,
     )
+
+
+def _pinned(entry: Entry, comment: str) -> str:
+    """A paper close to the group's own work says so first (📌)."""
+    return comment if entry.close_to is None else f"{close_line(entry.close_to)}\n{comment}"
 
 
 @dataclass

@@ -98,6 +98,16 @@ class FakeArxiv(Loopback):
             start = int(query.get("start", ["0"])[0])
             key, body = "api", id_list_atom([self.papers[i] for i in ids if i in self.papers][
                 start : start + int(query.get("max_results", ["100"])[0])])  # fmt: skip
+        elif path == "/api/query" and "au:" in query.get("search_query", [""])[0]:
+            name = query["search_query"][0].split("au:", 1)[1].strip('"').lower()
+            key, body = (
+                "api",
+                id_list_atom(
+                    [p for p in self.papers.values() if any(name in a.lower() for a in p.authors)]
+                ),
+            )
+            if query.get("start", ["0"])[0] != "0":
+                body = EMPTY_ATOM
         elif path == "/api/query":
             first = query.get("start", ["0"])[0] == "0"
             key, body = "api", (self.atom if first else EMPTY_ATOM)

@@ -5,11 +5,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
+from dataclasses import replace
 
 from bot.chat.commands.context import Context, Deps, _criteria, _subscription
 from bot.chat.commands.parser import Command
 from bot.chat.replies import Reply, card
 from digest import (
+    OURS_THRESHOLD,
     Criteria,
     DayListing,
     DayStatus,
@@ -22,9 +25,11 @@ from digest import (
     chat_examples,
     clip,
     default_client,
+    embedding_of,
     example_papers,
     example_vectors,
     for_categories,
+    papers_by_author,
     parse_example_ids,
     rank_day,
     remove_examples,
@@ -149,7 +154,61 @@ async def preview_like(cmd: Command, ctx: Context, deps: Deps) -> Reply:
     return Reply("Preview with examples", lines, [card(e) for e in entering[:SHOWN]])
 
 
+def ours_lines(store: Store, ids: tuple[str, ...]) -> list[str]:
+    """For `settings` and `ours`: the group's own papers, named."""
+    if not ids:
+        return ["your own papers: none (`ours <arXiv ids | author name>` marks them)"]
+    papers = {p.id: p for p in store.papers(list(ids))}
+    listed = [f"  {i}: {clip(papers[i].title, 80)}" for i in ids[:SHOWN] if i in papers]
+    more = [f"  and {len(ids) - SHOWN} more"] if len(ids) > SHOWN else []
+    return [f"your own papers (`ours`, 📌 above similarity {OURS_THRESHOLD}): {len(ids)}",
+            *listed, *more]  # fmt: skip
+
+
+async def _ours(cmd: Command, ctx: Context, deps: Deps) -> Reply:
+    sub = _subscription(ctx, deps)
+    if not cmd.args:
+        return Reply("Your own papers", ours_lines(deps.store, sub.ours))
+    if cmd.args[0].lower() == "remove":
+        ids = parse_example_ids(cmd.args[1:], "ours remove")
+        kept = tuple(i for i in sub.ours if i not in ids)
+        deps.store.save_subscription(replace(sub, ours=kept))
+        gone = [i for i in ids if i in sub.ours]
+        return Reply(f"{len(gone)} removed from your own papers",
+                     [f"removed: {', '.join(gone) or 'none of them was marked'}",
+                      *ours_lines(deps.store, kept)], error=not gone)  # fmt: skip
+    arxiv = deps.settings.arxiv
+    client = default_client(arxiv.export_url, arxiv.export_delay)
+    missing: list[str] = []
+    if any(_looks_like_id(a) for a in cmd.args):
+        fetched = await _fetch(cmd.args, "ours", deps)
+        papers, missing = fetched.papers, fetched.missing
+    else:
+        papers = await asyncio.to_thread(papers_by_author, cmd.rest, client)
+        await asyncio.to_thread(deps.store.save_papers, papers)
+    if not papers:
+        raise NotFoundError(f"arXiv has no paper for '{clip(cmd.rest, 80)}'; nothing marked")
+    await asyncio.to_thread(embedding_of, deps.store, papers)
+    kept = tuple(dict.fromkeys([*sub.ours, *(p.id for p in papers)]))
+    deps.store.save_subscription(replace(sub, ours=kept))
+    n = len(papers)
+    return Reply(
+        f"{n} paper{'s' if n != 1 else ''} marked as your own",
+        [
+            f"from the next digest, a new paper with similarity {OURS_THRESHOLD} or more to one "
+            "of them leads it with 📌 and the two closest sentences",
+            *_named(papers),
+            *([f"not found on arXiv, so not marked: {', '.join(missing)}"] if missing else []),
+        ],
+    )
+
+
+def _looks_like_id(word: str) -> bool:
+    return bool(re.search(r"\d{4}\.\d{4,5}", word))
+
+
 HANDLERS = {  # the commands this module answers
     "like": _like,
     "unlike": _unlike,
+    "ours": _ours,
 }

@@ -70,6 +70,12 @@ SPECS: dict[str, Spec] = {
         slow=True,
     ),
     "unlike": Spec("unlike <arXiv id> ...", "stop a paper being a wanted example", True),
+    "ours": Spec(
+        "ours [<arXiv ids | author name> | remove <ids>]",
+        "the group's own papers: a new paper close to one leads the digest (📌)",
+        writes=True,
+        slow=True,
+    ),
     "rate": Spec("rate <arxiv id> <+1|-1>", "rate a paper: the local scorer learns from it"),
 }
 
