@@ -124,6 +124,9 @@ EXAMPLES = {
     "categories": "categories cs.LG cs.CL",
     "schedule": "schedule 07:30 Europe/Berlin",
     "search": "search attention",
+    "like": "like 2602.08007",  # a stored paper: arXiv is not asked
+    "unlike": "unlike 2602.08007",
+    "ours": "ours 2602.08007",
     "rate": "rate 2602.08007 +1",
     "unsubscribe": "unsubscribe",
 }
