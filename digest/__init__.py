@@ -35,8 +35,20 @@ from digest.evaluation import (
     read_labels,
     read_reference,
 )
+from digest.examples import Fetched
+from digest.examples import add as add_examples
+from digest.examples import by_author as papers_by_author
+from digest.examples import embed_papers as embedding_of
+from digest.examples import of_chat as chat_examples
+from digest.examples import papers_for as example_papers
+from digest.examples import parse_ids as parse_example_ids
+from digest.examples import remove as remove_examples
+from digest.examples import vectors as example_vectors
 from digest.explain import deep_explain, explain  # here `explain` is the function
 from digest.metrics import METRICS
+from digest.ours import THRESHOLD as OURS_THRESHOLD
+from digest.ours import close_to, pin
+from digest.ours import line as close_line
 from digest.papers import Paper, dump_paper, read_listing, split_id
 from digest.pipeline import (
     DayListing,
@@ -110,6 +122,7 @@ __all__ = [
     "LEASE",
     "METRICS",
     "OPEN",
+    "OURS_THRESHOLD",
     "TLDR_LABEL",
     "WORKER",
     "ChatMoved",
@@ -127,6 +140,7 @@ __all__ = [
     "Entry",
     "FeedParseError",
     "FetchError",
+    "Fetched",
     "LLMScorer",
     "LocalScorer",
     "NotFoundError",
@@ -144,14 +158,18 @@ __all__ = [
     "Topic",
     "Usage",
     "UsageError",
+    "add_examples",
     "arxiv_categories",
     "backup_store",
     "build_digest",
     "change_criteria",
+    "chat_examples",
     "check_categories",
     "check_language",
     "check_timezone",
     "clip",
+    "close_line",
+    "close_to",
     "create_completion",
     "current_criteria",
     "day_of",
@@ -159,8 +177,11 @@ __all__ = [
     "default_client",
     "describe",
     "dump_paper",
+    "embedding_of",
     "embedding_progress",
     "evaluate",
+    "example_papers",
+    "example_vectors",
     "explain",
     "extractive",
     "fetch_listing",
@@ -178,7 +199,10 @@ __all__ = [
     "make_scorer",
     "once",
     "owner",
+    "papers_by_author",
+    "parse_example_ids",
     "parse_time",
+    "pin",
     "plan_day",
     "rank_day",
     "read_labels",
@@ -186,6 +210,7 @@ __all__ = [
     "read_reference",
     "recent_days",
     "record_usage",
+    "remove_examples",
     "renewed",
     "same_author",
     "sample_listing",

@@ -31,6 +31,17 @@ class Cutoffs:
 
 
 @dataclass(frozen=True)
+class CloseTo:
+    """A paper close to one of the group's own (`ours`), and the two closest sentences."""
+
+    paper_id: str  # the group's paper
+    title: str
+    similarity: float
+    theirs: str  # the new paper's sentence
+    ours: str  # the group's paper's sentence
+
+
+@dataclass(frozen=True)
 class Entry:
     """One paper in a day's ranking; `selected` says whether it made the digest and `reason` why."""
 
@@ -42,6 +53,7 @@ class Entry:
     followed: bool = False
     tldr: str = ""  # one sentence on what the paper does (shown papers only)
     tldr_by: str = ""  # "llm:<model>", or "extractive": a line of the abstract, not a TL;DR
+    close_to: CloseTo | None = None  # leads the digest: close to the group's own work
 
 
 @dataclass(frozen=True)

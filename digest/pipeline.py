@@ -18,6 +18,7 @@ from digest.criteria import Criteria, default_criteria_path
 from digest.day import Cutoffs, DayStatus, Digest, Entry, Usage
 from digest.errors import FetchError
 from digest.metrics import LLM_DOLLARS, LLM_TOKENS, SCORING_SECONDS
+from digest.ours import close_to, pin
 from digest.papers import SAMPLE_DAY, Paper, read_sample
 from digest.papers.rss import feed_staleness, fetch_feeds, merge_feeds
 from digest.prompt import build_prompt
@@ -132,6 +133,7 @@ async def build_digest(
     shown = store.shown_before(subscription, listing.day) if no_repeats else set()
     ranked = await rank_day(store, listing, criteria, scorer, cutoffs, top_k, shown, lease)
     base.entries, fresh, unscored = ranked.entries, ranked.fresh, ranked.unscored
+    base.entries = await asyncio.to_thread(_close_to_ours, store, subscription, base.entries, shown)
     base.unscored = tuple(p.id for p in unscored)
     base.scanned = len(papers)
     base.already_shown = tuple(sorted(shown & {p.id for p in papers}))
@@ -154,6 +156,18 @@ async def build_digest(
     store.save_digest(base)
     store.mark_shown(subscription, listing.day, [e.paper.id for e in base.selected])
     return base
+
+
+def _close_to_ours(
+    store: Store, subscription: str, entries: list[Entry], shown: set[str]
+) -> list[Entry]:
+    """Papers close to the subscription's own (`ours`) lead the digest, whatever their score."""
+    sub = store.subscription(subscription)
+    ours = store.papers(list(sub.ours)) if sub is not None and sub.ours else []
+    if not ours:
+        return entries
+    fresh = [e.paper for e in entries if e.paper.id not in shown]
+    return pin(entries, close_to(fresh, ours, store))
 
 
 async def learn_for_day(

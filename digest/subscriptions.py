@@ -41,6 +41,7 @@ class Subscription:
     last_error: str | None = None
     admins: tuple[str, ...] = field(default=())
     language: str = "en"  # of the TL;DRs (`language de`)
+    ours: tuple[str, ...] = field(default=())  # arXiv ids of the group's own papers (`ours`)
 
     @property
     def cutoffs(self) -> Cutoffs:

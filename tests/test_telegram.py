@@ -103,6 +103,9 @@ EXAMPLES = {
     "search": "/search attention",
     "more": "/more 2602.08007",
     "language": "/language de",
+    "like": "/like 2602.08007",  # a stored paper: arXiv is not asked
+    "unlike": "/unlike 2602.08007",
+    "ours": "/ours 2602.08007",
     "rate": "rate 2602.08007 +1",
     "unsubscribe": "/unsubscribe",
 }

@@ -26,7 +26,7 @@ from bot.chat.commands import (
     handle,
     parse,
 )
-from bot.chat.phrasing import ID, Interpretation, interpret, readings, resolve
+from bot.chat.phrasing import ID, Interpretation, interpret, readings, resolve, this_paper
 from bot.chat.phrasing.changes import _NAME
 from bot.chat.phrasing.words import _plain
 from bot.chat.proposals import PROPOSAL_TTL, did_you_mean, proposal_key, propose
@@ -58,6 +58,14 @@ async def _ask(text: str, ctx: Context, deps: Deps) -> Reply | None:
         return None  # nothing said: the core answers with help
     if said in YES or said in NO:
         return await _answer_proposal(said in YES, ctx, deps)
+    if (kind := this_paper(text)) is not None:  # "I like this one" in a paper's thread
+        if ctx.paper:
+            return await propose(f"{kind} {ctx.paper}", ctx, deps)
+        return Reply(
+            "Which paper?",
+            [f"say it in the paper's thread, or name it: `{kind} <arXiv id>`"],
+            ephemeral=True,
+        )
     settled, typed = await understand(text, ctx, deps)
     if isinstance(settled, str):
         return Reply("Which one?", [settled], ephemeral=True)

@@ -13,6 +13,7 @@ from digest import (
     EXTRACTIVE_LABEL,
     TLDR_LABEL,
     Entry,
+    close_line,
     extractive,
     same_author,
 )
@@ -82,13 +83,18 @@ def card(entry: Entry, rank: int | None = None) -> PaperCard:
         authors=paper.authors,
         relevance=None if entry.followed else score.relevance,
         novelty=None if entry.followed else score.novelty,
-        comment=f"{AUTHOR_MATCH}: {author}" if author else score.comment,
+        comment=_pinned(entry, f"{AUTHOR_MATCH}: {author}" if author else score.comment),
         rank=entry.rank if rank is None else rank,
         followed=author,
         tldr=tldr if made else extractive(paper.abstract),  # never a blank card
         tldr_extractive=not made,
         abstract=paper.abstract,
     )
+
+
+def _pinned(entry: Entry, comment: str) -> str:
+    """A paper close to the group's own work says so first (📌)."""
+    return comment if entry.close_to is None else f"{close_line(entry.close_to)}\n{comment}"
 
 
 @dataclass

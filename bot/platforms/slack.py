@@ -28,6 +28,8 @@ from bot.chat import (
     dump_reply,
     is_slow,
     load_reply,
+    only_paper,
+    this_paper,
     writes,
 )
 from bot.platforms.failures import could_not_tell, failed
@@ -222,11 +224,21 @@ def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None 
             await ack()
 
     async def context(
-        text: str, channel: str, user: str, name: str = "", dm: bool = False
+        text: str, channel: str, user: str, name: str = "", dm: bool = False, paper: str = ""
     ) -> Context:
         asker = audience(user)
         admin = await asker.is_admin() if writes(text) and not dm else False
-        return Context("slack", channel, user, name, admin, dm, asker)
+        return Context("slack", channel, user, name, admin, dm, asker, paper)
+
+    async def thread_paper(event: dict[str, Any], text: str) -> str:
+        """The paper a thread is about ("I like this one" under it): the one arXiv id its
+        first message names; "" elsewhere, or when it names none or several."""
+        thread = event.get("thread_ts")
+        if not thread or thread == event.get("ts") or this_paper(text) is None:
+            return ""
+        found = await client.conversations_replies(channel=event["channel"], ts=thread, limit=1)
+        first = (found.get("messages") or [{}])[0]
+        return only_paper(f"{first.get('text', '')} {first.get('blocks', '')}")
 
     def visibility(text: str, reply: Reply) -> str:
         """Only the digest and changes to a channel's settings are for everyone."""
@@ -280,7 +292,8 @@ def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None 
         the asker."""
         text = _MENTION.sub("", event.get("text", "")).strip()
         channel, user = event["channel"], event["user"]
-        reply = await answer(text, await context(text, channel, user), deps)
+        paper = await thread_paper(event, text)
+        reply = await answer(text, await context(text, channel, user, paper=paper), deps)
         thread = event.get("thread_ts") or event["ts"]
 
         async def send() -> None:
@@ -304,7 +317,8 @@ def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None 
 
     async def answer_in_thread(event: dict[str, Any], say: Any) -> None:
         text = event.get("text", "")
-        ctx = await context(text, event["channel"], event["user"], dm=True)
+        paper = await thread_paper(event, text)
+        ctx = await context(text, event["channel"], event["user"], dm=True, paper=paper)
         reply = await answer(text, ctx, deps)
         thread = event.get("thread_ts") or event["ts"]
 

@@ -46,7 +46,9 @@ from bot.chat import (
     answer,
     dump_reply,
     load_reply,
+    only_paper,
     sent_message,
+    this_paper,
     writes,
 )
 from bot.platforms.failures import could_not_tell, failed
@@ -264,7 +266,7 @@ _MEMBER = (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberSt
 
 def _context(
     update: Update, deps: Deps, cache: TTLCache, bot: Any, chat_admin: bool = False
-) -> Context:
+) -> Context:  # a reply to a message naming one paper is about that paper (`Context.paper`)
     """Who asks, where; a group message also notes that its sender reads that group."""
     chat = update.effective_chat
     user = update.effective_user
@@ -281,7 +283,15 @@ def _context(
         chat_admin=chat_admin,
         dm=private,
         audience=TelegramAudience(bot, seen, user_id, cache),
+        paper=_replied_paper(update),
     )
+
+
+def _replied_paper(update: Update) -> str:
+    """The one paper the message replied to names ("" if none or several)."""
+    message = update.effective_message
+    replied = message.reply_to_message if message is not None else None
+    return only_paper(replied.text or "") if replied is not None else ""
 
 
 async def _is_chat_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
@@ -322,6 +332,16 @@ def build_application(deps: Deps, token: str, base_url: str | None = None) -> Ap
             return
         await _answer(message, await answer(message.text or "", asking(update), deps))
 
+    async def on_reply_in_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A group member answers the bot's paper with "I like this one" / "we wrote this"."""
+        message = update.effective_message
+        replied = message.reply_to_message if message is not None else None
+        if message is None or replied is None or replied.from_user is None:
+            return
+        if replied.from_user.id != context.bot.id or this_paper(message.text or "") is None:
+            return  # other replies in a group are the group's own talk
+        await _answer(message, await answer(message.text or "", asking(update), deps))
+
     async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """👍 / 👎 answer as a toast; More / Less open and fold a digest message's abstract in
         place; Why? (and More under a command's answer) answers in the chat."""
@@ -355,6 +375,9 @@ def build_application(deps: Deps, token: str, base_url: str | None = None) -> Ap
     app.add_handler(MessageHandler(filters.COMMAND, on_unknown_command))
     app.add_handler(
         MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, on_text)
+    )
+    app.add_handler(
+        MessageHandler(filters.TEXT & ~filters.COMMAND & filters.REPLY, on_reply_in_group)
     )
     app.add_handler(CallbackQueryHandler(on_button))
     app.add_error_handler(_on_error)

@@ -48,8 +48,14 @@ def anchor(number: int) -> str:
 
 
 def entry_comment(entry: Entry) -> str:
-    """The comment line: 'Author match' for followed authors, else the scorer's comment."""
-    return AUTHOR_MATCH if entry.followed else entry.score.comment
+    """The comment line: 'Author match' for followed authors, else the scorer's comment; a
+    paper close to the group's own work says so first (📌)."""
+    comment = AUTHOR_MATCH if entry.followed else entry.score.comment
+    if entry.close_to is not None:
+        from digest.ours import line
+
+        return f"{line(entry.close_to)}. {comment}"
+    return comment
 
 
 def entry_tldr(entry: Entry) -> tuple[str, str]:

@@ -12,6 +12,7 @@ import numpy as np
 from digest.config import Settings, load_secrets
 from digest.criteria import Criteria
 from digest.errors import ConfigError
+from digest.examples import vectors as examples_of  # issue 27: the chats' `like` examples
 from digest.scoring import Scorer
 from digest.scoring.learning import day_share
 from digest.scoring.local import NAME as LOCAL
@@ -39,7 +40,9 @@ def make_scorer(
     """The local scorer uses the model learned for this criteria, when there is one, and
     keeps paper embeddings in the store."""
     name = resolve(name, env)
-    local = LocalScorer(store.model(criteria.scoring_hash, LOCAL), vectors=store)
+    model = store.model(criteria.scoring_hash, LOCAL)
+    wanted = examples_of(store, criteria) if model is None else None  # learned: among labels
+    local = LocalScorer(model, vectors=store, examples=wanted)
     if name == LOCAL:
         return local
     if name not in ("llm", "cascade"):

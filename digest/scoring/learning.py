@@ -25,7 +25,7 @@ from digest.scoring import Score, local
 from digest.store import Store
 
 # how much one label of each kind weighs; a person's rating counts most
-WEIGHTS = {"rating": 3.0, "reference": 2.0, "llm": 1.0}
+WEIGHTS = {"rating": 3.0, "example": 3.0, "reference": 2.0, "llm": 1.0}  # example: `like`
 RECALL = 0.97  # of the LLM's expected picks of a day, kept by the share the cascade sends it
 CONFIDENCE = 0.75  # of the upper bound on each paper's calibrated chance of being picked
 MEASURED_DAYS = 10  # the latest LLM-judged days calibration is measured on: a bounded daily cost

@@ -22,7 +22,7 @@ _FOLLOW_THE_CHAT: tuple[
 ] = (CriteriaRow, DigestRow, ShownRow, RatingRow, OutboxRow)
 _SUB_SETTINGS = (
     "categories", "relevance_cutoff", "novelty_cutoff", "top_k", "schedule", "timezone",
-    "subscribed_by", "admins", "language",
+    "subscribed_by", "admins", "language", "ours",
 )  # fmt: skip
 
 
@@ -90,7 +90,7 @@ class ChatStore(StoreBase):
 
 def _subscription(row: SubscriptionRow) -> Subscription:
     settings = dict(row.settings)
-    for key in ("categories", "admins"):
+    for key in ("categories", "admins", "ours"):
         settings[key] = tuple(settings.get(key) or ())
     return Subscription(
         id=row.id,

@@ -104,6 +104,21 @@ class ScoreStore(StoreBase):
             with self.session() as s, s.begin():
                 self.upsert(s, LabelRow, rows, ["paper_id", "criteria_hash", "source"])
 
+    def delete_labels(self, criteria_hash: str, paper_ids: Iterable[str], source: str) -> int:
+        """Forget one source's labels of these papers for the criteria; how many there were."""
+        ids = list(paper_ids)
+        with self.session() as s, s.begin():
+            rows = s.scalars(
+                select(LabelRow).where(
+                    LabelRow.criteria_hash == criteria_hash,
+                    LabelRow.source == source,
+                    LabelRow.paper_id.in_(ids),
+                )
+            ).all()
+            for row in rows:
+                s.delete(row)
+            return len(rows)
+
     def labels(self, criteria_hash: str) -> dict[str, float]:
         """Every label for the criteria; a later source overrides an earlier one."""
         with self.session() as s:

@@ -4,15 +4,21 @@ with FakeArxiv(rss={"cs.LG": lg_bytes}, atom=atom_bytes) as fake:
     fake.rss_base_url      # "http://127.0.0.1:PORT/rss/"   (GET /rss/{category})
     fake.api_url_format    # "http://127.0.0.1:PORT/api/query?{}"
     fake.fail("cs.AI", 503); fake.garbage("cs.LG"); fake.requests  # paths seen
+
+FakeArxiv(papers=[...]) answers `id_list` queries as export.arxiv.org does: an Atom entry (the
+recorded shape) for each id it holds, nothing for the others.
 """
 
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterable
+from html import escape
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from digest.papers import Paper
 from tests.fakes.loopback import Loopback
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -52,9 +58,15 @@ def closed_port() -> int:
 class FakeArxiv(Loopback):
     """A ThreadingHTTPServer on 127.0.0.1 serving RSS per category and one Atom body."""
 
-    def __init__(self, rss: dict[str, bytes] | None = None, atom: bytes | None = None) -> None:
+    def __init__(
+        self,
+        rss: dict[str, bytes] | None = None,
+        atom: bytes | None = None,
+        papers: Iterable[Paper] = (),
+    ) -> None:
         self.rss = dict(rss) if rss is not None else {c: recorded_rss(c) for c in RSS_FILES}
         self.atom = atom
+        self.papers = {p.id: p for p in papers}
         self.failures: dict[str, int | bytes] = {}
         self.requests: list[str] = []
 
@@ -81,6 +93,21 @@ class FakeArxiv(Loopback):
     def _answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, bytes]:
         if path.startswith("/rss/"):
             key, body = path.removeprefix("/rss/"), self.rss.get(path.removeprefix("/rss/"))
+        elif path == "/api/query" and query.get("id_list"):
+            ids = [i for i in query["id_list"][0].split(",") if i]
+            start = int(query.get("start", ["0"])[0])
+            key, body = "api", id_list_atom([self.papers[i] for i in ids if i in self.papers][
+                start : start + int(query.get("max_results", ["100"])[0])])  # fmt: skip
+        elif path == "/api/query" and "au:" in query.get("search_query", [""])[0]:
+            name = query["search_query"][0].split("au:", 1)[1].strip('"').lower()
+            key, body = (
+                "api",
+                id_list_atom(
+                    [p for p in self.papers.values() if any(name in a.lower() for a in p.authors)]
+                ),
+            )
+            if query.get("start", ["0"])[0] != "0":
+                body = EMPTY_ATOM
         elif path == "/api/query":
             first = query.get("start", ["0"])[0] == "0"
             key, body = "api", (self.atom if first else EMPTY_ATOM)
@@ -111,3 +138,34 @@ class FakeArxiv(Loopback):
                 pass
 
         return Handler
+
+
+def _entry(p: Paper) -> str:
+    """One paper as an export API entry."""
+    cats = "".join(
+        f'    <category term="{c}" scheme="http://arxiv.org/schemas/atom"/>\n'
+        for c in p.categories or ("cs.LG",)
+    )
+    authors = "".join(f"    <author><name>{escape(a)}</name></author>\n" for a in p.authors)
+    return (
+        f"  <entry>\n    <id>http://arxiv.org/abs/{p.id}v{p.version or 1}</id>\n"
+        f"    <title>{escape(p.title)}</title>\n    <updated>2026-02-10T00:00:00Z</updated>\n"
+        f'    <link href="https://arxiv.org/abs/{p.id}v1" rel="alternate" type="text/html"/>\n'
+        f"    <summary>{escape(p.abstract)}</summary>\n{cats}"
+        "    <published>2026-02-09T00:00:00Z</published>\n"
+        f'    <arxiv:primary_category term="{p.primary_category or "cs.LG"}"/>\n{authors}'
+        "  </entry>\n"
+    )
+
+
+def id_list_atom(papers: list[Paper]) -> bytes:
+    """An export API answer holding `papers`, in the shape of the recorded id-list response."""
+    return (
+        "<?xml version='1.0' encoding='UTF-8'?>\n<feed xmlns:opensearch=\"http://a9.com/-/spec/"
+        'opensearch/1.1/" xmlns:arxiv="http://arxiv.org/schemas/atom" '
+        'xmlns="http://www.w3.org/2005/Atom">\n'
+        "  <opensearch:itemsPerPage>100</opensearch:itemsPerPage>\n"
+        f"  <opensearch:totalResults>{len(papers)}</opensearch:totalResults>\n"
+        "  <opensearch:startIndex>0</opensearch:startIndex>\n"
+        f"{''.join(_entry(p) for p in papers)}</feed>\n"
+    ).encode()

@@ -548,8 +548,10 @@ class FakeTelegram(Loopback):
         chat_type: str | None = None,
         username: str | None = "alice",
         title: str | None = None,
+        reply_to: int | None = None,
     ) -> Payload:
-        """Queue the update Telegram sends when `user_id` writes `text` in `chat_id`.
+        """Queue the update Telegram sends when `user_id` writes `text` in `chat_id`
+        (as a reply to message `reply_to` of that chat, when given).
 
         chat_type defaults from the id (positive: private, -100...: supergroup, else group).
         A leading "/command" (or "/command@bot") gets a bot_command entity, as in Telegram.
@@ -581,6 +583,8 @@ class FakeTelegram(Loopback):
                 command = text.split(maxsplit=1)[0] if text.strip() else text
                 length = len(command.encode("utf-16-le")) // 2
                 message["entities"] = [{"offset": 0, "length": length, "type": "bot_command"}]
+            if reply_to is not None:
+                message["reply_to_message"] = dict(self.messages[(chat_id, reply_to)])
             self.messages[(chat_id, message["message_id"])] = message
         key = "channel_post" if chat_type == "channel" else "message"
         return self._queue({key: message})

@@ -32,6 +32,7 @@ class Context:
     chat_admin: bool = False  # the platform says this user administers the chat
     dm: bool = False
     audience: Audience | None = field(default=None, compare=False)  # who is in which chat
+    paper: str = ""  # the arXiv id of the paper whose thread this was said in, if one
 
     @property
     def subscription_id(self) -> str:

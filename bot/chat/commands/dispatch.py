@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import difflib
 
-from bot.chat.commands import criteria, ratings, reading, settings, subscriptions
+from bot.chat.commands import criteria, examples, ratings, reading, settings, subscriptions
 from bot.chat.commands.context import Context, Deps, _may_change
 from bot.chat.commands.parser import HOW_TO_ASK, SPECS, Command, Spec, parse
 from bot.chat.replies import Reply
@@ -79,5 +79,6 @@ HANDLERS = {
     **criteria.HANDLERS,
     **reading.HANDLERS,
     **ratings.HANDLERS,
+    **examples.HANDLERS,
 }
 assert set(HANDLERS) == set(SPECS)

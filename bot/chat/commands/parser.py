@@ -57,10 +57,27 @@ SPECS: dict[str, Spec] = {
         "when the digest is posted, e.g. 08:30 Europe/Berlin",
         True,
     ),
-    "preview": Spec("preview", "the latest day's digest under the current criteria", slow=True),
     "more": Spec("more <arxiv id | rank>", "a paper's abstract (the card shows its TL;DR)"),
     "language": Spec("language <code>", "the language of the TL;DRs, e.g. de or en", True),
+    "preview": Spec(
+        "preview [like <arXiv ids>]",
+        "the latest day's digest under the current criteria (with these examples: nothing kept)",
+        slow=True,
+    ),
     "search": Spec("search <words>", "stored papers with these words in title or abstract"),
+    "like": Spec(
+        "like <arXiv id | arXiv URL> ...",
+        "papers like these are what this chat wants (up to 50; the scorer learns from them)",
+        writes=True,
+        slow=True,
+    ),
+    "unlike": Spec("unlike <arXiv id> ...", "stop a paper being a wanted example", True),
+    "ours": Spec(
+        "ours [<arXiv ids | author name> | remove <ids>]",
+        "the group's own papers: a new paper close to one leads the digest (📌)",
+        writes=True,
+        slow=True,
+    ),
     "rate": Spec("rate <arxiv id> <+1|-1>", "rate a paper: the local scorer learns from it"),
 }
 

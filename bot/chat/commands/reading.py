@@ -131,6 +131,10 @@ def _digests_scoring(
 
 
 async def _preview(cmd: Command, ctx: Context, deps: Deps) -> Reply:
+    if cmd.args[:1] and cmd.args[0].lower() == "like":  # wanted examples, kept nowhere
+        from bot.chat.commands.examples import preview_like
+
+        return await preview_like(cmd, ctx, deps)
     sub = _subscription(ctx, deps)
     digest = deps.store.digest(sub.id)
     if digest is None:

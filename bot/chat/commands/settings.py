@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.chat.commands.context import Context, Deps, _criteria, _sources, _subscription, _when
+from bot.chat.commands.examples import examples_line, ours_lines
 from bot.chat.commands.parser import Command, _int, _usage
 from bot.chat.replies import Reply
 from digest import (
@@ -46,6 +47,8 @@ async def _settings(cmd: Command, ctx: Context, deps: Deps) -> Reply:
         f"TL;DR language: {language_name(sub.language)} ({sub.language})",
         f"schedule: {_when(sub)}",
         _labels(deps, criteria),
+        *examples_line(deps.store, criteria, sub.id),
+        *ours_lines(deps.store, sub.ours),
     ]
     if sub.last_error:
         lines.append(f"last delivery error: {sub.last_error}")
@@ -59,7 +62,8 @@ def _labels(deps: Deps, criteria: Criteria) -> str:
     learned = f"learned model {model['id']}" if model else "zero-shot (nothing learned yet)"
     return (
         f"labels: {n['rating']} rated by people, {n['llm']} judged by the LLM, "
-        f"{n['reference']} from references; local scorer: {learned}"
+        f"{n['reference']} from references, {n['example']} wanted examples; "
+        f"local scorer: {learned}"
     )
 
 

@@ -11,6 +11,7 @@ runs them unasked.
 the store knows.
 """
 
+from bot.chat.phrasing.liking import only_paper, this_paper
 from bot.chat.phrasing.questions import interpret, readings, title_words
 from bot.chat.phrasing.settle import best_title, paper_by_title, resolve
 from bot.chat.phrasing.words import ID, Interpretation
@@ -20,8 +21,10 @@ __all__ = [
     "Interpretation",
     "best_title",
     "interpret",
+    "only_paper",
     "paper_by_title",
     "readings",
     "resolve",
+    "this_paper",
     "title_words",
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from bot.chat.phrasing.changes import _change
+from bot.chat.phrasing.liking import liking
 from bot.chat.phrasing.words import (
     _NUM,
     ID,
@@ -54,7 +55,7 @@ def readings(text: str) -> list[Interpretation]:
     low = _plain(raw)
     if not low:
         return []
-    rules = (_by_id, _change, _why, _search, _criteria, _settings, _help, _top)
+    rules = (liking, _by_id, _change, _why, _search, _criteria, _settings, _help, _top)
     return [found for rule in rules if (found := rule(raw, low)) is not None]
 
 
