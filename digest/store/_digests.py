@@ -3,50 +3,82 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import fields
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 
-from digest.day import DIGEST, Digest
+from digest.day import DIGEST, Digest, Entry
 from digest.papers import Paper
-from digest.store._base import StoreBase, aware, now
+from digest.ranking import DayRanking, Placed, verdicts
+from digest.store._base import aware, now
 from digest.store._papers import papers_by_id
-from digest.store.models import DigestRow, ShownRow
+from digest.store._rankings import RankingStore
+from digest.store.models import DigestRow, RankingRow, ShownRow
 
-# a stored entry names its paper by id only
-_PAPER_TEXT = {"entries": {"__all__": {"paper": {f.name for f in fields(Paper)} - {"id"}}}}
+# what a digest row keeps of a Digest: the rest is in its shared ranking
+_SHARED = {"entries", "criteria_text", "prompt", "unscored"}
 
 
-class DigestStore(StoreBase):
-    def save_digest(self, digest: Digest) -> None:
+class DigestStore(RankingStore):
+    def save_digest(self, digest: Digest, ranking: DayRanking | None = None) -> None:
         """One digest per (subscription, day): a later build of the same day replaces it.
 
-        Its whole ranking is kept, each paper by id (its text is in the papers table)."""
-        row = {"subscription": digest.subscription, "day": digest.day,
-               "status": str(digest.status), "message": digest.message,
-               "criteria_hash": digest.criteria_hash, "created_at": now(),
-               "payload": DIGEST.dump_python(digest, mode="json", exclude=_PAPER_TEXT)}  # fmt: skip
+        The day's ranking is stored once and shared (`ranking`, stored already, when the
+        digest was cut from it; else it is made of the digest's entries). The digest row keeps
+        what is its own: the entries it shows (id, rank, relevance, novelty), its cutoffs,
+        top-k and what no-repeats removed, and where an entry's verdict is not what those
+        give (a digest made by hand), that verdict."""
+        if ranking is not None and [p.paper_id for p in ranking.places] != [
+            e.paper.id for e in digest.entries
+        ]:
+            ranking = None  # not the ranking these entries come from: keep the entries' own
         with self.session() as s, s.begin():
+            if ranking is None or ranking.id is None:
+                ranking = self._save_ranking(s, ranking or _ranking_of(digest))
+            own = DIGEST.dump_python(digest, mode="json", exclude=_SHARED)
+            given = verdicts(ranking.places, digest.cutoffs, digest.top_k,
+                             frozenset(digest.already_shown))  # fmt: skip
+            own["differs"] = {
+                str(i): [e.selected, e.reason]
+                for i, (e, v) in enumerate(zip(digest.entries, given, strict=True))
+                if (e.selected, e.reason) != v
+            }
+            own["shows"] = [[e.paper.id, e.rank, e.score.relevance, e.score.novelty]
+                            for e in digest.selected]  # fmt: skip
+            row = {"subscription": digest.subscription, "day": digest.day,
+                   "status": str(digest.status), "message": digest.message,
+                   "criteria_hash": digest.criteria_hash, "created_at": now(),
+                   "ranking_id": ranking.id, "payload": own}  # fmt: skip
             self.upsert(s, DigestRow, [row], ["subscription", "day"])
 
     def digest(self, subscription: str, day: date | None = None) -> Digest | None:
-        """The stored digest of a day, or the latest one, with its papers."""
+        """The stored digest of a day, or the latest one, with its whole ranking and papers."""
         with self.session() as s:
-            q = select(DigestRow).where(DigestRow.subscription == subscription)
+            q = select(DigestRow.payload, DigestRow.ranking_id, RankingRow.key).join(
+                RankingRow, RankingRow.id == DigestRow.ranking_id
+            )
+            q = q.where(DigestRow.subscription == subscription)
             q = q.where(DigestRow.day == day) if day else q.order_by(DigestRow.day.desc())
-            row = s.scalars(q.limit(1)).first()
-            if row is None:
+            found = s.execute(q.limit(1)).first()
+            if found is None:
                 return None
-            payload = dict(row.payload)
-            entries = payload.get("entries") or []
-            papers = papers_by_id(s, [e["paper"]["id"] for e in entries])
-        payload["entries"] = [
-            {**e, "paper": papers.get(e["paper"]["id"]) or Paper(e["paper"]["id"], "", "")}
-            for e in entries
-        ]
-        return DIGEST.validate_python(payload)
+            ranking = self._ranking(s, found.ranking_id, found.key)
+            papers = papers_by_id(s, [p.paper_id for p in ranking.places])
+        own = dict(found.payload)
+        differs, _ = own.pop("differs", {}), own.pop("shows", [])
+        digest = DIGEST.validate_python(own)
+        digest.criteria_text, digest.prompt = ranking.criteria_text, ranking.prompt
+        digest.unscored = ranking.unscored
+        given = verdicts(ranking.places, digest.cutoffs, digest.top_k,
+                         frozenset(digest.already_shown))  # fmt: skip
+        verdict = [tuple(differs.get(str(i), v)) for i, v in enumerate(given)]
+        digest.entries = [
+            Entry(papers.get(p.paper_id) or Paper(p.paper_id, "", ""), p.score, p.rank,
+                  bool(selected), str(reason), p.followed is not None)
+            for p, (selected, reason) in zip(ranking.places, verdict, strict=True)
+        ]  # fmt: skip
+        return digest
 
     def last_fetch(self) -> dict[str, Any] | None:
         """The most recent day outcome of any subscription: when, which day, what status."""
@@ -112,3 +144,18 @@ class DigestStore(StoreBase):
         if rows:
             with self.session() as s, s.begin():
                 self.insert_ignore(s, ShownRow, rows, ["subscription", "paper_id"])
+
+
+def _ranking_of(digest: Digest) -> DayRanking:
+    """The ranking a digest's own entries make (a digest not cut from a stored ranking)."""
+    places = tuple(
+        Placed(e.paper.id, e.rank, e.score, _author(e.score.matched) if e.followed else None)
+        for e in digest.entries
+    )
+    return DayRanking(digest.day, digest.criteria_hash, digest.scorer, places,
+                      digest.criteria_text, digest.prompt, digest.unscored)  # fmt: skip
+
+
+def _author(matched: str | None) -> str:
+    """The followed author an author match names ("author: Ada Lovelace")."""
+    return (matched or "").removeprefix("author: ")
