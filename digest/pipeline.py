@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import time
@@ -156,8 +157,7 @@ async def build_digest(
     )  # fmt: skip
     notes = [*getattr(scorer, "notes", []), *base.notes]
     base.message = "; ".join([f"{len(base.selected)} of {len(papers)} papers selected", *notes])
-    store.save_digest(base, ranking)
-    store.mark_shown(subscription, listing.day, [e.paper.id for e in base.selected])
+    store.save_digest(base, ranking, shown=[e.paper.id for e in base.selected])
     return base
 
 
@@ -445,4 +445,9 @@ def current_criteria(
         store.save_criteria(subscription, first.to_text(), first.hash, "seed")
         versions = store.criteria_versions(subscription)
     version, _, text = versions[-1]
-    return version, Criteria.parse(text, source=f"criteria v{version} of {subscription}")
+    return version, _parsed(text, f"criteria v{version} of {subscription}")
+
+
+@functools.lru_cache(maxsize=1024)  # every chat's run reads its criteria: parsed once each
+def _parsed(text: str, source: str) -> Criteria:
+    return Criteria.parse(text, source=source)

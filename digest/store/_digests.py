@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from digest.day import DIGEST, Digest, Entry
 from digest.papers import Paper
@@ -21,14 +22,17 @@ _SHARED = {"entries", "criteria_text", "prompt", "unscored"}
 
 
 class DigestStore(RankingStore):
-    def save_digest(self, digest: Digest, ranking: DayRanking | None = None) -> None:
+    def save_digest(
+        self, digest: Digest, ranking: DayRanking | None = None, shown: Iterable[str] = ()
+    ) -> None:
         """One digest per (subscription, day): a later build of the same day replaces it.
 
         The day's ranking is stored once and shared (`ranking`, stored already, when the
         digest was cut from it; else it is made of the digest's entries). The digest row keeps
         what is its own: the entries it shows (id, rank, relevance, novelty), its cutoffs,
         top-k and what no-repeats removed, and where an entry's verdict is not what those
-        give (a digest made by hand), that verdict."""
+        give (a digest made by hand), that verdict. `shown`: papers to remember as shown to
+        the chat on the digest's day (no-repeats), in the same transaction."""
         if ranking is not None and [p.paper_id for p in ranking.places] != [
             e.paper.id for e in digest.entries
         ]:
@@ -51,6 +55,7 @@ class DigestStore(RankingStore):
                    "criteria_hash": digest.criteria_hash, "created_at": now(),
                    "ranking_id": ranking.id, "payload": own}  # fmt: skip
             self.upsert(s, DigestRow, [row], ["subscription", "day"])
+            self._mark_shown(s, digest.subscription, digest.day, shown)
 
     def digest(self, subscription: str, day: date | None = None) -> Digest | None:
         """The stored digest of a day, or the latest one, with its whole ranking and papers."""
@@ -140,10 +145,14 @@ class DigestStore(RankingStore):
             )
 
     def mark_shown(self, subscription: str, day: date, paper_ids: Iterable[str]) -> None:
+        with self.session() as s, s.begin():
+            self._mark_shown(s, subscription, day, paper_ids)
+
+    def _mark_shown(
+        self, s: Session, subscription: str, day: date, paper_ids: Iterable[str]
+    ) -> None:
         rows = [{"subscription": subscription, "paper_id": p, "day": day} for p in paper_ids]
-        if rows:
-            with self.session() as s, s.begin():
-                self.insert_ignore(s, ShownRow, rows, ["subscription", "paper_id"])
+        self.insert_ignore(s, ShownRow, rows, ["subscription", "paper_id"])
 
 
 def _ranking_of(digest: Digest) -> DayRanking:

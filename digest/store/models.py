@@ -126,7 +126,7 @@ class DigestRow(Base):
     status: Mapped[str] = mapped_column(String(32))
     message: Mapped[str] = mapped_column(Text)
     criteria_hash: Mapped[str] = mapped_column(String(64))
-    ranking_id: Mapped[int | None] = mapped_column(ForeignKey("rankings.id"), index=True)
+    ranking_id: Mapped[int | None] = mapped_column(Integer, index=True)  # rankings.id
     payload: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 

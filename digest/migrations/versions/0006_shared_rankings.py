@@ -135,21 +135,18 @@ def upgrade() -> None:
         sa.UniqueConstraint("key", name=op.f("uq_rankings_key")),
     )
     op.create_index(op.f("ix_rankings_day"), "rankings", ["day"], unique=False)
-    with op.batch_alter_table("digests") as batch:
-        batch.add_column(sa.Column("ranking_id", sa.Integer(), nullable=True))
-        batch.create_index(batch.f("ix_digests_ranking_id"), ["ranking_id"], unique=False)
-        batch.create_foreign_key(
-            batch.f("fk_digests_ranking_id_rankings"), "rankings", ["ranking_id"], ["id"]
-        )
+    # plain ALTERs (no table copied on SQLite): a new store's migrations stay quick
+    op.add_column("digests", sa.Column("ranking_id", sa.Integer(), nullable=True))
+    op.create_index(op.f("ix_digests_ranking_id"), "digests", ["ranking_id"], unique=False)
     for table, column in _INDEXES:
         op.create_index(op.f(f"ix_{table}_{column}"), table, [column], unique=False)
-    with op.batch_alter_table("explanations") as batch:
-        batch.add_column(sa.Column("created_at", sa.DateTime(timezone=True), nullable=True))
     bind = op.get_bind()
     at = datetime.now(UTC)
-    bind.execute(sa.text("UPDATE explanations SET created_at = :at"), {"at": at})
-    with op.batch_alter_table("explanations") as batch:
-        batch.alter_column("created_at", existing_type=sa.DateTime(timezone=True), nullable=False)
+    # the explanations stored before are dated now (a NOT NULL column needs a constant default)
+    op.add_column("explanations", sa.Column(
+        "created_at", sa.DateTime(timezone=True), nullable=False,
+        server_default=sa.text(f"'{at.strftime('%Y-%m-%d %H:%M:%S')}'"),
+    ))  # fmt: skip
 
     ids: dict[str, int] = {}
     rows = bind.execute(sa.select(_DIGESTS.c.id, _DIGESTS.c.day, _DIGESTS.c.criteria_hash,
@@ -183,9 +180,8 @@ def downgrade() -> None:
         batch.drop_column("created_at")
     for table, column in _INDEXES:
         op.drop_index(op.f(f"ix_{table}_{column}"), table_name=table)
+    op.drop_index(op.f("ix_digests_ranking_id"), table_name="digests")
     with op.batch_alter_table("digests") as batch:
-        batch.drop_constraint(batch.f("fk_digests_ranking_id_rankings"), type_="foreignkey")
-        batch.drop_index(batch.f("ix_digests_ranking_id"))
         batch.drop_column("ranking_id")
     op.drop_index(op.f("ix_rankings_day"), table_name="rankings")
     op.drop_table("rankings")
