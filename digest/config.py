@@ -134,6 +134,10 @@ class BotSettings(_Section):
             raise ValueError(str(exc)) from None
 
 
+class StoreSettings(_Section):
+    keep_days: int = Field(400, ge=1)
+
+
 class ServeSettings(_Section):
     health_host: str = "0.0.0.0"
     health_port: int = Field(8080, ge=0, le=65535)
@@ -213,6 +217,7 @@ class LLMSettings(_Section):
 
 class Settings(_Section):
     database: DatabaseSettings = DatabaseSettings()
+    store: StoreSettings = StoreSettings()
     arxiv: ArxivSettings = ArxivSettings()
     digest: DigestSettings = DigestSettings()
     bot: BotSettings = BotSettings()

@@ -25,6 +25,7 @@ from bot.platforms import Sender
 from bot.service.daily import DayReport, build_for
 from bot.service.outbox import DeliveryReport, deliver
 from digest import (
+    DEFAULTS,
     LEASE,
     METRICS,
     Claim,
@@ -37,6 +38,7 @@ from digest import (
     describe,
     once,
     owner,
+    prune_day,
     renewed,
     store_unreachable,
 )
@@ -50,6 +52,7 @@ RETRIES = 4  # then the channel is told, once
 TICK = timedelta(minutes=1)  # deferred messages, and runs to take over, are looked at this often
 DELIVER_DUE = "deliver-due"  # the one-off job for messages a rate limit held back
 RUNS_AT_ONCE = 8  # a worker's concurrent daily runs; the rest wait, unclaimed, for any worker
+PRUNE_EVERY = timedelta(hours=1)  # a look at whether today's pruning is done (once a day)
 _READ = (DayStatus.BUILT, DayStatus.NO_ANNOUNCEMENT)
 
 
@@ -74,9 +77,11 @@ class DailyScheduler:
         lease: timedelta = LEASE,
         days: str = ANNOUNCEMENT_DAYS,
         scheduler: AsyncIOScheduler | None = None,
+        keep_days: int = DEFAULTS.store.keep_days,
     ) -> None:
         self.store, self.fetch, self.senders, self.scorer_for = store, fetch, senders, scorer_for
-        self.lease, self.days = lease, days
+        self.lease, self.days, self.keep_days = lease, days, keep_days
+        self._pruned: date | None = None  # the last day this worker saw pruned
         self.scheduler = scheduler or AsyncIOScheduler(
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3 * 3600},
@@ -117,6 +122,10 @@ class DailyScheduler:
         self.scheduler.add_job(
             self.tick, "interval", seconds=every.total_seconds(), id="tick",
             next_run_time=datetime.now(UTC), replace_existing=True,
+        )  # fmt: skip
+        self.scheduler.add_job(
+            self.prune, "interval", seconds=PRUNE_EVERY.total_seconds(), id="prune",
+            next_run_time=datetime.now(UTC) + TICK, replace_existing=True,
         )  # fmt: skip
         self.scheduler.start()
 
@@ -171,6 +180,19 @@ class DailyScheduler:
                     raise
                 log.warning("%s: delivery paused, the store is unreachable", sender.platform)
                 METRICS.STORE_ERRORS.labels("schedule").inc()
+
+    async def prune(self, now: datetime | None = None) -> None:
+        """Today's pruning of the store (`store.keep_days`), by whichever worker claims it
+        first; its own job, so that a long first pruning never holds up a tick."""
+        today = (now or datetime.now(UTC)).date()
+        if self._pruned == today:
+            return
+        try:
+            await prune_day(self.store, self.keep_days, today, self.lease)
+        except Exception:  # tried again at the next look; the digests come first
+            log.exception("pruning the store failed")
+            return
+        self._pruned = today
 
     def _wake(self, report: DeliveryReport) -> None:
         """A one-off `deliver-due` job at the earliest Retry-After's end (not the next tick);

@@ -67,7 +67,10 @@ async def run_service(settings: Settings, env: Mapping[str, str] | None = None) 
             return await fetch_listing(settings, c, categories=categories)
 
     senders: dict[str, Sender] = {}
-    daily = DailyScheduler(store, fetch, senders, scorer_for, lease=lease, days=settings.serve.days)
+    daily = DailyScheduler(
+        store, fetch, senders, scorer_for, lease=lease, days=settings.serve.days,
+        keep_days=settings.store.keep_days,
+    )  # fmt: skip
     deps = Deps(store, settings, scorer_for, on_change=daily.reschedule)
     secrets = load_secrets(env)
     slack, telegram = _slack_app(deps, secrets), _telegram_app(deps, secrets)

@@ -20,6 +20,7 @@ from digest.store._digests import DigestStore
 from digest.store._embeddings import EmbeddingStore
 from digest.store._papers import PaperStore
 from digest.store._proposals import ProposalStore
+from digest.store._retention import RetentionStore
 from digest.store._scores import ScoreStore
 from digest.store._work import OPEN, Claim, WorkStore
 from digest.store.migrate import alembic_config, migrate, schema_head
@@ -39,8 +40,9 @@ HEALTH_BUSY_SECONDS = 1.0  # /healthz waits at most this long for SQLite's write
 
 
 class Store(
-    PaperStore, ScoreStore, EmbeddingStore, DigestStore, ChatStore, WorkStore, ProposalStore
-):
+    PaperStore, ScoreStore, EmbeddingStore, DigestStore, ChatStore, WorkStore, ProposalStore,
+    RetentionStore,
+):  # fmt: skip
     """Named operations over the database; nothing else imports SQLAlchemy."""
 
     def __init__(
