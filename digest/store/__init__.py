@@ -18,6 +18,7 @@ from digest.errors import DigestError
 from digest.store._chats import ChatStore
 from digest.store._digests import DigestStore
 from digest.store._embeddings import EmbeddingStore
+from digest.store._pace import PaceStore
 from digest.store._papers import PaperStore
 from digest.store._proposals import ProposalStore
 from digest.store._scores import ScoreStore
@@ -34,8 +35,9 @@ SQLITE_BUSY_SECONDS = 30  # several processes may write one SQLite file: wait fo
 
 
 class Store(
-    PaperStore, ScoreStore, EmbeddingStore, DigestStore, ChatStore, WorkStore, ProposalStore
-):
+    PaperStore, ScoreStore, EmbeddingStore, DigestStore, ChatStore, WorkStore, ProposalStore,
+    PaceStore,
+):  # fmt: skip
     """Named operations over the database; nothing else imports SQLAlchemy."""
 
     def __init__(self, dsn: str) -> None:
