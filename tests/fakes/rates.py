@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Hashable
 from dataclasses import dataclass
 
@@ -36,6 +36,7 @@ class RateLimits:
         self._sent: dict[tuple[str, Hashable], deque[float]] = {}
         self._lock = threading.Lock()
         self.refused = 0  # messages answered 429
+        self.refused_by: Counter[str] = Counter()  # ... by the kind of limit they broke
 
     def scaled(self, factor: float) -> RateLimits:
         """The same limits with every window `factor` times shorter."""
@@ -56,6 +57,7 @@ class RateLimits:
                     sent.popleft()
                 if len(sent) >= limit.count:
                     wait = max(wait, sent[0] + limit.window - now)
+                    self.refused_by[kind] += 1
             if wait > 0:
                 self.refused += 1
                 return wait
