@@ -13,6 +13,7 @@ import itertools
 import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from slack_sdk.web.async_client import AsyncWebClient
 from telegram import Bot
@@ -155,3 +156,32 @@ def test_the_bots_pace_is_shared_by_every_worker(store: Store, store_url: str) -
     assert gaps == [step] * 19
     later = start + timedelta(seconds=5)  # an idle bot: the next message goes at once
     assert store.next_slot("telegram:bot", step, later) == later
+
+
+def test_a_groups_messages_keep_to_twenty_a_minute(tmp_path: Path) -> None:
+    """A Telegram group gets at most 20 messages a minute: 3 s apart (here 40 times faster);
+    with only the chat's 1 s gap the 21st would be refused."""
+    speed, group = 40.0, "-5001"
+
+    def day_of_21(paced_group: bool) -> tuple[int, int]:
+        store = Store(f"sqlite:///{tmp_path / f'{paced_group}.sqlite3'}")
+        store.save_subscription(Subscription(f"telegram:{group}", "telegram", group))
+        payloads = [{"text": f"part {n}", "keyboard": None, "in_thread": False} for n in range(21)]
+        store.enqueue(f"telegram:{group}", DAY, payloads)
+        pace = Pace.telegram(27 * speed, 1 / speed, 20 * speed if paced_group else 0)
+        with FakeTelegram(token=TG_TOKEN, limits=telegram_limits().scaled(speed)) as tg:
+            sender = TelegramSender(Bot(TG_TOKEN, base_url=tg.base_url), pace)
+
+            async def go() -> DeliveryReport:
+                try:
+                    return await deliver(store, sender)
+                finally:
+                    await sender.aclose()
+
+            report = asyncio.run(go())
+            store.close()
+            return report.sent, tg.refused()
+
+    assert day_of_21(paced_group=True) == (21, 0)
+    sent, refused = day_of_21(paced_group=False)
+    assert refused == 1 and sent == 20  # the 21st met the group's limit: deferred, as before
