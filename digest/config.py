@@ -155,6 +155,8 @@ class SlackSettings(_Section):
     api_url: str = "https://slack.com/api/"
     host: str = "0.0.0.0"
     port: int = Field(3000, ge=0, le=65535)
+    messages_per_second: float = Field(0.0, ge=0)
+    channel_gap_seconds: float = Field(1.0, ge=0)
 
 
 SCORERS = ("auto", "local", "llm", "cascade")
@@ -166,6 +168,9 @@ class TelegramSettings(_Section):
     webhook_url: str = ""
     host: str = "0.0.0.0"
     port: int = Field(8443, ge=0, le=65535)
+    messages_per_second: float = Field(27.0, ge=0)
+    chat_gap_seconds: float = Field(1.0, ge=0)
+    group_messages_per_minute: float = Field(20.0, ge=0)
 
     @field_validator("mode")
     @classmethod

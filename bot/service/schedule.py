@@ -32,6 +32,7 @@ from digest import (
     Criteria,
     DayListing,
     DayStatus,
+    Digest,
     Scorer,
     Store,
     Subscription,
@@ -215,14 +216,16 @@ class DailyScheduler:
     ) -> DayReport | None:
         """The job: claim the chat's run of the day, fetch and build (both shared), post.
 
-        A worker makes a few runs at a time; the others wait unclaimed, so that another
-        worker with a free slot may take them.
+        A worker builds a few chats' digests at a time; the others wait unclaimed, so that
+        another worker with a free slot may take them. Posting is outside that slot: the
+        messages are queued in the outbox by then, and waiting for the platforms' pace must
+        not hold back the next chat's build.
         """
         if self._slots is None:
             self._slots = asyncio.Semaphore(RUNS_AT_ONCE)
         async with self._slots:
             try:
-                return await self._claimed_run(sub_id, day, now)
+                built = await self._claimed_run(sub_id, day, now)
             except Exception as exc:  # the store went away: the next tick makes the run
                 if not store_unreachable(exc):
                     raise
@@ -230,10 +233,23 @@ class DailyScheduler:
                             "is back", sub_id)  # fmt: skip
                 METRICS.STORE_ERRORS.labels("schedule").inc()
                 return None
+        if built is None:
+            return None
+        sub, sender, digest = built
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        try:
+            delivery = await deliver(self.store, sender, subscription=sub.id, lease=self.lease)
+        finally:
+            if task is not None:
+                self._running.discard(task)
+        self._wake(delivery)
+        return DayReport([digest], {sender.platform: delivery})
 
     async def _claimed_run(
         self, sub_id: str, day: date | None, now: datetime | None
-    ) -> DayReport | None:
+    ) -> tuple[Subscription, Sender, Digest] | None:
         sub = self.store.subscription(sub_id)
         sender = self.senders.get(sub.platform) if sub else None
         if sub is None or not sub.active or sender is None:
@@ -272,7 +288,7 @@ class DailyScheduler:
 
     async def _run(
         self, sub: Subscription, sender: Sender, claim: Claim, who: str, now: datetime
-    ) -> DayReport | None:
+    ) -> tuple[Subscription, Sender, Digest] | None:
         listing = await self.listing(sub.categories)
         unread = listing.status not in _READ
         if unread and claim.attempts <= RETRIES:
@@ -284,11 +300,10 @@ class DailyScheduler:
         digest = await build_for(
             self.store, listing, sub, sender, self.scorer_for, unread, self.lease
         )
-        delivery = await deliver(self.store, sender, subscription=sub.id, lease=self.lease)
-        self._wake(delivery)
+        # queued: any worker's pass posts the messages from here on, even if this one dies
         result = {"day": digest.day.isoformat(), "status": digest.status.value}
         self.store.release(claim.key, who, "done", result=result)
-        return DayReport([digest], {sender.platform: delivery})
+        return sub, sender, digest
 
     async def listing(self, categories: tuple[str, ...]) -> DayListing:
         """Today's listing: fetched by one worker, read from the store by the others."""

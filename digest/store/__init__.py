@@ -18,6 +18,7 @@ from digest.errors import DigestError
 from digest.store._chats import ChatStore
 from digest.store._digests import DigestStore
 from digest.store._embeddings import EmbeddingStore
+from digest.store._pace import PaceStore
 from digest.store._papers import PaperStore
 from digest.store._proposals import ProposalStore
 from digest.store._retention import RetentionStore
@@ -41,7 +42,7 @@ HEALTH_BUSY_SECONDS = 1.0  # /healthz waits at most this long for SQLite's write
 
 class Store(
     PaperStore, ScoreStore, EmbeddingStore, DigestStore, ChatStore, WorkStore, ProposalStore,
-    RetentionStore,
+    RetentionStore, PaceStore,
 ):  # fmt: skip
     """Named operations over the database; nothing else imports SQLAlchemy."""
 
