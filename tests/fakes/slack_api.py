@@ -230,7 +230,7 @@ class FakeSlack(Loopback):
         return f"{self.root}/response/{response_id}"
 
     # ---- inspection ------------------------------------------------------------------------
-    def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
+    def wait_for(self, method: str, count: int = 1, timeout: float = 30.0) -> list[Call]:
         """Block until `count` calls of `method` arrived (answers sent from other threads)."""
         with self._arrived:
             done = self._arrived.wait_for(lambda: len(self.calls_to(method)) >= count, timeout)

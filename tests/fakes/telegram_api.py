@@ -408,7 +408,7 @@ class FakeTelegram(Loopback):
     def count(self, method: str) -> int:
         return len(self.calls_to(method))
 
-    def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
+    def wait_for(self, method: str, count: int = 1, timeout: float = 30.0) -> list[Call]:
         """Block until `method` was called `count` times (any outcome); its calls."""
         with self._cond:
             done = self._cond.wait_for(lambda: self.count(method) >= count, timeout)
