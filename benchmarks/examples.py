@@ -14,11 +14,8 @@ constants fitted on the days of 2025, for both columns alike).
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -27,11 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from local_quality import LISTINGS, Day, load_day, measure  # noqa: E402
+from local_quality import Day, arguments, labelled_days, measure  # noqa: E402
 
-from digest.criteria import Criteria, default_criteria_path  # noqa: E402
 from digest.scoring import examples  # noqa: E402
-from digest.store import Store  # noqa: E402
 
 LIKED = 10  # picks liked on the starting day
 AHEAD = 10  # days measured after it
@@ -58,15 +53,8 @@ def window(days: list[Day], start: int) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default_store = Path(tempfile.gettempdir()) / "paperdigest-quality.sqlite3"
-    parser.add_argument("--store", type=Path, default=default_store, help="embeddings kept here")
-    args = parser.parse_args()
-    criteria = Criteria.load(default_criteria_path())
-    selected = json.loads((LISTINGS / "selected.json").read_text())
-    store = Store(f"sqlite:///{args.store}")
-    days = [load_day(name, selected, criteria, store) for name in sorted(selected)]
-    store.close()
+    args = arguments(__doc__ or "").parse_args()
+    days = labelled_days(args.store)
     print(
         f"like {LIKED} picks of a day, R-precision of the next {AHEAD} days (mean); "
         f"WEIGHT {examples.WEIGHT}, RIDGE {examples.RIDGE}, chosen on the tuned rows only"

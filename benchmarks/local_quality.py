@@ -136,17 +136,29 @@ def learned(train: list[Day], day: Day) -> np.ndarray:
     return local.raw_scores(day.feats, model)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(doc: str) -> argparse.ArgumentParser:
+    """A benchmark's command line: `--store`, where the days' embeddings are kept."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     default_store = Path(tempfile.gettempdir()) / "paperdigest-quality.sqlite3"
     parser.add_argument("--store", type=Path, default=default_store, help="embeddings kept here")
-    parser.add_argument("--fit", action="store_true", help="print local.py's constants")
-    args = parser.parse_args()
+    return parser
+
+
+def labelled_days(store_path: Path) -> list[Day]:
+    """The labelled days of LISTINGS, in date order, under the default criteria."""
     criteria = Criteria.load(default_criteria_path())
     selected = json.loads((LISTINGS / "selected.json").read_text())
-    store = Store(f"sqlite:///{args.store}")
+    store = Store(f"sqlite:///{store_path}")
     days = [load_day(name, selected, criteria, store) for name in sorted(selected)]
     store.close()
+    return days
+
+
+def main() -> None:
+    parser = arguments(__doc__ or "")
+    parser.add_argument("--fit", action="store_true", help="print local.py's constants")
+    args = parser.parse_args()
+    days = labelled_days(args.store)
     if args.fit:
         mean, std, weight, at_zero = constants([d for d in days if d.name < "2026"])
         print(f"SIGNAL_MEAN = np.array({np.round(mean, 4).tolist()})")

@@ -11,10 +11,7 @@ and the closest same-group pairs with their titles.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -23,23 +20,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from local_quality import LISTINGS, load_day  # noqa: E402
+from local_quality import arguments, labelled_days  # noqa: E402
 
-from digest.criteria import Criteria, default_criteria_path  # noqa: E402
 from digest.ours import THRESHOLD  # noqa: E402
-from digest.store import Store  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default_store = Path(tempfile.gettempdir()) / "paperdigest-quality.sqlite3"
-    parser.add_argument("--store", type=Path, default=default_store, help="embeddings kept here")
-    args = parser.parse_args()
-    criteria = Criteria.load(default_criteria_path())
-    selected = json.loads((LISTINGS / "selected.json").read_text())
-    store = Store(f"sqlite:///{args.store}")
-    days = [load_day(name, selected, criteria, store) for name in sorted(selected)]
-    store.close()
+    args = arguments(__doc__ or "").parse_args()
+    days = labelled_days(args.store)
     picked: dict[str, tuple[object, np.ndarray]] = {}
     for day in days:
         for i, paper in enumerate(day.papers):
