@@ -12,7 +12,7 @@ import numpy as np
 from digest.config import Settings, load_secrets
 from digest.criteria import Criteria
 from digest.errors import ConfigError
-from digest.examples import vectors as examples_of  # issue 27: the chats' `like` examples
+from digest.examples import vectors as examples_of  # the chats' `like` examples
 from digest.scoring import Scorer
 from digest.scoring.learning import day_share
 from digest.scoring.local import NAME as LOCAL

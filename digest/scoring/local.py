@@ -158,17 +158,16 @@ class LocalScorer:
         self,
         model: dict[str, Any] | None = None,
         vectors: embedding.VectorStore | None = None,
-        examples: tuple[np.ndarray, str] | None = None,  # issue 27: (embeddings, key)
+        examples: tuple[np.ndarray, str] | None = None,  # the `like` examples: embeddings, key
     ) -> None:
         self.model = model
         self.vectors = vectors
         self.name = NAME if model is None else f"{NAME}+learned-{model['id']}"
-        # --- issue 27 hook: wanted examples (`like`) lift the zero-shot score; a learned
-        # model has them among its labels. See digest/scoring/examples.py.
+        # wanted examples (`like`) lift the zero-shot score; a learned model has them among
+        # its labels (digest/scoring/examples.py)
         self.examples = examples if model is None and examples and len(examples[0]) else None
         if self.examples is not None:
             self.name = f"{NAME}+examples-{self.examples[1]}"
-        # --- end of issue 27 hook
 
     async def score(self, papers: list[Paper], criteria: Criteria) -> list[Score]:
         """Runs in a worker thread: the event loop stays free while papers are embedded."""
@@ -179,7 +178,7 @@ class LocalScorer:
     def score_now(self, papers: list[Paper], criteria: Criteria) -> list[Score]:
         feats = features(papers, criteria, self.vectors)
         raw, at_zero, per_unit = raw_scores(feats, self.model), REL_AT_ZERO, REL_PER_UNIT
-        if self.examples is not None:  # issue 27 hook: see digest/scoring/examples.py
+        if self.examples is not None:
             raw = examples_signal.lift(feats.embeddings, raw, self.examples[0])
         if self.model is not None:
             at_zero, per_unit = self.model["rel_at_zero"], self.model["rel_per_unit"]
