@@ -45,6 +45,10 @@ from digest.examples import parse_ids as parse_example_ids
 from digest.examples import remove as remove_examples
 from digest.examples import vectors as example_vectors
 from digest.explain import deep_explain, explain  # here `explain` is the function
+from digest.library import MAX_BYTES as BIB_MAX_BYTES
+from digest.library import MAX_ENTRIES as BIB_MAX_ENTRIES
+from digest.library import BibFile, parse_bib
+from digest.library import resolve as resolve_library
 from digest.metrics import METRICS
 from digest.ours import THRESHOLD as OURS_THRESHOLD
 from digest.ours import close_to, pin
@@ -116,6 +120,8 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "AUTHOR_MATCH",
+    "BIB_MAX_BYTES",
+    "BIB_MAX_ENTRIES",
     "DEFAULTS",
     "EXTRACTIVE",
     "EXTRACTIVE_LABEL",
@@ -125,6 +131,7 @@ __all__ = [
     "OURS_THRESHOLD",
     "TLDR_LABEL",
     "WORKER",
+    "BibFile",
     "ChatMoved",
     "ChatUnavailable",
     "Claim",
@@ -200,6 +207,7 @@ __all__ = [
     "once",
     "owner",
     "papers_by_author",
+    "parse_bib",
     "parse_example_ids",
     "parse_time",
     "pin",
@@ -212,6 +220,7 @@ __all__ = [
     "record_usage",
     "remove_examples",
     "renewed",
+    "resolve_library",
     "same_author",
     "sample_listing",
     "score_day",

@@ -20,20 +20,25 @@ async def handle(text: str, ctx: Context, deps: Deps) -> Reply:
         command = parse(text)
         spec = SPECS[command.name]
         if spec.writes and command.name != "subscribe" and not _may_change(ctx, deps):
-            return Reply(
-                "Not allowed",
-                [
-                    "Only the person who subscribed this chat, its admins and the configured "
-                    "paperdigest admins can change its settings. Reading is open to everyone."
-                ],
-                ephemeral=True,
-                error=True,
-            )
+            return not_allowed()
         return await HANDLERS[command.name](command, ctx, deps)
     except UsageError as exc:
         return Reply("Wrong arguments", [str(exc)], ephemeral=True, error=True)
     except DigestError as exc:
         return Reply("Sorry", [str(exc)], ephemeral=True, error=True)
+
+
+def not_allowed() -> Reply:
+    """The answer to a change by someone who may not change this chat's settings."""
+    return Reply(
+        "Not allowed",
+        [
+            "Only the person who subscribed this chat, its admins and the configured "
+            "paperdigest admins can change its settings. Reading is open to everyone."
+        ],
+        ephemeral=True,
+        error=True,
+    )
 
 
 def _spec(text: str) -> Spec:
