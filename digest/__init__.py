@@ -96,6 +96,10 @@ from digest.tldr import (
     language_name,
 )
 from digest.work import LEASE, WORKER, describe, once, owner, renewed
+from digest.zotero import USAGE as ZOTERO_USAGE
+from digest.zotero import Synced, check_collection, check_library
+from digest.zotero import run as sync_zotero
+from digest.zotero import stop as stop_zotero
 
 if _typing.TYPE_CHECKING:
     from digest.papers.export_api import default_client, fetch_range
@@ -131,6 +135,7 @@ __all__ = [
     "OURS_THRESHOLD",
     "TLDR_LABEL",
     "WORKER",
+    "ZOTERO_USAGE",
     "BibFile",
     "ChatMoved",
     "ChatUnavailable",
@@ -162,6 +167,7 @@ __all__ = [
     "Settings",
     "Store",
     "Subscription",
+    "Synced",
     "Topic",
     "Usage",
     "UsageError",
@@ -172,7 +178,9 @@ __all__ = [
     "change_criteria",
     "chat_examples",
     "check_categories",
+    "check_collection",
     "check_language",
+    "check_library",
     "check_timezone",
     "clip",
     "close_line",
@@ -229,7 +237,9 @@ __all__ = [
     "share_for",
     "split_id",
     "status_report",
+    "stop_zotero",
     "store_unreachable",
     "subscription_id",
+    "sync_zotero",
     "write_outputs",
 ]

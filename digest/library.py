@@ -50,6 +50,7 @@ class Resolved:
 
     ids: dict[str, str] = field(default_factory=dict)
     unresolved: list[tuple[str, str]] = field(default_factory=list)
+    incomplete: bool = False  # the DOI resolver could not be asked
 
 
 def _text(fields: Mapping[str, str], *names: str) -> str:
@@ -134,6 +135,7 @@ def resolve(
     try:
         found = doi_arxiv_ids(list(asking), doi_url, api_key, timeout)
     except FetchError as exc:
+        out.incomplete = True
         out.unresolved += [(k, str(exc)) for keys in asking.values() for k in keys]
         return out
     for doi, keys in asking.items():

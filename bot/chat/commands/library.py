@@ -10,22 +10,37 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
-from bot.chat.commands.context import Context, Deps, _may_change, _subscription
-from bot.chat.commands.dispatch import not_allowed
+from bot.chat.commands.context import (
+    Context,
+    Deps,
+    _criteria,
+    _may_change,
+    _subscription,
+    not_allowed,
+)
 from bot.chat.commands.examples import liked
+from bot.chat.commands.parser import Command
 from bot.chat.replies import Reply
 from digest import (
     BIB_MAX_BYTES,
     BIB_MAX_ENTRIES,
+    ZOTERO_USAGE,
+    ConfigError,
     DigestError,
+    Subscription,
     UsageError,
+    check_collection,
+    check_library,
     clip,
     default_client,
     example_papers,
     load_secrets,
     parse_bib,
     resolve_library,
+    stop_zotero,
+    sync_zotero,
 )
 
 SHOWN_UNRESOLVED = 25  # entries named one a line; the rest are counted
@@ -109,3 +124,55 @@ def _unresolved(unresolved: list[tuple[str, str]], unreadable: int) -> list[str]
         lines.append(f"{unreadable} entries could not be read as BibTeX (a missing brace or "
                      "comma?) and were skipped")  # fmt: skip
     return lines
+
+
+async def _zotero(cmd: Command, ctx: Context, deps: Deps) -> Reply:
+    """`zotero users/123 [<collection>]`: read it now and every day; `zotero off`: stop."""
+    sub = _subscription(ctx, deps)
+    _, criteria = _criteria(deps, sub.id)
+    args = cmd.args
+    if [a.lower() for a in args] == ["off"]:
+        gone = await asyncio.to_thread(stop_zotero, deps.store, criteria, sub.id)
+        deps.store.save_subscription(replace(sub, zotero_library="", zotero_collection=""))
+        return Reply("Zotero sync stopped", [
+            f"{len(gone)} examples that came from Zotero removed; those added with `like` or "
+            "a .bib file stay"])  # fmt: skip
+    if not 1 <= len(args) <= 2:
+        raise UsageError(ZOTERO_USAGE)
+    try:
+        where = check_library(args[0])
+        collection = check_collection(args[1]) if len(args) == 2 else ""
+    except ConfigError as exc:
+        raise UsageError(f"{exc}; {ZOTERO_USAGE}") from None
+    secrets = load_secrets()
+    if not secrets.zotero_api_key:
+        raise UsageError("ZOTERO_API_KEY is not set where paperdigest runs (a key from "
+                         "zotero.org/settings/keys with read access to the library); nothing "
+                         "was changed")  # fmt: skip
+    synced = await asyncio.to_thread(
+        sync_zotero, deps.store, criteria, sub.id, where, collection, deps.settings,
+        secrets.zotero_api_key, secrets.semantic_scholar_api_key,
+    )  # fmt: skip
+    deps.store.save_subscription(replace(sub, zotero_library=where, zotero_collection=collection))
+    what = f"collection {collection} of {where}" if collection else where
+    return Reply(
+        f"Zotero {what} linked",
+        [
+            synced.line(),
+            f"read again every day at {deps.settings.library.zotero_sync} UTC: items added "
+            "there become examples, items removed stop being ones (`zotero off` stops)",
+            *_unresolved(synced.unresolved, 0),
+        ],
+    )
+
+
+def zotero_line(sub: Subscription) -> str:
+    """For `settings`: the chat's Zotero library, if one."""
+    if not sub.zotero_library:
+        return "Zotero: none (`zotero users/123` keeps the examples in step with a library)"
+    where = sub.zotero_library + (f", collection {sub.zotero_collection}"
+                                  if sub.zotero_collection else "")  # fmt: skip
+    return f"Zotero: {where}, read daily"
+
+
+HANDLERS = {"zotero": _zotero}  # the commands this module answers
