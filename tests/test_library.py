@@ -158,6 +158,16 @@ def test_a_bib_shared_on_slack_adds_the_resolvable_entries_and_names_the_others(
     share(bolt, "F00000003", "UOWNER")
     slack.wait_for("files.info", 3)
     assert slack.count("chat.postMessage") == 1 and slack.count("chat.postEphemeral") == 1
+    # in a DM: a download Slack refuses is one line; a file that is no .bib is answered too
+    asyncio.run(handle("subscribe", Context("slack", "D9", "UOWNER", dm=True), deps))
+    slack.fail_downloads = 500
+    share(bolt, slack.add_file("refs.bib", lib.bib, user="UOWNER", channel="D9"), "UOWNER", "D9")
+    share(bolt, slack.add_file("notes.txt", b"hi", user="UOWNER", channel="D9"), "UOWNER", "D9")
+    said = [c.params["text"] for c in slack.wait_for("chat.postMessage", 3)[1:]]
+    assert sorted(said) == ["Could not read the file", "Not a .bib file"], said
+    blocks = json.dumps([c.params["blocks"] for c in slack.calls_to("chat.postMessage")])
+    assert "could not download the file from Slack (HTTP 500)" in blocks
+    assert examples(deps, criteria, "slack:D9") == set()
 
 
 def test_a_bib_sent_on_telegram_adds_the_resolvable_entries_and_names_the_others(

@@ -74,7 +74,11 @@ async def read_bib(
         if size is not None and size > BIB_MAX_BYTES:
             raise UsageError(f"{shown} is {size:,} bytes, more than the {BIB_MAX_BYTES:,} I "
                              "read; nothing was added: split it into smaller files")  # fmt: skip
-        return await _add(shown, await download(), sub.id, deps)
+        try:
+            data = await download()
+        except DigestError as exc:  # the platform's FetchError
+            raise UsageError(str(exc)) from None
+        return await _add(shown, data, sub.id, deps)
     except UsageError as exc:
         return Reply("Could not read the file", [str(exc)], ephemeral=True, error=True)
     except DigestError as exc:
