@@ -1,15 +1,23 @@
-"""A simulated month of `serve`: 30 announcement days, 20 chats, 4 criteria, flaky platforms.
+"""A simulated month of `serve`: 30 announcement days, 100 chats, 4 criteria, flaky platforms.
 
-The five real listings in ../shared/data/arxiv (the sample day ships in the package; the other
-four are read from --data) are replayed in turn as 30 days. 20 subscriptions, half Slack and
-half Telegram (loopback fakes of their APIs), share 4 distinct criteria; the LLM is a loopback
-OpenAI-compatible server. 5% of platform calls fail at random (seeded): rate limits and
-server errors. Delivery is retried until every message is out.
+The real listings in ../shared/data/arxiv (--data; 47 days there) are replayed in turn as 30
+days (`--listings N`: only the first N, so that after N days every paper is scored). 100
+subscriptions, half Slack and half Telegram (loopback fakes of their APIs), share 4 distinct
+criteria; the LLM is a loopback OpenAI-compatible server. 5% of platform calls fail at random
+(seeded): rate limits and server errors. Delivery is retried until every message is out.
 
-Prints: digests posted, messages lost and duplicated (goal 0 and 0), LLM papers asked versus
-distinct (criteria x paper) (goal: none asked twice), wall time and peak memory.
+Each simulated day ends with the day's pruning (`store.keep_days`, `--keep-days`; the
+simulated day is "today"), and a line with the store's size then: the tables' pages (SQLite's
+dbstat) and the file, and the largest tables. With `--keep-days 7` the size levels off from
+the eighth day on: what older days added is deleted as each new day is added. (Claims and LLM
+usage are dated by the real clock, not the simulated one: in a month's run none is old.)
 
-    python benchmarks/month.py [--data ../shared/data/arxiv] [--days 30]
+Prints: the store per day, digests posted, messages lost and duplicated (goal 0 and 0), LLM
+papers asked versus distinct (criteria x paper) (goal: none asked twice), wall time and peak
+memory.
+
+    python benchmarks/month.py [--data ../shared/data/arxiv] [--days 30] [--chats 100] \
+        [--keep-days 7] [--listings 4]
 """
 
 from __future__ import annotations
@@ -37,11 +45,12 @@ from bot.platforms.slack import SlackSender  # noqa: E402
 from bot.platforms.telegram import TelegramSender  # noqa: E402
 from bot.service.daily import post_day  # noqa: E402
 from bot.service.outbox import deliver  # noqa: E402
-from digest.config import load_settings  # noqa: E402
+from digest.config import DEFAULTS, load_settings  # noqa: E402
 from digest.criteria import Criteria, Topic, default_criteria_path  # noqa: E402
 from digest.day import DayStatus  # noqa: E402
 from digest.papers import read_listing  # noqa: E402
 from digest.pipeline import DayListing  # noqa: E402
+from digest.retention import prune_day  # noqa: E402
 from digest.scoring.factory import make_scorer  # noqa: E402
 from digest.store import Store  # noqa: E402
 from digest.subscriptions import Subscription  # noqa: E402
@@ -76,9 +85,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "arxiv")
     parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--chats", type=int, default=100)
+    parser.add_argument("--listings", type=int, default=0, help="replay only the first N days")
+    parser.add_argument("--keep-days", type=int, default=DEFAULTS.store.keep_days)
     args = parser.parse_args()
     rng = random.Random(20261124)
-    days = listings(args.data)
+    days = listings(args.data)[: args.listings or None]
     variants = criteria_variants()
     start = time.perf_counter()
     liked = {p.id: (9, 8) for dl in days for p in dl.papers if rng.random() < 0.15}
@@ -88,7 +100,7 @@ def main() -> None:
         settings = load_settings(env={"PAPERDIGEST_LLM_DAILY_BUDGET": "0"})
         keys = {"OPENAI_API_KEY": "bench", "OPENAI_BASE_URL": llm.url}
         subs = []
-        for i in range(20):
+        for i in range(args.chats):
             platform, chat = ("slack", f"C{i}") if i % 2 == 0 else ("telegram", str(-1000 - i))
             sub = Subscription(f"{platform}:{chat}", platform, chat, top_k=8)
             store.save_subscription(sub)
@@ -130,6 +142,12 @@ def main() -> None:
                 now += timedelta(minutes=2)
                 for sender in senders().values():
                     asyncio.run(_deliver_and_close(store, sender, now))
+            asyncio.run(prune_day(store, args.keep_days, today=listing.day))
+            sizes = store.table_sizes()
+            top = ", ".join(f"{t} {b / 1e6:.1f}" for t, b in list(sizes.items())[:4])
+            file = Path(f"{tmp}/month.sqlite3").stat().st_size
+            print(f"day {d + 1:2} {listing.day}: tables {sum(sizes.values()) / 1e6:6.1f} MB, "
+                  f"file {file / 1e6:6.1f} MB; largest (MB): {top}", flush=True)  # fmt: skip
         wall = time.perf_counter() - start
         planned = store.outbox()
         unsent = [r for r in planned if r["state"] != "sent"]
@@ -151,7 +169,8 @@ def main() -> None:
         twice = sum(n - 1 for n in asked.values() if n > 1)
         distinct = {(i, p.id) for i in range(4) for dl in days for p in dl.papers}
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"days {args.days}, subscriptions {len(subs)}, distinct criteria {len(variants)}")
+    print(f"days {args.days}, subscriptions {len(subs)}, distinct criteria {len(variants)}, "
+          f"keep_days {args.keep_days}")  # fmt: skip
     print(f"digests built {posted_digests}, messages planned {len(planned)}, "
           f"lost {lost}, duplicated {duplicated}")  # fmt: skip
     print(f"LLM: {sum(asked.values())} paper judgements asked in {len(llm.requests)} calls; "

@@ -1,22 +1,34 @@
-"""Many chats, several workers: N subscriptions on 5 criteria, all due at the same minute.
+"""Many chats, several workers: N chats on C distinct criteria, all due at the same minute.
 
 Each run starts W `paperdigest serve` processes on one fresh PostgreSQL schema. The day is the
 real sample day (692 papers of 2026-02-10), served as cs.LG and cs.AI RSS feeds by a loopback
-arXiv; half the chats are Slack and half Telegram (loopback fakes of their APIs). Every chat's
-schedule is the current minute, so the workers' first tick finds them all due.
+arXiv; half the chats are Slack channels and half Telegram groups, on loopback fakes of their
+APIs that answer in 50 ms and enforce the platforms' published rates (Telegram: 30 messages a
+second per bot, 1 a second per chat, 20 a minute per group; Slack: 1 a second per channel),
+answering 429 past them. Every chat's schedule is the current minute, so the workers' first
+tick finds them all due. The workers keep the product's default pace (config/default.toml).
 
-Prints one row per worker count: the day's builds (fetch + score, once per criteria), then the
-messages: how many, per second, duplicated and lost (goal 0 and 0), and the time from due to
-the last message delivered.
+Prints one row per worker count: the messages, duplicated and lost (goal 0 and 0), the 429s
+met (goal 0), and the time from due to the last message against the bound the platforms'
+rates allow (goal within +20%). The bound: Telegram's 30 messages a second per bot make its M
+messages take M / 30 s, and a chat's m messages take (m - 1) gaps (3 s in a Telegram group,
+1 s in a Slack channel); Slack publishes no limit across channels. The bound is the largest of
+these. Then the per-chat cost before delivery: the CPU a worker spends on one more chat's day
+(criteria, cached scores, ranking, the stored digest, its queued messages) once the day's
+builds exist, measured in this process on extra chats, with what dominates it (cProfile).
 
     PAPERDIGEST_TEST_DATABASE_URL=postgresql+psycopg://... python benchmarks/scale.py \\
-        [--subs 1000] [--workers 1 2 4] [--papers 692]
+        [--chats 10000] [--criteria 200] [--workers 1 2] [--papers 692]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import cProfile
+import io
 import os
+import pstats
 import signal
 import subprocess
 import sys
@@ -32,19 +44,40 @@ from xml.sax.saxutils import escape
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import httpx  # noqa: E402
+from slack_sdk.web.async_client import AsyncWebClient  # noqa: E402
 from sqlalchemy import create_engine, make_url, text  # noqa: E402
 
+from bot.platforms import SlackSender  # noqa: E402
+from bot.service.daily import build_for  # noqa: E402
+from digest import load_settings, make_scorer  # noqa: E402
 from digest.criteria import Criteria, Topic, default_criteria_path  # noqa: E402
 from digest.papers import Paper  # noqa: E402
-from digest.pipeline import sample_listing  # noqa: E402
+from digest.pipeline import fetch_listing, sample_listing  # noqa: E402
 from digest.store import Store  # noqa: E402
 from digest.subscriptions import Subscription  # noqa: E402
 from tests.fakes.arxiv import FakeArxiv  # noqa: E402
+from tests.fakes.rates import slack_limits, telegram_limits  # noqa: E402
 from tests.fakes.slack_api import FakeSlack  # noqa: E402
 from tests.fakes.telegram_api import FakeTelegram  # noqa: E402
 
 TG_TOKEN = "123456:SCALE-bench"
 CATEGORIES = ("cs.LG", "cs.AI")
+LATENCY = 0.05  # seconds each fake takes to answer
+TG_PER_SECOND = 30  # Telegram's published limits, for the bound
+TG_GROUP_GAP = 60 / 20
+SLACK_CHANNEL_GAP = 1.0
+AREAS = (
+    "Graph neural networks", "Robotics", "Speech", "Causal inference", "Time series",
+    "Federated learning", "Recommender systems", "Medical imaging", "Program synthesis",
+    "Reinforcement learning", "Computer vision", "Protein design", "Climate modelling",
+    "Tabular data", "Quantum machine learning", "Information retrieval", "Autonomous driving",
+    "Music generation", "Theorem proving", "Education",
+)  # fmt: skip
+ASPECTS = (
+    "theory", "benchmarks", "efficiency", "safety", "datasets", "applications",
+    "optimization", "interpretability", "robustness", "scaling laws",
+)  # fmt: skip
 
 
 def rss(category: str, papers: list[Paper]) -> bytes:
@@ -80,38 +113,60 @@ def fresh_schema(base: str) -> tuple[str, str]:
     return url.render_as_string(hide_password=False), schema
 
 
+def commits_now(dsn: str) -> int:
+    """The database's committed transactions so far (every client's)."""
+    engine = create_engine(dsn)
+    with engine.connect() as conn:
+        query = "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+        n = int(conn.execute(text(query)).scalar_one())
+    engine.dispose()
+    return n
+
+
 def drop_schema(base: str, schema: str) -> None:
     with create_engine(base).begin() as conn:
         conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
 
 
-def run(base: str, subs: int, workers: int, papers: list[Paper]) -> dict[str, float]:
+def run(
+    base: str, subs: int, workers: int, papers: list[Paper], ncriteria: int, probe: int
+) -> dict[str, float]:
     dsn, schema = fresh_schema(base)
     try:
-        return _run(dsn, subs, workers, papers)
+        return _run(dsn, subs, workers, papers, ncriteria, probe)
     finally:
         drop_schema(base, schema)
 
 
-def _run(dsn: str, subs: int, workers: int, papers: list[Paper]) -> dict[str, float]:
-    store = Store(dsn)
+def variants(count: int) -> list[Criteria]:
+    """`count` distinct criteria: the default ones with one more topic each."""
     criteria = Criteria.load(default_criteria_path())
-    variants = [criteria] + [
+    names = [f"{area}: {aspect}" for aspect in ASPECTS for area in AREAS]
+    if count > len(names):
+        raise SystemExit(f"--criteria: at most {len(names)}")
+    return [
         Criteria(**{**criteria.__dict__, "topics": (*criteria.topics, Topic(name, name))})
-        for name in ("Graph neural networks", "Robotics", "Speech", "Causal inference")
+        for name in names[:count]
     ]
+
+
+def _run(
+    dsn: str, subs: int, workers: int, papers: list[Paper], ncriteria: int, probe: int
+) -> dict[str, float]:
+    store = Store(dsn)
+    crits = variants(ncriteria)
     now = datetime.now(UTC)
     for i in range(subs):
         platform, chat = ("slack", f"C{i:05d}") if i % 2 == 0 else ("telegram", str(-(10**6) - i))
         sub = Subscription(f"{platform}:{chat}", platform, chat, schedule=now.strftime("%H:%M"),
                            top_k=10, subscribed_by="bench")  # fmt: skip
         store.save_subscription(sub)
-        crit = variants[i % len(variants)]
+        crit = crits[(i // 2) % len(crits)]  # each criteria on Slack and Telegram alike
         store.save_criteria(sub.id, crit.to_text(), crit.hash)
     feeds = {c: rss(c, papers) for c in CATEGORIES}
     with (
-        FakeSlack() as slack,
-        FakeTelegram(token=TG_TOKEN) as tg,
+        FakeSlack(limits=slack_limits(), latency=LATENCY) as slack,
+        FakeTelegram(token=TG_TOKEN, limits=telegram_limits(), latency=LATENCY) as tg,
         FakeArxiv(rss=feeds) as arxiv,
         tempfile.TemporaryDirectory() as tmp,
     ):
@@ -128,6 +183,7 @@ def _run(dsn: str, subs: int, workers: int, papers: list[Paper]) -> dict[str, fl
             "PAPERDIGEST_SERVE_DAYS": "mon-sun",
             "PAPERDIGEST_ARXIV_RSS_URL": arxiv.rss_base_url,
         }
+        commits = commits_now(dsn)
         due = time.time()
         serve = [sys.executable, "-m", "bot.cli", "serve"]
         log = open(Path(tmp) / "serve.log", "w")  # noqa: SIM115
@@ -135,11 +191,11 @@ def _run(dsn: str, subs: int, workers: int, papers: list[Paper]) -> dict[str, fl
         procs = [subprocess.Popen(serve, env=env, cwd=tmp, **quiet) for _ in range(workers)]
         try:
             while True:
-                time.sleep(0.5)
+                time.sleep(1.0)
                 built = store.last_built()
-                box = store.outbox()
-                done = box and all(r["state"] in ("sent", "failed") for r in box)
-                if len(built) == subs and done:
+                counts = store.outbox_counts()  # by state, not the payloads: a light query
+                open_ = sum(c["pending"] + c["sending"] for c in counts.values())
+                if len(built) == subs and len(counts) == subs and not open_:
                     break
                 stopped = any(p.poll() is not None for p in procs)
                 if stopped or time.time() - due > 1800:
@@ -150,48 +206,113 @@ def _run(dsn: str, subs: int, workers: int, papers: list[Paper]) -> dict[str, fl
                 p.send_signal(signal.SIGTERM)
             for p in procs:
                 p.wait(timeout=60)
+        commits = commits_now(dsn) - commits
         planned = store.outbox()
         slack_keys = Counter(m["metadata"]["event_payload"]["key"] for m in slack.messages)
         tg_texts = Counter((m["chat_id"], m["text"]) for m in tg.sent())
         fetches = len(arxiv.requests)
+        refused = slack.refused() + tg.refused()
+        if refused:
+            print(f"429s: Slack {dict(slack.limits.refused_by)}, Telegram "
+                  f"{dict(tg.limits.refused_by)}", file=sys.stderr)  # fmt: skip
         times = [c.time for c in slack.calls_to("chat.postMessage") + tg.calls_to("sendMessage")]
+        cost = per_chat_cost(store, env, crits, probe) if probe else {}
     store.close()
     delivered = sum(slack_keys.values()) + sum(tg_texts.values())
     unique = len(slack_keys) + len(tg_texts)
-    first, last = min(times), max(times)
+    last = max(times)
+    per_chat = Counter(r["subscription"] for r in planned)
+    tg_messages = sum(n for sub, n in per_chat.items() if sub.startswith("telegram:"))
+    gaps = [(n - 1) * (TG_GROUP_GAP if sub.startswith("telegram:") else SLACK_CHANNEL_GAP)
+            for sub, n in per_chat.items()]  # fmt: skip
+    bound = max(tg_messages / TG_PER_SECOND, *gaps)
     return {
         "workers": workers,
         "fetches": fetches,
         "built_s": max(built.values()).timestamp() - due,
         "messages": len(planned),
-        "per_s": len(planned) / max(last - first, 1e-9),
+        "tg_messages": tg_messages,
         "duplicated": delivered - unique,
         "lost": len(planned) - unique,
+        "refused": refused,
         "due_to_last_s": last - due,
+        "bound_s": bound,
+        "commits_per_chat": commits / subs,
+        **cost,
     }
+
+
+def per_chat_cost(
+    store: Store, env: dict[str, str], crits: list[Criteria], probe: int
+) -> dict[str, float]:
+    """CPU seconds per chat of one more chat's day, in this process, once the builds exist:
+    `probe` new Slack channels on the run's criteria, each built and queued (not sent)."""
+    settings = load_settings(env=env)
+
+    async def go() -> tuple[float, float, str]:
+        async with httpx.AsyncClient() as client:
+            listing = await fetch_listing(settings, client, categories=CATEGORIES)
+        sender = SlackSender(AsyncWebClient(token="xoxb-probe", base_url="http://127.0.0.1:9/"))
+
+        def scorer_for(criteria: Criteria):  # type: ignore[no-untyped-def]
+            return make_scorer(settings.scoring.scorer, store, criteria, settings, env)
+
+        subs = []
+        for i in range(probe + 10):
+            sub = Subscription(f"slack:P{i:05d}", "slack", f"P{i:05d}", top_k=10,
+                               subscribed_by="bench")  # fmt: skip
+            store.save_subscription(sub)
+            crit = crits[i % len(crits)]
+            store.save_criteria(sub.id, crit.to_text(), crit.hash)
+            subs.append(sub)
+        for sub in subs[:10]:  # warm: the scorer's model loaded, caches filled
+            await build_for(store, listing, sub, sender, scorer_for)
+        profile = cProfile.Profile()
+        cpu, wall = time.process_time(), time.perf_counter()
+        profile.enable()
+        for sub in subs[10:]:
+            await build_for(store, listing, sub, sender, scorer_for)
+        profile.disable()
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        out = io.StringIO()
+        pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(25)
+        return cpu / probe, wall / probe, out.getvalue()
+
+    cpu, wall, profile = asyncio.run(go())
+    print(profile, file=sys.stderr)
+    return {"chat_cpu_ms": cpu * 1000, "chat_wall_ms": wall * 1000}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--subs", type=int, default=1000)
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--chats", "--subs", type=int, default=10000, dest="chats")
+    parser.add_argument("--criteria", type=int, default=200, help="distinct criteria")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--papers", type=int, default=0, help="use only the first N papers")
+    probe = "extra chats whose day is timed in-process after each run"
+    parser.add_argument("--probe", type=int, default=200, help=probe)
     parser.add_argument("--dsn", default=os.environ.get("PAPERDIGEST_TEST_DATABASE_URL", ""))
     args = parser.parse_args()
     if not args.dsn.startswith("postgresql"):
         raise SystemExit("needs PostgreSQL: --dsn or PAPERDIGEST_TEST_DATABASE_URL")
     papers = sample_listing().papers
     papers = papers[: args.papers] if args.papers else papers
-    print(f"{args.subs} subscriptions (half Slack, half Telegram), 5 criteria, "
-          f"{len(papers)} papers, all due at once; PostgreSQL")  # fmt: skip
-    print("| workers | arXiv fetches | built (s) | messages | msg/s | duplicated | lost | "
-          "due -> last message (s) |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|")
+    print(f"{args.chats} chats (half Slack channels, half Telegram groups), {args.criteria} "
+          f"criteria, {len(papers)} papers, all due at once; fakes answer in "
+          f"{LATENCY * 1000:.0f} ms and enforce the platforms' rates; PostgreSQL")  # fmt: skip
+    print("| workers | arXiv fetches | last built (s) | messages (Telegram) | duplicated | lost "
+          "| 429s met | due -> last message (s) | bound (s) | over the bound | chat CPU (ms) "
+          "| chat wall (ms) | commits per chat |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for w in args.workers:
-        r = run(args.dsn, args.subs, w, papers)
-        print(f"| {w} | {r['fetches']} | {r['built_s']:.1f} | {r['messages']} | "
-              f"{r['per_s']:.0f} | {r['duplicated']} | {r['lost']} | "
-              f"{r['due_to_last_s']:.1f} |", flush=True)  # fmt: skip
+        r = run(args.dsn, args.chats, w, papers, args.criteria, args.probe)
+        over = r["due_to_last_s"] / r["bound_s"] - 1
+        print(f"| {w} | {r['fetches']} | {r['built_s']:.1f} | {r['messages']} "
+              f"({r['tg_messages']}) | {r['duplicated']} | {r['lost']} | {r['refused']} | "
+              f"{r['due_to_last_s']:.1f} | {r['bound_s']:.1f} | {over:+.0%} | "
+              f"{r.get('chat_cpu_ms', float('nan')):.1f} | "
+              f"{r.get('chat_wall_ms', float('nan')):.1f} | {r['commits_per_chat']:.0f} |",
+              flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -71,6 +71,7 @@ from digest.pipeline import (
 )
 from digest.ranking import AUTHOR_MATCH, same_author
 from digest.render import write_outputs
+from digest.retention import prune_day
 from digest.scoring import Score, Scorer, finish
 from digest.scoring.embedding import reporting as embedding_progress
 from digest.scoring.factory import make_scorer
@@ -220,6 +221,7 @@ __all__ = [
     "parse_time",
     "pin",
     "plan_day",
+    "prune_day",
     "rank_day",
     "read_labels",
     "read_listing",

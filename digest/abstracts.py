@@ -16,3 +16,14 @@ SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 def contribution_start(sentences: list[str]) -> int:
     """The index of the first sentence that says what the paper does ('we propose'), else 0."""
     return next((i for i, s in enumerate(sentences) if CONTRIBUTION.search(s)), 0)
+
+
+EXTRACTIVE = "extractive"  # Entry.tldr_by of a line taken from the abstract
+EXTRACTIVE_WORDS = 30
+
+
+def extractive(abstract: str, words: int = EXTRACTIVE_WORDS) -> str:
+    """The abstract's contribution sentence, clipped to `words` words ('…' when cut)."""
+    sentences = SENTENCE.split(" ".join(abstract.split()))
+    kept = sentences[contribution_start(sentences)].split() if sentences else []
+    return " ".join(kept[:words]) + (" …" if len(kept) > words else "")

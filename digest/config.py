@@ -136,6 +136,10 @@ class BotSettings(_Section):
             raise ValueError(str(exc)) from None
 
 
+class StoreSettings(_Section):
+    keep_days: int = Field(400, ge=1)
+
+
 class ServeSettings(_Section):
     health_host: str = "0.0.0.0"
     health_port: int = Field(8080, ge=0, le=65535)
@@ -153,6 +157,8 @@ class SlackSettings(_Section):
     api_url: str = "https://slack.com/api/"
     host: str = "0.0.0.0"
     port: int = Field(3000, ge=0, le=65535)
+    messages_per_second: float = Field(0.0, ge=0)
+    channel_gap_seconds: float = Field(1.0, ge=0)
 
 
 SCORERS = ("auto", "local", "llm", "cascade")
@@ -178,6 +184,9 @@ class TelegramSettings(_Section):
     webhook_url: str = ""
     host: str = "0.0.0.0"
     port: int = Field(8443, ge=0, le=65535)
+    messages_per_second: float = Field(27.0, ge=0)
+    chat_gap_seconds: float = Field(1.0, ge=0)
+    group_messages_per_minute: float = Field(20.0, ge=0)
 
     @field_validator("mode")
     @classmethod
@@ -229,6 +238,7 @@ class LLMSettings(_Section):
 
 class Settings(_Section):
     database: DatabaseSettings = DatabaseSettings()
+    store: StoreSettings = StoreSettings()
     arxiv: ArxivSettings = ArxivSettings()
     digest: DigestSettings = DigestSettings()
     bot: BotSettings = BotSettings()

@@ -10,6 +10,7 @@ with its size. An edited Criteria is checked with `Criteria.validated()` before 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field, replace
@@ -187,12 +188,12 @@ class Criteria:
             out.append("")
         return "\n".join(out).rstrip() + "\n"
 
-    @property
+    @functools.cached_property  # frozen: the text never changes
     def hash(self) -> str:
         """Stable over formatting: the hash of the canonical text."""
         return hashlib.sha256(self.to_text().encode("utf-8")).hexdigest()[:16]
 
-    @property
+    @functools.cached_property
     def scoring_hash(self) -> str:
         """The hash of what scorers read: followed authors skip scoring, so they are left out."""
         return replace(self, authors=()).hash

@@ -87,6 +87,7 @@ class Digest:
     usage: list[Usage] = field(default_factory=list)
     scorer: str = "local"
     cutoffs: Cutoffs = field(default_factory=Cutoffs)
+    top_k: int = 0  # the most papers above the cutoffs it keeps (0: all; followed authors apart)
     criteria_text: str = ""
     criteria_hash: str = ""
     prompt: str = ""

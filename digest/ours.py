@@ -18,6 +18,7 @@ import numpy as np
 
 from digest.day import CloseTo, Entry
 from digest.papers import Paper
+from digest.ranking import lead_pinned
 from digest.scoring import embedding
 
 THRESHOLD = 0.78  # cosine of MiniLM embeddings (title + abstract)
@@ -68,17 +69,12 @@ def close_to(
 
 def pin(entries: list[Entry], close: dict[str, CloseTo]) -> list[Entry]:
     """Papers close to the group's own lead the ranking, selected whatever their score."""
-    if not close:
-        return entries
-    led = sorted((e for e in entries if e.paper.id in close),
-                 key=lambda e: -close[e.paper.id].similarity)  # fmt: skip
-    rest = [e for e in entries if e.paper.id not in close]
-    pinned = [
+    return lead_pinned([
         replace(e, selected=True, close_to=close[e.paper.id],
                 reason=f"close to your paper {close[e.paper.id].paper_id}")
-        for e in led
-    ]  # fmt: skip
-    return [replace(e, rank=n) for n, e in enumerate([*pinned, *rest], 1)]
+        if e.paper.id in close else e
+        for e in entries
+    ])  # fmt: skip
 
 
 def line(close: CloseTo) -> str:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import time
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -22,7 +25,14 @@ from digest.ours import close_to, pin
 from digest.papers import SAMPLE_DAY, Paper, read_sample
 from digest.papers.rss import feed_staleness, fetch_feeds, merge_feeds
 from digest.prompt import build_prompt
-from digest.ranking import author_score, followed_in, rank
+from digest.ranking import (
+    DayRanking,
+    author_score,
+    followed_in,
+    listing_fingerprint,
+    order,
+    select,
+)
 from digest.scoring import Score, Scorer
 from digest.scoring.learning import carry_labels, learn, llm_labels
 from digest.store import Store
@@ -131,12 +141,16 @@ async def build_digest(
         return base
     papers = listing.papers
     shown = store.shown_before(subscription, listing.day) if no_repeats else set()
-    ranked = await rank_day(store, listing, criteria, scorer, cutoffs, top_k, shown, lease)
-    base.entries, fresh, unscored = ranked.entries, ranked.fresh, ranked.unscored
+    ranking, fresh = await day_ranking(store, listing, criteria, scorer, lease)
+    if ranking.id is None:  # built by this call: stored once, for every chat reading it
+        ranking = await asyncio.to_thread(store.save_ranking, ranking)
+    removed = shown & {p.id for p in papers}
+    base.entries = cut(ranking, papers, cutoffs, top_k, removed)
+    base.top_k = top_k
+    base.unscored = ranking.unscored
     base.entries = await asyncio.to_thread(_close_to_ours, store, subscription, base.entries, shown)
-    base.unscored = tuple(p.id for p in unscored)
     base.scanned = len(papers)
-    base.already_shown = tuple(sorted(shown & {p.id for p in papers}))
+    base.already_shown = tuple(sorted(removed))
     base.usage = record_usage(store, subscription, fresh)
     base.entries, tldr_usage, tldr_note = await add_tldrs(
         store, base.entries, writer_for(scorer), language
@@ -144,17 +158,17 @@ async def build_digest(
     if tldr_usage is not None:
         base.usage = [*base.usage, *record_usage_rows(store, subscription, [tldr_usage])]
     fell_back = sum(e.score.fell_back for e in base.entries)
+    unscored = len(ranking.unscored)
     base.notes = (
         *(f"the {cat} feed was empty today" for cat in listing.empty_feeds),
         *([f"{fell_back} papers were judged by the local scorer: the LLM failed on them"]
           if fell_back else []),
-        *([f"{len(unscored)} papers could not be scored"] if unscored else []),
+        *([f"{unscored} papers could not be scored"] if unscored else []),
         *([tldr_note] if tldr_note else []),
     )  # fmt: skip
     notes = [*getattr(scorer, "notes", []), *base.notes]
     base.message = "; ".join([f"{len(base.selected)} of {len(papers)} papers selected", *notes])
-    store.save_digest(base)
-    store.mark_shown(subscription, listing.day, [e.paper.id for e in base.selected])
+    store.save_digest(base, ranking, shown=[e.paper.id for e in base.selected])
     return base
 
 
@@ -170,6 +184,27 @@ def _close_to_ours(
     return pin(entries, close_to(fresh, ours, store))
 
 
+def cut(
+    ranking: DayRanking, papers: list[Paper], cutoffs: Cutoffs, top_k: int, removed: set[str]
+) -> list[Entry]:
+    """A chat's entries from the day's ranking. Chats cutting a stored ranking alike (the
+    same cutoffs, top-k and papers no-repeats removed) get equal entries: made once."""
+    if not ranking.key:
+        return select(list(ranking.places), {p.id: p for p in papers}, cutoffs, top_k, removed)
+    key = (ranking.key, cutoffs, top_k, frozenset(removed))
+    entries = _CUTS.get(key)
+    if entries is None:
+        by_id = {p.id: p for p in papers}
+        entries = tuple(select(list(ranking.places), by_id, cutoffs, top_k, removed))
+        _CUTS[key] = entries
+        while len(_CUTS) > 64:
+            _CUTS.popitem(last=False)
+    return list(entries)
+
+
+_CUTS: OrderedDict[tuple[str, Cutoffs, int, frozenset[str]], tuple[Entry, ...]] = OrderedDict()
+
+
 async def learn_for_day(
     store: Store, criteria: Criteria, day: date, lease: timedelta = LEASE
 ) -> str:
@@ -181,12 +216,24 @@ async def learn_for_day(
         learned = await asyncio.to_thread(learn, store, criteria)
         return {"kept": learned.kept, "message": learned.message}
 
+    key = f"learn:{criteria.scoring_hash}:{day}"
+    seen = _LEARNED.setdefault(store, {})
+    if key in seen:  # this process saw it done: a done claim's result never changes
+        return seen[key]
     try:
-        done = await once(store, f"learn:{criteria.scoring_hash}:{day}", refit, lease)
+        done = await once(store, key, refit, lease)
     except Exception as exc:  # a learning bug must not cost anyone their digest
         log.exception("learning for criteria %s failed", criteria.scoring_hash)
         return f"learning failed: {describe(exc)}"
-    return str(done.get("message", ""))
+    if len(seen) > 1000:
+        seen.clear()
+    seen[key] = message = str(done.get("message", ""))
+    return message
+
+
+# per store, the learn claims this process saw done and their messages: the chats after the
+# first on a day ask the store nothing
+_LEARNED: weakref.WeakKeyDictionary[Store, dict[str, str]] = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -210,15 +257,42 @@ async def rank_day(
     keep_listing: bool = True,
 ) -> Ranked:
     """Score what is not scored yet, then rank as a digest does (followed authors first)."""
+    ranking, fresh = await day_ranking(store, listing, criteria, scorer, lease, keep_listing)
+    by_id = {p.id: p for p in listing.papers}
+    entries = select(list(ranking.places), by_id, cutoffs, top_k, shown or set())
+    return Ranked(entries, fresh, [by_id[i] for i in ranking.unscored])
+
+
+async def day_ranking(
+    store: Store,
+    listing: DayListing,
+    criteria: Criteria,
+    scorer: Scorer,
+    lease: timedelta = LEASE,
+    keep_listing: bool = True,
+) -> tuple[DayRanking, list[Score]]:
+    """The listing ranked under the criteria by the scorer, and the scores this call made
+    (which spent tokens). A ranking a build stored of the same papers, every one scored, is
+    read back (nothing is scored or ranked again); else the day is scored (see `score_day`)
+    and ranked, and the ranking is returned unstored (`id` None)."""
     papers = listing.papers
+    fingerprint = listing_fingerprint(p.id for p in papers)
+    stored = await asyncio.to_thread(
+        store.find_ranking, listing.day, criteria.hash, scorer.name, fingerprint
+    )
+    if stored is not None:
+        return stored, []
     followed = followed_of(listing, criteria)
     scores, fresh = await score_day(
         store, listing, criteria, scorer, followed, lease, keep_listing=keep_listing
     )
     scores.update({p.id: author_score(p, followed[p.id]) for p in papers if p.id in followed})
-    scored = [p for p in papers if p.id in scores]
-    entries = rank(scored, scores, followed, cutoffs, top_k, shown or set())
-    return Ranked(entries, fresh, [p for p in papers if p.id not in scores])
+    places = order([p for p in papers if p.id in scores], scores, followed)
+    unscored = tuple(p.id for p in papers if p.id not in scores)
+    text, prompt = criteria.to_text(), build_prompt(criteria)
+    ranking = DayRanking(listing.day, criteria.hash, scorer.name, tuple(places), text, prompt,
+                         unscored, fingerprint)  # fmt: skip
+    return ranking, fresh
 
 
 async def score_day(
@@ -399,4 +473,9 @@ def current_criteria(
         store.save_criteria(subscription, first.to_text(), first.hash, "seed")
         versions = store.criteria_versions(subscription)
     version, _, text = versions[-1]
-    return version, Criteria.parse(text, source=f"criteria v{version} of {subscription}")
+    return version, _parsed(text, f"criteria v{version} of {subscription}")
+
+
+@functools.lru_cache(maxsize=1024)  # every chat's run reads its criteria: parsed once each
+def _parsed(text: str, source: str) -> Criteria:
+    return Criteria.parse(text, source=source)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from babel import Locale, UnknownLocaleError
 
-from digest.abstracts import SENTENCE, contribution_start
+from digest.abstracts import EXTRACTIVE, extractive
 from digest.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -27,11 +27,9 @@ if TYPE_CHECKING:
     from digest.papers import Paper
     from digest.store import Store
 
-EXTRACTIVE = "extractive"  # Entry.tldr_by of a line taken from the abstract
 TLDR_LABEL = "TL;DR"
 EXTRACTIVE_LABEL = "From the abstract (no TL;DR)"  # an extractive line says it is not one
 DEFAULT_LANGUAGE = "en"
-EXTRACTIVE_WORDS = 30
 NO_LLM = "no LLM scores this digest (OPENAI_API_KEY is not set, or the scorer is local)"
 BUDGET_SPENT = "today's LLM budget is spent (llm.daily_budget)"
 COMPLETION_PER_TLDR = 60  # tokens a TL;DR answer takes per paper, for the budget check
@@ -79,13 +77,6 @@ def language_name(code: str) -> str:
         return str(Locale.parse(code.replace("-", "_")).get_display_name("en"))
     except (UnknownLocaleError, ValueError):
         return code
-
-
-def extractive(abstract: str, words: int = EXTRACTIVE_WORDS) -> str:
-    """The abstract's contribution sentence, clipped to `words` words ('…' when cut)."""
-    sentences = SENTENCE.split(" ".join(abstract.split()))
-    kept = sentences[contribution_start(sentences)].split() if sentences else []
-    return " ".join(kept[:words]) + (" …" if len(kept) > words else "")
 
 
 def tldr_prompt(papers: list[Paper], language: str) -> str:

@@ -193,3 +193,35 @@ def test_replacements_kept_only_when_configured(kind: str) -> None:
         kept = fetch(fake.rss_base_url, PAPERDIGEST_ARXIV_ANNOUNCE_TYPES=f"new,cross,{kind}")
     assert len(default.papers) == 5 and default.total_entries == 6
     assert len(kept.papers) == 6
+
+
+def test_chats_with_the_same_criteria_share_the_days_ranking(
+    scored_store: Store, criteria: Criteria
+) -> None:
+    """A chat's digest row keeps what is its own; the day's ranking is stored once, and each
+    chat reads it back whole, with its own cutoffs, top-k and what no-repeats removed."""
+    from sqlalchemy import text
+
+    from tests.conftest import sample_digest
+
+    def rows(sql: str) -> list:
+        with scored_store.engine.connect() as conn:
+            return conn.execute(text(sql)).all()
+
+    def seen(entries: list) -> list:
+        return [(e.paper.id, e.paper.title, e.score, e.rank, e.selected, e.reason) for e in entries]
+
+    [(rankings,)] = rows("SELECT count(*) FROM rankings")
+    scored_store.mark_shown("slack:C2", date(2026, 2, 9), ["2602.08007"])
+    c1 = sample_digest(scored_store, criteria, "slack:C1")
+    c2 = sample_digest(scored_store, criteria, "slack:C2", cutoffs=Cutoffs(6, 5), top_k=3)
+    assert rows("SELECT count(*) FROM rankings") == [(rankings,)]  # the first build's
+    for sub, digest in (("slack:C1", c1), ("slack:C2", c2)):
+        stored = scored_store.digest(sub)
+        assert stored is not None and seen(stored.entries) == seen(digest.entries)
+        assert len(stored.entries) == 692 and stored.prompt == digest.prompt
+    back = scored_store.digest("slack:C2")
+    assert back is not None and back.top_k == 3 and back.selected != c1.selected
+    assert back.entry("2602.08007").reason == "already shown on an earlier day"
+    sizes = rows("SELECT length(payload) FROM digests WHERE subscription LIKE 'slack:%'")
+    assert all(size < 8_000 for (size,) in sizes), sizes  # the whole ranking was 350 kB

@@ -315,7 +315,7 @@ def _revision(url: str) -> str | None:
 def test_a_new_store_is_at_head(store_url: str) -> None:
     Store(store_url).close()
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head == schema_head() == HEAD == "0006"  # HEAD: the fast check at every start
+    assert head == schema_head() == HEAD == "0007"  # HEAD: the fast check at every start
     assert _revision(store_url) == head
 
 
@@ -332,7 +332,7 @@ def test_a_second_store_migrates_nothing(store_url: str, monkeypatch: pytest.Mon
     second = Store(store_url)
     assert [p.id for p in second.papers_of_day(DAY1)] == ["a"]
     second.close()
-    assert _revision(store_url) == "0006"
+    assert _revision(store_url) == "0007"
 
 
 def test_models_and_migrations_do_not_drift(store_url: str) -> None:
@@ -354,7 +354,7 @@ def test_migrations_go_down_and_up(store_url: str) -> None:
         assert set(inspect(conn).get_table_names()) <= {"alembic_version"}
     engine.dispose()
     Store(store_url).close()
-    assert _revision(store_url) == "0006"
+    assert _revision(store_url) == "0007"
 
 
 def test_a_store_made_before_migrations_is_stamped(store_url: str) -> None:
@@ -371,7 +371,7 @@ def test_a_store_made_before_migrations_is_stamped(store_url: str) -> None:
     store.save_explanation("a", "h1", "m", "the missing table was made")
     assert store.explanation("a", "h1", "m") == "the missing table was made"
     store.close()
-    assert _revision(store_url) == "0006"
+    assert _revision(store_url) == "0007"
 
 
 def test_a_store_at_0004_keeps_its_usage_and_scores_with_no_reasoning(store_url: str) -> None:
@@ -388,7 +388,7 @@ def test_a_store_at_0004_keeps_its_usage_and_scores_with_no_reasoning(store_url:
                              reasoning_tokens=30)], "h", "llm:gpt-5")  # fmt: skip
     assert store.scores(["a"], "h", "llm:gpt-5")["a"].reasoning_tokens == 30
     store.close()
-    assert _revision(store_url) == "0006"
+    assert _revision(store_url) == "0007"
 
 
 def test_a_store_newer_than_the_code_is_refused(store_url: str) -> None:
@@ -417,7 +417,7 @@ def test_stores_opened_at_once_migrate_once(store_url: str) -> None:
     for t in threads:
         t.join()
     assert errors == []
-    assert _revision(store_url) == "0006"
+    assert _revision(store_url) == "0007"
 
 
 def test_memory_store_and_a_new_store_is_fast(tmp_path) -> None:
@@ -446,7 +446,7 @@ def test_a_store_at_0001_upgrades_and_keeps_its_outbox(store_url: str) -> None:
     assert store.claim_message(row["id"], "worker", timedelta(seconds=5)) == "in doubt"
     assert store.claim_message(row["id"], "other", timedelta(seconds=5)) is None  # claimed
     store.close()
-    assert _revision(store_url) == "0006"
+    assert _revision(store_url) == "0007"
 
 
 def test_digests_stored_before_0004_are_read_as_typed_digests(store_url: str) -> None:
@@ -514,3 +514,63 @@ def test_a_query_bug_is_not_the_store_being_unreachable(tmp_path: Path) -> None:
     assert not store_unreachable(bug.value)
     locked = OperationalError("select 1", {}, sqlite3.OperationalError("database is locked"))
     assert store_unreachable(locked)
+
+
+def test_digests_stored_before_0007_share_one_ranking_and_go_back_down(store_url: str) -> None:
+    """Two chats' digests of 0006 (each with the whole ranking) become one shared ranking and
+    two small rows; `why` reads the same entries; the downgrade gives back each payload."""
+    entries = [
+        {"paper": {"id": f"2602.0000{i}"}, "rank": i,
+         "score": {"paper_id": f"2602.0000{i}", "relevance": 10 - i, "novelty": 8,
+                   "comment": f"fits {i}", "matched": "MoE", "scorer": "local", "raw": 0.5,
+                   "prompt_tokens": 0, "cached_tokens": 0, "completion_tokens": 0,
+                   "reasoning_tokens": 0, "cost": 0.0},
+         "selected": i <= 2, "followed": False,
+         "reason": f"relevance {10 - i} >= 8 and novelty 8 >= 7" if i <= 2 else
+                   "below the cutoffs (relevance 7 vs >= 8, novelty 8 vs >= 7)"}
+        for i in (1, 2, 3)
+    ]  # fmt: skip
+    entries[1]["selected"], entries[1]["reason"] = False, "hand-made: left out"
+    entries[0] |= {"tldr": "It routes tokens to experts.", "tldr_by": "llm:gpt-5-mini"}
+    payloads = {
+        sub: {"day": "2026-02-10", "status": "built", "message": "2 of 3", "subscription": sub,
+              "categories": ["cs.LG"], "total_entries": 3, "scanned": 3, "entries": entries,
+              "usage": [], "scorer": "local", "cutoffs": {"relevance": 8, "novelty": 7},
+              "criteria_text": "## MoE", "criteria_hash": "h1", "prompt": "P" * 3000,
+              "already_shown": [], "unscored": [], "notes": []}
+        for sub in ("slack:C1", "telegram:-2")
+    }  # fmt: skip
+    engine = create_engine(store_url)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0006")
+        conn.execute(
+            Base.metadata.tables["digests"].insert(),
+            [{"subscription": sub, "day": DAY1, "status": "built", "message": "2 of 3",
+              "criteria_hash": "h1", "payload": p, "created_at": datetime.now(UTC)}
+             for sub, p in payloads.items()],
+        )  # fmt: skip
+    engine.dispose()
+    store = Store(store_url)
+    store.save_listing(DAY1, [_paper("2602.00001")])
+    for sub in payloads:
+        digest = store.digest(sub, DAY1)
+        assert digest is not None and digest.prompt == "P" * 3000
+        assert [(e.paper.id, e.rank, e.selected, e.reason) for e in digest.entries] == [
+            (e["paper"]["id"], e["rank"], e["selected"], e["reason"]) for e in entries
+        ]
+        assert digest.entries[0].score.comment == "fits 1"
+        assert digest.entries[0].tldr == "It routes tokens to experts."  # the chat's own
+        assert digest.entries[0].paper.title == _paper("2602.00001").title
+    store.close()
+    engine = create_engine(store_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM rankings")).scalar_one() == 1
+        own = conn.execute(text("SELECT payload FROM digests")).scalars().all()
+        assert all(len(json.dumps(p) if not isinstance(p, str) else p) < 1000 for p in own)
+    with engine.begin() as conn:  # and back down, for a paperdigest of 0006
+        command.downgrade(alembic_config(conn), "0006")
+        rows = conn.execute(text("SELECT subscription, payload FROM digests")).all()
+        assert not inspect(conn).has_table("rankings")
+    engine.dispose()
+    back = {sub: json.loads(p) if isinstance(p, str) else p for sub, p in rows}
+    assert back == payloads

@@ -26,7 +26,15 @@ from bot.cli.common import (
     console,
     err,
 )
-from digest import DayStatus, DigestError, Store, backup_store, make_scorer, sample_listing
+from digest import (
+    DayStatus,
+    DigestError,
+    Store,
+    backup_store,
+    make_scorer,
+    prune_day,
+    sample_listing,
+)
 
 
 @app.command()
@@ -97,6 +105,10 @@ def post(
             err.print(f"[red]delivery failed[/red] {escape(failure)}", highlight=False)
     for failure in report.failed:
         err.print(f"[red]digest failed[/red] {escape(failure)}", highlight=False)
+    try:  # once a day, whoever posts first (`serve` or `post`): store.keep_days
+        asyncio.run(prune_day(store, settings.store.keep_days, lease=lease))
+    except DigestError as exc:
+        err.print(f"[red]pruning the store failed[/red] {escape(str(exc))}", highlight=False)
     if report.failed or any(d.failed for d in report.delivery.values()):
         raise typer.Exit(1)
     if listing.status is DayStatus.FETCH_FAILED:
@@ -117,7 +129,8 @@ def status() -> None:
     from digest import status_report
 
     settings = _settings()
-    report = status_report(Store.open(settings.database), settings)
+    store = Store.open(settings.database)
+    report = status_report(store, settings)
     # Piped (cron, `docker exec` without -t) rich would cut lines at 80 columns: a chat id or
     # an error must be read whole, so there the width is unbounded; a terminal folds instead.
     out = console if console.is_terminal else Console(width=100_000)
@@ -162,6 +175,16 @@ def status() -> None:
     for problem in report["problems"]:
         out.print(f"problem: {problem['subscription']}: {problem['reason']}", markup=False)
     out.print(f"LLM spend today: ${report['llm_spend_today_usd']:.2f}")
+    sizes = store.table_sizes()
+    out.print(
+        f"store: {_kb(sum(sizes.values()))}; by table: "
+        + ", ".join(f"{name} {_kb(size)}" for name, size in sizes.items()),
+        markup=False,
+    )
+
+
+def _kb(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB" if size >= 1e6 else f"{size / 1e3:,.0f} kB"
 
 
 @app.command("serve")

@@ -4,7 +4,8 @@
 Kit; `telegram` a python-telegram-bot Application (commands, DMs, inline buttons) rendering
 them as HTML. Each adapter builds a `bot.chat` Context, asks `bot.chat.answer` and renders the
 Reply; each has a sender, what the outbox calls (`sender.Sender`); `enabled` makes one sender
-per platform whose token is set; `pacing` waits out a short rate limit before a reply.
+per platform whose token is set, at the pace its settings ask for; `pacing` holds a platform's
+limits (`Pace`, which the outbox keeps to) and waits out a short rate limit before a reply.
 
 These names are what the service and the terminal use. Those of an adapter are imported on
 first use (PEP 562): they load its SDK, which a process without that platform never needs.
@@ -14,7 +15,8 @@ Nothing here imports `bot.service` (tests/test_imports.py checks).
 import importlib as _importlib
 import typing as _typing
 
-from bot.platforms.enabled import close_senders, senders
+from bot.platforms.enabled import close_senders, senders, slack_pace, telegram_pace
+from bot.platforms.pacing import Pace
 from bot.platforms.sender import Sender
 
 if _typing.TYPE_CHECKING:
@@ -41,6 +43,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "Pace",
     "Sender",
     "SlackSender",
     "TelegramSender",
@@ -49,5 +52,7 @@ __all__ = [
     "close_senders",
     "register_commands",
     "senders",
+    "slack_pace",
     "start_socket_mode",
+    "telegram_pace",
 ]

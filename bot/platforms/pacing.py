@@ -1,16 +1,50 @@
-"""Command replies under a platform's rate limit: a short wait is waited out, once."""
+"""A platform's rate limits: the pace digest messages keep to, and command replies that wait
+out a short 429 once.
+
+`Pace` is what a sender tells the outbox (bot.service.outbox) about its platform: how many
+messages a second the bot may send in all (shared by every worker through the store) and how
+long to leave between two messages in one chat. The outbox waits for both before each message,
+so a fan-out to thousands of chats keeps under the limits instead of learning them from 429s.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from digest import DeliveryError
 
 log = logging.getLogger(__name__)
 
 REPLY_WAIT = 10.0  # seconds: a reply waits out a rate limit this short; a longer one drops it
+
+
+@dataclass(frozen=True)
+class Pace:
+    """A platform's published limits, as the outbox keeps to them (0: no such limit)."""
+
+    per_second: float = 0.0  # the bot's messages a second in all, across every worker
+    chat_gap: float = 0.0  # seconds from one message in a chat to the next there
+    group_gap: float = 0.0  # the same in a group chat (a chat id starting with "-": Telegram)
+
+    def gap(self, chat: str) -> float:
+        """Seconds to leave between two messages in `chat`."""
+        return max(self.chat_gap, self.group_gap if chat.startswith("-") else 0.0)
+
+    @classmethod
+    def telegram(cls, per_second: float, chat_gap: float, group_per_minute: float) -> Pace:
+        """Telegram: about 30 messages a second per bot, 1 a second per chat, 20 a minute per
+        group (core.telegram.org/bots/faq)."""
+        group_gap = 60.0 / group_per_minute if group_per_minute else 0.0
+        return cls(per_second, chat_gap, group_gap)
+
+    @classmethod
+    def slack(cls, per_second: float, channel_gap: float) -> Pace:
+        """Slack's chat.postMessage: about 1 message a second per channel, with a
+        workspace-wide limit Slack does not publish (docs.slack.dev/apis/web-api/rate-limits)."""
+        return cls(per_second, channel_gap, 0.0)
 
 
 class RateLimited(DeliveryError):

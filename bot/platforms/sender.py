@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bot.chat import PaperCard, Reply
+from bot.platforms.pacing import Pace
 from digest import Subscription
 
 
@@ -17,6 +18,7 @@ class Sender(Protocol):
 
     platform: str
     confirms: bool  # can `find` tell whether a message in doubt arrived?
+    pace: Pace | None  # the platform's limits the outbox keeps to; None: none
 
     def plan(self, header: Reply, papers: list[PaperCard]) -> list[dict[str, Any]]:
         """Split a digest into message payloads: {"reply": ..., "in_thread": bool}."""

@@ -35,7 +35,7 @@ from bot.chat import (
     writes,
 )
 from bot.platforms.failures import could_not_tell, failed
-from bot.platforms.pacing import RateLimited, reply_within
+from bot.platforms.pacing import Pace, RateLimited, reply_within
 from digest import BIB_MAX_BYTES, ChatUnavailable, FetchError, RetryLater, Subscription
 
 log = logging.getLogger(__name__)
@@ -550,8 +550,9 @@ class SlackSender:
     platform = "slack"
     confirms = True  # a message in doubt is looked up by its metadata key
 
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(self, client: AsyncWebClient, pace: Pace | None = None) -> None:
         self.client = client
+        self.pace = pace  # None: the outbox sends as fast as Slack answers
 
     def plan(self, header: Reply, papers: list[PaperCard]) -> list[dict[str, Any]]:
         first = Reply(header.title, header.lines, papers[:PAPERS_IN_HEADER])

@@ -54,7 +54,7 @@ from bot.chat import (
     writes,
 )
 from bot.platforms.failures import could_not_tell, failed
-from bot.platforms.pacing import RateLimited, reply_within
+from bot.platforms.pacing import Pace, RateLimited, reply_within
 from digest import ChatMoved, ChatUnavailable, FetchError, RetryLater, Subscription
 
 log = logging.getLogger(__name__)
@@ -531,8 +531,9 @@ class TelegramSender:
     platform = "telegram"
     confirms = False  # the Bot API cannot read a chat's history
 
-    def __init__(self, bot: Any) -> None:
+    def __init__(self, bot: Any, pace: Pace | None = None) -> None:
         self.bot = bot
+        self.pace = pace  # None: the outbox sends as fast as Telegram answers
 
     async def aclose(self) -> None:
         await self.bot.shutdown()  # a no-op when never initialised

@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 SHORT_WAIT = timedelta(seconds=30)  # `post` waits out a Retry-After this short...
 WAIT_ROUNDS = 5  # ...this many times at most, then leaves the rest to a later run
+LATE = timedelta(seconds=0.05)  # a message this late for its moment takes a new one...
+LATE_TRIES = 5  # ...this many times at most
+CHATS_AT_ONCE = 200  # a pass serves this many chats side by side: each waits its chat's gap
 STOPPING = threading.Event()  # set on SIGTERM: the message in flight is finished, no other
 RECORD_PAUSES = (0.2, 0.5, 1.0, 2.0, 5.0)  # seconds between tries to record an outcome while
 # the store is away (the last one repeats until it is back)
@@ -117,104 +120,174 @@ async def deliver(
     """Post every due message of this platform, in order; one chat's failure stops only it.
 
     Each message is claimed in the store before it is sent, so any number of deliverers
-    (processes or tasks) may run at once and none sends a message another has claimed.
+    (processes or tasks) may run at once and none sends a message another has claimed. Chats
+    are served side by side (at most CHATS_AT_ONCE), each chat's messages one after another,
+    at the sender's pace (`keep_pace`).
     """
     now = now or datetime.now(UTC)
-    owner = claimant()  # this pass: two passes, even in one process, never share a claim
-    report = DeliveryReport()
+    pass_ = _Pass(store, sender, now, claimant(), lease)  # two passes never share a claim
     if subscription is not None:  # one chat's run: not every chat's row
         one = store.subscription(subscription)
         chats = [one] if one is not None and one.active else []
     else:
         chats = store.subscriptions()
     subs = {s.id: s for s in chats if s.platform == sender.platform}
-    blocked: set[tuple[str, Any]] = set()  # (subscription, day) with an earlier message open
-    parents: dict[tuple[str, Any], str] = {}
+    by_chat: dict[str, list[dict[str, Any]]] = {}
     for row in store.outbox(subscription, states=OPEN):
-        if STOPPING.is_set():
-            break
-        sub = subs.get(row["subscription"])
-        thread = (row["subscription"], row["day"])
-        if sub is None or thread in blocked:
-            continue
-        held = row["state"] == "sending" and row["lease_until"] and row["lease_until"] > now
-        waiting = row["state"] == "pending" and row["not_before"] and row["not_before"] > now
-        if held or waiting:
-            blocked.add(thread)  # another deliverer has it, or a rate limit holds the chat
-            if waiting:
-                report.deferred += 1
-                report.wait_until(row["not_before"])
-            continue
-        kind = store.claim_message(row["id"], owner, lease, now)
-        if kind is None:
-            blocked.add(thread)  # another deliverer claimed it first
-            continue
-        key = f"{row['subscription']}/{row['day']}/{row['seq']}"
-        if kind == "in doubt":  # its worker died mid-send: this pass takes the claim over
-            METRICS.CLAIMS_TAKEN_OVER.labels("message", sender.platform).inc()
-        parent = parents.get(thread) or _parent(store, row)
-        try:
-            async with renewed(store, row["id"], owner, lease):
-                message_id = await _post(store, sender, sub, row, key, parent, kind, now, owner)
-            if message_id is None:  # found: it had been posted before its deliverer died
-                report.recovered += 1
-                continue
-            report.in_doubt += kind == "in doubt" and not sender.confirms
-        except RetryLater as exc:
-            give_up = row["attempts"] + 1 >= MAX_ATTEMPTS
-            not_before = now + timedelta(seconds=exc.seconds)
-            await _record(
-                store, row["id"], owner, key, lease,
-                state="failed" if give_up else "pending",
-                error=str(exc),
-                not_before=not_before,
-            )  # fmt: skip
-            blocked.add(thread)
-            report.deferred += 1
-            METRICS.MESSAGES.labels(sender.platform, "failed" if give_up else "deferred").inc()
-            if not give_up:
-                report.wait_until(not_before)
-            continue
-        except ChatMoved as exc:
-            await _record(store, row["id"], owner, key, lease, state="pending")
-            moved = replace(sub, id=f"{sub.platform}:{exc.new_chat}", chat=exc.new_chat)
-            store.move_subscription(sub.id, moved)
-            log.info("subscription %s moved to %s", sub.id, moved.id)
-            report.add(await deliver(store, sender, now, lease=lease))
-            return report
-        except ChatUnavailable as exc:
-            await _record(store, row["id"], owner, key, lease, state="failed", error=str(exc))
-            store.save_subscription(
-                replace(sub, active=False, paused_reason=str(exc), last_error=str(exc))
-            )
-            log.warning("subscription %s paused: %s", sub.id, exc)
-            METRICS.MESSAGES.labels(sender.platform, "failed").inc()
-            report.failed.append(f"{sub.id}: {exc}")
-            blocked.add(thread)
-            continue
-        except Exception as exc:  # a bug or an unexpected answer: this chat waits, others go on
-            away = store_unreachable(exc)  # the store went away mid-send: not a bug
-            if away:
-                log.warning("%s: message %s not sent: the store is unreachable", sub.id, key)
-            else:
-                log.exception("%s: message %s could not be sent", sub.id, key)
-            await _record(
-                store, row["id"], owner, key, lease, state="pending",
-                error=f"{type(exc).__name__}: {exc}",
-                not_before=now + timedelta(seconds=0 if away else 60),
-            )  # fmt: skip
-            report.failed.append(f"{sub.id}: {type(exc).__name__}")
-            METRICS.MESSAGES.labels(sender.platform, "error").inc()  # tried again, not lost
-            blocked.add(thread)
-            continue
-        await _record(
-            store, row["id"], owner, key, lease, state="sent", message_id=message_id,
-            error=None, sent_at=max(now, datetime.now(UTC)),
+        if row["subscription"] in subs:
+            by_chat.setdefault(row["subscription"], []).append(row)
+    gate = asyncio.Semaphore(CHATS_AT_ONCE)
+
+    async def one_chat(rows: list[dict[str, Any]]) -> None:
+        async with gate:
+            await pass_.chat(subs[rows[0]["subscription"]], rows)
+
+    await asyncio.gather(*(one_chat(rows) for rows in by_chat.values()))
+    return pass_.report
+
+
+@dataclass
+class _Pass:
+    """One delivery pass: its claims' owner, its report, what it learnt of each chat."""
+
+    store: Store
+    sender: Sender
+    now: datetime
+    owner: str
+    lease: timedelta
+    report: DeliveryReport = field(default_factory=DeliveryReport)
+
+    async def chat(self, sub: Subscription, rows: list[dict[str, Any]]) -> None:
+        """Post one chat's due messages in order; a failed one holds back the rest of its day."""
+        store, sender, now, owner, report = (
+            self.store, self.sender, self.now, self.owner, self.report
         )  # fmt: skip
-        parents.setdefault(thread, message_id)
-        report.sent += 1
-        METRICS.MESSAGES.labels(sender.platform, "sent").inc()
-    return report
+        blocked: set[Any] = set()  # days with an earlier message still open
+        parents: dict[Any, str] = {}
+        last: list[datetime | None] = []  # the chat's last message, once read from the store
+        for row in rows:
+            if STOPPING.is_set():
+                return
+            day = row["day"]
+            if day in blocked:
+                continue
+            held = row["state"] == "sending" and row["lease_until"] and row["lease_until"] > now
+            waiting = row["state"] == "pending" and row["not_before"] and row["not_before"] > now
+            if held or waiting:
+                blocked.add(day)  # another deliverer has it, or a rate limit holds the chat
+                if waiting:
+                    report.deferred += 1
+                    report.wait_until(row["not_before"])
+                continue
+            kind = store.claim_message(row["id"], owner, self.lease, now)
+            if kind is None:
+                blocked.add(day)  # another deliverer claimed it first
+                continue
+            key = f"{row['subscription']}/{day}/{row['seq']}"
+            if kind == "in doubt":  # its worker died mid-send: this pass takes the claim over
+                METRICS.CLAIMS_TAKEN_OVER.labels("message", sender.platform).inc()
+            parent = parents.get(day) or _parent(store, row)
+            try:
+                async with renewed(store, row["id"], owner, self.lease):
+                    if not last:
+                        last.append(store.last_sent(sub.id) if _gap(sender, sub) else None)
+                    await keep_pace(store, sender, sub, last[0])
+                    message_id = await _post(store, sender, sub, row, key, parent, kind, now,
+                                             owner)  # fmt: skip
+                if message_id is None:  # found: it had been posted before its deliverer died
+                    report.recovered += 1
+                    continue
+                report.in_doubt += kind == "in doubt" and not sender.confirms
+            except RetryLater as exc:
+                give_up = row["attempts"] + 1 >= MAX_ATTEMPTS
+                not_before = now + timedelta(seconds=exc.seconds)
+                await _record(
+                    store, row["id"], owner, key, self.lease,
+                    state="failed" if give_up else "pending",
+                    error=str(exc),
+                    not_before=not_before,
+                )  # fmt: skip
+                blocked.add(day)
+                report.deferred += 1
+                METRICS.MESSAGES.labels(sender.platform, "failed" if give_up else "deferred").inc()
+                if not give_up:
+                    report.wait_until(not_before)
+                continue
+            except ChatMoved as exc:
+                await _record(store, row["id"], owner, key, self.lease, state="pending")
+                moved = replace(sub, id=f"{sub.platform}:{exc.new_chat}", chat=exc.new_chat)
+                store.move_subscription(sub.id, moved)
+                log.info("subscription %s moved to %s", sub.id, moved.id)
+                report.add(await deliver(store, sender, now, moved.id, self.lease))
+                return
+            except ChatUnavailable as exc:
+                await _record(store, row["id"], owner, key, self.lease, state="failed",
+                              error=str(exc))  # fmt: skip
+                store.save_subscription(
+                    replace(sub, active=False, paused_reason=str(exc), last_error=str(exc))
+                )
+                log.warning("subscription %s paused: %s", sub.id, exc)
+                METRICS.MESSAGES.labels(sender.platform, "failed").inc()
+                report.failed.append(f"{sub.id}: {exc}")
+                return  # paused: none of its messages go now
+            except Exception as exc:  # a bug or an unexpected answer: this chat waits, others go on
+                away = store_unreachable(exc)  # the store went away mid-send: not a bug
+                if away:
+                    log.warning("%s: message %s not sent: the store is unreachable", sub.id, key)
+                else:
+                    log.exception("%s: message %s could not be sent", sub.id, key)
+                await _record(
+                    store, row["id"], owner, key, self.lease, state="pending",
+                    error=f"{type(exc).__name__}: {exc}",
+                    not_before=now + timedelta(seconds=0 if away else 60),
+                )  # fmt: skip
+                report.failed.append(f"{sub.id}: {type(exc).__name__}")
+                METRICS.MESSAGES.labels(sender.platform, "error").inc()  # tried again, not lost
+                blocked.add(day)
+                continue
+            sent_at = max(now, datetime.now(UTC))
+            await _record(
+                store, row["id"], owner, key, self.lease, state="sent", message_id=message_id,
+                error=None, sent_at=sent_at,
+            )  # fmt: skip
+            last[:] = [sent_at]
+            parents.setdefault(day, message_id)
+            report.sent += 1
+            METRICS.MESSAGES.labels(sender.platform, "sent").inc()
+
+
+def _gap(sender: Sender, sub: Subscription) -> float:
+    """Seconds the platform wants between two messages in this chat (0: no limit)."""
+    return sender.pace.gap(sub.chat) if sender.pace else 0.0
+
+
+async def keep_pace(store: Store, sender: Sender, sub: Subscription, last: datetime | None) -> None:
+    """Wait until the platform's limits let the next message to `sub` go: the chat's gap after
+    its last message, then the bot's next free moment, handed out by the store to every
+    worker in turn (so N workers together keep the bot's rate, not N times it)."""
+    pace = sender.pace
+    if pace is None:
+        return
+    gap = pace.gap(sub.chat)
+    if gap and last is not None:
+        await _sleep_until(last + timedelta(seconds=gap))
+    if pace.per_second:
+        interval = timedelta(seconds=1 / pace.per_second)
+        for _ in range(LATE_TRIES):
+            slot = store.next_slot(f"{sender.platform}:bot", interval)
+            await _sleep_until(slot)
+            if datetime.now(UTC) - slot <= LATE:
+                return
+            # woken late (a busy loop or CPU): the moments of the messages held up with this
+            # one have all passed, and using them would send a burst; queue again instead
+        log.info("%s: the pace's moments keep passing before %s's message; sent anyway",
+                 sender.platform, sub.id)  # fmt: skip
+
+
+async def _sleep_until(moment: datetime) -> None:
+    pause = (moment - datetime.now(UTC)).total_seconds()
+    if pause > 0:
+        await asyncio.sleep(pause)
 
 
 async def deliver_waiting(

@@ -25,18 +25,21 @@ from bot.platforms import Sender
 from bot.service.daily import DayReport, build_for
 from bot.service.outbox import DeliveryReport, deliver
 from digest import (
+    DEFAULTS,
     LEASE,
     METRICS,
     Claim,
     Criteria,
     DayListing,
     DayStatus,
+    Digest,
     Scorer,
     Store,
     Subscription,
     describe,
     once,
     owner,
+    prune_day,
     renewed,
     store_unreachable,
 )
@@ -50,6 +53,7 @@ RETRIES = 4  # then the channel is told, once
 TICK = timedelta(minutes=1)  # deferred messages, and runs to take over, are looked at this often
 DELIVER_DUE = "deliver-due"  # the one-off job for messages a rate limit held back
 RUNS_AT_ONCE = 8  # a worker's concurrent daily runs; the rest wait, unclaimed, for any worker
+PRUNE_EVERY = timedelta(hours=1)  # a look at whether today's pruning is done (once a day)
 _READ = (DayStatus.BUILT, DayStatus.NO_ANNOUNCEMENT)
 
 
@@ -74,9 +78,11 @@ class DailyScheduler:
         lease: timedelta = LEASE,
         days: str = ANNOUNCEMENT_DAYS,
         scheduler: AsyncIOScheduler | None = None,
+        keep_days: int = DEFAULTS.store.keep_days,
     ) -> None:
         self.store, self.fetch, self.senders, self.scorer_for = store, fetch, senders, scorer_for
-        self.lease, self.days = lease, days
+        self.lease, self.days, self.keep_days = lease, days, keep_days
+        self._pruned: date | None = None  # the last day this worker saw pruned
         self.scheduler = scheduler or AsyncIOScheduler(
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3 * 3600},
@@ -117,6 +123,10 @@ class DailyScheduler:
         self.scheduler.add_job(
             self.tick, "interval", seconds=every.total_seconds(), id="tick",
             next_run_time=datetime.now(UTC), replace_existing=True,
+        )  # fmt: skip
+        self.scheduler.add_job(
+            self.prune, "interval", seconds=PRUNE_EVERY.total_seconds(), id="prune",
+            next_run_time=datetime.now(UTC) + TICK, replace_existing=True,
         )  # fmt: skip
         self.scheduler.start()
 
@@ -172,6 +182,19 @@ class DailyScheduler:
                 log.warning("%s: delivery paused, the store is unreachable", sender.platform)
                 METRICS.STORE_ERRORS.labels("schedule").inc()
 
+    async def prune(self, now: datetime | None = None) -> None:
+        """Today's pruning of the store (`store.keep_days`), by whichever worker claims it
+        first; its own job, so that a long first pruning never holds up a tick."""
+        today = (now or datetime.now(UTC)).date()
+        if self._pruned == today:
+            return
+        try:
+            await prune_day(self.store, self.keep_days, today, self.lease)
+        except Exception:  # tried again at the next look; the digests come first
+            log.exception("pruning the store failed")
+            return
+        self._pruned = today
+
     def _wake(self, report: DeliveryReport) -> None:
         """A one-off `deliver-due` job at the earliest Retry-After's end (not the next tick);
         an earlier one already set is kept."""
@@ -193,14 +216,16 @@ class DailyScheduler:
     ) -> DayReport | None:
         """The job: claim the chat's run of the day, fetch and build (both shared), post.
 
-        A worker makes a few runs at a time; the others wait unclaimed, so that another
-        worker with a free slot may take them.
+        A worker builds a few chats' digests at a time; the others wait unclaimed, so that
+        another worker with a free slot may take them. Posting is outside that slot: the
+        messages are queued in the outbox by then, and waiting for the platforms' pace must
+        not hold back the next chat's build.
         """
         if self._slots is None:
             self._slots = asyncio.Semaphore(RUNS_AT_ONCE)
         async with self._slots:
             try:
-                return await self._claimed_run(sub_id, day, now)
+                built = await self._claimed_run(sub_id, day, now)
             except Exception as exc:  # the store went away: the next tick makes the run
                 if not store_unreachable(exc):
                     raise
@@ -208,10 +233,23 @@ class DailyScheduler:
                             "is back", sub_id)  # fmt: skip
                 METRICS.STORE_ERRORS.labels("schedule").inc()
                 return None
+        if built is None:
+            return None
+        sub, sender, digest = built
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        try:
+            delivery = await deliver(self.store, sender, subscription=sub.id, lease=self.lease)
+        finally:
+            if task is not None:
+                self._running.discard(task)
+        self._wake(delivery)
+        return DayReport([digest], {sender.platform: delivery})
 
     async def _claimed_run(
         self, sub_id: str, day: date | None, now: datetime | None
-    ) -> DayReport | None:
+    ) -> tuple[Subscription, Sender, Digest] | None:
         sub = self.store.subscription(sub_id)
         sender = self.senders.get(sub.platform) if sub else None
         if sub is None or not sub.active or sender is None:
@@ -250,7 +288,7 @@ class DailyScheduler:
 
     async def _run(
         self, sub: Subscription, sender: Sender, claim: Claim, who: str, now: datetime
-    ) -> DayReport | None:
+    ) -> tuple[Subscription, Sender, Digest] | None:
         listing = await self.listing(sub.categories)
         unread = listing.status not in _READ
         if unread and claim.attempts <= RETRIES:
@@ -262,11 +300,10 @@ class DailyScheduler:
         digest = await build_for(
             self.store, listing, sub, sender, self.scorer_for, unread, self.lease
         )
-        delivery = await deliver(self.store, sender, subscription=sub.id, lease=self.lease)
-        self._wake(delivery)
+        # queued: any worker's pass posts the messages from here on, even if this one dies
         result = {"day": digest.day.isoformat(), "status": digest.status.value}
         self.store.release(claim.key, who, "done", result=result)
-        return DayReport([digest], {sender.platform: delivery})
+        return sub, sender, digest
 
     async def listing(self, categories: tuple[str, ...]) -> DayListing:
         """Today's listing: fetched by one worker, read from the store by the others."""

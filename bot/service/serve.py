@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from bot.chat import Deps
-from bot.platforms import Sender
+from bot.platforms import Sender, slack_pace, telegram_pace
 from bot.service.outbox import STOPPING
 from bot.service.schedule import DailyScheduler
 from bot.service.web import bound_ports, build_web_app, start_sites
@@ -68,7 +68,10 @@ async def run_service(settings: Settings, env: Mapping[str, str] | None = None) 
             return await fetch_listing(settings, c, categories=categories)
 
     senders: dict[str, Sender] = {}
-    daily = DailyScheduler(store, fetch, senders, scorer_for, lease=lease, days=settings.serve.days)
+    daily = DailyScheduler(
+        store, fetch, senders, scorer_for, lease=lease, days=settings.serve.days,
+        keep_days=settings.store.keep_days,
+    )  # fmt: skip
     deps = Deps(store, settings, scorer_for, on_change=daily.reschedule)
     ZoteroSync(store, settings, lease=lease).add_to(daily.scheduler)
     secrets = load_secrets(env)
@@ -76,11 +79,11 @@ async def run_service(settings: Settings, env: Mapping[str, str] | None = None) 
     if slack is not None:
         from bot.platforms import SlackSender
 
-        senders["slack"] = SlackSender(slack.client)  # the live clients post the digests
+        senders["slack"] = SlackSender(slack.client, slack_pace(settings))  # the live clients
     if telegram is not None:
         from bot.platforms import TelegramSender
 
-        senders["telegram"] = TelegramSender(telegram.bot)
+        senders["telegram"] = TelegramSender(telegram.bot, telegram_pace(settings))
 
     secret = secrets.telegram_webhook_secret
     webhook = telegram is not None and settings.telegram.mode == "webhook"

@@ -9,7 +9,7 @@ import hashlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
@@ -23,6 +23,10 @@ MODEL = DATA / "minilm-l6-int8.onnx"
 TOKENIZER = DATA / "tokenizer.json"
 DIM = 384
 MAX_TOKENS = 256
+# One kept-or-encode step at a time in a process: the builds of many criteria on a new day run
+# side by side, and without this each would encode the whole day before any had kept it.
+_KEEPING = threading.Lock()
+_NOTHING = nullcontext()  # without a store there is nothing to share
 
 
 class Counter:
@@ -197,19 +201,20 @@ def embed(
     """
     keys = [(pid, text_hash(t)) for pid, t in zip(ids, texts, strict=True)]
     model = model_key(options)
-    kept = store.embeddings(model, keys) if store is not None else {}
     values = np.zeros((len(keys), DIM), dtype=np.int8)
     scale = np.ones(len(keys), dtype=np.float32)
-    todo = []
-    for i, key in enumerate(keys):
-        if key in kept:
-            values[i] = np.frombuffer(kept[key][0], dtype=np.int8)
-            scale[i] = kept[key][1]
-        else:
-            todo.append(i)
-    if todo:
-        values[todo], scale[todo] = quantise(encode([texts[i] for i in todo], options))
-        if store is not None:
-            rows = [(*keys[i], values[i].tobytes(), float(scale[i])) for i in todo]
-            store.save_embeddings(model, rows)
+    with _KEEPING if store is not None else _NOTHING:  # a second caller reads what the first kept
+        kept = store.embeddings(model, keys) if store is not None else {}
+        todo = []
+        for i, key in enumerate(keys):
+            if key in kept:
+                values[i] = np.frombuffer(kept[key][0], dtype=np.int8)
+                scale[i] = kept[key][1]
+            else:
+                todo.append(i)
+        if todo:
+            values[todo], scale[todo] = quantise(encode([texts[i] for i in todo], options))
+            if store is not None:
+                rows = [(*keys[i], values[i].tobytes(), float(scale[i])) for i in todo]
+                store.save_embeddings(model, rows)
     return dequantise(values, scale)

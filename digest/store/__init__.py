@@ -18,8 +18,10 @@ from digest.errors import DigestError
 from digest.store._chats import ChatStore
 from digest.store._digests import DigestStore
 from digest.store._embeddings import EmbeddingStore
+from digest.store._pace import PaceStore
 from digest.store._papers import PaperStore
 from digest.store._proposals import ProposalStore
+from digest.store._retention import RetentionStore
 from digest.store._scores import ScoreStore
 from digest.store._work import OPEN, Claim, WorkStore
 from digest.store.migrate import alembic_config, migrate, schema_head
@@ -39,8 +41,9 @@ HEALTH_BUSY_SECONDS = 1.0  # /healthz waits at most this long for SQLite's write
 
 
 class Store(
-    PaperStore, ScoreStore, EmbeddingStore, DigestStore, ChatStore, WorkStore, ProposalStore
-):
+    PaperStore, ScoreStore, EmbeddingStore, DigestStore, ChatStore, WorkStore, ProposalStore,
+    RetentionStore, PaceStore,
+):  # fmt: skip
     """Named operations over the database; nothing else imports SQLAlchemy."""
 
     def __init__(

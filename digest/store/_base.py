@@ -48,22 +48,26 @@ class StoreBase:
         self, s: Session, model: type, rows: Sequence[dict[str, Any]], keys: Sequence[str]
     ) -> int:
         """Insert rows whose `keys` are new; rows another process inserted first are skipped."""
+        if not rows:
+            return 0
+        column = getattr(model, keys[0])
+        # one statement for any number of rows (executemany): compiled once, then cached
+        stmt = self.insert(model).on_conflict_do_nothing(index_elements=keys).returning(column)
         added = 0
         for chunk in chunks(rows, 500):
-            stmt = self.insert(model).values(list(chunk))
-            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
-            column = getattr(model, keys[0])
-            added += len(s.execute(stmt.returning(column)).all())  # rowcount is -1 on psycopg
+            added += len(s.execute(stmt, list(chunk)).all())  # rowcount is -1 on psycopg
         return added
 
     def upsert(
         self, s: Session, model: type, rows: Sequence[dict[str, Any]], keys: Sequence[str]
     ) -> None:
         """Insert rows, or update every other given column where `keys` exist already."""
+        if not rows:
+            return
+        stmt = self.insert(model)
+        columns = [c for c in rows[0] if c not in keys]
+        stmt = stmt.on_conflict_do_update(
+            index_elements=keys, set_={c: stmt.excluded[c] for c in columns}
+        )
         for chunk in chunks(rows, 500):
-            stmt = self.insert(model).values(list(chunk))
-            columns = [c for c in chunk[0] if c not in keys]
-            stmt = stmt.on_conflict_do_update(
-                index_elements=keys, set_={c: stmt.excluded[c] for c in columns}
-            )
-            s.execute(stmt)
+            s.execute(stmt, list(chunk))

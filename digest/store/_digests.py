@@ -3,50 +3,94 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import fields
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from digest.day import DIGEST, Digest
+from digest.abstracts import EXTRACTIVE, extractive
+from digest.day import DIGEST, CloseTo, Digest, Entry
 from digest.papers import Paper
-from digest.store._base import StoreBase, aware, now
+from digest.ranking import DayRanking, Placed, lead_pinned, verdicts
+from digest.store._base import aware, now
 from digest.store._papers import papers_by_id
-from digest.store.models import DigestRow, ShownRow
+from digest.store._rankings import RankingStore
+from digest.store.models import DigestRow, RankingRow, ShownRow
 
-# a stored entry names its paper by id only
-_PAPER_TEXT = {"entries": {"__all__": {"paper": {f.name for f in fields(Paper)} - {"id"}}}}
+# what a digest row keeps of a Digest: the rest is in its shared ranking
+_SHARED = {"entries", "criteria_text", "prompt", "unscored"}
 
 
-class DigestStore(StoreBase):
-    def save_digest(self, digest: Digest) -> None:
+class DigestStore(RankingStore):
+    def save_digest(
+        self, digest: Digest, ranking: DayRanking | None = None, shown: Iterable[str] = ()
+    ) -> None:
         """One digest per (subscription, day): a later build of the same day replaces it.
 
-        Its whole ranking is kept, each paper by id (its text is in the papers table)."""
-        row = {"subscription": digest.subscription, "day": digest.day,
-               "status": str(digest.status), "message": digest.message,
-               "criteria_hash": digest.criteria_hash, "created_at": now(),
-               "payload": DIGEST.dump_python(digest, mode="json", exclude=_PAPER_TEXT)}  # fmt: skip
+        The day's ranking is stored once and shared (`ranking`, stored already, when the
+        digest was cut from it; else it is made of the digest's entries). The digest row keeps
+        what is its own: the entries it shows (id, rank, relevance, novelty), its cutoffs,
+        top-k and what no-repeats removed, and where an entry's verdict is not what those
+        give (a digest made by hand), that verdict. `shown`: papers to remember as shown to
+        the chat on the digest's day (no-repeats), in the same transaction."""
+        entries = _unpinned(digest.entries, ranking)
+        if ranking is not None and [p.paper_id for p in ranking.places] != [
+            e.paper.id for e in entries
+        ]:
+            ranking = None  # not the ranking these entries come from: keep the entries' own
         with self.session() as s, s.begin():
+            if ranking is None or ranking.id is None:
+                ranking = self._save_ranking(s, ranking or _ranking_of(digest, entries))
+            own = DIGEST.dump_python(digest, mode="json", exclude=_SHARED)
+            given = verdicts(ranking.places, digest.cutoffs, digest.top_k,
+                             frozenset(digest.already_shown))  # fmt: skip
+            own["differs"] = {
+                str(i): [e.selected, e.reason]
+                for i, (e, v) in enumerate(zip(entries, given, strict=True))
+                if (e.selected, e.reason) != v
+            }
+            own["extras"] = {str(i): extra for i, e in enumerate(entries) if (extra := _extra(e))}
+            own["shows"] = [[e.paper.id, e.rank, e.score.relevance, e.score.novelty]
+                            for e in digest.selected]  # fmt: skip
+            row = {"subscription": digest.subscription, "day": digest.day,
+                   "status": str(digest.status), "message": digest.message,
+                   "criteria_hash": digest.criteria_hash, "created_at": now(),
+                   "ranking_id": ranking.id, "payload": own}  # fmt: skip
             self.upsert(s, DigestRow, [row], ["subscription", "day"])
+            self._mark_shown(s, digest.subscription, digest.day, shown)
 
     def digest(self, subscription: str, day: date | None = None) -> Digest | None:
-        """The stored digest of a day, or the latest one, with its papers."""
+        """The stored digest of a day, or the latest one, with its whole ranking and papers."""
         with self.session() as s:
-            q = select(DigestRow).where(DigestRow.subscription == subscription)
+            q = select(DigestRow.payload, DigestRow.ranking_id, RankingRow.key).join(
+                RankingRow, RankingRow.id == DigestRow.ranking_id
+            )
+            q = q.where(DigestRow.subscription == subscription)
             q = q.where(DigestRow.day == day) if day else q.order_by(DigestRow.day.desc())
-            row = s.scalars(q.limit(1)).first()
-            if row is None:
+            found = s.execute(q.limit(1)).first()
+            if found is None:
                 return None
-            payload = dict(row.payload)
-            entries = payload.get("entries") or []
-            papers = papers_by_id(s, [e["paper"]["id"] for e in entries])
-        payload["entries"] = [
-            {**e, "paper": papers.get(e["paper"]["id"]) or Paper(e["paper"]["id"], "", "")}
-            for e in entries
-        ]
-        return DIGEST.validate_python(payload)
+            ranking = self._ranking(s, found.ranking_id, found.key)
+            papers = papers_by_id(s, [p.paper_id for p in ranking.places])
+        own = dict(found.payload)
+        differs, extras = own.pop("differs", {}), own.pop("extras", {})
+        own.pop("shows", None)
+        digest = DIGEST.validate_python(own)
+        digest.criteria_text, digest.prompt = ranking.criteria_text, ranking.prompt
+        digest.unscored = ranking.unscored
+        given = verdicts(ranking.places, digest.cutoffs, digest.top_k,
+                         frozenset(digest.already_shown))  # fmt: skip
+        verdict = [tuple(differs.get(str(i), v)) for i, v in enumerate(given)]
+        digest.entries = lead_pinned(
+            [
+                _entry(p, papers.get(p.paper_id), v, extras.get(str(i), {}))
+                for i, (p, v) in enumerate(zip(ranking.places, verdict, strict=True))
+            ]
+        )
+        return digest
 
     def last_fetch(self) -> dict[str, Any] | None:
         """The most recent day outcome of any subscription: when, which day, what status."""
@@ -108,7 +152,66 @@ class DigestStore(StoreBase):
             )
 
     def mark_shown(self, subscription: str, day: date, paper_ids: Iterable[str]) -> None:
+        with self.session() as s, s.begin():
+            self._mark_shown(s, subscription, day, paper_ids)
+
+    def _mark_shown(
+        self, s: Session, subscription: str, day: date, paper_ids: Iterable[str]
+    ) -> None:
         rows = [{"subscription": subscription, "paper_id": p, "day": day} for p in paper_ids]
-        if rows:
-            with self.session() as s, s.begin():
-                self.insert_ignore(s, ShownRow, rows, ["subscription", "paper_id"])
+        self.insert_ignore(s, ShownRow, rows, ["subscription", "paper_id"])
+
+
+@dataclass(frozen=True)
+class _Extra:
+    """What a chat adds to an entry of the shared ranking: its TL;DR, a pin (`ours`)."""
+
+    tldr: str = ""
+    tldr_by: str = ""
+    close_to: CloseTo | None = None
+
+
+_EXTRA = TypeAdapter(_Extra)
+
+
+def _extra(entry: Entry) -> dict[str, Any]:
+    """An extractive line is made again from the abstract when read, not stored."""
+    tldr = "" if entry.tldr_by == EXTRACTIVE else entry.tldr
+    extra = _Extra(tldr, entry.tldr_by, entry.close_to)
+    return _EXTRA.dump_python(extra, mode="json", exclude_defaults=True)
+
+
+def _entry(place: Placed, paper: Paper | None, verdict: tuple, extra: dict[str, Any]) -> Entry:
+    """One entry of a stored digest: its place in the shared ranking, the chat's verdict on it
+    and what the chat added."""
+    more = _EXTRA.validate_python(extra)
+    paper = paper or Paper(place.paper_id, "", "")
+    tldr = extractive(paper.abstract) if more.tldr_by == EXTRACTIVE else more.tldr
+    return Entry(paper, place.score, place.rank, bool(verdict[0]), str(verdict[1]),
+                 place.followed is not None, tldr, more.tldr_by, more.close_to)  # fmt: skip
+
+
+def _unpinned(entries: list[Entry], ranking: DayRanking | None) -> list[Entry]:
+    """A digest's entries in its ranking's order: the papers a pin led (`lead_pinned`) back
+    in their places (their ranks are numbered anew when the digest is read)."""
+    if ranking is None or not any(e.close_to for e in entries):
+        return entries
+    place = {p.paper_id: i for i, p in enumerate(ranking.places)}
+    if len(place) != len(entries) or any(e.paper.id not in place for e in entries):
+        return entries
+    return sorted(entries, key=lambda e: place[e.paper.id])
+
+
+def _ranking_of(digest: Digest, entries: list[Entry]) -> DayRanking:
+    """The ranking a digest's own entries make (a digest not cut from a stored ranking)."""
+    places = tuple(
+        Placed(e.paper.id, e.rank, e.score, _author(e.score.matched) if e.followed else None)
+        for e in entries
+    )
+    return DayRanking(digest.day, digest.criteria_hash, digest.scorer, places,
+                      digest.criteria_text, digest.prompt, digest.unscored)  # fmt: skip
+
+
+def _author(matched: str | None) -> str:
+    """The followed author an author match names ("author: Ada Lovelace")."""
+    return (matched or "").removeprefix("author: ")

@@ -56,7 +56,7 @@ class ListingRow(Base):
     __table_args__ = (UniqueConstraint("day", "paper_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     day: Mapped[date] = mapped_column(Date, index=True)
-    paper_id: Mapped[str] = mapped_column(ForeignKey("papers.id"))
+    paper_id: Mapped[str] = mapped_column(ForeignKey("papers.id"), index=True)
     announce_type: Mapped[str] = mapped_column(String(16))
     feeds: Mapped[dict] = mapped_column(JSON)
     # never read; it makes a flush insert the paper before its listing (PostgreSQL checks)
@@ -98,17 +98,35 @@ class ScoreRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
+class RankingRow(Base):
+    """A day's papers ranked under one criteria by one scorer, shared by every digest that
+    reads it; `key` (a hash of the content) keeps one row per distinct ranking."""
+
+    __tablename__ = "rankings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    criteria_hash: Mapped[str] = mapped_column(String(64))
+    scorer: Mapped[str] = mapped_column(String(100))
+    listing: Mapped[str | None] = mapped_column(String(32))  # set when a build made it
+    complete: Mapped[bool] = mapped_column(default=True)  # every paper scored
+    payload: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
 class DigestRow(Base):
-    """One subscription's outcome on one announcement day (unique per pair)."""
+    """One subscription's outcome on one announcement day (unique per pair): what is its own,
+    and the shared ranking it was cut from."""
 
     __tablename__ = "digests"
     __table_args__ = (UniqueConstraint("subscription", "day"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subscription: Mapped[str] = mapped_column(String(200), index=True)
-    day: Mapped[date] = mapped_column(Date)
+    day: Mapped[date] = mapped_column(Date, index=True)
     status: Mapped[str] = mapped_column(String(32))
     message: Mapped[str] = mapped_column(Text)
     criteria_hash: Mapped[str] = mapped_column(String(64))
+    ranking_id: Mapped[int | None] = mapped_column(Integer, index=True)  # rankings.id
     payload: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
@@ -121,7 +139,7 @@ class ShownRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subscription: Mapped[str] = mapped_column(String(200), index=True)
     paper_id: Mapped[str] = mapped_column(String(32))
-    day: Mapped[date] = mapped_column(Date)
+    day: Mapped[date] = mapped_column(Date, index=True)
 
 
 class LabelRow(Base):
@@ -180,7 +198,7 @@ class OutboxRow(Base):
     __table_args__ = (UniqueConstraint("subscription", "day", "seq"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subscription: Mapped[str] = mapped_column(String(200), index=True)
-    day: Mapped[date] = mapped_column(Date)
+    day: Mapped[date] = mapped_column(Date, index=True)
     seq: Mapped[int] = mapped_column(Integer)
     payload: Mapped[dict] = mapped_column(JSON)
     state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
@@ -219,6 +237,7 @@ class ExplanationRow(Base):
     criteria_hash: Mapped[str] = mapped_column(String(64))
     model: Mapped[str] = mapped_column(String(100))
     text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
 class TldrRow(Base):
@@ -248,7 +267,7 @@ class ClaimRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     result: Mapped[dict | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
 
 
 class MemberRow(Base):

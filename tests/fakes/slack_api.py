@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.fakes.loopback import Loopback
+from tests.fakes.rates import RateLimits, retry_after
 
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
@@ -184,10 +185,19 @@ class FakeSlack(Loopback):
     """A Slack Web API on 127.0.0.1:<free port>; see the module docstring."""
 
     def __init__(
-        self, *, valid_tokens: set[str] | None = None, first_ts: float | None = None
+        self,
+        *,
+        valid_tokens: set[str] | None = None,
+        first_ts: float | None = None,
+        limits: RateLimits | None = None,
+        latency: float = 0.0,
     ) -> None:
-        """`first_ts`: the first message's ts; by default the clock, as Slack's ts are."""
+        """`first_ts`: the first message's ts; by default the clock, as Slack's ts are.
+        `limits`: answer 429 to a chat.postMessage over them (tests.fakes.rates.slack_limits);
+        `latency`: seconds every answer takes, as over a real network."""
         self.valid_tokens = valid_tokens  # None: any token is accepted
+        self.limits = limits
+        self.latency = latency
         start = time.time() if first_ts is None else first_ts
         self._first_ts_micros = int(start * 1_000_000) // TS_STEP_MICROS * TS_STEP_MICROS
         self.users_admin: set[str] = set()
@@ -270,7 +280,7 @@ class FakeSlack(Loopback):
             return _Reply(200, found[1], {"Content-Type": found[0]["mimetype"]})
 
     # ---- inspection ------------------------------------------------------------------------
-    def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
+    def wait_for(self, method: str, count: int = 1, timeout: float = 30.0) -> list[Call]:
         """Block until `count` calls of `method` arrived (answers sent from other threads)."""
         with self._arrived:
             done = self._arrived.wait_for(lambda: len(self.calls_to(method)) >= count, timeout)
@@ -374,11 +384,29 @@ class FakeSlack(Loopback):
 
     def _handle(self, call: Call, is_webhook: bool) -> _Reply:
         with self._lock:
-            reply = self._answer(call.method, call.params, call.token, is_webhook)
+            reply = self._over_limit(call) or self._answer(
+                call.method, call.params, call.token, is_webhook
+            )
             call.status, call.response = reply.status, reply.body
             self.calls.append(call)
             self._arrived.notify_all()
-            return reply
+        if self.latency:
+            time.sleep(self.latency)
+        return reply
+
+    def _over_limit(self, call: Call) -> _Reply | None:
+        """A 429 when a chat.postMessage would break the enforced per-channel limit."""
+        if self.limits is None or call.method != "chat.postMessage":
+            return None
+        wait = self.limits.take(("channel", call.params.get("channel")))
+        if wait is None:
+            return None
+        return _Reply(429, {"ok": False, "error": "ratelimited"},
+                      {"Retry-After": str(retry_after(wait))})  # fmt: skip
+
+    def refused(self) -> int:
+        """Messages answered 429 because they broke the enforced limits."""
+        return self.limits.refused if self.limits else 0
 
     def _answer(
         self, method: str, params: dict[str, Any], token: str | None, is_webhook: bool

@@ -42,6 +42,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.fakes.loopback import Loopback
+from tests.fakes.rates import RateLimits, retry_after
 
 Payload = dict[str, Any]
 
@@ -128,6 +129,10 @@ NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _ENTITY_RE = re.compile(r"&(?:(lt|gt|amp|quot)|#([0-9]{1,7})|#[xX]([0-9a-fA-F]{1,6}));")
 _TAG_NAME_RE = re.compile(r"[A-Za-z0-9-]*")
 _ATTR_RE = re.compile(r"""\s*([A-Za-z-]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+)))?""")
+
+
+# the methods that post a message: what the Bot API's rate limits count
+_SENDS = frozenset({"sendmessage", "senddocument", "sendphoto"})
 
 
 class HtmlError(ValueError):
@@ -336,8 +341,14 @@ class FakeTelegram(Loopback):
         username: str = BOT_USERNAME,
         first_name: str = BOT_FIRST_NAME,
         max_poll_timeout: float = 2.0,
+        limits: RateLimits | None = None,
+        latency: float = 0.0,
     ) -> None:
+        """`limits`: answer 429 to a message over them (tests.fakes.rates.telegram_limits);
+        `latency`: seconds every answer but getUpdates' takes, as over a real network."""
         self.token = token
+        self.limits = limits
+        self.latency = latency
         self.bot_id = bot_id
         self.username = username
         self.first_name = first_name
@@ -398,7 +409,7 @@ class FakeTelegram(Loopback):
     def count(self, method: str) -> int:
         return len(self.calls_to(method))
 
-    def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
+    def wait_for(self, method: str, count: int = 1, timeout: float = 30.0) -> list[Call]:
         """Block until `method` was called `count` times (any outcome); its calls."""
         with self._cond:
             done = self._cond.wait_for(lambda: self.count(method) >= count, timeout)
@@ -681,7 +692,7 @@ class FakeTelegram(Loopback):
                 raise ApiError(401, "Unauthorized")
             if func is None:
                 raise ApiError(404, "Not Found")
-            failure = self._take_failure(key, params)
+            failure = self._take_failure(key, params) or self._over_limit(key, token, params)
             if failure is not None:
                 raise failure
             if key == "getupdates":
@@ -698,7 +709,27 @@ class FakeTelegram(Loopback):
             self._cond.notify_all()
         if self.on_answer is not None:
             self.on_answer(call)  # the request is taken; its answer is not on its way yet
+        if self.latency and key != "getupdates":
+            time.sleep(self.latency)
         return status, body
+
+    def _over_limit(self, key: str, token: str | None, params: Payload) -> ApiError | None:
+        """A 429 when a message would break the enforced limits (the bot's, the chat's)."""
+        if self.limits is None or key not in _SENDS or "chat_id" not in params:
+            return None
+        chat = params["chat_id"]
+        keys = [("bot", token), ("chat", chat)]
+        if str(chat).startswith("-"):
+            keys.append(("group", chat))
+        wait = self.limits.take(*keys)
+        if wait is None:
+            return None
+        n = retry_after(wait)
+        return ApiError(429, f"Too Many Requests: retry after {n}", {"retry_after": n})
+
+    def refused(self) -> int:
+        """Messages answered 429 because they broke the enforced limits."""
+        return self.limits.refused if self.limits else 0
 
     def _file(self, path: str) -> bytes | None:
         with self._lock:

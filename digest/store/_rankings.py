@@ -1,0 +1,124 @@
+"""The day's shared rankings: one row per distinct (day, criteria, scorer) ranking, read by
+every digest cut from it. A ranking never changes once stored (its key is a hash of its
+content), so a process keeps the latest few it read, parsed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from digest.ranking import DayRanking, Placed
+from digest.scoring import Score
+from digest.store._base import StoreBase, now
+from digest.store.models import RankingRow
+
+# a place as one JSON list: paper id, rank, followed author, then the score's fields
+_SCORE = ("relevance", "novelty", "comment", "matched", "scorer", "raw", "prompt_tokens",
+          "cached_tokens", "completion_tokens", "reasoning_tokens", "cost")  # fmt: skip
+_KEPT = 32  # parsed rankings a process keeps: a day's distinct criteria, and a few days back
+
+
+class _Parsed:
+    """The latest rankings read, by content key (the same content in any store)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: OrderedDict[str, DayRanking] = OrderedDict()
+
+    def get(self, key: str) -> DayRanking | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: str, ranking: DayRanking) -> None:
+        with self._lock:
+            self._items[key] = replace(ranking, id=None, key=key)
+            while len(self._items) > _KEPT:
+                self._items.popitem(last=False)
+
+
+PARSED = _Parsed()
+
+
+def ranking_payload(ranking: DayRanking) -> dict[str, Any]:
+    return {
+        "criteria_text": ranking.criteria_text,
+        "prompt": ranking.prompt,
+        "unscored": list(ranking.unscored),
+        "places": [
+            [p.paper_id, p.rank, p.followed, *(getattr(p.score, f) for f in _SCORE)]
+            for p in ranking.places
+        ],
+    }
+
+
+def ranking_key(ranking: DayRanking, payload: dict[str, Any]) -> str:
+    """A hash of everything the ranking holds: equal rankings share one row."""
+    head = [ranking.day.isoformat(), ranking.criteria_hash, ranking.scorer, ranking.listing]
+    text = json.dumps([head, payload], separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _parse(row: RankingRow) -> DayRanking:
+    payload = row.payload
+    places = tuple(
+        Placed(pid, rank, Score(pid, **dict(zip(_SCORE, fields, strict=True))), followed)
+        for pid, rank, followed, *fields in payload["places"]
+    )
+    return DayRanking(row.day, row.criteria_hash, row.scorer, places, payload["criteria_text"],
+                      payload["prompt"], tuple(payload["unscored"]), row.listing)  # fmt: skip
+
+
+class RankingStore(StoreBase):
+    def save_ranking(self, ranking: DayRanking) -> DayRanking:
+        """Store a ranking unless an equal one is stored; returns it with its row id."""
+        with self.session() as s, s.begin():
+            return self._save_ranking(s, ranking)
+
+    def _save_ranking(self, s: Session, ranking: DayRanking) -> DayRanking:
+        payload = ranking_payload(ranking)
+        key = ranking_key(ranking, payload)
+        row = {"key": key, "day": ranking.day, "criteria_hash": ranking.criteria_hash,
+               "scorer": ranking.scorer, "listing": ranking.listing, "payload": payload,
+               "complete": not ranking.unscored, "created_at": now()}  # fmt: skip
+        self.insert_ignore(s, RankingRow, [row], ["key"])
+        row_id = s.scalars(select(RankingRow.id).where(RankingRow.key == key)).one()
+        PARSED.put(key, ranking)
+        return replace(ranking, id=row_id, key=key)
+
+    def find_ranking(
+        self, day: date, criteria_hash: str, scorer: str, listing: str
+    ) -> DayRanking | None:
+        """The ranking a build made of these papers under the criteria, with every paper
+        scored; None when there is none yet (then the day is scored and ranked)."""
+        with self.session() as s:
+            found = s.execute(
+                select(RankingRow.id, RankingRow.key)
+                .where(
+                    RankingRow.day == day,
+                    RankingRow.criteria_hash == criteria_hash,
+                    RankingRow.scorer == scorer,
+                    RankingRow.listing == listing,
+                    RankingRow.complete.is_(True),
+                )
+                .order_by(RankingRow.id.desc())
+                .limit(1)
+            ).first()
+            return None if found is None else self._ranking(s, found.id, found.key)
+
+    def _ranking(self, s: Session, row_id: int, key: str) -> DayRanking:
+        parsed = PARSED.get(key)
+        if parsed is None:
+            parsed = _parse(s.get_one(RankingRow, row_id))
+            PARSED.put(key, parsed)
+        return replace(parsed, id=row_id, key=key)

@@ -1,0 +1,187 @@
+"""Paced fan-out (issue 25): digest messages keep to Slack's and Telegram's published limits
+before they are met, across workers, and each still goes out exactly once.
+
+The loopback fakes enforce the limits (tests.fakes.rates) and answer 429 past them. The
+tests run them, and the senders' pace, SPEED times faster than the real rates: the same
+limits with every window SPEED times shorter, so a fan-out takes a second, not minutes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from slack_sdk.web.async_client import AsyncWebClient
+from telegram import Bot
+
+from bot.chat import PaperCard, Reply
+from bot.platforms.pacing import Pace
+from bot.platforms.slack import SlackSender
+from bot.platforms.telegram import TelegramSender
+from bot.service.outbox import DeliveryReport, deliver
+from digest.store import Store
+from digest.subscriptions import Subscription
+from tests.fakes.rates import slack_limits, telegram_limits
+from tests.fakes.slack_api import FakeSlack
+from tests.fakes.telegram_api import FakeTelegram
+
+SPEED = 4.0  # the fakes' limits and the senders' pace, this many times the real ones
+TG_TOKEN = "123456:PACE-test"
+DAY = date(2026, 2, 10)
+CHATS = 12  # per platform; Telegram's half groups (20 a minute), half private chats
+MESSAGES = 3  # per chat
+
+
+def telegram_pace() -> Pace:
+    """The product's default pace (config/default.toml), SPEED times faster."""
+    return Pace.telegram(27 * SPEED, 1 / SPEED, 20 * SPEED)
+
+
+def slack_pace() -> Pace:
+    return Pace.slack(0, 1 / SPEED)
+
+
+def cards(n: int) -> list[PaperCard]:
+    made = []
+    for i in range(1, n + 1):
+        pid = f"2602.{i:05d}"
+        made.append(PaperCard(pid, f"Paper {i}", f"https://arxiv.org/abs/{pid}", ("A. Author",),
+                              9, 8, "matches the criteria", i))  # fmt: skip
+    return made
+
+
+def queue_day(store: Store, chats: int = CHATS) -> None:
+    """`chats` Slack channels and as many Telegram chats, each with MESSAGES messages queued."""
+    slack_plan = SlackSender(AsyncWebClient(token="x")).plan(
+        Reply("paperdigest 2026-02-10", ["25 papers"]), cards(25)
+    )
+    assert len(slack_plan) == MESSAGES  # a header and two thread messages
+    for i in range(chats):
+        chat = f"C{i:03d}"
+        store.save_subscription(Subscription(f"slack:{chat}", "slack", chat))
+        store.enqueue(f"slack:{chat}", DAY, slack_plan)
+        tg_chat = str(-1000 - i) if i % 2 else str(1000 + i)  # groups and private chats
+        store.save_subscription(Subscription(f"telegram:{tg_chat}", "telegram", tg_chat))
+        payloads = [
+            {"text": f"<b>paperdigest</b> {tg_chat} part {n}", "keyboard": None,
+             "in_thread": False}
+            for n in range(MESSAGES)
+        ]  # fmt: skip
+        store.enqueue(f"telegram:{tg_chat}", DAY, payloads)
+
+
+def two_workers(url: str, slack: FakeSlack, tg: FakeTelegram, paced: bool) -> list[DeliveryReport]:
+    """Two outbox workers (each its own store connection and clients) deliver at once."""
+
+    async def worker() -> list[DeliveryReport]:
+        store = Store(url)
+        senders = [
+            SlackSender(AsyncWebClient(token="xoxb-test", base_url=slack.url),
+                        slack_pace() if paced else None),
+            TelegramSender(Bot(TG_TOKEN, base_url=tg.base_url),
+                           telegram_pace() if paced else None),
+        ]  # fmt: skip
+        try:
+            return list(await asyncio.gather(*(deliver(store, s) for s in senders)))
+        finally:
+            await senders[1].aclose()
+            store.close()
+
+    async def both() -> list[DeliveryReport]:
+        reports = await asyncio.gather(worker(), worker())
+        return [r for pair in reports for r in pair]
+
+    return asyncio.run(both())
+
+
+def limited_fakes() -> tuple[FakeSlack, FakeTelegram]:
+    return (
+        FakeSlack(limits=slack_limits().scaled(SPEED)),
+        FakeTelegram(token=TG_TOKEN, limits=telegram_limits().scaled(SPEED)),
+    )
+
+
+def test_two_workers_fan_out_without_meeting_a_rate_limit(store: Store, store_url: str) -> None:
+    queue_day(store)
+    slack, tg = limited_fakes()
+    with slack, tg:
+        started = time.monotonic()
+        reports = two_workers(store_url, slack, tg, paced=True)
+        took = time.monotonic() - started
+        refused = slack.refused() + tg.refused()
+        slack_keys = Counter(m["metadata"]["event_payload"]["key"] for m in slack.posted())
+        tg_texts = Counter((m["chat_id"], m["text"]) for m in tg.sent())
+        tg_order = [m["text"] for m in tg.sent(-1001)]
+    assert refused == 0  # no 429 met: the pace kept under every limit
+    assert sum(r.sent for r in reports) == 2 * CHATS * MESSAGES
+    assert sum(r.deferred for r in reports) == 0 and not any(r.failed for r in reports)
+    # every message exactly once, in its order
+    assert len(slack_keys) == CHATS * MESSAGES and set(slack_keys.values()) == {1}
+    assert len(tg_texts) == CHATS * MESSAGES and set(tg_texts.values()) == {1}
+    assert tg_order == [f"<b>paperdigest</b> -1001 part {n}" for n in range(MESSAGES)]
+    assert all(r["state"] == "sent" for r in store.outbox())
+    # a group's messages are 60/20 s apart (at SPEED): the pace was waited, not skipped
+    assert took >= (MESSAGES - 1) * 3 / SPEED
+
+
+def test_without_a_pace_the_same_fan_out_meets_429s(store: Store, store_url: str) -> None:
+    """The fakes do enforce the limits: unpaced, a chat's messages follow each other faster
+    than its limit allows, are refused and deferred."""
+    queue_day(store, chats=2)
+    slack, tg = limited_fakes()
+    with slack, tg:
+        reports = two_workers(store_url, slack, tg, paced=False)
+        refused = slack.refused(), tg.refused()
+    assert refused[0] > 0 and refused[1] > 0
+    assert sum(r.deferred for r in reports) > 0  # a 429 is honoured: deferred to Retry-After
+    assert sum(r.sent for r in reports) < 2 * 2 * MESSAGES
+
+
+def test_the_bots_pace_is_shared_by_every_worker(store: Store, store_url: str) -> None:
+    """Two workers asking the store for the bot's next moment get them one interval apart."""
+    other = Store(store_url)
+    try:
+        start = datetime.now(UTC)
+        step = timedelta(seconds=1 / 30)
+        stores = [store, other] * 10  # the two workers ask in turn
+        slots = [s.next_slot("telegram:bot", step, start) for s in stores]
+    finally:
+        other.close()
+    assert slots[0] == start
+    gaps = [b - a for a, b in itertools.pairwise(slots)]
+    assert gaps == [step] * 19
+    later = start + timedelta(seconds=5)  # an idle bot: the next message goes at once
+    assert store.next_slot("telegram:bot", step, later) == later
+
+
+def test_a_groups_messages_keep_to_twenty_a_minute(tmp_path: Path) -> None:
+    """A Telegram group gets at most 20 messages a minute: 3 s apart (here 40 times faster);
+    with only the chat's 1 s gap the 21st would be refused."""
+    speed, group = 40.0, "-5001"
+
+    def day_of_21(paced_group: bool) -> tuple[int, int]:
+        store = Store(f"sqlite:///{tmp_path / f'{paced_group}.sqlite3'}")
+        store.save_subscription(Subscription(f"telegram:{group}", "telegram", group))
+        payloads = [{"text": f"part {n}", "keyboard": None, "in_thread": False} for n in range(21)]
+        store.enqueue(f"telegram:{group}", DAY, payloads)
+        pace = Pace.telegram(27 * speed, 1 / speed, 20 * speed if paced_group else 0)
+        with FakeTelegram(token=TG_TOKEN, limits=telegram_limits().scaled(speed)) as tg:
+            sender = TelegramSender(Bot(TG_TOKEN, base_url=tg.base_url), pace)
+
+            async def go() -> DeliveryReport:
+                try:
+                    return await deliver(store, sender)
+                finally:
+                    await sender.aclose()
+
+            report = asyncio.run(go())
+            store.close()
+            return report.sent, tg.refused()
+
+    assert day_of_21(paced_group=True) == (21, 0)
+    sent, refused = day_of_21(paced_group=False)
+    assert refused == 1 and sent == 20  # the 21st met the group's limit: deferred, as before
