@@ -45,6 +45,10 @@ from digest.examples import parse_ids as parse_example_ids
 from digest.examples import remove as remove_examples
 from digest.examples import vectors as example_vectors
 from digest.explain import deep_explain, explain  # here `explain` is the function
+from digest.library import MAX_BYTES as BIB_MAX_BYTES
+from digest.library import MAX_ENTRIES as BIB_MAX_ENTRIES
+from digest.library import BibFile, parse_bib
+from digest.library import resolve as resolve_library
 from digest.metrics import METRICS
 from digest.ours import THRESHOLD as OURS_THRESHOLD
 from digest.ours import close_to, pin
@@ -93,6 +97,10 @@ from digest.tldr import (
     language_name,
 )
 from digest.work import LEASE, WORKER, describe, once, owner, renewed
+from digest.zotero import USAGE as ZOTERO_USAGE
+from digest.zotero import Synced, check_collection, check_library
+from digest.zotero import run as sync_zotero
+from digest.zotero import stop as stop_zotero
 
 if _typing.TYPE_CHECKING:
     from digest.papers.export_api import default_client, fetch_range
@@ -117,6 +125,8 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "AUTHOR_MATCH",
+    "BIB_MAX_BYTES",
+    "BIB_MAX_ENTRIES",
     "DEFAULTS",
     "EXTRACTIVE",
     "EXTRACTIVE_LABEL",
@@ -126,6 +136,8 @@ __all__ = [
     "OURS_THRESHOLD",
     "TLDR_LABEL",
     "WORKER",
+    "ZOTERO_USAGE",
+    "BibFile",
     "ChatMoved",
     "ChatUnavailable",
     "Claim",
@@ -156,6 +168,7 @@ __all__ = [
     "Settings",
     "Store",
     "Subscription",
+    "Synced",
     "Topic",
     "Usage",
     "UsageError",
@@ -166,7 +179,9 @@ __all__ = [
     "change_criteria",
     "chat_examples",
     "check_categories",
+    "check_collection",
     "check_language",
+    "check_library",
     "check_timezone",
     "clip",
     "close_line",
@@ -201,6 +216,7 @@ __all__ = [
     "once",
     "owner",
     "papers_by_author",
+    "parse_bib",
     "parse_example_ids",
     "parse_time",
     "pin",
@@ -214,6 +230,7 @@ __all__ = [
     "record_usage",
     "remove_examples",
     "renewed",
+    "resolve_library",
     "same_author",
     "sample_listing",
     "score_day",
@@ -222,7 +239,9 @@ __all__ = [
     "share_for",
     "split_id",
     "status_report",
+    "stop_zotero",
     "store_unreachable",
     "subscription_id",
+    "sync_zotero",
     "write_outputs",
 ]

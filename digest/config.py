@@ -31,6 +31,8 @@ SECRET_VARIABLES = {
     "openai_api_key": "OPENAI_API_KEY",
     "openai_base_url": "OPENAI_BASE_URL",
     "status_token": f"{ENV_PREFIX}STATUS_TOKEN",
+    "semantic_scholar_api_key": "SEMANTIC_SCHOLAR_API_KEY",
+    "zotero_api_key": "ZOTERO_API_KEY",
 }
 SECRET_NAME = re.compile(r"(TOKEN|SECRET|KEY|PASSWORD)", re.I)
 ENV_SECRETS = tuple(v for v in SECRET_VARIABLES.values() if v.startswith(ENV_PREFIX))
@@ -162,6 +164,20 @@ class SlackSettings(_Section):
 SCORERS = ("auto", "local", "llm", "cascade")
 
 
+class LibrarySettings(_Section):
+    doi_url: str = "https://api.semanticscholar.org/graph/v1"
+    zotero_url: str = "https://api.zotero.org"
+    zotero_sync: str = "05:00"
+
+    @field_validator("zotero_sync")
+    @classmethod
+    def _time(cls, value: str) -> str:
+        try:
+            return parse_time(value).strftime("%H:%M")
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+
+
 class TelegramSettings(_Section):
     api_url: str = "https://api.telegram.org/bot"
     mode: str = "polling"
@@ -231,6 +247,7 @@ class Settings(_Section):
     telegram: TelegramSettings = TelegramSettings()
     scoring: ScoringSettings = ScoringSettings()
     llm: LLMSettings = LLMSettings()
+    library: LibrarySettings = LibrarySettings()
 
 
 DEFAULTS = Settings()  # every setting's default, for what is built without loaded settings
@@ -248,6 +265,8 @@ class Secrets:
     openai_api_key: str = field(default="", repr=False)
     openai_base_url: str = ""  # another OpenAI-compatible server; empty: OpenAI's
     status_token: str = field(default="", repr=False)  # the bearer token of /status
+    semantic_scholar_api_key: str = field(default="", repr=False)  # optional: DOI look-ups
+    zotero_api_key: str = field(default="", repr=False)  # the Zotero sync
 
 
 def load_secrets(env: Mapping[str, str] | None = None) -> Secrets:

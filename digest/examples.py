@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 MAX_AT_ONCE = 50  # ids one `like` takes
 BATCH = 50  # ids per export-API request
 KIND = "example"
+ZOTERO = "zotero"  # the origin of the examples the Zotero sync keeps
 _ID = re.compile(r"^(?:https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/)?(\d{4}\.\d{4,5})"
                  r"(?:v\d+)?(?:\.pdf)?/?$", re.I)  # fmt: skip
 
@@ -42,9 +43,10 @@ class Fetched:
     missing: list[str]
 
 
-def source(subscription: str) -> str:
-    """The label source of a chat's examples."""
-    return f"{KIND}:{subscription}"
+def source(subscription: str, origin: str = "") -> str:
+    """The label source of a chat's examples: `example:<chat>` for `like` and a .bib file,
+    `example:<chat>:zotero` for those the Zotero sync keeps in step (it removes only these)."""
+    return f"{KIND}:{subscription}" + (f":{origin}" if origin else "")
 
 
 def parse_ids(words: Iterable[str], command: str = "like") -> list[str]:
@@ -127,23 +129,31 @@ def embed_papers(store: Store, papers: list[Paper]) -> None:
     embedding.embed([p.id for p in papers], [p.text for p in papers], store)
 
 
-def add(store: Store, criteria: Criteria, subscription: str, papers: list[Paper]) -> None:
+def add(
+    store: Store, criteria: Criteria, subscription: str, papers: list[Paper], origin: str = ""
+) -> None:
     """Make `papers` (kept in the store) wanted examples for the criteria; embeds them."""
     embedding.embed([p.id for p in papers], [p.text for p in papers], store)
-    store.save_labels(criteria.scoring_hash, {p.id: 1.0 for p in papers}, source(subscription))
+    labels = {p.id: 1.0 for p in papers}
+    store.save_labels(criteria.scoring_hash, labels, source(subscription, origin))
 
 
 def remove(store: Store, criteria: Criteria, subscription: str, ids: list[str]) -> list[str]:
     """Stop `ids` being the chat's examples; the ids that were."""
     were = set(of_chat(store, criteria, subscription))
-    store.delete_labels(criteria.scoring_hash, ids, source(subscription))
+    for origin in ("", ZOTERO):
+        store.delete_labels(criteria.scoring_hash, ids, source(subscription, origin))
     return [i for i in ids if i in were]
 
 
-def of_chat(store: Store, criteria: Criteria, subscription: str) -> list[str]:
-    """The chat's examples for the criteria, oldest first."""
-    mine = source(subscription)
-    return [pid for pid, _, src in store.label_rows(criteria.scoring_hash) if src == mine]
+def of_chat(
+    store: Store, criteria: Criteria, subscription: str, origin: str | None = None
+) -> list[str]:
+    """The chat's examples for the criteria, oldest first (only those of `origin`, if given:
+    "" for `like`'s, "zotero" for the sync's)."""
+    mine = {source(subscription, o) for o in (("", ZOTERO) if origin is None else (origin,))}
+    rows = store.label_rows(criteria.scoring_hash)
+    return list(dict.fromkeys(pid for pid, _, src in rows if src in mine))
 
 
 def ids_of(store: Store, criteria: Criteria) -> list[str]:

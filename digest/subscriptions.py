@@ -42,6 +42,8 @@ class Subscription:
     admins: tuple[str, ...] = field(default=())
     language: str = "en"  # of the TL;DRs (`language de`)
     ours: tuple[str, ...] = field(default=())  # arXiv ids of the group's own papers (`ours`)
+    zotero_library: str = ""  # "users/123" | "groups/456": its items are examples (`zotero`)
+    zotero_collection: str = ""  # one collection's key, or "" for the whole library
 
     @property
     def cutoffs(self) -> Cutoffs:

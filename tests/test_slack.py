@@ -129,6 +129,7 @@ EXAMPLES = {
     "like": "like 2602.08007",  # a stored paper: arXiv is not asked
     "unlike": "unlike 2602.08007",
     "ours": "ours 2602.08007",
+    "zotero": "zotero off",  # linking one needs ZOTERO_API_KEY: tests/test_zotero.py
     "rate": "rate 2602.08007 +1",
     "unsubscribe": "unsubscribe",
 }

@@ -14,6 +14,7 @@ here, never from a module inside. `bot/chat/` itself imports neither `bot.platfo
 
 from bot.chat.answer import answer, run  # here `answer` is the function
 from bot.chat.commands import COMMAND_WORDS, SPECS, Context, Deps, handle, is_slow, writes
+from bot.chat.commands.library import is_bib, read_bib
 from bot.chat.phrasing import only_paper, this_paper
 from bot.chat.readers import Audience
 from bot.chat.replies import Button, PaperCard, Reply, card, dump_reply, load_reply
@@ -32,9 +33,11 @@ __all__ = [
     "card",
     "dump_reply",
     "handle",
+    "is_bib",
     "is_slow",
     "load_reply",
     "only_paper",
+    "read_bib",
     "run",
     "sent_message",
     "this_paper",

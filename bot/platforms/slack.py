@@ -26,15 +26,17 @@ from bot.chat import (
     Reply,
     answer,
     dump_reply,
+    is_bib,
     is_slow,
     load_reply,
     only_paper,
+    read_bib,
     this_paper,
     writes,
 )
 from bot.platforms.failures import could_not_tell, failed
 from bot.platforms.pacing import Pace, RateLimited, reply_within
-from digest import ChatUnavailable, RetryLater, Subscription
+from digest import BIB_MAX_BYTES, ChatUnavailable, FetchError, RetryLater, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -327,6 +329,47 @@ def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None 
 
         await reply_within(_limited(send), f"slack:{event['channel']}")
 
+    @app.event("file_shared")
+    @answered
+    async def on_file(event: dict[str, Any], client: AsyncWebClient) -> None:
+        """A file shared in a channel the bot is in, or in its DM: a .bib becomes wanted
+        examples (`read_bib`); in a channel other files are left alone."""
+        channel, user = event.get("channel_id") or "", event.get("user_id") or ""
+        dm = channel.startswith("D")  # Slack's DM channel ids
+        if not channel or not user or user == await bot_user():
+            return
+        info = (await client.files_info(file=event["file_id"]))["file"]
+        name = str(info.get("name") or info.get("title") or "")
+        if not dm and not is_bib(name):
+            return
+
+        async def download() -> bytes:
+            url = info.get("url_private_download") or info.get("url_private") or ""
+            return await _download(url, token)
+
+        ctx = await context("like", channel, user, dm=dm)
+        reply = await read_bib(name, info.get("size"), download, ctx, deps)
+        if reply is None:
+            return
+
+        async def send() -> None:
+            if reply.ephemeral and not dm:
+                await client.chat_postEphemeral(channel=channel, user=user, text=fallback(reply),
+                                                blocks=render_blocks(reply))  # fmt: skip
+            else:
+                await client.chat_postMessage(channel=channel, text=fallback(reply),
+                                              blocks=render_blocks(reply))  # fmt: skip
+
+        await reply_within(_limited(send), f"slack:{channel}")
+
+    me: dict[str, str] = {}
+
+    async def bot_user() -> str:
+        """The bot's own user id (auth.test, once): its own uploads are not read."""
+        if "id" not in me:
+            me["id"] = str((await client.auth_test()).get("user_id") or "")
+        return me["id"]
+
     app.use(_assistant(answer_in_thread))
 
     @app.error
@@ -335,6 +378,33 @@ def build_app(deps: Deps, token: str, signing_secret: str, base_url: str | None 
         log.error("Slack listener failed on a %s request: %r", body.get("type", "command"), error)
 
     return app
+
+
+async def _download(url: str, token: str) -> bytes:
+    """A file's `url_private`, with the bot token in the Authorization header (Slack answers
+    its sign-in page, as HTML, to a request without it); at most BIB_MAX_BYTES + 1 bytes."""
+    if not url:
+        raise FetchError("Slack gave no download link for the file; nothing was added")
+    timeout = aiohttp.ClientTimeout(total=30)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(url, headers={"Authorization": f"Bearer {token}"}) as response,
+        ):
+            kind = response.headers.get("Content-Type", "")
+            if response.status != 200 or kind.startswith("text/html"):
+                raise FetchError(f"could not download the file from Slack (HTTP "
+                                 f"{response.status}{', a sign-in page' if 'html' in kind else ''}"
+                                 "); nothing was added, try again")  # fmt: skip
+            data = b""
+            async for chunk in response.content.iter_chunked(1 << 16):
+                data += chunk
+                if len(data) > BIB_MAX_BYTES:  # parse_bib says it is too large
+                    break
+            return data
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise FetchError(f"could not download the file from Slack ({type(exc).__name__}); "
+                         "nothing was added, try again in a few minutes") from None  # fmt: skip
 
 
 ASSISTANT_PROMPTS = [

@@ -45,15 +45,17 @@ from bot.chat import (
     Reply,
     answer,
     dump_reply,
+    is_bib,
     load_reply,
     only_paper,
+    read_bib,
     sent_message,
     this_paper,
     writes,
 )
 from bot.platforms.failures import could_not_tell, failed
 from bot.platforms.pacing import Pace, RateLimited, reply_within
-from digest import ChatMoved, ChatUnavailable, RetryLater, Subscription
+from digest import ChatMoved, ChatUnavailable, FetchError, RetryLater, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -371,7 +373,31 @@ def build_application(deps: Deps, token: str, base_url: str | None = None) -> Ap
             return
         await _answer(message, await answer(message.text or "", asking(update), deps))
 
+    async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A file sent to the bot (or in a group it reads): a .bib becomes wanted examples."""
+        message = update.effective_message
+        document = message.document if message is not None else None
+        if message is None or document is None:
+            return
+        name = document.file_name or ""
+        if not is_bib(name) and message.chat.type != ChatType.PRIVATE:
+            return  # a group's other files are its own business
+
+        async def download() -> bytes:
+            try:
+                found = await context.bot.get_file(document.file_id)
+                return bytes(await found.download_as_bytearray())
+            except TelegramError as exc:
+                raise FetchError(f"could not download the file from Telegram ({_said(exc)}); "
+                                 "nothing was added, try again") from None  # fmt: skip
+
+        admin = await _is_chat_admin(update, context)
+        reply = await read_bib(name, document.file_size, download, asking(update, admin), deps)
+        if reply is not None:
+            await _answer(message, reply)
+
     app.add_handler(CommandHandler(COMMANDS, on_command))
+    app.add_handler(MessageHandler(filters.Document.ALL, on_document))
     app.add_handler(MessageHandler(filters.COMMAND, on_unknown_command))
     app.add_handler(
         MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, on_text)

@@ -25,6 +25,7 @@ from bot.platforms import Sender, slack_pace, telegram_pace
 from bot.service.outbox import STOPPING
 from bot.service.schedule import DailyScheduler
 from bot.service.web import bound_ports, build_web_app, start_sites
+from bot.service.zotero_sync import ZoteroSync
 from digest import (
     WORKER,
     ConfigError,
@@ -72,6 +73,7 @@ async def run_service(settings: Settings, env: Mapping[str, str] | None = None) 
         keep_days=settings.store.keep_days,
     )  # fmt: skip
     deps = Deps(store, settings, scorer_for, on_change=daily.reschedule)
+    ZoteroSync(store, settings, lease=lease).add_to(daily.scheduler)
     secrets = load_secrets(env)
     slack, telegram = _slack_app(deps, secrets), _telegram_app(deps, secrets)
     if slack is not None:

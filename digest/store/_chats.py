@@ -22,7 +22,7 @@ _FOLLOW_THE_CHAT: tuple[
 ] = (CriteriaRow, DigestRow, ShownRow, RatingRow, OutboxRow)
 _SUB_SETTINGS = (
     "categories", "relevance_cutoff", "novelty_cutoff", "top_k", "schedule", "timezone",
-    "subscribed_by", "admins", "language", "ours",
+    "subscribed_by", "admins", "language", "ours", "zotero_library", "zotero_collection",
 )  # fmt: skip
 
 

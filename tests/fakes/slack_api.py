@@ -8,6 +8,7 @@ with FakeSlack() as fake:
     fake.rate_limit_next("chat.postMessage", retry_after=0)    # -> HTTP 429 + Retry-After
     fake.fail_channel("C2", "not_in_channel")                  # until conversations.join
     fake.response_url("cmd1")                                  # a `response_url` that records
+    fake.add_file("refs.bib", b"@article{...}", user="U1", channel="C1")  # files.info + download
 
 Requests are POST (form-encoded or JSON) or GET (query string) to `/api/<method>`; the bot
 token comes from `Authorization: Bearer ...` (or a `token` parameter). Answers follow Slack's
@@ -215,6 +216,9 @@ class FakeSlack(Loopback):
         self._channel_errors: dict[str, str] = {}
         self._invalid_auth = False
         self._canned: dict[str, Payload | Callable[[dict[str, Any]], Payload]] = {}
+        self.files: dict[str, tuple[Payload, bytes]] = {}  # file id -> (files.info's file, bytes)
+        self.downloads: list[tuple[str, str | None]] = []  # (path, bearer token) of each GET
+        self.fail_downloads: int | None = None  # an HTTP status every download answers
 
     # ---- lifecycle -------------------------------------------------------------------------
     def handler(self) -> type[BaseHTTPRequestHandler]:
@@ -228,6 +232,52 @@ class FakeSlack(Loopback):
     def response_url(self, response_id: str = "1") -> str:
         """A Slack-style `response_url`; POSTs to it are recorded as method "response_url"."""
         return f"{self.root}/response/{response_id}"
+
+    def add_file(
+        self, name: str, content: bytes, user: str = "U1", channel: str = "C1",
+        mimetype: str = "text/plain", filetype: str = "text",
+    ) -> str:  # fmt: skip
+        """A file `user` shared in `channel`, as files.info describes it; its id. Its
+        url_private answers its bytes to a request with a bot token, else Slack's sign-in
+        page (HTML)."""
+        with self._lock:
+            file_id = f"F{len(self.files) + 1:08d}"
+            base = f"{self.root}/files-pri/{TEAM_ID}-{file_id}"
+            stamp = int(time.time())
+            info = {
+                "id": file_id, "created": stamp, "timestamp": stamp, "name": name,
+                "title": name, "mimetype": mimetype, "filetype": filetype,
+                "pretty_type": filetype.title(), "user": user, "user_team": TEAM_ID,
+                "editable": False, "size": len(content), "mode": "hosted",
+                "is_external": False, "external_type": "", "is_public": channel.startswith("C"),
+                "public_url_shared": False, "display_as_bot": False, "username": "",
+                "url_private": f"{base}/{name}",
+                "url_private_download": f"{base}/download/{name}",
+                "permalink": f"https://test.slack.com/files/{user}/{file_id}/{name}",
+                "channels": [channel] if channel.startswith("C") else [],
+                "groups": [channel] if channel.startswith("G") else [],
+                "ims": [channel] if channel.startswith("D") else [],
+                "comments_count": 0,
+            }  # fmt: skip
+            self.files[file_id] = (info, content)
+            return file_id
+
+    def _download(self, path: str, token: str | None) -> _Reply:
+        """GET of a url_private (or its /download/ twin)."""
+        with self._lock:
+            self.downloads.append((path, token))
+            if self.fail_downloads is not None:
+                return _Reply(self.fail_downloads, "<html>error</html>")
+            parts = path.split("/")  # "", files-pri, T1-F..., [download,] name
+            file_id = parts[2].split("-", 1)[-1] if len(parts) > 3 else ""
+            found = self.files.get(file_id)
+            valid = token is not None and (self.valid_tokens is None or token in self.valid_tokens)
+            if not valid:
+                return _Reply(200, "<!DOCTYPE html><html><title>Slack</title>Sign in</html>",
+                              {"Content-Type": "text/html; charset=utf-8"})  # fmt: skip
+            if found is None:
+                return _Reply(404, "<html>Not found</html>", {"Content-Type": "text/html"})
+            return _Reply(200, found[1], {"Content-Type": found[0]["mimetype"]})
 
     # ---- inspection ------------------------------------------------------------------------
     def wait_for(self, method: str, count: int = 1, timeout: float = 30.0) -> list[Call]:
@@ -591,6 +641,13 @@ class FakeSlack(Loopback):
             },
         }
 
+    def _api_files_info(self, params: dict[str, Any]) -> Payload:
+        found = self.files.get(params.get("file") or "")
+        if found is None:
+            return {"ok": False, "error": "file_not_found"}
+        return {"ok": True, "file": dict(found[0]), "comments": [],
+                "response_metadata": {"next_cursor": ""}}  # fmt: skip
+
     def _api_views_open(self, params: dict[str, Any]) -> Payload:
         view = params.get("view")
         if not params.get("trigger_id"):
@@ -656,6 +713,9 @@ class _Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization") or ""
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
         token = token or params.get("token")
+        if path.startswith("/files-pri/"):
+            self._answer_raw(self.fake._download(path, token))
+            return
         if path.startswith("/response/"):
             method, is_webhook = RESPONSE_URL_METHOD, True
             params.setdefault("_response_id", path[len("/response/") :])
@@ -664,15 +724,19 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             method, is_webhook = path.lstrip("/"), False
         call = Call(method, params, token, time.time(), http_method=self.command, path=path)
-        reply = self.fake._handle(call, is_webhook)
-        if isinstance(reply.body, str):
+        self._answer_raw(self.fake._handle(call, is_webhook))
+
+    def _answer_raw(self, reply: _Reply) -> None:
+        if isinstance(reply.body, bytes):
+            data, ctype = reply.body, "application/octet-stream"
+        elif isinstance(reply.body, str):
             data, ctype = reply.body.encode("utf-8"), "text/plain; charset=utf-8"
         else:
             data, ctype = json.dumps(reply.body).encode("utf-8"), "application/json; charset=utf-8"
+        headers = {"Content-Type": ctype, **reply.headers}
         self.send_response(reply.status)
-        self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
-        for name, value in reply.headers.items():
+        for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)

@@ -6,6 +6,7 @@ with FakeTelegram() as fake:
     fake.sent(42)[0]["text"]                                   # accepted sendMessage params
     fake.send_text(42, "/help")                                # queue an update for getUpdates
     fake.press(42, message_id, "sub:1")                        # queue a callback_query update
+    fake.send_document(42, "refs.bib", b"@article{...}")       # a file: getFile + download
     fake.fail_next("sendMessage", "retry_after", retry_after=3)  # -> telegram.error.RetryAfter
     fake.fail_chat(-5, "migrate", to=-1005)                    # -> telegram.error.ChatMigrated
     fake.on_answer = lambda call: ...                          # acts before a call is answered
@@ -568,28 +569,8 @@ class FakeTelegram(Loopback):
         A leading "/command" (or "/command@bot") gets a bot_command entity, as in Telegram.
         """
         with self._lock:
-            chat_type = chat_type or self.chats.get(chat_id, {}).get("type")
-            chat_type = chat_type or _chat_type_for(chat_id)
-            chat: Payload = {"id": chat_id, "type": chat_type}
-            if chat_type == "private":
-                chat["first_name"] = (username or "user").title()
-                if username:
-                    chat["username"] = username
-            else:
-                chat["title"] = (
-                    title
-                    or self.chats.get(chat_id, {}).get("title")
-                    or ("Channel" if chat_type == "channel" else "Group")
-                )
-            known = self.chats.setdefault(chat_id, {})
-            for key, value in chat.items():
-                known.setdefault(key, value)
-            message: Payload = {"message_id": self._next_message_id(chat_id)}
-            if chat_type == "channel":
-                message["sender_chat"] = dict(chat)
-            else:
-                message["from"] = self._user(user_id, username)
-            message.update({"chat": chat, "date": int(time.time()), "text": text})
+            message, chat_type = self._incoming(chat_id, user_id, chat_type, username, title)
+            message["text"] = text
             if text.startswith("/"):
                 command = text.split(maxsplit=1)[0] if text.strip() else text
                 length = len(command.encode("utf-16-le")) // 2
@@ -599,6 +580,54 @@ class FakeTelegram(Loopback):
             self.messages[(chat_id, message["message_id"])] = message
         key = "channel_post" if chat_type == "channel" else "message"
         return self._queue({key: message})
+
+    def _incoming(
+        self, chat_id: int | str, user_id: int, chat_type: str | None, username: str | None,
+        title: str | None,
+    ) -> tuple[Payload, str]:  # fmt: skip
+        """A new message from `user_id` in `chat_id` (its chat noted), and the chat's type."""
+        chat_type = chat_type or self.chats.get(chat_id, {}).get("type")
+        chat_type = chat_type or _chat_type_for(chat_id)
+        chat: Payload = {"id": chat_id, "type": chat_type}
+        if chat_type == "private":
+            chat["first_name"] = (username or "user").title()
+            if username:
+                chat["username"] = username
+        else:
+            chat["title"] = (
+                title
+                or self.chats.get(chat_id, {}).get("title")
+                or ("Channel" if chat_type == "channel" else "Group")
+            )
+        known = self.chats.setdefault(chat_id, {})
+        for key, value in chat.items():
+            known.setdefault(key, value)
+        message: Payload = {"message_id": self._next_message_id(chat_id)}
+        if chat_type == "channel":
+            message["sender_chat"] = dict(chat)
+        else:
+            message["from"] = self._user(user_id, username)
+        message.update({"chat": chat, "date": int(time.time())})
+        return message, chat_type
+
+    def send_document(
+        self, chat_id: int | str, name: str, content: bytes, user_id: int = 1,
+        chat_type: str | None = None, username: str | None = "alice", caption: str = "",
+    ) -> Payload:  # fmt: skip
+        """Queue the update Telegram sends when `user_id` sends the file `name` in `chat_id`;
+        getFile and the file download URL then serve `content`."""
+        with self._lock:
+            message, chat_type = self._incoming(chat_id, user_id, chat_type, username, None)
+            file_id = f"BQACAgIAAxkBAAI{len(self.files) + 1:04d}"
+            self.files[file_id] = (f"documents/file_{len(self.files)}.bib", content)
+            message["document"] = {
+                "file_name": name, "mime_type": "application/x-bibtex", "file_id": file_id,
+                "file_unique_id": f"AgAD{len(self.files):04d}", "file_size": len(content),
+            }  # fmt: skip
+            if caption:
+                message["caption"] = caption
+            self.messages[(chat_id, message["message_id"])] = message
+        return self._queue({"channel_post" if chat_type == "channel" else "message": message})
 
     def press(
         self,

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.chat.readers import Audience, Source, sources
+from bot.chat.replies import Reply
 from digest import (
     Criteria,
     NotFoundError,
@@ -68,6 +69,19 @@ def _may_change(ctx: Context, deps: Deps) -> bool:
     if ctx.who in deps.settings.bot.admins or ctx.chat_admin or ctx.dm:
         return True
     return sub.subscribed_by == ctx.who or ctx.who in sub.admins
+
+
+def not_allowed() -> Reply:
+    """The answer to a change by someone who may not change this chat's settings."""
+    return Reply(
+        "Not allowed",
+        [
+            "Only the person who subscribed this chat, its admins and the configured "
+            "paperdigest admins can change its settings. Reading is open to everyone."
+        ],
+        ephemeral=True,
+        error=True,
+    )
 
 
 def _subscription(ctx: Context, deps: Deps) -> Subscription:

@@ -6,8 +6,16 @@ from __future__ import annotations
 
 import difflib
 
-from bot.chat.commands import criteria, examples, ratings, reading, settings, subscriptions
-from bot.chat.commands.context import Context, Deps, _may_change
+from bot.chat.commands import (
+    criteria,
+    examples,
+    library,
+    ratings,
+    reading,
+    settings,
+    subscriptions,
+)
+from bot.chat.commands.context import Context, Deps, _may_change, not_allowed
 from bot.chat.commands.parser import HOW_TO_ASK, SPECS, Command, Spec, parse
 from bot.chat.replies import Reply
 from digest import DigestError, UsageError, clip
@@ -20,15 +28,7 @@ async def handle(text: str, ctx: Context, deps: Deps) -> Reply:
         command = parse(text)
         spec = SPECS[command.name]
         if spec.writes and command.name != "subscribe" and not _may_change(ctx, deps):
-            return Reply(
-                "Not allowed",
-                [
-                    "Only the person who subscribed this chat, its admins and the configured "
-                    "paperdigest admins can change its settings. Reading is open to everyone."
-                ],
-                ephemeral=True,
-                error=True,
-            )
+            return not_allowed()
         return await HANDLERS[command.name](command, ctx, deps)
     except UsageError as exc:
         return Reply("Wrong arguments", [str(exc)], ephemeral=True, error=True)
@@ -80,5 +80,6 @@ HANDLERS = {
     **reading.HANDLERS,
     **ratings.HANDLERS,
     **examples.HANDLERS,
+    **library.HANDLERS,
 }
 assert set(HANDLERS) == set(SPECS)

@@ -63,25 +63,31 @@ async def _like(cmd: Command, ctx: Context, deps: Deps) -> Reply:
     fetched = await _fetch(cmd.args, "like", deps)
     if not fetched.papers:
         raise NotFoundError(f"arXiv knows none of {', '.join(fetched.missing)}; nothing added")
-    version, criteria = _criteria(deps, sub.id)
-    await asyncio.to_thread(add_examples, deps.store, criteria, sub.id, fetched.papers)
-    total = len(chat_examples(deps.store, criteria, sub.id))
+    n = len(fetched.papers)
+    return Reply(
+        f"{n} wanted example{'s' if n != 1 else ''} added",
+        [*await liked(sub.id, fetched.papers, deps), *_missing(fetched)],
+    )
+
+
+async def liked(sub_id: str, papers: list[Paper], deps: Deps, origin: str = "") -> list[str]:
+    """Make `papers` (kept in the store) the chat's wanted examples; the lines that say so
+    (for `like`, a .bib file and the Zotero sync alike). `origin`: "zotero" for the sync's,
+    which it alone removes."""
+    version, criteria = _criteria(deps, sub_id)
+    await asyncio.to_thread(add_examples, deps.store, criteria, sub_id, papers, origin)
+    total = len(chat_examples(deps.store, criteria, sub_id))
     learned = deps.store.model(criteria.scoring_hash, "local") is not None
     when = (
         "the learned model takes them in as labels at its next learning, before the next digest"
         if learned
         else "the local scorer ranks papers like them higher from its next scoring on"
     )
-    n = len(fetched.papers)
-    return Reply(
-        f"{n} wanted example{'s' if n != 1 else ''} added",
-        [
-            f"for criteria version {version}: this chat has {total} examples; {when} "
-            "(`preview` shows today's digest with them, `unlike <id>` removes one)",
-            *_named(fetched.papers),
-            *_missing(fetched),
-        ],
-    )
+    return [
+        f"for criteria version {version}: this chat has {total} examples; {when} "
+        "(`preview` shows today's digest with them, `unlike <id>` removes one)",
+        *_named(papers),
+    ]
 
 
 async def _unlike(cmd: Command, ctx: Context, deps: Deps) -> Reply:

@@ -78,6 +78,12 @@ SPECS: dict[str, Spec] = {
         writes=True,
         slow=True,
     ),
+    "zotero": Spec(
+        "zotero <users/123 | groups/456> [<collection key>] | zotero off",
+        "keep this chat's wanted examples in step with a Zotero library, read daily",
+        writes=True,
+        slow=True,
+    ),
     "rate": Spec("rate <arxiv id> <+1|-1>", "rate a paper: the local scorer learns from it"),
 }
 

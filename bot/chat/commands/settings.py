@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from bot.chat.commands.context import Context, Deps, _criteria, _sources, _subscription, _when
 from bot.chat.commands.examples import examples_line, ours_lines
+from bot.chat.commands.library import zotero_line
 from bot.chat.commands.parser import Command, _int, _usage
 from bot.chat.replies import Reply
 from digest import (
@@ -49,6 +50,7 @@ async def _settings(cmd: Command, ctx: Context, deps: Deps) -> Reply:
         _labels(deps, criteria),
         *examples_line(deps.store, criteria, sub.id),
         *ours_lines(deps.store, sub.ours),
+        zotero_line(sub),
     ]
     if sub.last_error:
         lines.append(f"last delivery error: {sub.last_error}")
