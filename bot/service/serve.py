@@ -54,6 +54,7 @@ def serve(settings: Settings, env: Mapping[str, str] | None = None) -> None:
 
 async def run_service(settings: Settings, env: Mapping[str, str] | None = None) -> None:
     stop = asyncio.Event()
+    STOPPING.clear()  # a service started again in this process delivers again
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)

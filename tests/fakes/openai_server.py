@@ -110,6 +110,8 @@ class FakeOpenAI(Loopback):
         self._seen_at_arrival: dict[int, int] = {}  # request -> prompts answered when it came
         self.tldr_words = tldr_words  # >0: each TL;DR also carries that many abstract words
         self.requests: list[dict[str, Any]] = []
+        self._in_flight = 0
+        self.most_at_once = 0  # requests answered at once, at the most (each waits its delay)
         self._queue: deque[tuple[str, dict[str, Any]]] = deque()
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
@@ -440,9 +442,16 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 wait = max(wait, fake.hang_seconds)
             if kind == "delay":
                 wait = max(wait, float(options.get("seconds", 1.0)))
-            if wait and fake._stop.wait(wait):
-                self.close_connection = True
-                return
+            with fake._lock:
+                fake._in_flight += 1
+                fake.most_at_once = max(fake.most_at_once, fake._in_flight)
+            try:
+                if wait and fake._stop.wait(wait):
+                    self.close_connection = True
+                    return
+            finally:
+                with fake._lock:
+                    fake._in_flight -= 1
             if kind == "tool_calls" and body.get("tool_choice") != "none":
                 self._send(200, fake.completion(body, None, options["calls"]), {})
                 return
