@@ -84,11 +84,7 @@ def fetch(ids: list[str], client: arxiv.Client) -> Fetched:
                 paper = to_paper(result)
                 found.setdefault(paper.id, paper)
     except (arxiv.ArxivError, OSError) as exc:
-        where = client.query_url_format.split("?", 1)[0]
-        raise FetchError(
-            f"could not reach the arXiv export API ({where}): {type(exc).__name__}; nothing "
-            "was changed, try again in a few minutes"
-        ) from exc
+        raise _unreachable(client, exc) from exc
     return Fetched([found[i] for i in ids if i in found], [i for i in ids if i not in found])
 
 
@@ -107,11 +103,15 @@ def by_author(name: str, client: arxiv.Client, most: int = MAX_AT_ONCE) -> list[
     try:
         return [to_paper(r) for r in client.results(search)]
     except (arxiv.ArxivError, OSError) as exc:
-        where = client.query_url_format.split("?", 1)[0]
-        raise FetchError(
-            f"could not reach the arXiv export API ({where}): {type(exc).__name__}; nothing "
-            "was changed, try again in a few minutes"
-        ) from exc
+        raise _unreachable(client, exc) from exc
+
+
+def _unreachable(client: arxiv.Client, exc: Exception) -> FetchError:
+    where = client.query_url_format.split("?", 1)[0]
+    return FetchError(
+        f"could not reach the arXiv export API ({where}): {type(exc).__name__}; nothing was "
+        "changed, try again in a few minutes"
+    )
 
 
 def papers_for(store: Store, ids: list[str], client: arxiv.Client) -> Fetched:
