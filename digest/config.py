@@ -113,19 +113,21 @@ class DigestSettings(_Section):
     out_dir: str = "out"
 
 
+def _hh_mm(value: str) -> str:
+    """A time of day as HH:MM, or the one-line ValueError pydantic reports."""
+    try:
+        return parse_time(value).strftime("%H:%M")
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+
+
 class BotSettings(_Section):
     admins: tuple[str, ...] = ()
     top_k: int = Field(10, ge=1, le=100)
     schedule: str = "06:30"
     timezone: str = "UTC"
 
-    @field_validator("schedule")
-    @classmethod
-    def _time(cls, value: str) -> str:
-        try:
-            return parse_time(value).strftime("%H:%M")
-        except ConfigError as exc:
-            raise ValueError(str(exc)) from None
+    _schedule = field_validator("schedule")(_hh_mm)
 
     @field_validator("timezone")
     @classmethod
@@ -169,13 +171,7 @@ class LibrarySettings(_Section):
     zotero_url: str = "https://api.zotero.org"
     zotero_sync: str = "05:00"
 
-    @field_validator("zotero_sync")
-    @classmethod
-    def _time(cls, value: str) -> str:
-        try:
-            return parse_time(value).strftime("%H:%M")
-        except ConfigError as exc:
-            raise ValueError(str(exc)) from None
+    _zotero_sync = field_validator("zotero_sync")(_hh_mm)
 
 
 class TelegramSettings(_Section):
