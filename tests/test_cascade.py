@@ -80,6 +80,33 @@ def test_cascade_sends_the_best_share_and_the_digest_says_so(
                and not e.followed)  # fmt: skip
 
 
+def test_a_700_paper_day_costs_what_the_goal_allows_tldrs_included(
+    scored_store: Store, criteria: Criteria, fake: FakeOpenAI
+) -> None:
+    """At the list prices of config/default.toml, 60% of the day sent, 200 reasoning tokens a
+    request, a chat's 10 TL;DRs as long as real ones: a 700-paper day costs at most $0.05 with
+    gpt-5-mini and $0.25 with gpt-5 (benchmarks/llm_cascade.py measures $0.046 and $0.230)."""
+    fake.reasoning_tokens, fake.tldr_words = 200, 25
+    scorer = cascade(scored_store, criteria, fake)
+    listing = sample_listing()
+    digest = asyncio.run(build_digest(scored_store, listing, criteria, scorer, top_k=10))
+    asked = {pid for ids in fake.ids_asked() for pid in ids}
+    assert len(asked) == math.ceil(0.6 * (len(listing.papers) - 2))  # 2 by followed authors
+    assert all(e.tldr_by == "llm:gpt-5-mini" for e in digest.selected)
+    rows = [u for u in digest.usage if u.total_tokens]
+    assert {u.model for u in rows} == {"llm:gpt-5-mini", "tldr:gpt-5-mini"}
+    assert all(u.reasoning_tokens >= 200 for u in rows)
+    prices, scale = load_settings(env={}).llm.prices, 700 / len(listing.papers)
+
+    def day(model: str) -> float:
+        fresh, cached, completion = prices[model]
+        return scale * sum((u.prompt_tokens - u.cached_tokens) * fresh + u.cached_tokens * cached
+                           + u.completion_tokens * completion for u in rows) / 1e6  # fmt: skip
+
+    assert day("gpt-5-mini") == pytest.approx(scale * sum(u.cost or 0 for u in rows))
+    assert day("gpt-5-mini") <= 0.05 and day("gpt-5") <= 0.25
+
+
 def test_only_papers_that_matter_get_a_comment_and_why_says_so(
     scored_store: Store, criteria: Criteria, fake: FakeOpenAI
 ) -> None:
