@@ -16,7 +16,10 @@
    papers); the page of every selected paper (`run`, top_k 0) asks for all of them: its own
    column. The cascade sends ceil(0.6 x 690) = 414 of 692 papers (59.8%: the goal's 60%) until
    the local model is calibrated; then the share it needs per day (benchmarks/learning_replay.py:
-   0.50 on average), the last line.
+   0.50 on average), the last line. The last two columns: completion tokens (reasoning
+   included) per paper the judge was sent, and per TL;DR the chat's request wrote: the defaults
+   a dry run estimates with before the store has its own (cascade.COMPLETION_TOKENS_PER_PAPER,
+   tldr.COMPLETION_PER_TLDR).
 3. Wall time with the server answering each call after 2 s, sequential (concurrency 1) against
    the default concurrency (goal: within 1.5x of 2 s x (ceil(batches / concurrency) + 1), the
    TL;DR request coming after the scoring).
@@ -104,7 +107,8 @@ def main() -> None:
         print(f"\nthe day's bill, TL;DRs of a chat's top {CHAT_TOP_K} included (per scanned paper: "
               "prompt / cached / completion tokens)")  # fmt: skip
         print("model       reasoning/request  sent  requests  prompt  cached  completion  "
-              f"$/692 papers  $/{DAY} papers  of it TL;DR  TL;DR of all selected")  # fmt: skip
+              f"$/692 papers  $/{DAY} papers  of it TL;DR  TL;DR of all selected  "
+              "completion/paper: judged  TL;DR")  # fmt: skip
         for model in ("gpt-5-mini", "gpt-5"):
             for reasoning in (0, 200, 1000):
                 bill(model, reasoning, store_with_local_scores, criteria, papers, reference)
@@ -144,10 +148,14 @@ def bill(model, reasoning, store_with_local_scores, criteria, papers, reference,
     cost = sum(u.cost or 0 for u in rows)
     tldr = sum(u.cost or 0 for u in rows if u.model.startswith("tldr:"))
     every = sum(u.cost or 0 for u in page.usage if u.model.startswith("tldr:"))
+    judged = sum(u.completion_tokens for u in rows if u.model.startswith("llm:")) / sent
+    tldrs = sum(u.completion_tokens for u in rows if u.model.startswith("tldr:"))
+    per_tldr = tldrs / max(1, sum(e.tldr_by.startswith("llm:") for e in digest.selected))
     share = env.get("PAPERDIGEST_SCORING_CASCADE_FRACTION", "0.6")
     print(f"{model:<11} {reasoning:>17,}  {sent:>4}  {requests:>8}  {prompt / n:>6.1f}  "
           f"{cached / n:>6.1f}  {completion / n:>10.1f}  ${cost:>11.4f}  ${cost * DAY / n:>11.4f}"
           f"  ${tldr:>10.4f}  ${every:.4f} ({len(page.selected)} papers)"
+          f"  {judged:>23.1f}  {per_tldr:>5.1f}"
           + ("" if share == "0.6" else f"  <- cascade share {share}"))  # fmt: skip
 
 

@@ -369,16 +369,72 @@ class Plan:
     cached: dict[str, Score]  # scored before, read from the store
     todo: list[Paper]  # still to score
     estimate: str  # the scorer's one line on `todo`: papers, tokens, cost
+    tldrs: str = ""  # the one line on the digest's TL;DR request: papers, tokens, cost
+    cost: float | None = 0.0  # dollars, scoring and TL;DRs; None when a model has no price
 
 
-async def plan_day(store: Store, listing: DayListing, criteria: Criteria, scorer: Scorer) -> Plan:
-    """What `build_digest` would score of the day, by the same split, without scoring it: no
-    tokens are spent, no LLM is called and no digest is stored."""
-    from digest.scoring.cascade import dry_run  # imports openai: only a dry run needs it
+# The share of its day's papers the reference digest of 2026-02-10 showed (82 of 692): how many
+# TL;DRs a dry run expects when neither digest.top_k nor an earlier digest says.
+REFERENCE_SHARE = 82 / 692
+
+
+async def plan_day(
+    store: Store,
+    listing: DayListing,
+    criteria: Criteria,
+    scorer: Scorer,
+    *,
+    subscription: str = "default",
+    top_k: int = 0,
+    language: str = DEFAULT_LANGUAGE,
+) -> Plan:
+    """What `build_digest` would score of the day, by the same split, without scoring it, and
+    what its TL;DR request would cost: no tokens are spent, no LLM is called and no digest is
+    stored."""
+    from digest.scoring.cascade import dollars, dry_run_line, estimate_scoring  # imports openai
 
     followed = followed_of(listing, criteria)
     _, cached, todo = await _stored(store, listing, criteria, scorer, followed)
-    return Plan(followed, cached, todo, await dry_run(scorer, todo, criteria))
+    scoring = await estimate_scoring(scorer, todo, criteria, store)
+    writer = writer_for(scorer)
+    if writer is None:
+        tldrs = "TL;DRs: lines from the abstract (no LLM), no tokens, $0.00"
+        return Plan(followed, cached, todo, dry_run_line(scorer, scoring, len(todo)), tldrs)
+    count, why = _tldrs_asked(
+        store, listing, subscription, top_k, len(followed), language, writer.model
+    )
+    history = store.completion_per_tldr(writer.model)
+    request = await asyncio.to_thread(writer.plan, listing.papers, count, language, history)
+    costs = [e.cost for e in (scoring, request) if e is not None]
+    cost = None if None in costs else sum(c for c in costs if c is not None)
+    line = f"TL;DR request {why}: {request.line(writer.model)}"
+    total = "unknown (a model has no price)" if cost is None else dollars(cost)
+    line += f"\nthe day's LLM cost: about {total}"
+    return Plan(followed, cached, todo, dry_run_line(scorer, scoring, len(todo)), line, cost)
+
+
+def _tldrs_asked(
+    store: Store, listing: DayListing, subscription: str, top_k: int, followed: int, language: str,
+    model: str,
+) -> tuple[int, str]:  # fmt: skip
+    """How many papers the digest's TL;DR request would ask for, and why that many: a re-run
+    asks for those of the day's digest without one; else digest.top_k (and followed authors'
+    papers), else as many as the latest digest showed, else REFERENCE_SHARE of the day."""
+    built = store.digest(subscription, listing.day)
+    if built is not None and built.selected:
+        shown = [e.paper.id for e in built.selected]
+        count = len(shown) - len(store.tldrs(shown, language, model))
+        why = f"(the day's digest shows {len(shown)} papers, {count} without one in {language})"
+        return count, why
+    if top_k:
+        n = top_k + followed
+        return n, f"(at most digest.top_k {top_k} and {followed} papers by followed authors)"
+    latest = store.digest(subscription)
+    if latest is not None and latest.selected:
+        n = len(latest.selected)
+        return n, f"(as many papers as the latest digest, of {latest.day}, showed)"
+    n = round(REFERENCE_SHARE * len(listing.papers))
+    return n, "(no digest yet: the share of the day the reference digest showed, 82 of 692)"
 
 
 def label_reference(

@@ -80,6 +80,33 @@ def test_cascade_sends_the_best_share_and_the_digest_says_so(
                and not e.followed)  # fmt: skip
 
 
+def test_a_700_paper_day_costs_what_the_goal_allows_tldrs_included(
+    scored_store: Store, criteria: Criteria, fake: FakeOpenAI
+) -> None:
+    """At the list prices of config/default.toml, 60% of the day sent, 200 reasoning tokens a
+    request, a chat's 10 TL;DRs as long as real ones: a 700-paper day costs at most $0.05 with
+    gpt-5-mini and $0.25 with gpt-5 (benchmarks/llm_cascade.py measures $0.046 and $0.230)."""
+    fake.reasoning_tokens, fake.tldr_words = 200, 25
+    scorer = cascade(scored_store, criteria, fake)
+    listing = sample_listing()
+    digest = asyncio.run(build_digest(scored_store, listing, criteria, scorer, top_k=10))
+    asked = {pid for ids in fake.ids_asked() for pid in ids}
+    assert len(asked) == math.ceil(0.6 * (len(listing.papers) - 2))  # 2 by followed authors
+    assert all(e.tldr_by == "llm:gpt-5-mini" for e in digest.selected)
+    rows = [u for u in digest.usage if u.total_tokens]
+    assert {u.model for u in rows} == {"llm:gpt-5-mini", "tldr:gpt-5-mini"}
+    assert all(u.reasoning_tokens >= 200 for u in rows)
+    prices, scale = load_settings(env={}).llm.prices, 700 / len(listing.papers)
+
+    def day(model: str) -> float:
+        fresh, cached, completion = prices[model]
+        return scale * sum((u.prompt_tokens - u.cached_tokens) * fresh + u.cached_tokens * cached
+                           + u.completion_tokens * completion for u in rows) / 1e6  # fmt: skip
+
+    assert day("gpt-5-mini") == pytest.approx(scale * sum(u.cost or 0 for u in rows))
+    assert day("gpt-5-mini") <= 0.05 and day("gpt-5") <= 0.25
+
+
 def test_only_papers_that_matter_get_a_comment_and_why_says_so(
     scored_store: Store, criteria: Criteria, fake: FakeOpenAI
 ) -> None:
@@ -101,13 +128,15 @@ def test_only_papers_that_matter_get_a_comment_and_why_says_so(
 def test_the_dry_run_counts_completion_from_this_stores_history(
     scored_store: Store, criteria: Criteria, fake: FakeOpenAI
 ) -> None:
-    from digest.scoring.cascade import estimate
+    from digest.scoring.cascade import COMPLETION_TOKENS_PER_PAPER, estimate
 
     papers = sample_listing().papers
     scorer = cascade(scored_store, criteria, fake)
     planned = asyncio.run(scorer.plan(papers, criteria))
     before = planned.line("gpt-5-mini")
-    assert "completion tokens (completion at 60 a paper: no history for the model)" in before
+    assert f"completion tokens (completion at {COMPLETION_TOKENS_PER_PAPER} a paper: no " \
+        "history for the model)" in before  # fmt: skip
+    assert planned.completion_tokens == COMPLETION_TOKENS_PER_PAPER * planned.papers
     fake.reasoning_tokens = 300
     digest = run(scored_store, criteria, scorer)
     llm = next(u for u in digest.usage if u.model == "llm:gpt-5-mini")
@@ -121,6 +150,62 @@ def test_the_dry_run_counts_completion_from_this_stores_history(
     assert hundred.completion_tokens == round(per_paper * 100)
     assert hundred.cost == pytest.approx((hundred.prompt_tokens * 0.25 + hundred.completion_tokens
                                           * 2.0) / 1e6)  # fmt: skip
+
+
+def test_the_dry_run_counts_the_tldr_request_from_this_stores_history(
+    scored_store: Store, criteria: Criteria, fake: FakeOpenAI
+) -> None:
+    from dataclasses import replace
+
+    from digest.pipeline import REFERENCE_SHARE, plan_day
+    from digest.scoring.cascade import dollars
+    from digest.tldr import COMPLETION_PER_TLDR, writer_for
+
+    listing, store = sample_listing(), scored_store
+    followed = 2  # the sample day's papers by followed authors: shown, and given a TL;DR
+
+    def plan(sub: str, top_k: int = 10, day: object = None):
+        shown = listing if day is None else replace(listing, day=day)
+        work = plan_day(store, shown, criteria, cascade(store, criteria, fake), subscription=sub,
+                        top_k=top_k)  # fmt: skip
+        return asyncio.run(work)
+
+    first = plan("slack:C9")
+    assert (
+        f"TL;DR request (at most digest.top_k 10 and {followed} papers by followed authors): "
+        f"{10 + followed} papers to gpt-5-mini: about" in first.tldrs
+    )
+    assert f"completion at {COMPLETION_PER_TLDR} a TL;DR: no history for the model" in first.tldrs
+    scorer = cascade(store, criteria, fake)
+    scoring = asyncio.run(scorer.plan(first.todo, criteria))  # followed authors: not scored
+    writer = writer_for(scorer)
+    assert writer is not None
+    request = writer.plan(listing.papers, 10 + followed, "en", None)
+    assert request.completion_tokens == COMPLETION_PER_TLDR * (10 + followed)
+    assert scoring.cost and request.cost and first.cost is not None
+    assert first.cost == pytest.approx(scoring.cost + request.cost)  # the day includes TL;DRs
+    assert f"the day's LLM cost: about {dollars(first.cost)}" in first.tldrs
+    assert fake.requests == []  # a dry run sends nothing
+    fake.reasoning_tokens = 120
+    built = asyncio.run(build_digest(store, listing, criteria, scorer, subscription="slack:C9",
+                                     top_k=10))  # fmt: skip
+    assert len(built.selected) == 10 + followed
+    spent = next(u for u in built.usage if u.model == "tldr:gpt-5-mini").completion_tokens
+    per_tldr, n = store.completion_per_tldr("gpt-5-mini") or (0.0, 0)
+    assert n == 10 + followed and per_tldr == pytest.approx(spent / n)
+    other = plan("slack:C8", top_k=5)  # another chat: this store's own figure, said so
+    assert f"completion at {per_tldr:.0f} a TL;DR, reasoning included, as in this store's " \
+        f"{n} TL;DRs" in other.tldrs  # fmt: skip
+    assert "authors): 7 papers to gpt-5-mini" in other.tldrs
+    again = plan("slack:C9")  # a re-run: the day's digest has its TL;DRs already
+    assert f"(the day's digest shows {n} papers, 0 without one in en): 0 papers" in again.tldrs
+    assert "0 prompt and 0 completion tokens" in again.tldrs
+    new = plan("slack:C7", top_k=0).tldrs
+    assert f"reference digest showed, 82 of 692): {round(REFERENCE_SHARE * len(listing.papers))} " \
+        "papers to gpt-5-mini" in new  # fmt: skip
+    tomorrow = plan("slack:C9", top_k=0, day=listing.day.replace(day=11))
+    assert f"(as many papers as the latest digest, of {listing.day}, showed): {n} papers to " \
+        "gpt-5-mini" in tomorrow.tldrs  # fmt: skip
 
 
 def test_rerun_and_second_channel_cost_nothing(
@@ -235,6 +320,8 @@ def test_cli_dry_run_run_usage_and_deep_why(cli_env: dict[str, str], fake: FakeO
     assert dry.exit_code == 0, dry.output
     flat = " ".join(dry.output.split())
     assert "cascade: 414 papers to gpt-5-mini: about" in flat and "prompt" in flat
+    assert "TL;DR request (" in flat and "papers to gpt-5-mini: about" in flat.split("TL;DR")[1]
+    assert "the day's LLM cost: about $" in flat
     assert fake.requests == []  # a dry run sends nothing
     fake.reasoning_tokens = 250
     done = runner.invoke(app, ["run", "--sample"], env=cli_env)

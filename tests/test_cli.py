@@ -294,9 +294,9 @@ def test_dry_run_writes_nothing(env: dict[str, str], tmp_path: Path) -> None:
     assert stored(env["PAPERDIGEST_DATABASE_PATH"]) == before
     env["PAPERDIGEST_DATABASE_PATH"] = str(tmp_path / "empty.sqlite3")
     result = invoke(["run", "--sample", "--dry-run"], env)
-    assert "would score 690 papers (0 cached): local: 690 papers, no tokens, $0.00" in " ".join(
-        result.output.split()
-    )
+    flat = " ".join(result.output.split())
+    assert "would score 690 papers (0 cached): local: 690 papers, no tokens, $0.00" in flat
+    assert "TL;DRs: lines from the abstract (no LLM), no tokens, $0.00" in flat
     assert stored(env["PAPERDIGEST_DATABASE_PATH"]) == ([], [], 0)  # not even criteria v1
     assert not (tmp_path / "out").exists()
 

@@ -78,6 +78,9 @@ def test_top_and_why(subscribed: Deps) -> None:
     assert top.papers[2].id in why and "made the digest" in why and "cutoffs" in why
     dm = say("why did 2602.07160 score so low?", subscribed, MEMBER).text()
     assert "2602.07160" in dm and "matched criterion" in dm
+    more = say("more 3", subscribed, MEMBER)  # a rank names the same paper as for `why`
+    assert more.title == top.papers[2].title and top.papers[2].url in more.text()
+    assert say(f"more {top.papers[2].id}", subscribed, MEMBER).text() == more.text()
 
 
 @pytest.mark.parametrize(
@@ -89,6 +92,10 @@ def test_top_and_why(subscribed: Deps) -> None:
         ("why banana", "not an arXiv id"),
         ("why 999", "the latest digest has"),
         ("why 2602.99999", "not in the store"),
+        ("more", "usage: more"),
+        ("more banana", "not an arXiv id"),
+        ("more 999", "the latest digest has"),
+        ("more 2602.99999", "not among the stored papers"),
         ("threshold relevance=high", "usage: threshold"),
         ("threshold quality=9", "usage: threshold"),
         ("threshold relevance=11", "out of range 1-10"),

@@ -105,9 +105,15 @@ def run(
             markup=False,
         )
         with console.status("estimating..."):
-            plan = asyncio.run(finish(scorer, plan_day(store, listing, criteria, scorer)))
+            subscription = settings.digest.subscription
+            planning = plan_day(
+                store, listing, criteria, scorer, subscription=subscription,
+                top_k=settings.digest.top_k, language=_language(store, subscription),
+            )  # fmt: skip
+            plan = asyncio.run(finish(scorer, planning))
         console.print(
-            f"would score {len(plan.todo)} papers ({len(plan.cached)} cached): {plan.estimate}",
+            f"would score {len(plan.todo)} papers ({len(plan.cached)} cached): {plan.estimate}\n"
+            f"{plan.tldrs}",
             highlight=False,
             markup=False,
         )

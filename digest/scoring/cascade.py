@@ -21,7 +21,15 @@ from digest.store import Store
 
 PREFILTER_CAP = 5  # papers the LLM did not see cannot pass a sensible relevance cutoff
 PREFILTER_NOTE = "[local prefilter] "
-COMPLETION_TOKENS_PER_PAPER = 60  # one JSON line: id, a one-line comment, two scores
+# Completion tokens a judged paper costs, reasoning included, until the store has its own: its
+# short answer line ("2602.08007 4 5", a comment from relevance 5 on) and its share of 200
+# reasoning tokens a request of 140 papers: 14.2 measured by benchmarks/llm_cascade.py on
+# 2026-02-10 (12.8 without reasoning, 20.0 at 1,000 a request), rounded up.
+COMPLETION_TOKENS_PER_PAPER = 15
+# What `llm.daily_budget` prices a paper's completion at, at least: a line with a 30-word
+# comment (41 tokens) and a share of reasoning. The best papers go first and most of them get a
+# comment, so the typical figure above would let the cap be passed; this one keeps it.
+BUDGET_TOKENS_PER_PAPER = 60
 
 
 @dataclass(frozen=True)
@@ -35,12 +43,17 @@ class Estimate:
     basis: str = ""  # where the completion tokens per paper come from
 
     def line(self, model: str) -> str:
-        cost = "unknown (no price for this model)" if self.cost is None else f"${self.cost:.2f}"
+        cost = "unknown (no price for this model)" if self.cost is None else dollars(self.cost)
         basis = f" ({self.basis})" if self.basis else ""
         return (
             f"{self.papers} papers to {model}: about {self.prompt_tokens:,} prompt and "
             f"{self.completion_tokens:,} completion tokens{basis}, {cost}"
         )
+
+
+def dollars(cost: float) -> str:
+    """$1.23, or four decimals below a dollar ($0.0459): a day's LLM bill is cents."""
+    return f"${cost:.2f}" if cost >= 1 else f"${cost:.4f}"
 
 
 def estimate(
@@ -169,7 +182,9 @@ class CascadeScorer:
         """As many papers (best first) as today's remaining budget pays for."""
         if self.budget_left is None or not ask:
             return ask
-        full = estimate(self.llm, ask, criteria, self._history())
+        history = self._history()
+        per_paper = max(history[0] if history else 0.0, BUDGET_TOKENS_PER_PAPER)
+        full = estimate(self.llm, ask, criteria, (per_paper, history[1] if history else 0))
         if full.cost is None or full.cost <= self.budget_left:
             return ask
         share = max(0.0, self.budget_left) / full.cost
@@ -187,11 +202,28 @@ def _capped(score: Score, note: str) -> Score:
     )
 
 
+async def estimate_scoring(
+    scorer: object, papers: list[Paper], criteria: Criteria, store: Store | None = None
+) -> Estimate | None:
+    """What scoring `papers` would send to an LLM, completion from `store`'s history of the
+    model when it has some; None for the local scorer."""
+    if isinstance(scorer, CascadeScorer):
+        return await scorer.plan(papers, criteria)
+    if isinstance(scorer, LLMScorer):
+        history = store.completion_per_paper(scorer.name) if store is not None else None
+        return estimate(scorer, papers, criteria, history)
+    return None
+
+
+def dry_run_line(scorer: object, found: Estimate | None, papers: int) -> str:
+    """One line: how many papers would reach an LLM, and the estimated tokens and cost."""
+    if isinstance(scorer, CascadeScorer) and found is not None:
+        return f"cascade: {found.line(scorer.llm.model)}; the rest stay with the local scorer"
+    if isinstance(scorer, LLMScorer) and found is not None:
+        return f"llm: {found.line(scorer.model)}"
+    return f"local: {papers} papers, no tokens, $0.00"
+
+
 async def dry_run(scorer: object, papers: list[Paper], criteria: Criteria) -> str:
     """One line: how many papers would reach an LLM, and the estimated tokens and cost."""
-    if isinstance(scorer, CascadeScorer):
-        plan = await scorer.plan(papers, criteria)
-        return f"cascade: {plan.line(scorer.llm.model)}; the rest stay with the local scorer"
-    if isinstance(scorer, LLMScorer):
-        return f"llm: {estimate(scorer, papers, criteria).line(scorer.model)}"
-    return f"local: {len(papers)} papers, no tokens, $0.00"
+    return dry_run_line(scorer, await estimate_scoring(scorer, papers, criteria), len(papers))

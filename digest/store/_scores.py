@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from digest.day import Usage
 from digest.scoring import FALLBACK_PREFIX, Score
@@ -228,6 +228,27 @@ class ScoreStore(StoreBase):
                 .limit(last)
             ).all()
         return (sum(rows) / len(rows), len(rows)) if rows else None
+
+    def completion_per_tldr(self, model: str) -> tuple[float, int] | None:
+        """Mean completion tokens (reasoning included) per TL;DR `model` wrote for this store,
+        and how many TL;DRs that is: the usage of its TL;DR requests over the TL;DRs kept since
+        the first of them (a request whose answer was unusable counts, so it errs high); None
+        before it wrote any."""
+        with self.session() as s:
+            spent, first = s.execute(
+                select(func.sum(UsageRow.completion_tokens), func.min(UsageRow.day)).where(
+                    UsageRow.model == f"tldr:{model}"
+                )
+            ).one()
+            if first is None:
+                return None
+            since = datetime.combine(first, time(), tzinfo=UTC)
+            written = s.scalar(
+                select(func.count(TldrRow.id)).where(
+                    TldrRow.model == model, TldrRow.created_at >= since
+                )
+            )
+        return (spent / written, written) if written else None
 
     def record_usage(self, day: date, subscription: str, usage: Usage) -> None:
         if not usage.total_tokens:

@@ -36,6 +36,26 @@ async def _read(ctx: Context, deps: Deps) -> tuple[Source, Digest]:
     return source, digest
 
 
+async def _paper_named(cmd: Command, ctx: Context, deps: Deps) -> tuple[str, Source | None]:
+    """The paper a command names (`why`, `more`): an arXiv id anywhere in its text, or a rank
+    in the latest digest that answers here, and then that digest's source (None for an id).
+    Bad input is a UsageError with the command's usage."""
+    found = _ID.search(cmd.rest)
+    if len(cmd.args) != 1 and not found:
+        raise UsageError(_usage(cmd.name))
+    ref = found.group(1) if found else cmd.args[0]
+    if not ref.isdigit():
+        try:
+            return split_id(ref)[0], None
+        except ValueError:
+            raise UsageError(f"'{ref}' is not an arXiv id or a rank; {_usage(cmd.name)}") from None
+    source, digest = await _read(ctx, deps)
+    papers, index = digest.selected, int(ref)
+    if not 1 <= index <= len(papers):
+        raise UsageError(f"the latest digest has {len(papers)} papers; {_usage(cmd.name)}")
+    return papers[index - 1].paper.id, source
+
+
 async def _top(cmd: Command, ctx: Context, deps: Deps) -> Reply:
     n = _int(cmd.args[0], "top", 1, 50) if cmd.args else 5
     source, digest = await _read(ctx, deps)
@@ -46,24 +66,8 @@ async def _top(cmd: Command, ctx: Context, deps: Deps) -> Reply:
 
 
 async def _why(cmd: Command, ctx: Context, deps: Deps) -> Reply:
-    found = _ID.search(cmd.rest)
-    if len(cmd.args) != 1 and not found:
-        raise UsageError(_usage("why"))
-    ref = found.group(1) if found else cmd.args[0]
-    if ref.isdigit():
-        source, digest = await _read(ctx, deps)
-        papers = digest.selected
-        index = int(ref)
-        if not 1 <= index <= len(papers):
-            raise UsageError(f"the latest digest has {len(papers)} papers; {_usage('why')}")
-        ref = papers[index - 1].paper.id
-        readable = [source]
-    else:
-        try:
-            ref = split_id(ref)[0]
-        except ValueError:
-            raise UsageError(f"'{ref}' is not an arXiv id or a rank; {_usage('why')}") from None
-        readable = await _sources(ctx, deps)
+    ref, ranked_in = await _paper_named(cmd, ctx, deps)
+    readable = [ranked_in] if ranked_in else await _sources(ctx, deps)
     scored = _digests_scoring(deps, readable, ref)
     if not scored:  # say what the chat's own (or first) digest knows: not in it
         lines = explain(deps.store, readable[0].sub.id, ref)
@@ -86,22 +90,7 @@ async def _why(cmd: Command, ctx: Context, deps: Deps) -> Reply:
 
 async def _more(cmd: Command, ctx: Context, deps: Deps) -> Reply:
     """A paper's abstract, under its TL;DR line: what **More** on a card shows."""
-    found = _ID.search(cmd.rest)
-    if len(cmd.args) != 1 and not found:
-        raise UsageError(_usage("more"))
-    ref = found.group(1) if found else cmd.args[0]
-    if ref.isdigit():
-        _, digest = await _read(ctx, deps)
-        index = int(ref)
-        if not 1 <= index <= len(digest.selected):
-            raise UsageError(
-                f"the latest digest has {len(digest.selected)} papers; {_usage('more')}"
-            )
-        ref = digest.selected[index - 1].paper.id
-    try:
-        ref = split_id(ref)[0]
-    except ValueError:
-        raise UsageError(f"'{ref}' is not an arXiv id or a rank; {_usage('more')}") from None
+    ref, _ = await _paper_named(cmd, ctx, deps)
     paper = deps.store.paper(ref)
     if paper is None:
         raise NotFoundError(f"{ref} is not among the stored papers")
