@@ -54,7 +54,7 @@ async def build_for(
     _, criteria = await asyncio.to_thread(current_criteria, store, sub.id)
     if listing.status is DayStatus.BUILT:
         log.info("%s: %s", sub.id, await learn_for_day(store, criteria, listing.day, lease))
-    scorer = scorer_for(criteria)
+    scorer = await asyncio.to_thread(scorer_for, criteria)  # reads its model: off the loop
     work = build_digest(
         store,
         for_categories(listing, sub.categories),
