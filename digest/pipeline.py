@@ -204,9 +204,14 @@ def cut(
         by_id = {p.id: p for p in papers}
         entries = tuple(select(list(ranking.places), by_id, cutoffs, top_k, removed))
         _CUTS[key] = entries
-        while len(_CUTS) > 64:
+        while len(_CUTS) > _CUTS_KEPT:
             _CUTS.popitem(last=False)
+    else:
+        _CUTS.move_to_end(key)  # the least recently cut goes first
     return list(entries)
+
+
+_CUTS_KEPT = 512  # a day's distinct criteria (200 in benchmarks/scale.py) and a few cutoffs
 
 
 _CUTS: OrderedDict[tuple[str, Cutoffs, int, frozenset[str]], tuple[Entry, ...]] = OrderedDict()

@@ -120,6 +120,32 @@ def test_schedule_from_chat_reschedules_at_once(scored_store: Store, slack: Fake
     asyncio.run(go())
 
 
+def test_a_schedule_changed_by_another_worker_is_kept_at_the_next_sync(
+    scored_store: Store, slack: FakeSlack
+) -> None:
+    """A sync reads every chat once and rebuilds only the jobs whose time changed: a chat
+    whose schedule another worker changed fires at its new time, the others keep theirs."""
+    sub = subscribe(scored_store, "C1", "07:15", "UTC")
+    subscribe(scored_store, "C2", "06:30", "UTC")
+
+    async def go() -> tuple[datetime, datetime, bool]:
+        daily, _ = make(scored_store, slack)
+        daily.scheduler.start(paused=True)
+        daily.sync()
+        kept = daily.scheduler.get_job("sub-slack:C2")
+        scored_store.save_subscription(replace(sub, schedule="08:45", timezone="Asia/Tokyo"))
+        daily.sync()  # as at a tick: the change was made in the store, not through this worker
+        c1 = daily.scheduler.get_job("sub-slack:C1").trigger.get_next_fire_time(None, MONDAY)
+        c2 = daily.scheduler.get_job("sub-slack:C2")
+        daily.scheduler.shutdown(wait=False)
+        return c1, c2.trigger.get_next_fire_time(None, MONDAY), c2 is kept
+
+    c1, c2, same_job = asyncio.run(go())
+    assert c1.astimezone(UTC) == datetime(2026, 11, 23, 23, 45, tzinfo=UTC)  # 08:45 in Tokyo
+    assert c2.astimezone(UTC) == datetime(2026, 11, 23, 6, 30, tzinfo=UTC)
+    assert same_job
+
+
 def test_missed_run_is_caught_up_once_within_the_grace(
     scored_store: Store, slack: FakeSlack
 ) -> None:

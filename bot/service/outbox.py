@@ -283,7 +283,9 @@ async def keep_pace(store: Store, sender: Sender, sub: Subscription, last: datet
     if pace.per_second:
         interval = timedelta(seconds=1 / pace.per_second)
         for _ in range(LATE_TRIES):
-            slot = await asyncio.to_thread(store.next_slot, f"{sender.platform}:bot", interval)
+            # on the loop, not in the thread pool: a pool queue full of the builds' writes
+            # would hand the moment back late, and a late moment is taken again
+            slot = store.next_slot(f"{sender.platform}:bot", interval)
             await _sleep_until(slot)
             if datetime.now(UTC) - slot <= LATE:
                 return
