@@ -137,10 +137,14 @@ async def build_digest(
         prompt=build_prompt(criteria),
     )
     if listing.status is not DayStatus.BUILT:
-        store.save_digest(base)
+        await asyncio.to_thread(store.save_digest, base)
         return base
     papers = listing.papers
-    shown = store.shown_before(subscription, listing.day) if no_repeats else set()
+    shown = (
+        await asyncio.to_thread(store.shown_before, subscription, listing.day)
+        if no_repeats
+        else set()
+    )
     ranking, fresh = await day_ranking(store, listing, criteria, scorer, lease)
     if ranking.id is None:  # built by this call: stored once, for every chat reading it
         ranking = await asyncio.to_thread(store.save_ranking, ranking)
@@ -168,7 +172,10 @@ async def build_digest(
     )  # fmt: skip
     notes = [*getattr(scorer, "notes", []), *base.notes]
     base.message = "; ".join([f"{len(base.selected)} of {len(papers)} papers selected", *notes])
-    store.save_digest(base, ranking, shown=[e.paper.id for e in base.selected])
+    # off the event loop: the worker's other runs go on while this one's commit waits
+    await asyncio.to_thread(
+        store.save_digest, base, ranking, shown=[e.paper.id for e in base.selected]
+    )
     return base
 
 
@@ -197,9 +204,14 @@ def cut(
         by_id = {p.id: p for p in papers}
         entries = tuple(select(list(ranking.places), by_id, cutoffs, top_k, removed))
         _CUTS[key] = entries
-        while len(_CUTS) > 64:
+        while len(_CUTS) > _CUTS_KEPT:
             _CUTS.popitem(last=False)
+    else:
+        _CUTS.move_to_end(key)  # the least recently cut goes first
     return list(entries)
+
+
+_CUTS_KEPT = 512  # a day's distinct criteria (200 in benchmarks/scale.py) and a few cutoffs
 
 
 _CUTS: OrderedDict[tuple[str, Cutoffs, int, frozenset[str]], tuple[Entry, ...]] = OrderedDict()

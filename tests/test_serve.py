@@ -120,6 +120,32 @@ def test_schedule_from_chat_reschedules_at_once(scored_store: Store, slack: Fake
     asyncio.run(go())
 
 
+def test_a_schedule_changed_by_another_worker_is_kept_at_the_next_sync(
+    scored_store: Store, slack: FakeSlack
+) -> None:
+    """A sync reads every chat once and rebuilds only the jobs whose time changed: a chat
+    whose schedule another worker changed fires at its new time, the others keep theirs."""
+    sub = subscribe(scored_store, "C1", "07:15", "UTC")
+    subscribe(scored_store, "C2", "06:30", "UTC")
+
+    async def go() -> tuple[datetime, datetime, bool]:
+        daily, _ = make(scored_store, slack)
+        daily.scheduler.start(paused=True)
+        daily.sync()
+        kept = daily.scheduler.get_job("sub-slack:C2")
+        scored_store.save_subscription(replace(sub, schedule="08:45", timezone="Asia/Tokyo"))
+        daily.sync()  # as at a tick: the change was made in the store, not through this worker
+        c1 = daily.scheduler.get_job("sub-slack:C1").trigger.get_next_fire_time(None, MONDAY)
+        c2 = daily.scheduler.get_job("sub-slack:C2")
+        daily.scheduler.shutdown(wait=False)
+        return c1, c2.trigger.get_next_fire_time(None, MONDAY), c2 is kept
+
+    c1, c2, same_job = asyncio.run(go())
+    assert c1.astimezone(UTC) == datetime(2026, 11, 23, 23, 45, tzinfo=UTC)  # 08:45 in Tokyo
+    assert c2.astimezone(UTC) == datetime(2026, 11, 23, 6, 30, tzinfo=UTC)
+    assert same_job
+
+
 def test_missed_run_is_caught_up_once_within_the_grace(
     scored_store: Store, slack: FakeSlack
 ) -> None:
@@ -329,3 +355,36 @@ def test_a_chat_without_its_digest_by_its_time_is_a_problem(
     sample_digest(scored_store, criteria, "slack:CLATE")  # built (now, after its time)
     again = status_report(scored_store, now=now)["problems"]
     assert "slack:CLATE" not in {p["subscription"] for p in again}
+
+
+def test_a_task_nothing_else_holds_is_not_collected_mid_answer() -> None:
+    """Bolt starts each listener with `asyncio.ensure_future` and keeps no reference to it; the
+    server's loop holds such a task until it is done, so a collection cannot drop an answer."""
+    import gc
+    import weakref
+
+    async def listener(waiting: asyncio.Future[None]) -> None:
+        await waiting  # a future only this task knows, as an answer awaiting an unreferenced one
+
+    async def stop(task: asyncio.Future[None]) -> None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    async def start() -> weakref.ref:
+        task = asyncio.ensure_future(listener(asyncio.get_running_loop().create_future()))
+        return weakref.ref(task)
+
+    with WebThread(build_web_app()) as server:
+        held = server.run(start())
+        gc.collect()
+        task = held()
+        assert task is not None and not task.done()  # pending, and still there
+        server.run(stop(task))
+        assert task.cancelled()
+    unheld = asyncio.new_event_loop()  # without the server's hold, the same task is collected
+    try:
+        dropped = unheld.run_until_complete(start())
+        gc.collect()
+        assert dropped() is None
+    finally:
+        unheld.close()

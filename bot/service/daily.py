@@ -51,10 +51,10 @@ async def build_for(
 
     A day that could not be read is queued only with `post_failures` (after the retries).
     """
-    _, criteria = current_criteria(store, sub.id)
+    _, criteria = await asyncio.to_thread(current_criteria, store, sub.id)
     if listing.status is DayStatus.BUILT:
         log.info("%s: %s", sub.id, await learn_for_day(store, criteria, listing.day, lease))
-    scorer = scorer_for(criteria)
+    scorer = await asyncio.to_thread(scorer_for, criteria)  # reads its model: off the loop
     work = build_digest(
         store,
         for_categories(listing, sub.categories),
@@ -71,7 +71,7 @@ async def build_for(
     METRICS.DIGESTS.labels(str(digest.status)).inc()
     posted = (*POSTED_STATUSES, DayStatus.FETCH_FAILED, DayStatus.STALE_FEED)
     if digest.status in (posted if post_failures else POSTED_STATUSES):
-        enqueue(store, sender, sub, digest)
+        await asyncio.to_thread(enqueue, store, sender, sub, digest)  # off the event loop
     return digest
 
 

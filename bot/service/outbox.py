@@ -127,20 +127,26 @@ async def deliver(
     now = now or datetime.now(UTC)
     pass_ = _Pass(store, sender, now, claimant(), lease)  # two passes never share a claim
     if subscription is not None:  # one chat's run: not every chat's row
-        one = store.subscription(subscription)
+        one = await asyncio.to_thread(store.subscription, subscription)
         chats = [one] if one is not None and one.active else []
     else:
-        chats = store.subscriptions()
+        chats = await asyncio.to_thread(store.subscriptions)
     subs = {s.id: s for s in chats if s.platform == sender.platform}
     by_chat: dict[str, list[dict[str, Any]]] = {}
-    for row in store.outbox(subscription, states=OPEN):
+    # every chat's pass reads which messages are open first, then each chat's own payloads
+    every = subscription is None
+    for row in await asyncio.to_thread(store.outbox, subscription, OPEN, not every):
         if row["subscription"] in subs:
             by_chat.setdefault(row["subscription"], []).append(row)
     gate = asyncio.Semaphore(CHATS_AT_ONCE)
 
     async def one_chat(rows: list[dict[str, Any]]) -> None:
         async with gate:
-            await pass_.chat(subs[rows[0]["subscription"]], rows)
+            sub = subs[rows[0]["subscription"]]
+            if every:  # read again: another pass may have sent some meanwhile
+                rows = await asyncio.to_thread(store.outbox, sub.id, OPEN)
+            if rows:
+                await pass_.chat(sub, rows)
 
     await asyncio.gather(*(one_chat(rows) for rows in by_chat.values()))
     return pass_.report
@@ -179,7 +185,7 @@ class _Pass:
                     report.deferred += 1
                     report.wait_until(row["not_before"])
                 continue
-            kind = store.claim_message(row["id"], owner, self.lease, now)
+            kind = await asyncio.to_thread(store.claim_message, row["id"], owner, self.lease, now)
             if kind is None:
                 blocked.add(day)  # another deliverer claimed it first
                 continue
@@ -190,7 +196,10 @@ class _Pass:
             try:
                 async with renewed(store, row["id"], owner, self.lease):
                     if not last:
-                        last.append(store.last_sent(sub.id) if _gap(sender, sub) else None)
+                        gap = _gap(sender, sub)
+                        last.append(
+                            await asyncio.to_thread(store.last_sent, sub.id) if gap else None
+                        )
                     await keep_pace(store, sender, sub, last[0])
                     message_id = await _post(store, sender, sub, row, key, parent, kind, now,
                                              owner)  # fmt: skip
@@ -274,6 +283,8 @@ async def keep_pace(store: Store, sender: Sender, sub: Subscription, last: datet
     if pace.per_second:
         interval = timedelta(seconds=1 / pace.per_second)
         for _ in range(LATE_TRIES):
+            # on the loop, not in the thread pool: a pool queue full of the builds' writes
+            # would hand the moment back late, and a late moment is taken again
             slot = store.next_slot(f"{sender.platform}:bot", interval)
             await _sleep_until(slot)
             if datetime.now(UTC) - slot <= LATE:
@@ -351,7 +362,7 @@ async def _record(
     async with renewed(store, row_id, owner, lease):
         for attempt in itertools.count():
             try:
-                store.update_outbox(row_id, owner, **fields)
+                await asyncio.to_thread(store.update_outbox, row_id, owner, **fields)
                 return
             except Exception as exc:
                 if not store_unreachable(exc):

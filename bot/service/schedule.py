@@ -91,17 +91,19 @@ class DailyScheduler:
         self._fetching: dict[str, asyncio.Lock] = {}
         self._running: set[asyncio.Task[Any]] = set()
         self._slots: asyncio.Semaphore | None = None
+        self._timing: dict[str, tuple[str, str, str]] = {}  # job id -> what its trigger is of
 
     # jobs ---------------------------------------------------------------------------------
 
     def sync(self) -> None:
         """One job per active subscription; jobs of inactive ones removed."""
-        active = {sub.id: sub for sub in self.store.subscriptions()}
+        active = {sub.id: sub for sub in self.store.subscriptions()}  # one read, not one a chat
         for job in self.scheduler.get_jobs():
             if job.id.startswith("sub-") and job.id[4:] not in active:
                 job.remove()
+                self._timing.pop(job.id, None)
         for sub in active.values():
-            self.reschedule(sub.id)
+            self._schedule(sub)
 
     def reschedule(self, sub_id: str) -> None:
         """Called when a chat changes its schedule (or subscribes): replaces its job at once."""
@@ -110,11 +112,22 @@ class DailyScheduler:
         if sub is None or not sub.active:
             if self.scheduler.get_job(job_id):
                 self.scheduler.remove_job(job_id)
+            self._timing.pop(job_id, None)
+            return
+        self._schedule(sub)
+
+    def _schedule(self, sub: Subscription) -> None:
+        """The chat's job, replaced only when its time, zone or days changed (a tick syncs
+        every chat: 10,000 unchanged jobs are not rebuilt every minute)."""
+        job_id = f"sub-{sub.id}"
+        timing = (sub.schedule, sub.timezone, self.days)
+        if self._timing.get(job_id) == timing and self.scheduler.get_job(job_id) is not None:
             return
         self.scheduler.add_job(
-            self.run_subscription, trigger(sub, self.days), args=[sub_id], id=job_id,
+            self.run_subscription, trigger(sub, self.days), args=[sub.id], id=job_id,
             replace_existing=True,
         )  # fmt: skip
+        self._timing[job_id] = timing
 
     def start(self) -> None:
         """Start on the running event loop; the first tick (catch-up) runs at once."""
@@ -250,14 +263,15 @@ class DailyScheduler:
     async def _claimed_run(
         self, sub_id: str, day: date | None, now: datetime | None
     ) -> tuple[Subscription, Sender, Digest] | None:
-        sub = self.store.subscription(sub_id)
+        # the store's round trips off the event loop: a worker's runs overlap their commits
+        sub = await asyncio.to_thread(self.store.subscription, sub_id)
         sender = self.senders.get(sub.platform) if sub else None
         if sub is None or not sub.active or sender is None:
             return None
         now = max(now, datetime.now(UTC)) if now else datetime.now(UTC)
         key = run_key(sub_id, day or now.astimezone(ZoneInfo(sub.timezone)).date())
         who = owner()
-        claim = self.store.claim(key, who, self.lease, at=now)
+        claim = await asyncio.to_thread(self.store.claim, key, who, self.lease, at=now)
         if claim is None:
             return None  # another worker runs it, or ran it
         if claim.taken_over:
@@ -302,7 +316,7 @@ class DailyScheduler:
         )
         # queued: any worker's pass posts the messages from here on, even if this one dies
         result = {"day": digest.day.isoformat(), "status": digest.status.value}
-        self.store.release(claim.key, who, "done", result=result)
+        await asyncio.to_thread(self.store.release, claim.key, who, "done", result=result)
         return sub, sender, digest
 
     async def listing(self, categories: tuple[str, ...]) -> DayListing:

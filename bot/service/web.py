@@ -22,6 +22,7 @@ from digest import DEFAULTS, METRICS, Settings, Store, status_report, store_unre
 
 log = logging.getLogger(__name__)
 TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+TASKS = web.AppKey("tasks", set)  # the loop's tasks not done yet (see _keep_tasks)
 
 
 def build_web_app(
@@ -34,6 +35,7 @@ def build_web_app(
 ) -> web.Application:
     """Routes for what is on: the store's /healthz (and /status with a token), Bolt, PTB."""
     app = web.Application()
+    app.on_startup.append(_keep_tasks)
     if store is not None:
         app.router.add_get("/healthz", _health(store, settings))
         if status_token:
@@ -44,6 +46,24 @@ def build_web_app(
     if telegram is not None:
         app.router.add_post("/telegram", _telegram(telegram, telegram_secret))
     return app
+
+
+async def _keep_tasks(app: web.Application) -> None:
+    """Hold every task of the server's loop until it is done. Bolt starts each listener with
+    `asyncio.ensure_future` and keeps no reference; the loop keeps only a weak one, so a
+    pending answer could be garbage-collected mid-way and never sent."""
+    loop = asyncio.get_running_loop()
+    made = loop.get_task_factory()
+    held: set[asyncio.Future[Any]] = set()
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kw: Any) -> asyncio.Future[Any]:
+        task = made(loop, coro, **kw) if made else asyncio.Task(coro, loop=loop, **kw)
+        held.add(task)
+        task.add_done_callback(held.discard)
+        return task
+
+    loop.set_task_factory(factory)
+    app[TASKS] = held
 
 
 def _health(store: Store, settings: Settings) -> Any:

@@ -52,7 +52,11 @@ class DigestStore(RankingStore):
                 for i, (e, v) in enumerate(zip(entries, given, strict=True))
                 if (e.selected, e.reason) != v
             }
-            own["extras"] = {str(i): extra for i, e in enumerate(entries) if (extra := _extra(e))}
+            own["extras"] = {
+                str(i): extra
+                for i, e in enumerate(entries)
+                if (e.tldr or e.tldr_by or e.close_to) and (extra := _extra(e))  # few have any
+            }
             own["shows"] = [[e.paper.id, e.rank, e.score.relevance, e.score.novelty]
                             for e in digest.selected]  # fmt: skip
             row = {"subscription": digest.subscription, "day": digest.day,

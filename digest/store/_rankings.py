@@ -23,7 +23,8 @@ from digest.store.models import RankingRow
 # a place as one JSON list: paper id, rank, followed author, then the score's fields
 _SCORE = ("relevance", "novelty", "comment", "matched", "scorer", "raw", "prompt_tokens",
           "cached_tokens", "completion_tokens", "reasoning_tokens", "cost")  # fmt: skip
-_KEPT = 32  # parsed rankings a process keeps: a day's distinct criteria, and a few days back
+_KEPT = 512  # parsed rankings a process keeps (about 0.4 MB each): a day's distinct criteria
+# (200 in benchmarks/scale.py; fewer kept, every chat parsed its ranking again) and a few days back
 
 
 class _Parsed:

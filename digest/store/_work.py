@@ -70,8 +70,11 @@ class WorkStore(StoreBase):
                 if won:
                     taken_over = condition is dead
                     break
-        claim = self.claim_of(key) if won else None
-        return replace(claim, taken_over=True) if claim and taken_over else claim
+            if not won:
+                return None
+            row = s.execute(select(ClaimRow).where(ClaimRow.key == key)).scalar_one()
+            claim = _claim(row)  # read in the same transaction: one round trip less
+        return replace(claim, taken_over=True) if taken_over else claim
 
     def release(
         self,
@@ -158,14 +161,22 @@ class WorkStore(StoreBase):
             ).first()
             return dict(payload) if payload is not None else None
 
-    def outbox(self, subscription: str | None = None, states: tuple[str, ...] = ()) -> list[dict]:
+    def outbox(
+        self,
+        subscription: str | None = None,
+        states: tuple[str, ...] = (),
+        payloads: bool = True,
+    ) -> list[dict]:
+        """Outbox rows in order (by chat, day, seq); without `payloads` their `payload` is
+        None: a pass over every chat reads what is open first, then each chat's messages."""
+        columns = [c for c in OutboxRow.__table__.columns if payloads or c.name != "payload"]
         with self.session() as s:
-            q = select(OutboxRow).order_by(OutboxRow.subscription, OutboxRow.day, OutboxRow.seq)
+            q = select(*columns).order_by(OutboxRow.subscription, OutboxRow.day, OutboxRow.seq)
             if subscription:
                 q = q.where(OutboxRow.subscription == subscription)
             if states:
                 q = q.where(OutboxRow.state.in_(states))
-            return [_outbox(r) for r in s.scalars(q)]
+            return [_outbox(r) for r in s.execute(q)]
 
     def outbox_counts(self) -> dict[str, Counter[str]]:
         """Per subscription: its messages by state, and `doubt` for those sent again in doubt."""
@@ -221,14 +232,16 @@ class WorkStore(StoreBase):
         """Set state, message_id, error, not_before or sent_at of one message, and end its
         claim; with `owner`, only while that worker holds it. False if it did not."""
         with self.session() as s, s.begin():
-            if s.get(OutboxRow, row_id) is None:
-                raise NotFoundError(f"outbox message {row_id} does not exist")
             stmt = update(OutboxRow).where(OutboxRow.id == row_id)
             if owner is not None:
                 stmt = stmt.where(OutboxRow.claimed_by == owner)
             if fields.get("state") != "sending":
                 fields.setdefault("lease_until", None)
-            return bool(rowcount(s.execute(stmt.values(**fields))))
+            if rowcount(s.execute(stmt.values(**fields))):
+                return True  # the usual case: one statement
+            if s.get(OutboxRow, row_id) is None:
+                raise NotFoundError(f"outbox message {row_id} does not exist")
+            return False
 
 
 def _claim(row: ClaimRow) -> Claim:
@@ -245,10 +258,11 @@ def _claim(row: ClaimRow) -> Claim:
     )
 
 
-def _outbox(row: OutboxRow) -> dict[str, Any]:
-    """One outbox row; its times are timezone-aware UTC on every database."""
+def _outbox(row: Any) -> dict[str, Any]:
+    """One outbox row (read without its payload: None); its times are timezone-aware UTC on
+    every database."""
     out = {
-        c: getattr(row, c)
+        c: getattr(row, c, None)
         for c in ("id", "subscription", "day", "seq", "payload", "state", "message_id",
                   "attempts", "error", "claimed_by", "doubt")
     }  # fmt: skip
