@@ -186,8 +186,7 @@ def test_a_failing_tldr_call_leaves_extractive_lines_and_the_header_says_why(
     times: int,
     why: str,
 ) -> None:
-    fake.fail_next("ok")  # the scoring request
-    fake.fail_next(failure, times=times)  # the TL;DR request
+    fake.fail_next(failure, times=times, tldr=True)  # the scoring requests are answered
     digest = llm_digest(scored_store, criteria, fake, "slack:C1")
     shown = digest.selected
     fell = [e for e in shown if e.tldr_by == EXTRACTIVE]

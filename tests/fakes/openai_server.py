@@ -113,18 +113,20 @@ class FakeOpenAI(Loopback):
         self._in_flight = 0
         self.most_at_once = 0  # requests answered at once, at the most (each waits its delay)
         self._queue: deque[tuple[str, dict[str, Any]]] = deque()
+        self._tldr_queue: deque[tuple[str, dict[str, Any]]] = deque()
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._stop = threading.Event()
 
     # -- control ---------------------------------------------------------------------------
 
-    def fail_next(self, kind: str, times: int = 1, **options: Any) -> None:
-        """Queue a behaviour for the next `times` requests (e.g. retry_after="0.05", seconds=1)."""
+    def fail_next(self, kind: str, times: int = 1, *, tldr: bool = False, **options: Any) -> None:
+        """Queue a behaviour for the next `times` requests (e.g. retry_after="0.05", seconds=1);
+        with `tldr`, for the next TL;DR requests only (scoring requests answer as usual)."""
         if kind not in KINDS:
             raise ValueError(f"unknown behaviour {kind!r}; known: {sorted(KINDS)}")
         with self._lock:
-            self._queue.extend([(kind, options)] * times)
+            (self._tldr_queue if tldr else self._queue).extend([(kind, options)] * times)
 
     def answer_next(self, text: str) -> None:
         """The next request gets `text` as the assistant's message."""
@@ -167,6 +169,8 @@ class FakeOpenAI(Loopback):
             self.requests.append(body)
             self._seen_at_arrival[id(body)] = len(self._answered)
             self._arrived.notify_all()
+            if self._tldr_queue and is_tldr_request(body):
+                return self._tldr_queue.popleft()
             return self._queue.popleft() if self._queue else ("ok", {})
 
     def wait_requests(self, count: int, timeout: float = 30.0) -> None:
