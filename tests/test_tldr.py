@@ -9,7 +9,7 @@ import asyncio
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
@@ -41,6 +41,7 @@ from tests.test_telegram import OWNER, process
 from tests.test_telegram import TOKEN as TG_TOKEN
 
 SHOWN = 5
+LEASE = timedelta(seconds=10)  # nothing here waits out the service's two-minute claims
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ def small_day(n: int = 8) -> DayListing:
 
 
 def keyed(fake: FakeOpenAI, **extra: str) -> tuple[dict[str, str], dict[str, str]]:
-    env = {"PAPERDIGEST_LLM_MAX_RETRIES": "0", **extra}
+    env = {"PAPERDIGEST_LLM_MAX_RETRIES": "0", "PAPERDIGEST_LLM_TIMEOUT": "20", **extra}
     return env, {"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": fake.url}
 
 
@@ -70,7 +71,7 @@ def llm_digest(
         try:
             return await build_digest(
                 store, small_day(), criteria, scorer, subscription=sub,
-                cutoffs=Cutoffs(1, 1), top_k=SHOWN, language=language,
+                cutoffs=Cutoffs(1, 1), top_k=SHOWN, language=language, lease=LEASE,
             )  # fmt: skip
         finally:
             await scorer.aclose()
