@@ -176,6 +176,7 @@ class _Extra:
 
 
 _EXTRA = TypeAdapter(_Extra)
+_NOTHING_ADDED = _Extra()
 
 
 def _extra(entry: Entry) -> dict[str, Any]:
@@ -188,7 +189,7 @@ def _extra(entry: Entry) -> dict[str, Any]:
 def _entry(place: Placed, paper: Paper | None, verdict: tuple, extra: dict[str, Any]) -> Entry:
     """One entry of a stored digest: its place in the shared ranking, the chat's verdict on it
     and what the chat added."""
-    more = _EXTRA.validate_python(extra)
+    more = _EXTRA.validate_python(extra) if extra else _NOTHING_ADDED  # few have any
     paper = paper or Paper(place.paper_id, "", "")
     tldr = extractive(paper.abstract) if more.tldr_by == EXTRACTIVE else more.tldr
     return Entry(paper, place.score, place.rank, bool(verdict[0]), str(verdict[1]),
