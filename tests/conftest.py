@@ -90,6 +90,23 @@ def criteria() -> Criteria:
     return Criteria.load(default_criteria_path())
 
 
+def process_updates(
+    tg: FakeTelegram, deps: Deps, *updates: dict, token: str = "123456:TEST-token_abc"
+) -> None:
+    """Feed Telegram updates to the real Application, as its update loop would."""
+    from telegram import Update
+
+    from bot.platforms.telegram import build_application
+
+    async def go() -> None:
+        app = build_application(deps, token, tg.base_url)
+        async with app:
+            for update in updates:
+                await app.process_update(Update.de_json(update, app.bot))
+
+    asyncio.run(go())
+
+
 def sample_digest(store: Store, criteria: Criteria, subscription: str = "default", **kw: object):
     """The sample day's digest for a subscription, by the local scorer (cached in the store)."""
     return asyncio.run(

@@ -8,16 +8,14 @@ import itertools
 from collections.abc import Iterator
 
 import pytest
-from telegram import Update
 
 from bot.chat.commands import Deps
 from bot.platforms.slack import build_app
-from bot.platforms.telegram import build_application
 from bot.service.web import build_web_app
 from digest.criteria import Criteria
 from digest.store import Store
 from digest.subscriptions import Subscription
-from tests.conftest import sample_digest
+from tests.conftest import process_updates, sample_digest
 from tests.fakes.loopback import WebThread
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.telegram_api import FakeTelegram
@@ -112,13 +110,7 @@ GROUP, SECRET_GROUP, ALICE = -1001, -1002, 11
 
 
 def telegram_dm(tg: FakeTelegram, deps: Deps, *updates: dict) -> None:
-    async def go() -> None:
-        app = build_application(deps, "123456:DM-token", tg.base_url)
-        async with app:
-            for update in updates:
-                await app.process_update(Update.de_json(update, app.bot))
-
-    asyncio.run(go())
+    process_updates(tg, deps, *updates, token="123456:DM-token")
 
 
 def test_a_telegram_dm_answers_for_groups_its_person_is_in(deps: Deps, criteria: Criteria) -> None:

@@ -13,12 +13,10 @@ from dataclasses import dataclass, replace
 
 import httpx
 import pytest
-from telegram import Update
 
 from bot.chat.commands import Context, Deps, handle
 from bot.chat.commands.library import read_bib
 from bot.platforms.slack import build_app
-from bot.platforms.telegram import build_application
 from bot.service.web import build_web_app
 from digest.config import load_settings
 from digest.criteria import Criteria
@@ -27,6 +25,7 @@ from digest.papers import Paper, read_sample
 from digest.scoring.factory import make_scorer
 from digest.scoring.learning import label_counts
 from digest.store import Store
+from tests.conftest import process_updates
 from tests.fakes.arxiv import FakeArxiv
 from tests.fakes.loopback import WebThread
 from tests.fakes.semantic_scholar import FakeSemanticScholar
@@ -179,13 +178,7 @@ def test_a_bib_sent_on_telegram_adds_the_resolvable_entries_and_names_the_others
                tg.send_document(GROUP, "refs.bib", lib.bib, user_id=MEMBER),
                tg.send_document(GROUP, "photo.jpg", b"\xff\xd8", user_id=OWNER)]  # fmt: skip
 
-    async def go() -> None:
-        app = build_application(deps, TG_TOKEN, tg.base_url)
-        async with app:
-            for update in updates:
-                await app.process_update(Update.de_json(update, app.bot))
-
-    asyncio.run(go())
+    process_updates(tg, deps, *updates, token=TG_TOKEN)
     texts = [m["text"] for m in tg.sent(GROUP)]
     check_reply(texts[0], lib)
     assert "Not allowed" in texts[-1] and len(texts) == 2, texts

@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from telegram import Bot, Update
+from telegram import Bot
 
 from bot.chat.commands import SPECS, Deps
 from bot.chat.replies import PaperCard, Reply
@@ -31,6 +31,7 @@ from digest.scoring.local import LocalScorer
 from digest.store import Store
 from digest.subscriptions import Subscription
 from tests.conftest import failure_id, sample_digest, start_serve, take_store_away
+from tests.conftest import process_updates as process
 from tests.fakes.loopback import WebThread
 from tests.fakes.telegram_api import FakeTelegram, parse_html
 from tests.test_slack import within_deadline
@@ -38,18 +39,6 @@ from tests.test_slack import within_deadline
 TOKEN = "123456:TEST-token_abc"
 GROUP = -1001
 OWNER, MEMBER = 11, 22
-
-
-def process(tg: FakeTelegram, deps: Deps, *updates: dict) -> None:
-    """Feed updates to the real Application, as its update loop would."""
-
-    async def go() -> None:
-        app = build_application(deps, TOKEN, tg.base_url)
-        async with app:
-            for update in updates:
-                await app.process_update(Update.de_json(update, app.bot))
-
-    asyncio.run(go())
 
 
 def register(tg: FakeTelegram, deps: Deps) -> None:
