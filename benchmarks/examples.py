@@ -4,9 +4,9 @@ liked as wanted examples, then the next 10 days ranked by the local scorer with 
 
 The days are the labelled listings of ../shared/data/arxiv/ (selected.json: the reference
 system's picks), in date order; the 10 picks liked are the first 10 by the SHA-256 of their id
-(an arbitrary, fixed choice). Nothing is fitted on a measured day: the signal's WEIGHT and
-RIDGE were chosen on the first TUNED starting days only (their windows end on day 15), and the
-rows after them start on day 16 or later. The zero-shot scorer is the shipped one (its
+(an arbitrary, fixed choice). Nothing is fitted on a measured day: the signal's WEIGHT was
+chosen on the first TUNED starting days only (their windows end on day 15), and the rows after
+them start on day 16 or later. The zero-shot scorer is the shipped one (its
 constants fitted on the days of 2025, for both columns alike).
 
     python benchmarks/examples.py [--store PATH]   # PATH: an embedding store (see local_quality)
@@ -30,15 +30,20 @@ from digest.scoring import examples  # noqa: E402
 
 LIKED = 10  # picks liked on the starting day
 AHEAD = 10  # days measured after it
-TUNED = (0, 1, 2, 3, 4)  # starting days WEIGHT and RIDGE were chosen on
+TUNED = (0, 1, 2, 3, 4)  # starting days WEIGHT was chosen on
 HELD_OUT = (16, 20, 24, 28, 32, 36)  # starting days measured only (windows after day 15)
 
 
-def liked(day: Day) -> np.ndarray:
-    """The embeddings of LIKED of the day's picks (the first by the hash of their id)."""
+def liked_rows(day: Day) -> np.ndarray:
+    """The rows in `day.papers` of LIKED of the day's picks (the first by the hash of their id)."""
     ids = sorted(day.wanted, key=lambda i: hashlib.sha256(i.encode()).hexdigest())[:LIKED]
     at = {p.id: i for i, p in enumerate(day.papers)}
-    return day.feats.embeddings[[at[i] for i in ids]]
+    return np.array([at[i] for i in ids])
+
+
+def liked(day: Day) -> np.ndarray:
+    """The embeddings of LIKED of the day's picks."""
+    return day.feats.embeddings[liked_rows(day)]
 
 
 def window(days: list[Day], start: int) -> tuple[float, float]:
@@ -57,7 +62,7 @@ def main() -> None:
     days = labelled_days(args.store)
     print(
         f"like {LIKED} picks of a day, R-precision of the next {AHEAD} days (mean); "
-        f"WEIGHT {examples.WEIGHT}, RIDGE {examples.RIDGE}, chosen on the tuned rows only"
+        f"WEIGHT {examples.WEIGHT} (NEAREST {examples.NEAREST}), chosen on the tuned rows only"
     )
     print("| starting day | measured days | zero-shot | with 10 examples | gain | rows |")
     print("| --- | --- | --- | --- | --- | --- |")
