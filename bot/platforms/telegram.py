@@ -530,6 +530,7 @@ class TelegramSender:
 
     platform = "telegram"
     confirms = False  # the Bot API cannot read a chat's history
+    draws = False  # the HTML goes as planned; the cards are for More / Less only
 
     def __init__(self, bot: Any, pace: Pace | None = None) -> None:
         self.bot = bot

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.chat import PaperCard, Reply, card
+from bot.chat import PaperCard, Reply, card, lean, whole
 from bot.platforms import Sender
 from digest import (  # ChatMoved, ChatUnavailable, RetryLater: also named here, as before
     LEASE,
@@ -82,9 +82,12 @@ def digest_messages(digest: Digest) -> tuple[Reply, list[PaperCard]]:
 
 
 def enqueue(store: Store, sender: Sender, sub: Subscription, digest: Digest) -> int:
-    """Queue a digest's messages for a chat, once per (subscription, day)."""
+    """Queue a digest's messages for a chat, once per (subscription, day). The cards are kept
+    lean (`bot.chat.lean`): their papers' title, link, authors and abstract stay in the papers
+    table, read again when a message is drawn."""
     header, cards = digest_messages(digest)
-    return store.enqueue(sub.id, digest.day, sender.plan(header, cards))
+    papers = {e.paper.id: e.paper for e in digest.selected}
+    return store.enqueue(sub.id, digest.day, lean(sender.plan(header, cards), papers))
 
 
 @dataclass
@@ -168,6 +171,8 @@ class _Pass:
         store, sender, now, owner, report = (
             self.store, self.sender, self.now, self.owner, self.report
         )  # fmt: skip
+        if sender.draws:  # its messages are drawn from their cards as they go: whole first
+            rows = await asyncio.to_thread(_whole_rows, store, rows)
         blocked: set[Any] = set()  # days with an earlier message still open
         parents: dict[Any, str] = {}
         last: list[datetime | None] = []  # the chat's last message, once read from the store
@@ -263,6 +268,12 @@ class _Pass:
             parents.setdefault(day, message_id)
             report.sent += 1
             METRICS.MESSAGES.labels(sender.platform, "sent").inc()
+
+
+def _whole_rows(store: Store, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with their payloads' cards whole again (one read of the papers table)."""
+    payloads = whole(store, [row["payload"] for row in rows])
+    return [{**row, "payload": payload} for row, payload in zip(rows, payloads, strict=True)]
 
 
 def _gap(sender: Sender, sub: Subscription) -> float:
