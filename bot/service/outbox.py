@@ -16,6 +16,7 @@ import asyncio
 import itertools
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -47,6 +48,7 @@ LATE = timedelta(seconds=0.05)  # a message this late for its moment takes a new
 LATE_TRIES = 5  # ...this many times at most
 CHATS_AT_ONCE = 200  # a pass serves this many chats side by side: each waits its chat's gap
 STOPPING = threading.Event()  # set on SIGTERM: the message in flight is finished, no other
+_PACE_THREAD = ThreadPoolExecutor(1, thread_name_prefix="pace")  # asks the store for moments
 RECORD_PAUSES = (0.2, 0.5, 1.0, 2.0, 5.0)  # seconds between tries to record an outcome while
 # the store is away (the last one repeats until it is back)
 
@@ -294,9 +296,12 @@ async def keep_pace(store: Store, sender: Sender, sub: Subscription, last: datet
     if pace.per_second:
         interval = timedelta(seconds=1 / pace.per_second)
         for _ in range(LATE_TRIES):
-            # on the loop, not in the thread pool: a pool queue full of the builds' writes
-            # would hand the moment back late, and a late moment is taken again
-            slot = store.next_slot(f"{sender.platform}:bot", interval)
+            # in the pace's own thread: not on the loop (a round trip there holds up every
+            # message past its check, and a send held up joins the next ones' second), nor in
+            # the shared pool (queued behind the builds' writes, a moment comes back late)
+            slot = await asyncio.get_running_loop().run_in_executor(
+                _PACE_THREAD, store.next_slot, f"{sender.platform}:bot", interval
+            )
             await _sleep_until(slot)
             if datetime.now(UTC) - slot <= LATE:
                 return
