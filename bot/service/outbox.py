@@ -16,13 +16,13 @@ import asyncio
 import itertools
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.chat import PaperCard, Reply, card, lean, whole
 from bot.platforms import Sender
+from bot.service.moments import wait_for_moment
 from digest import (  # ChatMoved, ChatUnavailable, RetryLater: also named here, as before
     LEASE,
     METRICS,
@@ -44,11 +44,8 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 SHORT_WAIT = timedelta(seconds=30)  # `post` waits out a Retry-After this short...
 WAIT_ROUNDS = 5  # ...this many times at most, then leaves the rest to a later run
-LATE = timedelta(seconds=0.05)  # a message this late for its moment takes a new one...
-LATE_TRIES = 5  # ...this many times at most
 CHATS_AT_ONCE = 200  # a pass serves this many chats side by side: each waits its chat's gap
 STOPPING = threading.Event()  # set on SIGTERM: the message in flight is finished, no other
-_PACE_THREAD = ThreadPoolExecutor(1, thread_name_prefix="pace")  # asks the store for moments
 RECORD_PAUSES = (0.2, 0.5, 1.0, 2.0, 5.0)  # seconds between tries to record an outcome while
 # the store is away (the last one repeats until it is back)
 
@@ -286,7 +283,8 @@ def _gap(sender: Sender, sub: Subscription) -> float:
 async def keep_pace(store: Store, sender: Sender, sub: Subscription, last: datetime | None) -> None:
     """Wait until the platform's limits let the next message to `sub` go: the chat's gap after
     its last message, then the bot's next free moment, handed out by the store to every
-    worker in turn (so N workers together keep the bot's rate, not N times it)."""
+    worker in turn (so N workers together keep the bot's rate, not N times it; one line of
+    messages per worker waits for them: `bot.service.moments`)."""
     pace = sender.pace
     if pace is None:
         return
@@ -295,20 +293,7 @@ async def keep_pace(store: Store, sender: Sender, sub: Subscription, last: datet
         await _sleep_until(last + timedelta(seconds=gap))
     if pace.per_second:
         interval = timedelta(seconds=1 / pace.per_second)
-        for _ in range(LATE_TRIES):
-            # in the pace's own thread: not on the loop (a round trip there holds up every
-            # message past its check, and a send held up joins the next ones' second), nor in
-            # the shared pool (queued behind the builds' writes, a moment comes back late)
-            slot = await asyncio.get_running_loop().run_in_executor(
-                _PACE_THREAD, store.next_slot, f"{sender.platform}:bot", interval
-            )
-            await _sleep_until(slot)
-            if datetime.now(UTC) - slot <= LATE:
-                return
-            # woken late (a busy loop or CPU): the moments of the messages held up with this
-            # one have all passed, and using them would send a burst; queue again instead
-        log.info("%s: the pace's moments keep passing before %s's message; sent anyway",
-                 sender.platform, sub.id)  # fmt: skip
+        await wait_for_moment(store, sender, f"{sender.platform}:bot", interval)
 
 
 async def _sleep_until(moment: datetime) -> None:
