@@ -161,7 +161,7 @@ def main() -> None:
             n - 1 for n in tg_texts.values() if n > 1
         )
         asked = Counter()
-        for body, ids in zip(llm.requests, llm.ids_asked(), strict=True):
+        for body, ids in zip(llm.scoring_requests(), llm.ids_asked(), strict=True):
             user = body["messages"][-1]["content"]
             extra = [i for i, c in enumerate(variants) if i and f"5. {c.topics[-1].name}" in user]
             crit = extra[0] if extra else 0

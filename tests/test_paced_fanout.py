@@ -38,7 +38,7 @@ MESSAGES = 3  # per chat
 
 def telegram_pace() -> Pace:
     """The product's default pace (config/default.toml), SPEED times faster."""
-    return Pace.telegram(27 * SPEED, 1 / SPEED, 20 * SPEED)
+    return Pace.telegram(25 * SPEED, 1 / SPEED, 20 * SPEED)
 
 
 def slack_pace() -> Pace:
@@ -185,3 +185,37 @@ def test_a_groups_messages_keep_to_twenty_a_minute(tmp_path: Path) -> None:
     assert day_of_21(paced_group=True) == (21, 0)
     sent, refused = day_of_21(paced_group=False)
     assert refused == 1 and sent == 20  # the 21st met the group's limit: deferred, as before
+
+
+def test_a_digest_message_answered_slowly_is_waited_for_not_sent_again(store: Store) -> None:
+    """A Bot API slow to answer (loaded) has taken the message: a send that gave up at the
+    client's usual read timeout would count it failed and send it again a minute later, twice
+    in the chat. Digest messages wait longer for their answer (SEND_TIMEOUT)."""
+    from telegram.request import HTTPXRequest
+
+    chat = "-2001"
+    store.save_subscription(Subscription(f"telegram:{chat}", "telegram", chat))
+    store.enqueue(f"telegram:{chat}", DAY, [{"text": "<b>paperdigest</b> today",
+                                              "keyboard": None, "in_thread": False}])  # fmt: skip
+    late = 0.6  # seconds the fake takes to answer sendMessage, past the client's 0.2 s
+
+    def slow(call: object) -> None:
+        if getattr(call, "method", "") == "sendMessage":
+            time.sleep(late)  # the fake's own slowness, as its `latency` is
+
+    with FakeTelegram(token=TG_TOKEN) as tg:
+        tg.on_answer = slow
+        bot = Bot(TG_TOKEN, base_url=tg.base_url, request=HTTPXRequest(read_timeout=0.2))
+
+        async def go() -> DeliveryReport:
+            try:
+                return await deliver(store, TelegramSender(bot))
+            finally:
+                await bot.shutdown()
+
+        report = asyncio.run(go())
+        sent = tg.sent(int(chat))
+    assert (report.sent, report.deferred, report.failed) == (1, 0, [])
+    assert [m["text"] for m in sent] == ["<b>paperdigest</b> today"]
+    [row] = store.outbox(f"telegram:{chat}")
+    assert row["state"] == "sent" and row["message_id"] is not None

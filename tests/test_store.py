@@ -315,7 +315,7 @@ def _revision(url: str) -> str | None:
 def test_a_new_store_is_at_head(store_url: str) -> None:
     Store(store_url).close()
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head == schema_head() == HEAD == "0007"  # HEAD: the fast check at every start
+    assert head == schema_head() == HEAD == "0008"  # HEAD: the fast check at every start
     assert _revision(store_url) == head
 
 
@@ -332,7 +332,7 @@ def test_a_second_store_migrates_nothing(store_url: str, monkeypatch: pytest.Mon
     second = Store(store_url)
     assert [p.id for p in second.papers_of_day(DAY1)] == ["a"]
     second.close()
-    assert _revision(store_url) == "0007"
+    assert _revision(store_url) == "0008"
 
 
 def test_models_and_migrations_do_not_drift(store_url: str) -> None:
@@ -354,7 +354,7 @@ def test_migrations_go_down_and_up(store_url: str) -> None:
         assert set(inspect(conn).get_table_names()) <= {"alembic_version"}
     engine.dispose()
     Store(store_url).close()
-    assert _revision(store_url) == "0007"
+    assert _revision(store_url) == "0008"
 
 
 def test_a_store_made_before_migrations_is_stamped(store_url: str) -> None:
@@ -371,7 +371,7 @@ def test_a_store_made_before_migrations_is_stamped(store_url: str) -> None:
     store.save_explanation("a", "h1", "m", "the missing table was made")
     assert store.explanation("a", "h1", "m") == "the missing table was made"
     store.close()
-    assert _revision(store_url) == "0007"
+    assert _revision(store_url) == "0008"
 
 
 def test_a_store_at_0004_keeps_its_usage_and_scores_with_no_reasoning(store_url: str) -> None:
@@ -388,7 +388,7 @@ def test_a_store_at_0004_keeps_its_usage_and_scores_with_no_reasoning(store_url:
                              reasoning_tokens=30)], "h", "llm:gpt-5")  # fmt: skip
     assert store.scores(["a"], "h", "llm:gpt-5")["a"].reasoning_tokens == 30
     store.close()
-    assert _revision(store_url) == "0007"
+    assert _revision(store_url) == "0008"
 
 
 def test_a_store_newer_than_the_code_is_refused(store_url: str) -> None:
@@ -417,7 +417,7 @@ def test_stores_opened_at_once_migrate_once(store_url: str) -> None:
     for t in threads:
         t.join()
     assert errors == []
-    assert _revision(store_url) == "0007"
+    assert _revision(store_url) == "0008"
 
 
 def test_memory_store_and_a_new_store_is_fast(tmp_path) -> None:
@@ -446,7 +446,7 @@ def test_a_store_at_0001_upgrades_and_keeps_its_outbox(store_url: str) -> None:
     assert store.claim_message(row["id"], "worker", timedelta(seconds=5)) == "in doubt"
     assert store.claim_message(row["id"], "other", timedelta(seconds=5)) is None  # claimed
     store.close()
-    assert _revision(store_url) == "0007"
+    assert _revision(store_url) == "0008"
 
 
 def test_digests_stored_before_0004_are_read_as_typed_digests(store_url: str) -> None:
@@ -574,3 +574,53 @@ def test_digests_stored_before_0007_share_one_ranking_and_go_back_down(store_url
     engine.dispose()
     back = {sub: json.loads(p) if isinstance(p, str) else p for sub, p in rows}
     assert back == payloads
+
+
+def test_outbox_rows_stored_before_0008_lose_their_papers_fields_and_go_back_down(
+    store_url: str,
+) -> None:
+    """A Slack and a Telegram message of 0007 (each card with its paper's title, link, authors
+    and abstract) keep only the chat's own fields; drawn whole again they are what they were
+    (a paper no longer stored keeps its fields); the downgrade gives back each payload."""
+    from bot.chat import whole
+
+    stored, gone = _paper("2602.00001", authors=("A. One", "B. Two")), "2602.00009"
+    cards = [
+        {"id": p, "title": f"Title {p}", "url": f"https://arxiv.org/abs/{p}", "authors": ["A. One"],
+         "relevance": 9, "novelty": 8, "comment": "fits", "rank": i, "followed": None,
+         "tldr": "It does a thing.", "tldr_extractive": False, "abstract": f"Abstract {p}."}
+        for i, p in enumerate((stored.id, gone), 1)
+    ]  # fmt: skip
+    cards[0] |= {"title": stored.title, "authors": list(stored.authors),
+                 "abstract": stored.abstract}  # fmt: skip
+    payloads = [
+        {"reply": {"title": "paperdigest 2026-02-10", "lines": ["2 papers"], "papers": cards,
+                   "ephemeral": False, "error": False, "buttons": []}, "in_thread": False},
+        {"text": "<b>paperdigest</b>", "keyboard": None, "in_thread": False, "head": "",
+         "cards": cards},
+    ]  # fmt: skip
+    engine = create_engine(store_url)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0007")
+        conn.execute(Base.metadata.tables["papers"].insert(),
+                     [{"id": stored.id, "title": stored.title, "abstract": stored.abstract,
+                       "authors": list(stored.authors), "categories": []}])  # fmt: skip
+        conn.execute(
+            Base.metadata.tables["outbox"].insert(),
+            [{"subscription": "slack:C1", "day": DAY1, "seq": i, "payload": p, "state": "sent",
+              "attempts": 0, "doubt": False} for i, p in enumerate(payloads)],
+        )  # fmt: skip
+    engine.dispose()
+    store = Store(store_url)
+    lean = [r["payload"] for r in store.outbox("slack:C1")]
+    lean_cards = [lean[0]["reply"]["papers"], lean[1]["cards"]]
+    for kept in lean_cards:
+        assert "abstract" not in kept[0] and "title" not in kept[0]  # the papers table has them
+        assert kept[0]["comment"] == "fits" and kept[1]["abstract"] == f"Abstract {gone}."
+    assert whole(store, lean) == payloads
+    store.close()
+    with engine.begin() as conn:  # and back down, for a paperdigest of 0007
+        command.downgrade(alembic_config(conn), "0007")
+        rows = conn.execute(text("SELECT payload FROM outbox ORDER BY seq")).scalars().all()
+    engine.dispose()
+    assert [json.loads(p) if isinstance(p, str) else p for p in rows] == payloads

@@ -18,7 +18,7 @@ from bot.chat.commands.library import is_bib, read_bib
 from bot.chat.phrasing import only_paper, this_paper
 from bot.chat.readers import Audience
 from bot.chat.replies import Button, PaperCard, Reply, card, dump_reply, load_reply
-from bot.chat.sent import sent_message
+from bot.chat.sent import lean, sent_message, whole
 
 __all__ = [
     "COMMAND_WORDS",
@@ -35,11 +35,13 @@ __all__ = [
     "handle",
     "is_bib",
     "is_slow",
+    "lean",
     "load_reply",
     "only_paper",
     "read_bib",
     "run",
     "sent_message",
     "this_paper",
+    "whole",
     "writes",
 ]

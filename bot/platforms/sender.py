@@ -19,6 +19,7 @@ class Sender(Protocol):
     platform: str
     confirms: bool  # can `find` tell whether a message in doubt arrived?
     pace: Pace | None  # the platform's limits the outbox keeps to; None: none
+    draws: bool  # `send` draws a message from its payload's cards: the outbox makes them whole
 
     def plan(self, header: Reply, papers: list[PaperCard]) -> list[dict[str, Any]]:
         """Split a digest into message payloads: {"reply": ..., "in_thread": bool}."""

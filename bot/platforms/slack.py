@@ -549,6 +549,7 @@ class SlackSender:
 
     platform = "slack"
     confirms = True  # a message in doubt is looked up by its metadata key
+    draws = True  # the blocks are drawn from the payload's cards as the message goes
 
     def __init__(self, client: AsyncWebClient, pace: Pace | None = None) -> None:
         self.client = client

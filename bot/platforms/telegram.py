@@ -63,6 +63,10 @@ MAX_TEXT = 4096
 MAX_CALLBACK = 64  # bytes of callback_data
 MIN_ABSTRACT = 200  # characters of abstract worth opening a message for; less: a new message
 AUDIENCE_TTL = 300  # seconds a membership (and a group's title) is remembered
+# seconds a digest message's request may take to go out and be answered: past it, the message is
+# in doubt and sent again a minute later (the Bot API cannot be asked whether it arrived), so a
+# slow answer from a loaded Bot API must not cut it short (python-telegram-bot's default: 5 s)
+SEND_TIMEOUT = 30.0
 COMMANDS = sorted({name.split()[0] for name in SPECS if name != "rate"} | {"start"})
 
 
@@ -530,6 +534,7 @@ class TelegramSender:
 
     platform = "telegram"
     confirms = False  # the Bot API cannot read a chat's history
+    draws = False  # the HTML goes as planned; the cards are for More / Less only
 
     def __init__(self, bot: Any, pace: Pace | None = None) -> None:
         self.bot = bot
@@ -557,6 +562,7 @@ class TelegramSender:
             message = await self.bot.send_message(
                 chat_id=int(sub.chat), text=payload["text"], parse_mode=ParseMode.HTML,
                 reply_markup=markup, disable_web_page_preview=True,
+                read_timeout=SEND_TIMEOUT, write_timeout=SEND_TIMEOUT,
             )  # fmt: skip
         except RetryAfter as exc:
             raise RetryLater("Telegram rate limit (429)", _seconds(exc.retry_after)) from None

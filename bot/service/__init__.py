@@ -4,7 +4,8 @@
 webhooks), the platforms' bots, and APScheduler's jobs (`schedule`: each subscription's day at
 its hour, retries, the outbox's due messages), with every side effect claimed once in the store
 so that any number of workers share the work. `daily` builds a day's digests and hands them to
-the outbox (`outbox`: each message posted exactly once, in order, paced and retried); `logs`
+the outbox (`outbox`: each message posted exactly once, in order, paced and retried; its
+messages wait in one line per worker for the bot's moments, `moments`); `logs`
 writes one line per event, secrets redacted.
 
 These names are what the terminal (`paperdigest serve`, `paperdigest post`) uses. Nothing in

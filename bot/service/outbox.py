@@ -20,8 +20,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.chat import PaperCard, Reply, card
+from bot.chat import PaperCard, Reply, card, lean, whole
 from bot.platforms import Sender
+from bot.service.moments import wait_for_moment
 from digest import (  # ChatMoved, ChatUnavailable, RetryLater: also named here, as before
     LEASE,
     METRICS,
@@ -43,8 +44,6 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 SHORT_WAIT = timedelta(seconds=30)  # `post` waits out a Retry-After this short...
 WAIT_ROUNDS = 5  # ...this many times at most, then leaves the rest to a later run
-LATE = timedelta(seconds=0.05)  # a message this late for its moment takes a new one...
-LATE_TRIES = 5  # ...this many times at most
 CHATS_AT_ONCE = 200  # a pass serves this many chats side by side: each waits its chat's gap
 STOPPING = threading.Event()  # set on SIGTERM: the message in flight is finished, no other
 RECORD_PAUSES = (0.2, 0.5, 1.0, 2.0, 5.0)  # seconds between tries to record an outcome while
@@ -82,9 +81,12 @@ def digest_messages(digest: Digest) -> tuple[Reply, list[PaperCard]]:
 
 
 def enqueue(store: Store, sender: Sender, sub: Subscription, digest: Digest) -> int:
-    """Queue a digest's messages for a chat, once per (subscription, day)."""
+    """Queue a digest's messages for a chat, once per (subscription, day). The cards are kept
+    lean (`bot.chat.lean`): their papers' title, link, authors and abstract stay in the papers
+    table, read again when a message is drawn."""
     header, cards = digest_messages(digest)
-    return store.enqueue(sub.id, digest.day, sender.plan(header, cards))
+    papers = {e.paper.id: e.paper for e in digest.selected}
+    return store.enqueue(sub.id, digest.day, lean(sender.plan(header, cards), papers))
 
 
 @dataclass
@@ -168,6 +170,8 @@ class _Pass:
         store, sender, now, owner, report = (
             self.store, self.sender, self.now, self.owner, self.report
         )  # fmt: skip
+        if sender.draws:  # its messages are drawn from their cards as they go: whole first
+            rows = await asyncio.to_thread(_whole_rows, store, rows)
         blocked: set[Any] = set()  # days with an earlier message still open
         parents: dict[Any, str] = {}
         last: list[datetime | None] = []  # the chat's last message, once read from the store
@@ -265,6 +269,12 @@ class _Pass:
             METRICS.MESSAGES.labels(sender.platform, "sent").inc()
 
 
+def _whole_rows(store: Store, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with their payloads' cards whole again (one read of the papers table)."""
+    payloads = whole(store, [row["payload"] for row in rows])
+    return [{**row, "payload": payload} for row, payload in zip(rows, payloads, strict=True)]
+
+
 def _gap(sender: Sender, sub: Subscription) -> float:
     """Seconds the platform wants between two messages in this chat (0: no limit)."""
     return sender.pace.gap(sub.chat) if sender.pace else 0.0
@@ -273,7 +283,8 @@ def _gap(sender: Sender, sub: Subscription) -> float:
 async def keep_pace(store: Store, sender: Sender, sub: Subscription, last: datetime | None) -> None:
     """Wait until the platform's limits let the next message to `sub` go: the chat's gap after
     its last message, then the bot's next free moment, handed out by the store to every
-    worker in turn (so N workers together keep the bot's rate, not N times it)."""
+    worker in turn (so N workers together keep the bot's rate, not N times it; one line of
+    messages per worker waits for them: `bot.service.moments`)."""
     pace = sender.pace
     if pace is None:
         return
@@ -282,17 +293,7 @@ async def keep_pace(store: Store, sender: Sender, sub: Subscription, last: datet
         await _sleep_until(last + timedelta(seconds=gap))
     if pace.per_second:
         interval = timedelta(seconds=1 / pace.per_second)
-        for _ in range(LATE_TRIES):
-            # on the loop, not in the thread pool: a pool queue full of the builds' writes
-            # would hand the moment back late, and a late moment is taken again
-            slot = store.next_slot(f"{sender.platform}:bot", interval)
-            await _sleep_until(slot)
-            if datetime.now(UTC) - slot <= LATE:
-                return
-            # woken late (a busy loop or CPU): the moments of the messages held up with this
-            # one have all passed, and using them would send a burst; queue again instead
-        log.info("%s: the pace's moments keep passing before %s's message; sent anyway",
-                 sender.platform, sub.id)  # fmt: skip
+        await wait_for_moment(store, sender, f"{sender.platform}:bot", interval)
 
 
 async def _sleep_until(moment: datetime) -> None:

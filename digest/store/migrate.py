@@ -17,7 +17,7 @@ _VERSION_TABLE = "alembic_version"
 _MIGRATION_LOCK = 0x70617065  # PostgreSQL advisory lock: one migrating process at a time
 # The latest migration's revision, known without loading Alembic (0.4 s at every start): a
 # store at HEAD opens with one query. tests/test_store.py checks it against schema_head().
-HEAD = "0007"
+HEAD = "0008"
 
 
 def alembic_config(connection: Connection | None = None, url: str | None = None) -> Any:
