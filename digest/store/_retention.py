@@ -40,12 +40,16 @@ class RetentionStore(StoreBase):
 
         Dated rows first: digests, rankings no digest reads, outbox rows, shown papers, usage,
         listings, claims (proposals are claims) and explanations. Then papers neither listed
-        on a kept day nor labelled, and the scores and embeddings of papers no longer stored.
+        on a kept day nor labelled, and the embeddings of papers no longer stored. Scores go
+        with their paper, or once older than `before` when no kept day lists the paper: a
+        labelled paper keeps its text and embedding (what `learn` reads) but not its scores
+        under every criteria, which only ranked its own day.
         `orphans_before`: a ranking no digest reads is kept while newer (its digest may be
         being written)."""
         since = datetime.combine(before, time(), tzinfo=UTC)
         unread = ~exists().where(DigestRow.ranking_id == RankingRow.id)
         gone = ~exists().where(PaperRow.id == ScoreRow.paper_id)
+        unlisted = ~exists().where(ListingRow.paper_id == ScoreRow.paper_id)
         steps: list[tuple[str, Any, ColumnElement[bool]]] = [  # table, the key it deletes by
             ("digests", DigestRow.id, DigestRow.day < before),
             ("rankings", RankingRow.id,
@@ -59,7 +63,7 @@ class RetentionStore(StoreBase):
             ("papers", PaperRow.id,
              ~exists().where(ListingRow.paper_id == PaperRow.id)
              & ~exists().where(LabelRow.paper_id == PaperRow.id)),
-            ("scores", ScoreRow.id, gone),
+            ("scores", ScoreRow.id, gone | (unlisted & (ScoreRow.created_at < since))),
             ("embeddings", EmbeddingRow.paper_id,
              ~exists().where(PaperRow.id == EmbeddingRow.paper_id)),
         ]  # fmt: skip
