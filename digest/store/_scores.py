@@ -170,6 +170,32 @@ class ScoreStore(StoreBase):
             ).first()
             return dict(row.params) if row else None
 
+    def scorer_inputs(
+        self, criteria_hash: str, scorer: str, wanted_prefix: str
+    ) -> tuple[datetime | None, tuple[str, ...]]:
+        """What a scorer made for the criteria reads, in one session: when its model was
+        learned (None: no model) and, without a model, the papers labelled wanted (>= 0.5) by
+        sources starting with `wanted_prefix`, oldest label first (else none). Equal inputs
+        make an equal scorer: a process keeps it while they stay equal."""
+        with self.session() as s:
+            learned = s.scalars(
+                select(ModelRow.created_at).where(
+                    ModelRow.criteria_hash == criteria_hash, ModelRow.scorer == scorer
+                )
+            ).first()
+            if learned is not None:
+                return learned, ()
+            wanted = s.scalars(
+                select(LabelRow.paper_id)
+                .where(
+                    LabelRow.criteria_hash == criteria_hash,
+                    LabelRow.source.startswith(wanted_prefix, autoescape=True),
+                    LabelRow.label >= 0.5,
+                )
+                .order_by(LabelRow.id)
+            )
+            return None, tuple(dict.fromkeys(wanted))
+
     # explanations (`why --deep`)
     def explanation(self, paper_id: str, criteria_hash: str, model: str) -> str | None:
         with self.session() as s:
