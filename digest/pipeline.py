@@ -9,6 +9,7 @@ import logging
 import time
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -117,11 +118,18 @@ async def build_digest(
     categories: tuple[str, ...] = (),
     lease: timedelta = LEASE,
     language: str = DEFAULT_LANGUAGE,
+    ours: tuple[str, ...] | None = None,
+    messages: Callable[[Digest], list[dict[str, Any]] | None] | None = None,
+    done: tuple[str, str] | None = None,
 ) -> Digest:
     """Score what is not scored yet, rank, give each shown paper a TL;DR in `language`
     (digest.tldr), store the outcome; a re-run costs nothing.
 
-    The scoring is claimed for `lease` (renewed while it runs): see `score_day`.
+    The scoring is claimed for `lease` (renewed while it runs): see `score_day`. `ours`: the
+    subscription's own papers, when the caller has read the subscription (else they are
+    read). `messages` gives the chat's messages of the digest (None: none), queued in the
+    outbox with the digest in one transaction, which also ends the run's claim `done` (key,
+    owner): see `Store.save_digest`.
     """
     base = Digest(
         day=listing.day,
@@ -137,7 +145,7 @@ async def build_digest(
         prompt=build_prompt(criteria),
     )
     if listing.status is not DayStatus.BUILT:
-        await asyncio.to_thread(store.save_digest, base)
+        await asyncio.to_thread(_save, store, base, None, [], messages, done)
         return base
     papers = listing.papers
     shown = (
@@ -152,7 +160,9 @@ async def build_digest(
     base.entries = cut(ranking, papers, cutoffs, top_k, removed)
     base.top_k = top_k
     base.unscored = ranking.unscored
-    base.entries = await asyncio.to_thread(_close_to_ours, store, subscription, base.entries, shown)
+    base.entries = await asyncio.to_thread(
+        _close_to_ours, store, subscription, base.entries, shown, ours
+    )
     base.scanned = len(papers)
     base.already_shown = tuple(sorted(removed))
     base.usage = record_usage(store, subscription, fresh)
@@ -173,18 +183,37 @@ async def build_digest(
     notes = [*getattr(scorer, "notes", []), *base.notes]
     base.message = "; ".join([f"{len(base.selected)} of {len(papers)} papers selected", *notes])
     # off the event loop: the worker's other runs go on while this one's commit waits
-    await asyncio.to_thread(
-        store.save_digest, base, ranking, shown=[e.paper.id for e in base.selected]
-    )
+    shows = [e.paper.id for e in base.selected]
+    await asyncio.to_thread(_save, store, base, ranking, shows, messages, done)
     return base
 
 
+def _save(
+    store: Store,
+    digest: Digest,
+    ranking: DayRanking | None,
+    shown: list[str],
+    messages: Callable[[Digest], list[dict[str, Any]] | None] | None,
+    done: tuple[str, str] | None,
+) -> None:
+    """The digest stored with its shown papers, its messages (made here: a worker thread)
+    and the end of its run's claim, in one transaction."""
+    queued = messages(digest) if messages else None
+    store.save_digest(digest, ranking, shown=shown, messages=queued, done=done)
+
+
 def _close_to_ours(
-    store: Store, subscription: str, entries: list[Entry], shown: set[str]
+    store: Store,
+    subscription: str,
+    entries: list[Entry],
+    shown: set[str],
+    ours_ids: tuple[str, ...] | None = None,
 ) -> list[Entry]:
     """Papers close to the subscription's own (`ours`) lead the digest, whatever their score."""
-    sub = store.subscription(subscription)
-    ours = store.papers(list(sub.ours)) if sub is not None and sub.ours else []
+    if ours_ids is None:
+        sub = store.subscription(subscription)
+        ours_ids = sub.ours if sub is not None else ()
+    ours = store.papers(list(ours_ids)) if ours_ids else []
     if not ours:
         return entries
     fresh = [e.paper for e in entries if e.paper.id not in shown]

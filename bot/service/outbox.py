@@ -81,10 +81,15 @@ def digest_messages(digest: Digest) -> tuple[Reply, list[PaperCard]]:
     return Reply(f"paperdigest {day}", lines), cards
 
 
+def outbox_messages(sender: Sender, digest: Digest) -> list[dict[str, Any]]:
+    """A digest's messages as the chat's platform sends them: the outbox rows' payloads."""
+    header, cards = digest_messages(digest)
+    return sender.plan(header, cards)
+
+
 def enqueue(store: Store, sender: Sender, sub: Subscription, digest: Digest) -> int:
     """Queue a digest's messages for a chat, once per (subscription, day)."""
-    header, cards = digest_messages(digest)
-    return store.enqueue(sub.id, digest.day, sender.plan(header, cards))
+    return store.enqueue(sub.id, digest.day, outbox_messages(sender, digest))
 
 
 @dataclass

@@ -18,6 +18,7 @@ from digest.ranking import DayRanking, Placed, lead_pinned, verdicts
 from digest.store._base import aware, now
 from digest.store._papers import papers_by_id
 from digest.store._rankings import RankingStore
+from digest.store._work import end_claim, queue_messages
 from digest.store.models import DigestRow, RankingRow, ShownRow
 
 # what a digest row keeps of a Digest: the rest is in its shared ranking
@@ -26,7 +27,12 @@ _SHARED = {"entries", "criteria_text", "prompt", "unscored"}
 
 class DigestStore(RankingStore):
     def save_digest(
-        self, digest: Digest, ranking: DayRanking | None = None, shown: Iterable[str] = ()
+        self,
+        digest: Digest,
+        ranking: DayRanking | None = None,
+        shown: Iterable[str] = (),
+        messages: list[dict[str, Any]] | None = None,
+        done: tuple[str, str] | None = None,
     ) -> None:
         """One digest per (subscription, day): a later build of the same day replaces it.
 
@@ -35,7 +41,10 @@ class DigestStore(RankingStore):
         what is its own: the entries it shows (id, rank, relevance, novelty), its cutoffs,
         top-k and what no-repeats removed, and where an entry's verdict is not what those
         give (a digest made by hand), that verdict. `shown`: papers to remember as shown to
-        the chat on the digest's day (no-repeats), in the same transaction."""
+        the chat on the digest's day (no-repeats), in the same transaction; so are the
+        chat's `messages` of the digest, queued in the outbox unless that (chat, day) is
+        queued already, and the end of the run's claim `done` (key, owner) with the digest's
+        day and status: a run that stops before its commit leaves none of them."""
         entries = _unpinned(digest.entries, ranking)
         if ranking is not None and [p.paper_id for p in ranking.places] != [
             e.paper.id for e in entries
@@ -65,6 +74,11 @@ class DigestStore(RankingStore):
                    "ranking_id": ranking.id, "payload": own}  # fmt: skip
             self.upsert(s, DigestRow, [row], ["subscription", "day"])
             self._mark_shown(s, digest.subscription, digest.day, shown)
+            if messages is not None:
+                queue_messages(self, s, digest.subscription, digest.day, messages)
+            if done is not None:
+                result = {"day": digest.day.isoformat(), "status": digest.status.value}
+                end_claim(s, *done, "done", result=result)
 
     def digest(self, subscription: str, day: date | None = None) -> Digest | None:
         """The stored digest of a day, or the latest one, with its whole ranking and papers."""
