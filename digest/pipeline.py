@@ -6,6 +6,7 @@ import asyncio
 import functools
 import hashlib
 import logging
+import threading
 import time
 import weakref
 from collections import OrderedDict
@@ -246,6 +247,32 @@ _CUTS_KEPT = 512  # a day's distinct criteria (200 in benchmarks/scale.py) and a
 _CUTS: OrderedDict[tuple[str, Cutoffs, int, frozenset[str]], tuple[Entry, ...]] = OrderedDict()
 
 
+class _SameObject:
+    """Values made from an object that is never changed once made (a day's listing, its
+    papers), kept while that very object lives on: every chat's run asks for them again."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._items: OrderedDict[tuple[int, tuple[Any, ...]], tuple[object, Any]] = OrderedDict()
+
+    def get(self, of: object, what: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+        key = (id(of), what)
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None and found[0] is of:  # not another object at the same address
+                return found[1]
+        made = make()
+        with self._lock:
+            self._items[key] = (of, made)  # keeps `of` alive while kept: its id stays its own
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return made
+
+
+_SAME_LISTING = _SameObject(64)  # a day's listings and their parts for a few categories
+
+
 async def learn_for_day(
     store: Store, criteria: Criteria, day: date, lease: timedelta = LEASE
 ) -> str:
@@ -317,7 +344,9 @@ async def day_ranking(
     read back (nothing is scored or ranked again); else the day is scored (see `score_day`)
     and ranked, and the ranking is returned unstored (`id` None)."""
     papers = listing.papers
-    fingerprint = listing_fingerprint(p.id for p in papers)
+    fingerprint = _SAME_LISTING.get(
+        papers, ("fingerprint",), lambda: listing_fingerprint(p.id for p in papers)
+    )
     stored = await asyncio.to_thread(
         store.find_ranking, listing.day, criteria.hash, scorer.name, fingerprint
     )
@@ -536,7 +565,13 @@ def usage_of(fresh: list[Score]) -> list[Usage]:
 
 
 def for_categories(listing: DayListing, categories: tuple[str, ...]) -> DayListing:
-    """The part of a day's listing a subscription reads (its categories only)."""
+    """The part of a day's listing a subscription reads (its categories only); chats reading
+    the same categories of the same listing get the same part (made once)."""
+    return _SAME_LISTING.get(listing, ("categories", tuple(categories)),
+                             lambda: _for_categories(listing, categories))  # fmt: skip
+
+
+def _for_categories(listing: DayListing, categories: tuple[str, ...]) -> DayListing:
     wanted = set(categories)
     papers = [p for p in listing.papers if wanted & (set(p.feeds) or set(p.categories))]
     entries = sum(len(wanted & set(p.feeds)) or 1 for p in papers)
@@ -562,14 +597,15 @@ def current_criteria(
     (a criteria file, `digest.criteria`) or the bundled default. Only explicit changes write
     later versions: chat commands and `paperdigest criteria set`. With `save_seed` False (a
     dry run) the seed is read but not stored: version 0."""
-    versions = store.criteria_versions(subscription)
-    if not versions:
+    latest = store.latest_criteria(subscription)
+    if latest is None:
         first = Criteria.load(Path(seed) if seed else default_criteria_path())
         if not save_seed:
             return 0, first
         store.save_criteria(subscription, first.to_text(), first.hash, "seed")
-        versions = store.criteria_versions(subscription)
-    version, _, text = versions[-1]
+        latest = store.latest_criteria(subscription)
+        assert latest is not None  # just saved
+    version, _, text = latest
     return version, _parsed(text, f"criteria v{version} of {subscription}")
 
 

@@ -119,10 +119,12 @@ async def deliver(
     store: Store,
     sender: Sender,
     now: datetime | None = None,
-    subscription: str | None = None,
+    subscription: str | Subscription | None = None,
     lease: timedelta = LEASE,
 ) -> DeliveryReport:
     """Post every due message of this platform, in order; one chat's failure stops only it.
+
+    `subscription`: only that chat's messages (a Subscription just read: not read again).
 
     Each message is claimed in the store before it is sent, so any number of deliverers
     (processes or tasks) may run at once and none sends a message another has claimed. Chats
@@ -131,7 +133,10 @@ async def deliver(
     """
     now = now or datetime.now(UTC)
     pass_ = _Pass(store, sender, now, claimant(), lease)  # two passes never share a claim
-    if subscription is not None:  # one chat's run: not every chat's row
+    if isinstance(subscription, Subscription):  # a run's chat, read by the run
+        chats = [subscription] if subscription.active else []
+        subscription = subscription.id
+    elif subscription is not None:  # one chat's run: not every chat's row
         one = await asyncio.to_thread(store.subscription, subscription)
         chats = [one] if one is not None and one.active else []
     else:

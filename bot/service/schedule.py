@@ -253,7 +253,7 @@ class DailyScheduler:
         if task is not None:
             self._running.add(task)
         try:
-            delivery = await deliver(self.store, sender, subscription=sub.id, lease=self.lease)
+            delivery = await deliver(self.store, sender, subscription=sub, lease=self.lease)
         finally:
             if task is not None:
                 self._running.discard(task)

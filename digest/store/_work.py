@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from digest.errors import NotFoundError
@@ -248,7 +249,7 @@ def _outbox(row: Any) -> dict[str, Any]:
 
 
 def end_claim(
-    s: Session,
+    s: Session | Connection,
     key: str,
     owner: str,
     state: str,
@@ -267,7 +268,11 @@ def end_claim(
 
 
 def queue_messages(
-    base: StoreBase, s: Session, subscription: str, day: date, payloads: list[dict[str, Any]]
+    base: StoreBase,
+    s: Session | Connection,
+    subscription: str,
+    day: date,
+    payloads: list[dict[str, Any]],
 ) -> int:
     """`WorkStore.enqueue` within a transaction of the caller's."""
     queued = s.scalars(
