@@ -161,9 +161,10 @@ async def build_digest(
     base.entries = cut(ranking, papers, cutoffs, top_k, removed)
     base.top_k = top_k
     base.unscored = ranking.unscored
-    base.entries = await asyncio.to_thread(
-        _close_to_ours, store, subscription, base.entries, shown, ours
-    )
+    if ours != ():  # the chat's own papers (read when not given) lead: off the event loop
+        base.entries = await asyncio.to_thread(
+            _close_to_ours, store, subscription, base.entries, shown, ours
+        )
     base.scanned = len(papers)
     base.already_shown = tuple(sorted(removed))
     base.usage = record_usage(store, subscription, fresh)
