@@ -271,7 +271,8 @@ class _SameObject:
         return made
 
 
-_SAME_LISTING = _SameObject(64)  # a day's listings and their parts for a few categories
+_SAME_LISTING = _SameObject(32)  # the day's listing, its parts for the chats' categories: a few
+# days of papers at most stay alive for it
 
 
 async def learn_for_day(
