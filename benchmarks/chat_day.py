@@ -1,11 +1,12 @@
 """One more chat's day: what it adds to the store and what it costs a worker before delivery.
 
 The real sample day (692 papers of 2026-02-10) is built once for a first chat with the local
-scorer (scores and embeddings stored). Then `--chats` more channels (default 20; half Slack,
-half Telegram, the same criteria and day) each get their digest: built, written to the store
-and queued in the outbox (`bot.service.daily.build_for`, what a daily run does before it
-delivers). Prints, per chat: the store's growth (everything: digest, outbox rows, shown papers,
-by table, as the database counts it) and the worker's time (wall and CPU, median and mean).
+scorer (scores and embeddings stored), made as the service makes it (`make_scorer`). Then
+`--chats` more channels (default 20; half Slack, half Telegram, the same criteria and day)
+each get their digest: built, written to the store and queued in the outbox
+(`bot.service.daily.build_for`, what a daily run does before it delivers). Prints, per chat:
+the store's growth (everything: digest, outbox rows, shown papers, by table, as the database
+counts it) and the worker's time (wall and CPU, median and mean).
 
     python benchmarks/chat_day.py [--chats 20] [--database-url postgresql+psycopg://...]
 
@@ -35,9 +36,10 @@ from telegram import Bot  # noqa: E402
 from bot.platforms.slack import SlackSender  # noqa: E402
 from bot.platforms.telegram import TelegramSender  # noqa: E402
 from bot.service.daily import build_for  # noqa: E402
+from digest import load_settings, make_scorer  # noqa: E402
 from digest.criteria import Criteria, default_criteria_path  # noqa: E402
 from digest.pipeline import sample_listing  # noqa: E402
-from digest.scoring.local import LocalScorer  # noqa: E402
+from digest.scoring import Scorer  # noqa: E402
 from digest.store import Store  # noqa: E402
 from digest.subscriptions import Subscription  # noqa: E402
 
@@ -84,12 +86,15 @@ async def day_for(store: Store, subs: list[Subscription], criteria: Criteria) ->
         "slack": SlackSender(AsyncWebClient(token="xoxb-bench", base_url="http://127.0.0.1:9")),
         "telegram": TelegramSender(Bot("123456:BENCH", base_url="http://127.0.0.1:9/bot")),
     }
+    settings = load_settings(env={})
+
+    def scorer_for(criteria: Criteria) -> Scorer:  # the service's: serve.run_service
+        return make_scorer("local", store, criteria, settings, env={})
+
     times = []
     for sub in subs:
         wall, cpu = time.perf_counter(), time.process_time()
-        await build_for(
-            store, listing, sub, senders[sub.platform], lambda c: LocalScorer(vectors=store)
-        )
+        await build_for(store, listing, sub, senders[sub.platform], scorer_for)
         times.append((time.perf_counter() - wall, time.process_time() - cpu))
     return times
 

@@ -3,6 +3,7 @@ start there."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 CONTRIBUTION = re.compile(
@@ -22,6 +23,7 @@ EXTRACTIVE = "extractive"  # Entry.tldr_by of a line taken from the abstract
 EXTRACTIVE_WORDS = 30
 
 
+@functools.lru_cache(maxsize=4096)  # every chat shown the paper asks again: made once each
 def extractive(abstract: str, words: int = EXTRACTIVE_WORDS) -> str:
     """The abstract's contribution sentence, clipped to `words` words ('…' when cut)."""
     sentences = SENTENCE.split(" ".join(abstract.split()))

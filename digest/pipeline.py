@@ -6,9 +6,11 @@ import asyncio
 import functools
 import hashlib
 import logging
+import threading
 import time
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -117,11 +119,18 @@ async def build_digest(
     categories: tuple[str, ...] = (),
     lease: timedelta = LEASE,
     language: str = DEFAULT_LANGUAGE,
+    ours: tuple[str, ...] | None = None,
+    messages: Callable[[Digest], list[dict[str, Any]] | None] | None = None,
+    done: tuple[str, str] | None = None,
 ) -> Digest:
     """Score what is not scored yet, rank, give each shown paper a TL;DR in `language`
     (digest.tldr), store the outcome; a re-run costs nothing.
 
-    The scoring is claimed for `lease` (renewed while it runs): see `score_day`.
+    The scoring is claimed for `lease` (renewed while it runs): see `score_day`. `ours`: the
+    subscription's own papers, when the caller has read the subscription (else they are
+    read). `messages` gives the chat's messages of the digest (None: none), queued in the
+    outbox with the digest in one transaction, which also ends the run's claim `done` (key,
+    owner): see `Store.save_digest`.
     """
     base = Digest(
         day=listing.day,
@@ -137,7 +146,7 @@ async def build_digest(
         prompt=build_prompt(criteria),
     )
     if listing.status is not DayStatus.BUILT:
-        await asyncio.to_thread(store.save_digest, base)
+        await asyncio.to_thread(_save, store, base, None, [], messages, done)
         return base
     papers = listing.papers
     shown = (
@@ -152,7 +161,10 @@ async def build_digest(
     base.entries = cut(ranking, papers, cutoffs, top_k, removed)
     base.top_k = top_k
     base.unscored = ranking.unscored
-    base.entries = await asyncio.to_thread(_close_to_ours, store, subscription, base.entries, shown)
+    if ours != ():  # the chat's own papers (read when not given) lead: off the event loop
+        base.entries = await asyncio.to_thread(
+            _close_to_ours, store, subscription, base.entries, shown, ours
+        )
     base.scanned = len(papers)
     base.already_shown = tuple(sorted(removed))
     base.usage = record_usage(store, subscription, fresh)
@@ -173,18 +185,37 @@ async def build_digest(
     notes = [*getattr(scorer, "notes", []), *base.notes]
     base.message = "; ".join([f"{len(base.selected)} of {len(papers)} papers selected", *notes])
     # off the event loop: the worker's other runs go on while this one's commit waits
-    await asyncio.to_thread(
-        store.save_digest, base, ranking, shown=[e.paper.id for e in base.selected]
-    )
+    shows = [e.paper.id for e in base.selected]
+    await asyncio.to_thread(_save, store, base, ranking, shows, messages, done)
     return base
 
 
+def _save(
+    store: Store,
+    digest: Digest,
+    ranking: DayRanking | None,
+    shown: list[str],
+    messages: Callable[[Digest], list[dict[str, Any]] | None] | None,
+    done: tuple[str, str] | None,
+) -> None:
+    """The digest stored with its shown papers, its messages (made here: a worker thread)
+    and the end of its run's claim, in one transaction."""
+    queued = messages(digest) if messages else None
+    store.save_digest(digest, ranking, shown=shown, messages=queued, done=done)
+
+
 def _close_to_ours(
-    store: Store, subscription: str, entries: list[Entry], shown: set[str]
+    store: Store,
+    subscription: str,
+    entries: list[Entry],
+    shown: set[str],
+    ours_ids: tuple[str, ...] | None = None,
 ) -> list[Entry]:
     """Papers close to the subscription's own (`ours`) lead the digest, whatever their score."""
-    sub = store.subscription(subscription)
-    ours = store.papers(list(sub.ours)) if sub is not None and sub.ours else []
+    if ours_ids is None:
+        sub = store.subscription(subscription)
+        ours_ids = sub.ours if sub is not None else ()
+    ours = store.papers(list(ours_ids)) if ours_ids else []
     if not ours:
         return entries
     fresh = [e.paper for e in entries if e.paper.id not in shown]
@@ -215,6 +246,33 @@ _CUTS_KEPT = 512  # a day's distinct criteria (200 in benchmarks/scale.py) and a
 
 
 _CUTS: OrderedDict[tuple[str, Cutoffs, int, frozenset[str]], tuple[Entry, ...]] = OrderedDict()
+
+
+class _SameObject:
+    """Values made from an object that is never changed once made (a day's listing, its
+    papers), kept while that very object lives on: every chat's run asks for them again."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._items: OrderedDict[tuple[int, tuple[Any, ...]], tuple[object, Any]] = OrderedDict()
+
+    def get(self, of: object, what: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+        key = (id(of), what)
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None and found[0] is of:  # not another object at the same address
+                return found[1]
+        made = make()
+        with self._lock:
+            self._items[key] = (of, made)  # keeps `of` alive while kept: its id stays its own
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return made
+
+
+_SAME_LISTING = _SameObject(32)  # the day's listing, its parts for the chats' categories: a few
+# days of papers at most stay alive for it
 
 
 async def learn_for_day(
@@ -288,7 +346,9 @@ async def day_ranking(
     read back (nothing is scored or ranked again); else the day is scored (see `score_day`)
     and ranked, and the ranking is returned unstored (`id` None)."""
     papers = listing.papers
-    fingerprint = listing_fingerprint(p.id for p in papers)
+    fingerprint = _SAME_LISTING.get(
+        papers, ("fingerprint",), lambda: listing_fingerprint(p.id for p in papers)
+    )
     stored = await asyncio.to_thread(
         store.find_ranking, listing.day, criteria.hash, scorer.name, fingerprint
     )
@@ -507,7 +567,13 @@ def usage_of(fresh: list[Score]) -> list[Usage]:
 
 
 def for_categories(listing: DayListing, categories: tuple[str, ...]) -> DayListing:
-    """The part of a day's listing a subscription reads (its categories only)."""
+    """The part of a day's listing a subscription reads (its categories only); chats reading
+    the same categories of the same listing get the same part (made once)."""
+    return _SAME_LISTING.get(listing, ("categories", tuple(categories)),
+                             lambda: _for_categories(listing, categories))  # fmt: skip
+
+
+def _for_categories(listing: DayListing, categories: tuple[str, ...]) -> DayListing:
     wanted = set(categories)
     papers = [p for p in listing.papers if wanted & (set(p.feeds) or set(p.categories))]
     entries = sum(len(wanted & set(p.feeds)) or 1 for p in papers)
@@ -533,14 +599,15 @@ def current_criteria(
     (a criteria file, `digest.criteria`) or the bundled default. Only explicit changes write
     later versions: chat commands and `paperdigest criteria set`. With `save_seed` False (a
     dry run) the seed is read but not stored: version 0."""
-    versions = store.criteria_versions(subscription)
-    if not versions:
+    latest = store.latest_criteria(subscription)
+    if latest is None:
         first = Criteria.load(Path(seed) if seed else default_criteria_path())
         if not save_seed:
             return 0, first
         store.save_criteria(subscription, first.to_text(), first.hash, "seed")
-        versions = store.criteria_versions(subscription)
-    version, _, text = versions[-1]
+        latest = store.latest_criteria(subscription)
+        assert latest is not None  # just saved
+    version, _, text = latest
     return version, _parsed(text, f"criteria v{version} of {subscription}")
 
 

@@ -218,3 +218,25 @@ def test_a_day_s_share_leaves_at_most_3_percent_of_its_expected_picks_unsent() -
     assert (
         day_share(sure, one_likely) == 0.1 and cascade_fraction(settings, model, one_likely) == 0.2
     )
+
+
+def test_the_next_run_scores_with_a_new_model_or_examples_the_kept_scorer_notwithstanding(
+    deps: Deps, criteria: Criteria
+) -> None:
+    from digest.pipeline import build_digest, sample_listing
+
+    store, key = deps.store, criteria.scoring_hash
+    first = deps.scorer_for(criteria)
+    assert first.name == local.NAME and deps.scorer_for(criteria) is first  # kept: unchanged
+    liked = read_sample()[3].id
+    store.save_labels(key, {liked: 1.0}, "example:slack:C1")  # `like`
+    assert deps.scorer_for(criteria).name.startswith(f"{local.NAME}+examples-")
+    store.save_labels(key, {liked: 0.0}, "example:slack:C1")  # the same label, changed in place
+    assert deps.scorer_for(criteria).name == local.NAME
+    reference_labels(store, criteria, read_sample()[0::2])
+    assert learn(store, criteria).kept  # `learn`
+    model = store.model(key, local.NAME)
+    assert model is not None
+    digest = asyncio.run(build_digest(store, sample_listing(), criteria, deps.scorer_for(criteria)))
+    assert digest.scorer == f"{local.NAME}+learned-{model['id']}"  # the digest's header says so
+    assert all(e.score.scorer == digest.scorer for e in digest.selected if not e.followed)

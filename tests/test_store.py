@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.exc import StatementError
 
 from digest.day import DayStatus, Digest, Entry, Usage
 from digest.errors import DigestError, NotFoundError
@@ -245,6 +246,30 @@ def test_ratings_sum_per_paper(store: Store) -> None:
 
 
 # the outbox
+
+
+def test_a_digest_its_messages_and_its_run_s_end_are_stored_together_or_not_at_all(
+    store: Store,
+) -> None:
+    key, who = "run:slack:C1:2026-02-10", "worker-1"
+    assert store.claim(key, who, timedelta(minutes=5)) is not None
+    with pytest.raises((StatementError, TypeError), match="not JSON serializable"):  # no commit
+        store.save_digest(_digest("slack:C1", DAY1, "first", ("a", "b")), shown=["a"],
+                          messages=[{"text": object()}], done=(key, who))  # fmt: skip
+    assert store.digest("slack:C1", DAY1) is None and store.outbox("slack:C1") == []
+    assert store.shown_before("slack:C1", DAY2) == set()
+    assert store.claim_of(key).state == "running"  # the run is made again: nothing was lost
+    store.save_digest(_digest("slack:C1", DAY1, "first", ("a", "b")), shown=["a"],
+                      messages=[{"text": "header"}, {"text": "a"}], done=(key, who))  # fmt: skip
+    assert store.digest("slack:C1", DAY1).message == "first"
+    assert [r["payload"] for r in store.outbox("slack:C1")] == [{"text": "header"}, {"text": "a"}]
+    assert store.shown_before("slack:C1", DAY2) == {"a"}
+    done = store.claim_of(key)
+    assert done.state == "done" and done.result == {"day": "2026-02-10", "status": "built"}
+    store.save_digest(_digest("slack:C1", DAY1, "again", ("a", "b")),
+                      messages=[{"text": "twice?"}])  # fmt: skip
+    assert store.digest("slack:C1", DAY1).message == "again"  # a rebuild replaces the digest...
+    assert len(store.outbox("slack:C1")) == 2  # ...but never queues the day's messages twice
 
 
 def test_outbox_enqueues_once_and_updates(store: Store) -> None:

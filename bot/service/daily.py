@@ -7,9 +7,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from bot.platforms import Sender
-from bot.service.outbox import SHORT_WAIT, DeliveryReport, deliver_waiting, enqueue
+from bot.service.outbox import SHORT_WAIT, DeliveryReport, deliver_waiting, outbox_messages
 from digest import (
     LEASE,
     METRICS,
@@ -46,15 +47,25 @@ async def build_for(
     scorer_for: Callable[[Criteria], Scorer],
     post_failures: bool = False,
     lease: timedelta = LEASE,
+    done: tuple[str, str] | None = None,
 ) -> Digest:
     """Build one chat's digest of the day and queue its messages (once per chat and day).
 
     A day that could not be read is queued only with `post_failures` (after the retries).
+    The digest, its messages and the end of the run's claim `done` (key, owner) are stored
+    in one transaction.
     """
     _, criteria = await asyncio.to_thread(current_criteria, store, sub.id)
     if listing.status is DayStatus.BUILT:
         log.info("%s: %s", sub.id, await learn_for_day(store, criteria, listing.day, lease))
     scorer = await asyncio.to_thread(scorer_for, criteria)  # reads its model: off the loop
+    posted = (*POSTED_STATUSES, DayStatus.FETCH_FAILED, DayStatus.STALE_FEED)
+
+    def messages(digest: Digest) -> list[dict[str, Any]] | None:
+        if digest.status not in (posted if post_failures else POSTED_STATUSES):
+            return None
+        return outbox_messages(sender, digest)
+
     work = build_digest(
         store,
         for_categories(listing, sub.categories),
@@ -66,12 +77,12 @@ async def build_for(
         categories=sub.categories,
         lease=lease,
         language=sub.language,
+        ours=sub.ours,
+        messages=messages,
+        done=done,
     )
     digest = await finish(scorer, work)
     METRICS.DIGESTS.labels(str(digest.status)).inc()
-    posted = (*POSTED_STATUSES, DayStatus.FETCH_FAILED, DayStatus.STALE_FEED)
-    if digest.status in (posted if post_failures else POSTED_STATUSES):
-        await asyncio.to_thread(enqueue, store, sender, sub, digest)  # off the event loop
     return digest
 
 

@@ -80,13 +80,18 @@ def digest_messages(digest: Digest) -> tuple[Reply, list[PaperCard]]:
     return Reply(f"paperdigest {day}", lines), cards
 
 
-def enqueue(store: Store, sender: Sender, sub: Subscription, digest: Digest) -> int:
-    """Queue a digest's messages for a chat, once per (subscription, day). The cards are kept
-    lean (`bot.chat.lean`): their papers' title, link, authors and abstract stay in the papers
+def outbox_messages(sender: Sender, digest: Digest) -> list[dict[str, Any]]:
+    """A digest's messages as the outbox keeps them: the platform's plan with lean cards
+    (`bot.chat.lean`): their papers' title, link, authors and abstract stay in the papers
     table, read again when a message is drawn."""
     header, cards = digest_messages(digest)
     papers = {e.paper.id: e.paper for e in digest.selected}
-    return store.enqueue(sub.id, digest.day, lean(sender.plan(header, cards), papers))
+    return lean(sender.plan(header, cards), papers)
+
+
+def enqueue(store: Store, sender: Sender, sub: Subscription, digest: Digest) -> int:
+    """Queue a digest's messages for a chat, once per (subscription, day)."""
+    return store.enqueue(sub.id, digest.day, outbox_messages(sender, digest))
 
 
 @dataclass
@@ -116,10 +121,12 @@ async def deliver(
     store: Store,
     sender: Sender,
     now: datetime | None = None,
-    subscription: str | None = None,
+    subscription: str | Subscription | None = None,
     lease: timedelta = LEASE,
 ) -> DeliveryReport:
     """Post every due message of this platform, in order; one chat's failure stops only it.
+
+    `subscription`: only that chat's messages (a Subscription just read: not read again).
 
     Each message is claimed in the store before it is sent, so any number of deliverers
     (processes or tasks) may run at once and none sends a message another has claimed. Chats
@@ -128,7 +135,10 @@ async def deliver(
     """
     now = now or datetime.now(UTC)
     pass_ = _Pass(store, sender, now, claimant(), lease)  # two passes never share a claim
-    if subscription is not None:  # one chat's run: not every chat's row
+    if isinstance(subscription, Subscription):  # a run's chat, read by the run
+        chats = [subscription] if subscription.active else []
+        subscription = subscription.id
+    elif subscription is not None:  # one chat's run: not every chat's row
         one = await asyncio.to_thread(store.subscription, subscription)
         chats = [one] if one is not None and one.active else []
     else:

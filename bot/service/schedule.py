@@ -253,7 +253,7 @@ class DailyScheduler:
         if task is not None:
             self._running.add(task)
         try:
-            delivery = await deliver(self.store, sender, subscription=sub.id, lease=self.lease)
+            delivery = await deliver(self.store, sender, subscription=sub, lease=self.lease)
         finally:
             if task is not None:
                 self._running.discard(task)
@@ -311,12 +311,12 @@ class DailyScheduler:
             self.store.release(claim.key, who, "retry", error=listing.message,
                                not_before=now + RETRY_EVERY)  # fmt: skip
             return None
+        # the digest, its messages and the run's end in one commit: from there on any
+        # worker's pass posts the messages, even if this one dies
         digest = await build_for(
-            self.store, listing, sub, sender, self.scorer_for, unread, self.lease
-        )
-        # queued: any worker's pass posts the messages from here on, even if this one dies
-        result = {"day": digest.day.isoformat(), "status": digest.status.value}
-        await asyncio.to_thread(self.store.release, claim.key, who, "done", result=result)
+            self.store, listing, sub, sender, self.scorer_for, unread, self.lease,
+            done=(claim.key, who),
+        )  # fmt: skip
         return sub, sender, digest
 
     async def listing(self, categories: tuple[str, ...]) -> DayListing:

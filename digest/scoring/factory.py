@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -12,6 +15,7 @@ import numpy as np
 from digest.config import Settings, load_secrets
 from digest.criteria import Criteria
 from digest.errors import ConfigError
+from digest.examples import KIND as EXAMPLE
 from digest.examples import vectors as examples_of  # the chats' `like` examples
 from digest.scoring import Scorer
 from digest.scoring.learning import day_share
@@ -40,9 +44,7 @@ def make_scorer(
     """The local scorer uses the model learned for this criteria, when there is one, and
     keeps paper embeddings in the store."""
     name = resolve(name, env)
-    model = store.model(criteria.scoring_hash, LOCAL)
-    wanted = examples_of(store, criteria) if model is None else None  # learned: among labels
-    local = LocalScorer(model, vectors=store, examples=wanted)
+    local = local_scorer(store, criteria)
     if name == LOCAL:
         return local
     if name not in ("llm", "cascade"):
@@ -79,6 +81,37 @@ def make_scorer(
             return cascade_fraction(settings, model, raw)
 
     return CascadeScorer(local, llm, cascade_fraction(settings, model), store, left, cut)
+
+
+def local_scorer(store: Store, criteria: Criteria) -> LocalScorer:
+    """The criteria's local scorer: its learned model, else its wanted examples (`like`).
+
+    Made once per process for what it reads: every chat's run asks the store only when the
+    model was learned and which papers are wanted examples (one short read), and makes the
+    scorer again (the model and the examples' embeddings read anew) when either changed, so a
+    `learn`, a rating that a refit learns from, a `like` or an `unlike` is in the next run."""
+    key = (criteria.scoring_hash, *store.scorer_inputs(criteria.scoring_hash, LOCAL, f"{EXAMPLE}:"))
+    with _LOCK:
+        kept = _LOCAL_SCORERS.setdefault(store, OrderedDict())
+        found = kept.get(key)
+        if found is not None:
+            kept.move_to_end(key)
+            return found
+    model = store.model(criteria.scoring_hash, LOCAL)
+    wanted = examples_of(store, criteria) if model is None else None  # learned: among labels
+    made = LocalScorer(model, vectors=store, examples=wanted)
+    with _LOCK:  # made from reads at least as new as the key's: never older than it says
+        kept[key] = made
+        while len(kept) > _KEPT:
+            kept.popitem(last=False)
+    return made
+
+
+_KEPT = 1024  # local scorers a process keeps per store: a day's distinct criteria and more
+_LOCK = threading.Lock()  # runs make scorers in worker threads
+_LOCAL_SCORERS: weakref.WeakKeyDictionary[Store, OrderedDict[tuple[object, ...], LocalScorer]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def cascade_fraction(

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import CursorResult, Engine, Result
+from sqlalchemy.engine import Connection, CursorResult, Engine, Result
 from sqlalchemy.orm import Session
 
 
@@ -45,7 +45,11 @@ class StoreBase:
         return sqlite.insert(model)
 
     def insert_ignore(
-        self, s: Session, model: type, rows: Sequence[dict[str, Any]], keys: Sequence[str]
+        self,
+        s: Session | Connection,
+        model: type,
+        rows: Sequence[dict[str, Any]],
+        keys: Sequence[str],
     ) -> int:
         """Insert rows whose `keys` are new; rows another process inserted first are skipped."""
         if not rows:
@@ -53,13 +57,17 @@ class StoreBase:
         column = getattr(model, keys[0])
         # one statement for any number of rows (executemany): compiled once, then cached
         stmt = self.insert(model).on_conflict_do_nothing(index_elements=keys).returning(column)
-        added = 0
+        added, conn = 0, _core(s)
         for chunk in chunks(rows, 500):
-            added += len(s.execute(stmt, list(chunk)).all())  # rowcount is -1 on psycopg
+            added += len(conn.execute(stmt, list(chunk)).all())  # rowcount is -1 on psycopg
         return added
 
     def upsert(
-        self, s: Session, model: type, rows: Sequence[dict[str, Any]], keys: Sequence[str]
+        self,
+        s: Session | Connection,
+        model: type,
+        rows: Sequence[dict[str, Any]],
+        keys: Sequence[str],
     ) -> None:
         """Insert rows, or update every other given column where `keys` exist already."""
         if not rows:
@@ -69,5 +77,12 @@ class StoreBase:
         stmt = stmt.on_conflict_do_update(
             index_elements=keys, set_={c: stmt.excluded[c] for c in columns}
         )
+        conn = _core(s)
         for chunk in chunks(rows, 500):
-            s.execute(stmt, list(chunk))
+            conn.execute(stmt, list(chunk))
+
+
+def _core(s: Session | Connection) -> Connection:
+    """The connection to run an INSERT on as Core, not the ORM's bulk path (rows, not
+    objects: several times cheaper per statement)."""
+    return s.connection() if isinstance(s, Session) else s

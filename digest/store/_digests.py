@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -9,15 +11,17 @@ from typing import Any
 
 from pydantic import TypeAdapter
 from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from digest.abstracts import EXTRACTIVE, extractive
-from digest.day import DIGEST, CloseTo, Digest, Entry
+from digest.day import DIGEST, CloseTo, Cutoffs, Digest, Entry
 from digest.papers import Paper
 from digest.ranking import DayRanking, Placed, lead_pinned, verdicts
 from digest.store._base import aware, now
 from digest.store._papers import papers_by_id
 from digest.store._rankings import RankingStore
+from digest.store._work import end_claim, queue_messages
 from digest.store.models import DigestRow, RankingRow, ShownRow
 
 # what a digest row keeps of a Digest: the rest is in its shared ranking
@@ -26,7 +30,12 @@ _SHARED = {"entries", "criteria_text", "prompt", "unscored"}
 
 class DigestStore(RankingStore):
     def save_digest(
-        self, digest: Digest, ranking: DayRanking | None = None, shown: Iterable[str] = ()
+        self,
+        digest: Digest,
+        ranking: DayRanking | None = None,
+        shown: Iterable[str] = (),
+        messages: list[dict[str, Any]] | None = None,
+        done: tuple[str, str] | None = None,
     ) -> None:
         """One digest per (subscription, day): a later build of the same day replaces it.
 
@@ -35,23 +44,23 @@ class DigestStore(RankingStore):
         what is its own: the entries it shows (id, rank, relevance, novelty), its cutoffs,
         top-k and what no-repeats removed, and where an entry's verdict is not what those
         give (a digest made by hand), that verdict. `shown`: papers to remember as shown to
-        the chat on the digest's day (no-repeats), in the same transaction."""
+        the chat on the digest's day (no-repeats), in the same transaction; so are the
+        chat's `messages` of the digest, queued in the outbox unless that (chat, day) is
+        queued already, and the end of the run's claim `done` (key, owner) with the digest's
+        day and status: a run that stops before its commit leaves none of them."""
         entries = _unpinned(digest.entries, ranking)
-        if ranking is not None and [p.paper_id for p in ranking.places] != [
-            e.paper.id for e in entries
-        ]:
+        if ranking is not None and _ids(ranking) != tuple(e.paper.id for e in entries):
             ranking = None  # not the ranking these entries come from: keep the entries' own
-        with self.session() as s, s.begin():
+        with self.engine.begin() as s:  # Core: one transaction of a few row writes
             if ranking is None or ranking.id is None:
                 ranking = self._save_ranking(s, ranking or _ranking_of(digest, entries))
             own = DIGEST.dump_python(digest, mode="json", exclude=_SHARED)
-            given = verdicts(ranking.places, digest.cutoffs, digest.top_k,
-                             frozenset(digest.already_shown))  # fmt: skip
-            own["differs"] = {
-                str(i): [e.selected, e.reason]
-                for i, (e, v) in enumerate(zip(entries, given, strict=True))
-                if (e.selected, e.reason) != v
-            }
+            given = _verdicts(ranking, digest.cutoffs, digest.top_k, digest.already_shown)
+            mine = tuple((e.selected, e.reason) for e in entries)
+            own["differs"] = {} if mine == given else {
+                str(i): list(m) for i, (m, v) in enumerate(zip(mine, given, strict=True))
+                if m != v
+            }  # fmt: skip
             own["extras"] = {
                 str(i): extra
                 for i, e in enumerate(entries)
@@ -65,6 +74,11 @@ class DigestStore(RankingStore):
                    "ranking_id": ranking.id, "payload": own}  # fmt: skip
             self.upsert(s, DigestRow, [row], ["subscription", "day"])
             self._mark_shown(s, digest.subscription, digest.day, shown)
+            if messages is not None:
+                queue_messages(self, s, digest.subscription, digest.day, messages)
+            if done is not None:
+                result = {"day": digest.day.isoformat(), "status": digest.status.value}
+                end_claim(s, *done, "done", result=result)
 
     def digest(self, subscription: str, day: date | None = None) -> Digest | None:
         """The stored digest of a day, or the latest one, with its whole ranking and papers."""
@@ -85,8 +99,7 @@ class DigestStore(RankingStore):
         digest = DIGEST.validate_python(own)
         digest.criteria_text, digest.prompt = ranking.criteria_text, ranking.prompt
         digest.unscored = ranking.unscored
-        given = verdicts(ranking.places, digest.cutoffs, digest.top_k,
-                         frozenset(digest.already_shown))  # fmt: skip
+        given = _verdicts(ranking, digest.cutoffs, digest.top_k, digest.already_shown)
         verdict = [tuple(differs.get(str(i), v)) for i, v in enumerate(given)]
         digest.entries = lead_pinned(
             [
@@ -146,9 +159,9 @@ class DigestStore(RankingStore):
             )
 
     def shown_before(self, subscription: str, day: date) -> set[str]:
-        with self.session() as s:
+        with self.engine.connect() as c:  # Core: no ORM session for a column's rows
             return set(
-                s.scalars(
+                c.scalars(
                     select(ShownRow.paper_id).where(
                         ShownRow.subscription == subscription, ShownRow.day < day
                     )
@@ -160,10 +173,53 @@ class DigestStore(RankingStore):
             self._mark_shown(s, subscription, day, paper_ids)
 
     def _mark_shown(
-        self, s: Session, subscription: str, day: date, paper_ids: Iterable[str]
+        self, s: Session | Connection, subscription: str, day: date, paper_ids: Iterable[str]
     ) -> None:
         rows = [{"subscription": subscription, "paper_id": p, "day": day} for p in paper_ids]
         self.insert_ignore(s, ShownRow, rows, ["subscription", "paper_id"])
+
+
+def _verdicts(
+    ranking: DayRanking, cutoffs: Cutoffs, top_k: int, shown: Iterable[str]
+) -> tuple[tuple[bool, str], ...]:
+    """`verdicts` of a ranking's places for a chat's cutoffs, top-k and papers no-repeats
+    removed; made once per process for a stored ranking (chats alike share them)."""
+    removed = frozenset(shown)
+    if not ranking.key:
+        return tuple(verdicts(ranking.places, cutoffs, top_k, removed))
+    key = (ranking.key, cutoffs, top_k, removed)
+    with _LOCK:
+        found = _GIVEN.get(key)
+        if found is not None:
+            _GIVEN.move_to_end(key)
+            return found
+    made = tuple(verdicts(ranking.places, cutoffs, top_k, removed))
+    with _LOCK:
+        _GIVEN[key] = made
+        while len(_GIVEN) > _KEPT:
+            _GIVEN.popitem(last=False)
+    return made
+
+
+def _ids(ranking: DayRanking) -> tuple[str, ...]:
+    """A ranking's paper ids in order; once per process for a stored ranking."""
+    if not ranking.key:
+        return tuple(p.paper_id for p in ranking.places)
+    with _LOCK:
+        found = _IDS.get(ranking.key)
+        if found is None:
+            found = _IDS[ranking.key] = tuple(p.paper_id for p in ranking.places)
+            while len(_IDS) > _KEPT:
+                _IDS.popitem(last=False)
+        return found
+
+
+_KEPT = 512  # as the parsed rankings (digest/store/_rankings.py)
+_LOCK = threading.Lock()  # digests are saved and read in worker threads
+_GIVEN: OrderedDict[tuple[str, Cutoffs, int, frozenset[str]], tuple[tuple[bool, str], ...]] = (
+    OrderedDict()
+)
+_IDS: OrderedDict[str, tuple[str, ...]] = OrderedDict()
 
 
 @dataclass(frozen=True)

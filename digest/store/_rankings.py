@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from digest.ranking import DayRanking, Placed
@@ -70,7 +71,7 @@ def ranking_key(ranking: DayRanking, payload: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _parse(row: RankingRow) -> DayRanking:
+def _parse(row: Any) -> DayRanking:  # a RankingRow, or a row of its columns
     payload = row.payload
     places = tuple(
         Placed(pid, rank, Score(pid, **dict(zip(_SCORE, fields, strict=True))), followed)
@@ -86,7 +87,7 @@ class RankingStore(StoreBase):
         with self.session() as s, s.begin():
             return self._save_ranking(s, ranking)
 
-    def _save_ranking(self, s: Session, ranking: DayRanking) -> DayRanking:
+    def _save_ranking(self, s: Session | Connection, ranking: DayRanking) -> DayRanking:
         payload = ranking_payload(ranking)
         key = ranking_key(ranking, payload)
         row = {"key": key, "day": ranking.day, "criteria_hash": ranking.criteria_hash,
@@ -102,7 +103,7 @@ class RankingStore(StoreBase):
     ) -> DayRanking | None:
         """The ranking a build made of these papers under the criteria, with every paper
         scored; None when there is none yet (then the day is scored and ranked)."""
-        with self.session() as s:
+        with self.engine.connect() as s:  # Core: reads of rows, no ORM session
             found = s.execute(
                 select(RankingRow.id, RankingRow.key)
                 .where(
@@ -117,9 +118,11 @@ class RankingStore(StoreBase):
             ).first()
             return None if found is None else self._ranking(s, found.id, found.key)
 
-    def _ranking(self, s: Session, row_id: int, key: str) -> DayRanking:
+    def _ranking(self, s: Session | Connection, row_id: int, key: str) -> DayRanking:
         parsed = PARSED.get(key)
         if parsed is None:
-            parsed = _parse(s.get_one(RankingRow, row_id))
+            columns = (RankingRow.day, RankingRow.criteria_hash, RankingRow.scorer,
+                       RankingRow.listing, RankingRow.payload)  # fmt: skip
+            parsed = _parse(s.execute(select(*columns).where(RankingRow.id == row_id)).one())
             PARSED.put(key, parsed)
         return replace(parsed, id=row_id, key=key)

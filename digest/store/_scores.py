@@ -51,6 +51,18 @@ class ScoreStore(StoreBase):
                     return version
             # another process saved that version first: compare with it again
 
+    def latest_criteria(self, subscription: str) -> tuple[int, str, str] | None:
+        """(version, hash, text) of the subscription's latest criteria; None before any."""
+        q = (
+            select(CriteriaRow.version, CriteriaRow.hash, CriteriaRow.text)
+            .where(CriteriaRow.subscription == subscription)
+            .order_by(CriteriaRow.version.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as c:  # Core: a read of one row needs no ORM session
+            found = c.execute(q).first()
+        return None if found is None else (found.version, found.hash, found.text)
+
     def criteria_versions(self, subscription: str) -> list[tuple[int, str, str]]:
         """(version, hash, text), oldest first."""
         with self.session() as s:
@@ -169,6 +181,32 @@ class ScoreStore(StoreBase):
                 )
             ).first()
             return dict(row.params) if row else None
+
+    def scorer_inputs(
+        self, criteria_hash: str, scorer: str, wanted_prefix: str
+    ) -> tuple[datetime | None, tuple[str, ...]]:
+        """What a scorer made for the criteria reads, in one session: when its model was
+        learned (None: no model) and, without a model, the papers labelled wanted (>= 0.5) by
+        sources starting with `wanted_prefix`, oldest label first (else none). Equal inputs
+        make an equal scorer: a process keeps it while they stay equal."""
+        with self.engine.connect() as c:  # Core: two short reads, one connection
+            learned = c.scalars(
+                select(ModelRow.created_at).where(
+                    ModelRow.criteria_hash == criteria_hash, ModelRow.scorer == scorer
+                )
+            ).first()
+            if learned is not None:
+                return learned, ()
+            wanted = c.scalars(
+                select(LabelRow.paper_id)
+                .where(
+                    LabelRow.criteria_hash == criteria_hash,
+                    LabelRow.source.startswith(wanted_prefix, autoescape=True),
+                    LabelRow.label >= 0.5,
+                )
+                .order_by(LabelRow.id)
+            )
+            return None, tuple(dict.fromkeys(wanted))
 
     # explanations (`why --deep`)
     def explanation(self, paper_id: str, criteria_hash: str, model: str) -> str | None:

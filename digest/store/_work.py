@@ -13,6 +13,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
 from digest.errors import NotFoundError
 from digest.store._base import StoreBase, aware, now, rowcount
@@ -88,21 +90,8 @@ class WorkStore(StoreBase):
     ) -> bool:
         """End a claim as done, failed, or retry (at `not_before`); False if it was lost."""
         with self.session() as s, s.begin():
-            return bool(
-                rowcount(
-                    s.execute(
-                        update(ClaimRow)
-                        .where(ClaimRow.key == key, ClaimRow.owner == owner)
-                        .values(
-                            state=state,
-                            result=result,
-                            error=error,
-                            not_before=not_before,
-                            updated_at=now(),
-                        )
-                    )
-                )
-            )
+            return end_claim(s, key, owner, state, result=result, error=error,
+                             not_before=not_before)  # fmt: skip
 
     def renew(self, key: str, owner: str, lease: timedelta) -> bool:
         with self.session() as s, s.begin():
@@ -136,19 +125,7 @@ class WorkStore(StoreBase):
     def enqueue(self, subscription: str, day: date, payloads: list[dict[str, Any]]) -> int:
         """Add a digest's messages unless that (subscription, day) is queued already."""
         with self.session() as s, s.begin():
-            queued = s.scalars(
-                select(OutboxRow.id).where(
-                    OutboxRow.subscription == subscription, OutboxRow.day == day
-                )
-            ).first()
-            if queued is not None:
-                return 0
-            rows = [
-                {"subscription": subscription, "day": day, "seq": seq, "payload": payload,
-                 "state": "pending", "attempts": 0, "doubt": False}
-                for seq, payload in enumerate(payloads)
-            ]  # fmt: skip
-            return self.insert_ignore(s, OutboxRow, rows, ["subscription", "day", "seq"])
+            return queue_messages(self, s, subscription, day, payloads)
 
     def sent_payload(self, subscription: str, message_id: str) -> dict[str, Any] | None:
         """The payload of the chat's message the platform numbered `message_id`, once sent."""
@@ -269,3 +246,43 @@ def _outbox(row: Any) -> dict[str, Any]:
     for c in ("not_before", "sent_at", "lease_until"):
         out[c] = aware(getattr(row, c)) if getattr(row, c) else None
     return out
+
+
+def end_claim(
+    s: Session | Connection,
+    key: str,
+    owner: str,
+    state: str,
+    *,
+    result: dict[str, Any] | None = None,
+    error: str | None = None,
+    not_before: datetime | None = None,
+) -> bool:
+    """`WorkStore.release` within a transaction of the caller's."""
+    ended = s.execute(
+        update(ClaimRow)
+        .where(ClaimRow.key == key, ClaimRow.owner == owner)
+        .values(state=state, result=result, error=error, not_before=not_before, updated_at=now())
+    )
+    return bool(rowcount(ended))
+
+
+def queue_messages(
+    base: StoreBase,
+    s: Session | Connection,
+    subscription: str,
+    day: date,
+    payloads: list[dict[str, Any]],
+) -> int:
+    """`WorkStore.enqueue` within a transaction of the caller's."""
+    queued = s.scalars(
+        select(OutboxRow.id).where(OutboxRow.subscription == subscription, OutboxRow.day == day)
+    ).first()
+    if queued is not None:
+        return 0
+    rows = [
+        {"subscription": subscription, "day": day, "seq": seq, "payload": payload,
+         "state": "pending", "attempts": 0, "doubt": False}
+        for seq, payload in enumerate(payloads)
+    ]  # fmt: skip
+    return base.insert_ignore(s, OutboxRow, rows, ["subscription", "day", "seq"])
