@@ -53,7 +53,6 @@ def _fill(store: Store) -> None:
     store.propose("slack:C1:U1", "owner", "top 5", timedelta(minutes=5))
     with store.engine.begin() as conn:  # what was written then
         conn.execute(text("UPDATE claims SET updated_at = :at"), {"at": LONG_AGO})
-        conn.execute(text("UPDATE scores SET created_at = :at"), {"at": LONG_AGO})
         conn.execute(text("UPDATE explanations SET created_at = :at WHERE paper_id = 'old'"),
                      {"at": LONG_AGO})  # fmt: skip
 
@@ -84,7 +83,7 @@ def test_a_day_past_keep_days_goes_and_what_is_kept_reads_as_before(store: Store
     assert store.explanation("old", "h", "gpt") is None
     for pid in ("labelled", "both", "new"):  # a label keeps its paper and embedding
         assert store.paper(pid) is not None and store.embeddings("minilm", [(pid, "th")])
-    # scores only rank their day: a paper no kept day lists keeps none, even if labelled
+    # scores only rank the days listing their paper: one listed on no kept day keeps none
     assert store.scores(["labelled"], "h", "local") == {}
     assert store.scores(["both"], "h", "local") and store.scores(["new"], "h", "local")
     # the chat's training data is kept whatever its age

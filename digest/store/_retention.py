@@ -40,20 +40,22 @@ class RetentionStore(StoreBase):
 
         Dated rows first: digests, rankings no digest reads, outbox rows, shown papers, usage,
         listings, claims (proposals are claims) and explanations. Then papers neither listed
-        on a kept day nor labelled, and the embeddings of papers no longer stored. Scores go
-        with their paper, or once older than `before` when no kept day lists the paper: a
-        labelled paper keeps its text and embedding (what `learn` reads) but not its scores
-        under every criteria, which only ranked its own day.
+        on a kept day nor labelled, and the scores and embeddings of papers no longer stored.
+        Scores only rank the days that list their paper: those of a paper listed on a pruned
+        day and on no kept one go with that day's listing, so a labelled paper keeps its text
+        and embedding (what `learn` reads), not its scores under every criteria.
         `orphans_before`: a ranking no digest reads is kept while newer (its digest may be
         being written)."""
         since = datetime.combine(before, time(), tzinfo=UTC)
         unread = ~exists().where(DigestRow.ranking_id == RankingRow.id)
         gone = ~exists().where(PaperRow.id == ScoreRow.paper_id)
-        unlisted = ~exists().where(ListingRow.paper_id == ScoreRow.paper_id)
+        listed = exists().where(ListingRow.paper_id == ScoreRow.paper_id)
+        past = listed.where(ListingRow.day < before) & ~listed.where(ListingRow.day >= before)
         steps: list[tuple[str, Any, ColumnElement[bool]]] = [  # table, the key it deletes by
             ("digests", DigestRow.id, DigestRow.day < before),
             ("rankings", RankingRow.id,
              unread & ((RankingRow.day < before) | (RankingRow.created_at < orphans_before))),
+            ("scores", ScoreRow.id, past),  # before the listings that say so go
             ("outbox", OutboxRow.id, OutboxRow.day < before),
             ("shown", ShownRow.id, ShownRow.day < before),
             ("usage", UsageRow.id, UsageRow.day < before),
@@ -63,11 +65,14 @@ class RetentionStore(StoreBase):
             ("papers", PaperRow.id,
              ~exists().where(ListingRow.paper_id == PaperRow.id)
              & ~exists().where(LabelRow.paper_id == PaperRow.id)),
-            ("scores", ScoreRow.id, gone | (unlisted & (ScoreRow.created_at < since))),
+            ("scores", ScoreRow.id, gone),
             ("embeddings", EmbeddingRow.paper_id,
              ~exists().where(PaperRow.id == EmbeddingRow.paper_id)),
         ]  # fmt: skip
-        return {table: self._delete_batches(key, where, batch) for table, key, where in steps}
+        deleted: dict[str, int] = {}
+        for table, key, where in steps:
+            deleted[table] = deleted.get(table, 0) + self._delete_batches(key, where, batch)
+        return deleted
 
     def _delete_batches(self, key: Any, where: ColumnElement[bool], batch: int) -> int:
         """Delete the rows matching `where`, `batch` keys per transaction, until none is left."""
