@@ -268,7 +268,10 @@ def per_chat_cost(
     store: Store, env: dict[str, str], crits: list[Criteria], probe: int
 ) -> dict[str, float]:
     """CPU seconds per chat of one more chat's day, in this process, once the builds exist:
-    `probe` new Slack channels on the run's criteria, each built and queued (not sent)."""
+    `probe` new Slack channels on the run's criteria, each built and queued (not sent), after
+    one chat of every criteria (not timed) has made what a worker makes once per criteria and
+    day (the scorer, the cut of its ranking), as the workers had for every chat after a
+    criteria's first."""
     settings = load_settings(env=env)
 
     async def go() -> tuple[float, float, str]:
@@ -280,19 +283,20 @@ def per_chat_cost(
             return make_scorer(settings.scoring.scorer, store, criteria, settings, env)
 
         subs = []
-        for i in range(probe + 10):
+        warm = len(crits)
+        for i in range(probe + warm):
             sub = Subscription(f"slack:P{i:05d}", "slack", f"P{i:05d}", top_k=10,
                                subscribed_by="bench")  # fmt: skip
             store.save_subscription(sub)
             crit = crits[i % len(crits)]
             store.save_criteria(sub.id, crit.to_text(), crit.hash)
             subs.append(sub)
-        for sub in subs[:10]:  # warm: the scorer's model loaded, caches filled
+        for sub in subs[:warm]:  # one chat per criteria: its scorer and cut made
             await build_for(store, listing, sub, sender, scorer_for)
         profile = cProfile.Profile()
         cpu, wall = time.process_time(), time.perf_counter()
         profile.enable()
-        for sub in subs[10:]:
+        for sub in subs[warm:]:
             await build_for(store, listing, sub, sender, scorer_for)
         profile.disable()
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
