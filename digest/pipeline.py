@@ -9,7 +9,6 @@ import logging
 import threading
 import time
 import weakref
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cachetools import LRUCache
 
 from digest.config import Settings
 from digest.criteria import Criteria, default_criteria_path
@@ -233,19 +233,12 @@ def cut(
     entries = _CUTS.get(key)
     if entries is None:
         by_id = {p.id: p for p in papers}
-        entries = tuple(select(list(ranking.places), by_id, cutoffs, top_k, removed))
-        _CUTS[key] = entries
-        while len(_CUTS) > _CUTS_KEPT:
-            _CUTS.popitem(last=False)
-    else:
-        _CUTS.move_to_end(key)  # the least recently cut goes first
+        entries = _CUTS[key] = tuple(select(list(ranking.places), by_id, cutoffs, top_k, removed))
     return list(entries)
 
 
-_CUTS_KEPT = 512  # a day's distinct criteria (200 in benchmarks/scale.py) and a few cutoffs
-
-
-_CUTS: OrderedDict[tuple[str, Cutoffs, int, frozenset[str]], tuple[Entry, ...]] = OrderedDict()
+# a day's distinct criteria (200 in benchmarks/scale.py) and a few cutoffs
+_CUTS: LRUCache[tuple[str, Cutoffs, int, frozenset[str]], tuple[Entry, ...]] = LRUCache(512)
 
 
 class _SameObject:
@@ -253,9 +246,8 @@ class _SameObject:
     papers), kept while that very object lives on: every chat's run asks for them again."""
 
     def __init__(self, size: int) -> None:
-        self._size = size
         self._lock = threading.Lock()
-        self._items: OrderedDict[tuple[int, tuple[Any, ...]], tuple[object, Any]] = OrderedDict()
+        self._items: LRUCache[tuple[int, tuple[Any, ...]], tuple[object, Any]] = LRUCache(size)
 
     def get(self, of: object, what: tuple[Any, ...], make: Callable[[], Any]) -> Any:
         key = (id(of), what)
@@ -266,8 +258,6 @@ class _SameObject:
         made = make()
         with self._lock:
             self._items[key] = (of, made)  # keeps `of` alive while kept: its id stays its own
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
         return made
 
 
@@ -287,7 +277,7 @@ async def learn_for_day(
         return {"kept": learned.kept, "message": learned.message}
 
     key = f"learn:{criteria.scoring_hash}:{day}"
-    seen = _LEARNED.setdefault(store, {})
+    seen = _LEARNED.setdefault(store, LRUCache(1024))
     if key in seen:  # this process saw it done: a done claim's result never changes
         return seen[key]
     try:
@@ -295,15 +285,13 @@ async def learn_for_day(
     except Exception as exc:  # a learning bug must not cost anyone their digest
         log.exception("learning for criteria %s failed", criteria.scoring_hash)
         return f"learning failed: {describe(exc)}"
-    if len(seen) > 1000:
-        seen.clear()
     seen[key] = message = str(done.get("message", ""))
     return message
 
 
 # per store, the learn claims this process saw done and their messages: the chats after the
 # first on a day ask the store nothing
-_LEARNED: weakref.WeakKeyDictionary[Store, dict[str, str]] = weakref.WeakKeyDictionary()
+_LEARNED: weakref.WeakKeyDictionary[Store, LRUCache[str, str]] = weakref.WeakKeyDictionary()
 
 
 @dataclass

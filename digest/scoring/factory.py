@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 import threading
 import weakref
-from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
+from cachetools import LRUCache
 
 from digest.config import Settings, load_secrets
 from digest.criteria import Criteria
@@ -92,24 +92,21 @@ def local_scorer(store: Store, criteria: Criteria) -> LocalScorer:
     `learn`, a rating that a refit learns from, a `like` or an `unlike` is in the next run."""
     key = (criteria.scoring_hash, *store.scorer_inputs(criteria.scoring_hash, LOCAL, f"{EXAMPLE}:"))
     with _LOCK:
-        kept = _LOCAL_SCORERS.setdefault(store, OrderedDict())
+        kept = _LOCAL_SCORERS.setdefault(store, LRUCache(_KEPT))
         found = kept.get(key)
-        if found is not None:
-            kept.move_to_end(key)
-            return found
+    if found is not None:
+        return found
     model = store.model(criteria.scoring_hash, LOCAL)
     wanted = examples_of(store, criteria) if model is None else None  # learned: among labels
     made = LocalScorer(model, vectors=store, examples=wanted)
     with _LOCK:  # made from reads at least as new as the key's: never older than it says
         kept[key] = made
-        while len(kept) > _KEPT:
-            kept.popitem(last=False)
     return made
 
 
 _KEPT = 1024  # local scorers a process keeps per store: a day's distinct criteria and more
 _LOCK = threading.Lock()  # runs make scorers in worker threads
-_LOCAL_SCORERS: weakref.WeakKeyDictionary[Store, OrderedDict[tuple[object, ...], LocalScorer]] = (
+_LOCAL_SCORERS: weakref.WeakKeyDictionary[Store, LRUCache[tuple[object, ...], LocalScorer]] = (
     weakref.WeakKeyDictionary()
 )
 

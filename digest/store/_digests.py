@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from cachetools import LRUCache
 from pydantic import TypeAdapter
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
@@ -190,14 +190,11 @@ def _verdicts(
     key = (ranking.key, cutoffs, top_k, removed)
     with _LOCK:
         found = _GIVEN.get(key)
-        if found is not None:
-            _GIVEN.move_to_end(key)
-            return found
+    if found is not None:
+        return found
     made = tuple(verdicts(ranking.places, cutoffs, top_k, removed))
     with _LOCK:
         _GIVEN[key] = made
-        while len(_GIVEN) > _KEPT:
-            _GIVEN.popitem(last=False)
     return made
 
 
@@ -209,17 +206,15 @@ def _ids(ranking: DayRanking) -> tuple[str, ...]:
         found = _IDS.get(ranking.key)
         if found is None:
             found = _IDS[ranking.key] = tuple(p.paper_id for p in ranking.places)
-            while len(_IDS) > _KEPT:
-                _IDS.popitem(last=False)
         return found
 
 
 _KEPT = 512  # as the parsed rankings (digest/store/_rankings.py)
 _LOCK = threading.Lock()  # digests are saved and read in worker threads
-_GIVEN: OrderedDict[tuple[str, Cutoffs, int, frozenset[str]], tuple[tuple[bool, str], ...]] = (
-    OrderedDict()
+_GIVEN: LRUCache[tuple[str, Cutoffs, int, frozenset[str]], tuple[tuple[bool, str], ...]] = LRUCache(
+    _KEPT
 )
-_IDS: OrderedDict[str, tuple[str, ...]] = OrderedDict()
+_IDS: LRUCache[str, tuple[str, ...]] = LRUCache(_KEPT)
 
 
 @dataclass(frozen=True)

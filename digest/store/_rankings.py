@@ -7,11 +7,11 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections import OrderedDict
 from dataclasses import replace
 from datetime import date
 from typing import Any
 
+from cachetools import LRUCache
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -33,20 +33,15 @@ class _Parsed:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._items: OrderedDict[str, DayRanking] = OrderedDict()
+        self._items: LRUCache[str, DayRanking] = LRUCache(_KEPT)
 
     def get(self, key: str) -> DayRanking | None:
         with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
+            return self._items.get(key)
 
     def put(self, key: str, ranking: DayRanking) -> None:
         with self._lock:
             self._items[key] = replace(ranking, id=None, key=key)
-            while len(self._items) > _KEPT:
-                self._items.popitem(last=False)
 
 
 PARSED = _Parsed()
