@@ -24,7 +24,7 @@ from digest.day import DayStatus, Digest, Entry, Usage
 from digest.errors import DigestError, NotFoundError
 from digest.papers import Paper
 from digest.scoring import Score
-from digest.store import Base, Store, alembic_config, schema_head
+from digest.store import Base, Store, alembic_config, schema_head, store_unreachable
 from digest.store.migrate import HEAD
 from digest.subscriptions import Subscription
 
@@ -649,3 +649,36 @@ def test_outbox_rows_stored_before_0008_lose_their_papers_fields_and_go_back_dow
         rows = conn.execute(text("SELECT payload FROM outbox ORDER BY seq")).scalars().all()
     engine.dispose()
     assert [json.loads(p) if isinstance(p, str) else p for p in rows] == payloads
+
+
+def test_a_connection_the_server_dropped_is_replaced_once_idle(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pooled PostgreSQL connection is pinged only after a pause: one the server dropped
+    (a restart, an idle timeout) is then replaced unseen. Within the pause no ping is spent,
+    so an operation meets the drop once, as an unreachable store, and the next one works."""
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no server to drop a connection")
+    import digest.store
+
+    sub = Subscription("slack:C1", "slack", "C1")
+    store.save_subscription(sub)
+
+    def drop_the_pooled_connection() -> None:
+        with store.engine.connect() as c:
+            pid = c.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        admin = create_engine(store.dsn)
+        with admin.connect() as c:
+            c.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        admin.dispose()
+
+    monkeypatch.setattr(digest.store, "PING_IDLE_SECONDS", 3600.0)  # always "just used"
+    drop_the_pooled_connection()
+    with pytest.raises(Exception) as met:
+        store.subscription(sub.id)
+    assert store_unreachable(met.value)
+    assert store.subscription(sub.id) == sub  # the pool started afresh
+
+    monkeypatch.setattr(digest.store, "PING_IDLE_SECONDS", 0.0)  # always idle: pinged
+    drop_the_pooled_connection()
+    assert store.subscription(sub.id) == sub

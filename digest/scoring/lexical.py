@@ -104,8 +104,7 @@ class PhraseIndex:
         return best
 
     def match(self, title: str, abstract: str) -> Match:
-        title_stems = _Text(tokens(title))
-        abstract_stems = _Text(tokens(abstract))
+        title_stems, abstract_stems = _text(title), _text(abstract)
         strengths = dict.fromkeys(self.topics, 0.0)
         hits: dict[str, dict[str, float]] = {t: {} for t in self.topics}
         for phrase in self.phrases:
@@ -149,6 +148,11 @@ def _items(text: str) -> list[str]:
             if piece and piece.lower() != "etc":
                 out.append(piece)
     return out
+
+
+@lru_cache(maxsize=2048)  # a day's titles and abstracts, stemmed once for every criteria
+def _text(text: str) -> _Text:
+    return _Text(tokens(text))
 
 
 class _Text:

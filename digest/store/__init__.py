@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from digest.errors import DigestError
@@ -38,6 +39,7 @@ __all__ = [
 SQLITE_BUSY_SECONDS = 30.0  # several processes may write one SQLite file: wait for the lock
 CONNECT_SECONDS = 2.0  # PostgreSQL: a server that does not answer is unreachable this soon
 HEALTH_BUSY_SECONDS = 1.0  # /healthz waits at most this long for SQLite's write lock
+PING_IDLE_SECONDS = 1.0  # PostgreSQL: a pooled connection idle longer is pinged before use
 
 
 class Store(
@@ -66,7 +68,8 @@ class Store(
             # connection whose data the server's host stopped acknowledging
             wait = {"connect_timeout": max(1, round(connect_timeout)),
                     "tcp_user_timeout": int(connect_timeout * 1000)}  # fmt: skip
-            self.engine = create_engine(dsn, pool_pre_ping=True, connect_args=wait)
+            self.engine = create_engine(dsn, connect_args=wait)
+            _ping_when_idle(self.engine)
         try:
             migrate(self.engine)
         except OperationalError as exc:
@@ -107,6 +110,27 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """SQLAlchemy's pre-ping, for a connection idle over PING_IDLE_SECONDS only: one in use
+    a moment ago needs none (a busy worker checks out a dozen a chat; each ping is a round
+    trip), and a store that went away meanwhile is met as any failure is (the operation
+    fails, the pool starts afresh). A connection that does not answer is replaced."""
+
+    def idle_from(_connection: Any, record: Any) -> None:
+        record.info["idle_from"] = time.monotonic()
+
+    def ping_if_idle(connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_from")  # None: new, or never back in the pool
+        if since is not None and time.monotonic() - since > PING_IDLE_SECONDS:
+            try:
+                engine.dialect.do_ping(connection)
+            except Exception as exc:
+                raise DisconnectionError(str(exc)) from exc  # the pool connects afresh
+
+    event.listen(engine, "checkin", idle_from)
+    event.listen(engine, "checkout", ping_if_idle)
 
 
 def _safe(dsn: str) -> str:

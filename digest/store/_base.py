@@ -50,17 +50,24 @@ class StoreBase:
         model: type,
         rows: Sequence[dict[str, Any]],
         keys: Sequence[str],
-    ) -> int:
-        """Insert rows whose `keys` are new; rows another process inserted first are skipped."""
-        if not rows:
-            return 0
-        column = getattr(model, keys[0])
-        # one statement for any number of rows (executemany): compiled once, then cached
-        stmt = self.insert(model).on_conflict_do_nothing(index_elements=keys).returning(column)
-        added, conn = 0, _core(s)
-        for chunk in chunks(rows, 500):
-            added += len(conn.execute(stmt, list(chunk)).all())  # rowcount is -1 on psycopg
-        return added
+    ) -> None:
+        """Insert rows whose `keys` are new; rows another process inserted first are skipped.
+
+        No RETURNING: with it SQLAlchemy sends the rows as one statement of thousands of
+        parameters, which psycopg parses anew each time (95 ms of CPU for a day's 692 scores,
+        18 ms without).
+        """
+        if rows:
+            stmt = self.insert(model).on_conflict_do_nothing(index_elements=keys)
+            core(s).execute(stmt, list(rows))
+
+    def insert_new(
+        self, s: Session | Connection, model: type, row: dict[str, Any], keys: Sequence[str]
+    ) -> bool:
+        """Insert one row unless its `keys` exist; whether it was new (by RETURNING: psycopg's
+        rowcount is -1)."""
+        stmt = self.insert(model).on_conflict_do_nothing(index_elements=keys)
+        return core(s).execute(stmt.returning(getattr(model, keys[0])), row).first() is not None
 
     def upsert(
         self,
@@ -77,12 +84,12 @@ class StoreBase:
         stmt = stmt.on_conflict_do_update(
             index_elements=keys, set_={c: stmt.excluded[c] for c in columns}
         )
-        conn = _core(s)
+        conn = core(s)
         for chunk in chunks(rows, 500):
             conn.execute(stmt, list(chunk))
 
 
-def _core(s: Session | Connection) -> Connection:
+def core(s: Session | Connection) -> Connection:
     """The connection to run an INSERT on as Core, not the ORM's bulk path (rows, not
     objects: several times cheaper per statement)."""
     return s.connection() if isinstance(s, Session) else s

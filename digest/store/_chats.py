@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from typing import Any
+
+from sqlalchemy import Row, select, update
 
 from digest.store._base import StoreBase, now
 from digest.store.models import (
@@ -39,9 +41,10 @@ class ChatStore(StoreBase):
             self.upsert(s, SubscriptionRow, [row], ["id"])
 
     def subscription(self, sub_id: str) -> Subscription | None:
-        with self.session() as s:
-            row = s.get(SubscriptionRow, sub_id)
-            return _subscription(row) if row else None
+        q = select(*SubscriptionRow.__table__.c).where(SubscriptionRow.id == sub_id)
+        with self.engine.connect() as c:  # Core: read on every run of every chat
+            row = c.execute(q).first()
+        return _subscription(row) if row else None
 
     def subscriptions(self, active_only: bool = True) -> list[Subscription]:
         with self.session() as s:
@@ -88,7 +91,7 @@ class ChatStore(StoreBase):
             return out
 
 
-def _subscription(row: SubscriptionRow) -> Subscription:
+def _subscription(row: SubscriptionRow | Row[Any]) -> Subscription:
     settings = dict(row.settings)
     for key in ("categories", "admins", "ours"):
         settings[key] = tuple(settings.get(key) or ())

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 
 from digest.day import Usage
 from digest.scoring import FALLBACK_PREFIX, Score
@@ -47,7 +47,7 @@ class ScoreStore(StoreBase):
                 version = latest.version + 1 if latest else 1
                 row = {"subscription": subscription, "version": version, "hash": hash_,
                        "text": text, "author": author, "created_at": now()}  # fmt: skip
-                if self.insert_ignore(s, CriteriaRow, [row], ["subscription", "version"]):
+                if self.insert_new(s, CriteriaRow, row, ["subscription", "version"]):
                     return version
             # another process saved that version first: compare with it again
 
@@ -77,10 +77,10 @@ class ScoreStore(StoreBase):
     def scores(self, paper_ids: Iterable[str], criteria_hash: str, scorer: str) -> dict[str, Score]:
         ids = list(paper_ids)
         out: dict[str, Score] = {}
-        with self.session() as s:
+        with self.engine.connect() as c:  # Core: a day's rows, no ORM objects
             for chunk in chunks(ids, 500):
-                rows = s.scalars(
-                    select(ScoreRow).where(
+                rows = c.execute(
+                    select(*ScoreRow.__table__.c).where(
                         ScoreRow.paper_id.in_(chunk),
                         ScoreRow.criteria_hash == criteria_hash,
                         ScoreRow.key == scorer,
@@ -324,5 +324,5 @@ class ScoreStore(StoreBase):
         ]
 
 
-def _score(row: ScoreRow) -> Score:
+def _score(row: ScoreRow | Row[Any]) -> Score:
     return Score(**{f: getattr(row, f) for f in _SCORE_FIELDS})

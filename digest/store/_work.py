@@ -13,12 +13,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import Session
 
 from digest.errors import NotFoundError
-from digest.store._base import StoreBase, aware, now, rowcount
+from digest.store._base import StoreBase, aware, core, now, rowcount
 from digest.store.models import ClaimRow, OutboxRow
+
+_CLAIM_COLUMNS = tuple(ClaimRow.__table__.c)
 
 OPEN = ("pending", "sending")  # outbox states still to be delivered
 
@@ -58,25 +60,25 @@ class WorkStore(StoreBase):
             ClaimRow.state == "retry",
             or_(ClaimRow.not_before.is_(None), ClaimRow.not_before <= at),
         )
-        taken_over = False
-        with self.session() as s, s.begin():
-            won = self.insert_ignore(s, ClaimRow, [{"key": key, "attempts": 1, **fields}], ["key"])
-            for condition in () if won else (dead, due):
-                won = rowcount(
-                    s.execute(
-                        update(ClaimRow)
-                        .where(ClaimRow.key == key, condition)
-                        .values(attempts=ClaimRow.attempts + 1, **fields)
-                    )
-                )
-                if won:
+        row, taken_over = None, False
+        with self.engine.begin() as c:  # Core, each statement returning the claim it took
+            row = c.execute(
+                self.insert(ClaimRow).values(key=key, attempts=1, **fields)
+                .on_conflict_do_nothing(index_elements=["key"]).returning(*_CLAIM_COLUMNS)
+            ).first()  # fmt: skip
+            for condition in () if row else (dead, due):
+                row = c.execute(
+                    update(ClaimRow)
+                    .where(ClaimRow.key == key, condition)
+                    .values(attempts=ClaimRow.attempts + 1, **fields)
+                    .returning(*_CLAIM_COLUMNS)
+                ).first()
+                if row is not None:
                     taken_over = condition is dead
                     break
-            if not won:
-                return None
-            row = s.execute(select(ClaimRow).where(ClaimRow.key == key)).scalar_one()
-            claim = _claim(row)  # read in the same transaction: one round trip less
-        return replace(claim, taken_over=True) if taken_over else claim
+        if row is None:
+            return None
+        return replace(_claim(row), taken_over=True) if taken_over else _claim(row)
 
     def release(
         self,
@@ -221,7 +223,7 @@ class WorkStore(StoreBase):
             return False
 
 
-def _claim(row: ClaimRow) -> Claim:
+def _claim(row: ClaimRow | Row[Any]) -> Claim:
     return Claim(
         key=row.key,
         state=row.state,
@@ -274,7 +276,7 @@ def queue_messages(
     day: date,
     payloads: list[dict[str, Any]],
 ) -> int:
-    """`WorkStore.enqueue` within a transaction of the caller's."""
+    """`WorkStore.enqueue` within a transaction of the caller's; how many were queued."""
     queued = s.scalars(
         select(OutboxRow.id).where(OutboxRow.subscription == subscription, OutboxRow.day == day)
     ).first()
@@ -285,4 +287,6 @@ def queue_messages(
          "state": "pending", "attempts": 0, "doubt": False}
         for seq, payload in enumerate(payloads)
     ]  # fmt: skip
-    return base.insert_ignore(s, OutboxRow, rows, ["subscription", "day", "seq"])
+    keys = ["subscription", "day", "seq"]
+    stmt = base.insert(OutboxRow).on_conflict_do_nothing(index_elements=keys)
+    return len(core(s).execute(stmt.returning(OutboxRow.id), rows).all())  # a few rows
