@@ -75,6 +75,7 @@ from digest.retention import prune_day
 from digest.scoring import Score, Scorer, finish
 from digest.scoring.embedding import reporting as embedding_progress
 from digest.scoring.factory import make_scorer
+from digest.scoring.factory import resolve as resolve_scorer
 from digest.scoring.learning import label_counts, learn, share_for
 from digest.scoring.local import LocalScorer
 from digest.search import recent_days, search  # and `search` too, not their modules
@@ -231,6 +232,7 @@ __all__ = [
     "remove_examples",
     "renewed",
     "resolve_library",
+    "resolve_scorer",
     "same_author",
     "sample_listing",
     "score_day",

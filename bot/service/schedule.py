@@ -33,6 +33,7 @@ from digest import (
     DayListing,
     DayStatus,
     Digest,
+    Paper,
     Scorer,
     Store,
     Subscription,
@@ -79,8 +80,13 @@ class DailyScheduler:
         days: str = ANNOUNCEMENT_DAYS,
         scheduler: AsyncIOScheduler | None = None,
         keep_days: int = DEFAULTS.store.keep_days,
+        prepare: Callable[[list[Paper]], None] | None = None,
     ) -> None:
+        """`prepare`: run on a day's papers once they are fetched, by the worker that fetched
+        them, under the fetch's claim (the service embeds them: each worker would else embed
+        the same papers for its first criteria, side by side)."""
         self.store, self.fetch, self.senders, self.scorer_for = store, fetch, senders, scorer_for
+        self.prepare = prepare
         self.lease, self.days, self.keep_days = lease, days, keep_days
         self._pruned: date | None = None  # the last day this worker saw pruned
         self.scheduler = scheduler or AsyncIOScheduler(
@@ -332,6 +338,8 @@ class DailyScheduler:
                 fetched = await self.fetch(cats)
                 if fetched.status is DayStatus.BUILT:
                     await asyncio.to_thread(self.store.save_listing, fetched.day, fetched.papers)
+                    if self.prepare is not None:
+                        await asyncio.to_thread(self.prepare, fetched.papers)
                 return _summary(fetched)
 
             result = await once(

@@ -31,15 +31,18 @@ from digest import (
     ConfigError,
     Criteria,
     DayListing,
+    Paper,
     Scorer,
     Secrets,
     Settings,
     Store,
+    embedding_of,
     fetch_listing,
     load_secrets,
     make_scorer,
     owner,
     renewed,
+    resolve_scorer,
 )
 
 log = logging.getLogger("paperdigest")
@@ -69,9 +72,14 @@ async def run_service(settings: Settings, env: Mapping[str, str] | None = None) 
             return await fetch_listing(settings, c, categories=categories)
 
     senders: dict[str, Sender] = {}
+
+    def embed(papers: list[Paper]) -> None:  # what the local scorer (the cascade's too) reads
+        embedding_of(store, papers)
+
+    embeds = resolve_scorer(settings.scoring.scorer, env) != "llm"  # the LLM alone embeds nothing
     daily = DailyScheduler(
         store, fetch, senders, scorer_for, lease=lease, days=settings.serve.days,
-        keep_days=settings.store.keep_days,
+        keep_days=settings.store.keep_days, prepare=embed if embeds else None,
     )  # fmt: skip
     deps = Deps(store, settings, scorer_for, on_change=daily.reschedule)
     ZoteroSync(store, settings, lease=lease).add_to(daily.scheduler)

@@ -10,6 +10,7 @@ select a digest about the size of the reference's; the benchmark measures them d
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import re
@@ -114,6 +115,14 @@ def features(
     return Features(emb, cos, matches, signals, zero, feedback(emb, zero))
 
 
+@functools.lru_cache(maxsize=1024)  # a day's papers, read once for every criteria
+def _novelty(title: str, abstract: str) -> int:
+    """Novelty before relevance: 6, up to 2 more for novelty cues, 3 less for a benchmark,
+    dataset, survey or the like."""
+    cues = len(_CUES.findall(f"{title} {abstract}"))
+    return 6 + min(cues, 2) - (3 if _LOW_NOVELTY.search(title) else 0)
+
+
 def feedback(emb: np.ndarray, zero: np.ndarray) -> np.ndarray:
     """The zero-shot scores sharpened by the batch itself (pseudo-relevance feedback): what
     sets the batch's best papers apart in meaning lifts papers the criteria's words miss, and
@@ -201,12 +210,7 @@ class LocalScorer:
         topic_names: list[str],
     ) -> Score:
         relevance = int(np.clip(round(at_zero + per_unit * raw), 1, 10))
-        text = f"{paper.title} {paper.abstract}"
-        cues = len(_CUES.findall(text))
-        novelty = 6 + min(cues, 2) + (1 if relevance >= 9 else 0)
-        if _LOW_NOVELTY.search(paper.title):
-            novelty -= 3
-        novelty = int(np.clip(novelty, 1, 10))
+        novelty = int(np.clip(_novelty(paper.title, paper.abstract) + (relevance >= 9), 1, 10))
         by_meaning = topic_names[int(np.argmax(cos))]
         topic = _topic(match, cos, topic_names)
         matched = topic if relevance >= 5 else None

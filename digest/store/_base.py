@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -79,14 +80,21 @@ class StoreBase:
         """Insert rows, or update every other given column where `keys` exist already."""
         if not rows:
             return
-        stmt = self.insert(model)
-        columns = [c for c in rows[0] if c not in keys]
-        stmt = stmt.on_conflict_do_update(
-            index_elements=keys, set_={c: stmt.excluded[c] for c in columns}
-        )
+        columns = tuple(c for c in rows[0] if c not in keys)
+        stmt = _upsert(self.engine.dialect.name, model, tuple(keys), columns)
         conn = core(s)
         for chunk in chunks(rows, 500):
             conn.execute(stmt, list(chunk))
+
+
+@functools.lru_cache(maxsize=64)  # a handful of (table, columns) shapes, each built once
+def _upsert(
+    dialect: str, model: type, keys: tuple[str, ...], columns: tuple[str, ...]
+) -> postgresql.Insert | sqlite.Insert:
+    stmt = postgresql.insert(model) if dialect == "postgresql" else sqlite.insert(model)
+    return stmt.on_conflict_do_update(
+        index_elements=keys, set_={c: stmt.excluded[c] for c in columns}
+    )
 
 
 def core(s: Session | Connection) -> Connection:

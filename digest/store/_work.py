@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import Session
 
@@ -21,6 +21,7 @@ from digest.store._base import StoreBase, aware, core, now, rowcount
 from digest.store.models import ClaimRow, OutboxRow
 
 _CLAIM_COLUMNS = tuple(ClaimRow.__table__.c)
+TAKEN_OVER = "taken over: the lease of the worker before ended"  # a claim's error, till it ends
 
 OPEN = ("pending", "sending")  # outbox states still to be delivered
 
@@ -53,32 +54,32 @@ class WorkStore(StoreBase):
         """Take `key` if nobody holds it: new, a lease that ended (the Claim says `taken_over`),
         or a retry that is due."""
         at = max(at, now()) if at else now()  # a test may run the clock ahead, never back
-        fields = {"state": "running", "owner": owner, "lease_until": at + lease,
-                  "updated_at": at, "error": None}  # fmt: skip
+        fields = {"state": "running", "owner": owner, "lease_until": at + lease, "updated_at": at}
         dead = and_(ClaimRow.state == "running", ClaimRow.lease_until < at)
         due = and_(
             ClaimRow.state == "retry",
             or_(ClaimRow.not_before.is_(None), ClaimRow.not_before <= at),
         )
-        row, taken_over = None, False
         with self.engine.begin() as c:  # Core, each statement returning the claim it took
             row = c.execute(
-                self.insert(ClaimRow).values(key=key, attempts=1, **fields)
+                self.insert(ClaimRow).values(key=key, attempts=1, error=None, **fields)
                 .on_conflict_do_nothing(index_elements=["key"]).returning(*_CLAIM_COLUMNS)
             ).first()  # fmt: skip
-            for condition in () if row else (dead, due):
+            if row is None:  # held, done, or to take: one statement, which notes a take-over
                 row = c.execute(
                     update(ClaimRow)
-                    .where(ClaimRow.key == key, condition)
-                    .values(attempts=ClaimRow.attempts + 1, **fields)
+                    .where(ClaimRow.key == key, or_(dead, due))
+                    .values(
+                        attempts=ClaimRow.attempts + 1,
+                        error=case((ClaimRow.state == "running", TAKEN_OVER), else_=None),
+                        **fields,
+                    )
                     .returning(*_CLAIM_COLUMNS)
                 ).first()
-                if row is not None:
-                    taken_over = condition is dead
-                    break
         if row is None:
             return None
-        return replace(_claim(row), taken_over=True) if taken_over else _claim(row)
+        claim = _claim(row)
+        return replace(claim, taken_over=True) if claim.error == TAKEN_OVER else claim
 
     def release(
         self,
