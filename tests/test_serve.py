@@ -177,6 +177,30 @@ def test_a_day_is_fetched_once_and_posted_once(scored_store: Store, slack: FakeS
     assert len(slack.posted("C1")) == 1 and len(slack.posted("C2")) == 1
 
 
+def test_two_workers_prepare_the_day_once(scored_store: Store, slack: FakeSlack) -> None:
+    """Two workers whose chats are due at once: the one that fetches the day prepares its
+    papers (the service embeds them), under the fetch's claim; the other waits for it."""
+    subscribe(scored_store, "C1")
+    subscribe(scored_store, "C2")
+    prepared: list[list[str]] = []
+
+    def prepare(papers: list) -> None:  # type: ignore[type-arg]
+        prepared.append([p.id for p in papers])
+
+    first, fetch_first = make(scored_store, slack, prepare=prepare)
+    second, fetch_second = make(scored_store, slack, prepare=prepare)
+
+    async def go() -> None:
+        await asyncio.gather(
+            first.run_subscription("slack:C1"), second.run_subscription("slack:C2")
+        )
+
+    asyncio.run(go())
+    assert fetch_first.calls + fetch_second.calls == 1
+    assert prepared == [[p.id for p in sample_listing().papers]]
+    assert len(slack.posted("C1")) == 1 and len(slack.posted("C2")) == 1
+
+
 def test_unreachable_arxiv_is_retried_then_told_once(scored_store: Store, slack: FakeSlack) -> None:
     subscribe(scored_store, "C1")
     failed = DayListing(
