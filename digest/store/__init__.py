@@ -39,6 +39,7 @@ __all__ = [
 SQLITE_BUSY_SECONDS = 30.0  # several processes may write one SQLite file: wait for the lock
 CONNECT_SECONDS = 2.0  # PostgreSQL: a server that does not answer is unreachable this soon
 HEALTH_BUSY_SECONDS = 1.0  # /healthz waits at most this long for SQLite's write lock
+UNACKED_SECONDS = 10.0  # PostgreSQL: data unacknowledged this long means the host is gone
 PING_IDLE_SECONDS = 1.0  # PostgreSQL: a pooled connection idle longer is pinged before use
 
 
@@ -65,9 +66,12 @@ class Store(
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
             # libpq takes whole seconds (at least 1) to connect; tcp_user_timeout (ms) drops a
-            # connection whose data the server's host stopped acknowledging
+            # connection whose data the server's host stopped acknowledging (not within 2 s:
+            # a busy server may leave a large write unread that long, which dropped three
+            # runs' connections in a 2,000-chat benchmark)
+            acked = max(connect_timeout, UNACKED_SECONDS)
             wait = {"connect_timeout": max(1, round(connect_timeout)),
-                    "tcp_user_timeout": int(connect_timeout * 1000)}  # fmt: skip
+                    "tcp_user_timeout": int(acked * 1000)}  # fmt: skip
             self.engine = create_engine(dsn, connect_args=wait)
             _ping_when_idle(self.engine)
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from digest.errors import NotFoundError
@@ -20,11 +20,14 @@ class PaperStore(StoreBase):
         self.save_listing(None, papers)
 
     def save_listing(self, day: date | None, papers: Iterable[Paper]) -> None:
-        """Idempotent: any number of workers may save the same day at once."""
+        """Idempotent: any number of workers may save the same day at once; a day whose
+        listing holds every one of the papers already is left as it is."""
         papers = list({p.id: p for p in papers}.values())
         if not papers:
             return
         with self.session() as s, s.begin():
+            if day is not None and _listed(s, day, [p.id for p in papers]) == len(papers):
+                return  # saved already (each criteria's first build saves its day again)
             self.upsert(s, PaperRow, [_paper_row(p) for p in papers], ["id"])
             if day is None:
                 return
@@ -73,6 +76,19 @@ class PaperStore(StoreBase):
                     select(ListingRow.day).distinct().order_by(ListingRow.day.desc()).limit(n)
                 )
             )
+
+
+def _listed(s: Session, day: date, paper_ids: list[str]) -> int:
+    """How many of these papers the day's listing holds."""
+    return sum(
+        s.scalar(
+            select(func.count())
+            .select_from(ListingRow)
+            .where(ListingRow.day == day, ListingRow.paper_id.in_(chunk))
+        )
+        or 0
+        for chunk in chunks(paper_ids, 500)
+    )
 
 
 def papers_by_id(session: Session, paper_ids: Iterable[str]) -> dict[str, Paper]:
