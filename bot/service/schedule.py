@@ -24,6 +24,7 @@ from apscheduler.triggers.cron import CronTrigger
 from bot.platforms import Sender
 from bot.service.daily import DayReport, build_for
 from bot.service.outbox import DeliveryReport, deliver
+from bot.service.slots import Slots
 from digest import (
     DEFAULTS,
     LEASE,
@@ -96,7 +97,8 @@ class DailyScheduler:
         self._listings: dict[str, DayListing] = {}  # today's, on this loop only
         self._fetching: dict[str, asyncio.Lock] = {}
         self._running: set[asyncio.Task[Any]] = set()
-        self._slots: asyncio.Semaphore | None = None
+        self._slots: Slots | None = None
+        self._building: set[str] = set()  # chats this worker is running or about to run
         self._timing: dict[str, tuple[str, str, str]] = {}  # job id -> what its trigger is of
 
     # jobs ---------------------------------------------------------------------------------
@@ -175,7 +177,7 @@ class DailyScheduler:
         now = now or datetime.now(UTC)
         try:
             self.sync()
-            runs = {(sub_id, day) for sub_id, day in self.missed(now)}
+            runs = {(s, d) for s, d in self.missed(now) if s not in self._building}
             runs |= {
                 _parse_run_key(c.key)
                 for c in self.store.claims("run:", states=("running", "retry"))
@@ -238,20 +240,27 @@ class DailyScheduler:
         A worker builds a few chats' digests at a time; the others wait unclaimed, so that
         another worker with a free slot may take them. Posting is outside that slot: the
         messages are queued in the outbox by then, and waiting for the platforms' pace must
-        not hold back the next chat's build.
+        not hold back the next chat's build. Chats of a platform with a pace for the whole
+        bot (Telegram) are built first: that pace decides when a morning's last message can
+        go, and it can only start once there are messages; a Slack channel waits for none.
         """
         if self._slots is None:
-            self._slots = asyncio.Semaphore(RUNS_AT_ONCE)
-        async with self._slots:
-            try:
+            self._slots = Slots(RUNS_AT_ONCE)
+        sender = self.senders.get(sub_id.split(":", 1)[0])  # an id is "<platform>:<chat>"
+        paced = sender is not None and sender.pace is not None and sender.pace.per_second > 0
+        self._building.add(sub_id)  # a tick meanwhile finds it not built: not twice
+        try:
+            async with self._slots.slot(0 if paced else 1):
                 built = await self._claimed_run(sub_id, day, now)
-            except Exception as exc:  # the store went away: the next tick makes the run
-                if not store_unreachable(exc):
-                    raise
-                log.warning("%s: the store is unreachable; the run is made at a tick once it "
-                            "is back", sub_id)  # fmt: skip
-                METRICS.STORE_ERRORS.labels("schedule").inc()
-                return None
+        except Exception as exc:  # the store went away: the next tick makes the run
+            if not store_unreachable(exc):
+                raise
+            log.warning("%s: the store is unreachable; the run is made at a tick once it "
+                        "is back", sub_id)  # fmt: skip
+            METRICS.STORE_ERRORS.labels("schedule").inc()
+            return None
+        finally:
+            self._building.discard(sub_id)
         if built is None:
             return None
         sub, sender, digest = built
