@@ -651,14 +651,13 @@ def test_outbox_rows_stored_before_0008_lose_their_papers_fields_and_go_back_dow
     assert [json.loads(p) if isinstance(p, str) else p for p in rows] == payloads
 
 
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)  # a server to drop it
 def test_a_connection_the_server_dropped_is_replaced_once_idle(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A pooled PostgreSQL connection is pinged only after a pause: one the server dropped
     (a restart, an idle timeout) is then replaced unseen. Within the pause no ping is spent,
     so an operation meets the drop once, as an unreachable store, and the next one works."""
-    if store.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has no server to drop a connection")
     import digest.store
 
     sub = Subscription("slack:C1", "slack", "C1")
