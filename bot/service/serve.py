@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 import signal
@@ -31,7 +32,6 @@ from digest import (
     ConfigError,
     Criteria,
     DayListing,
-    Paper,
     Scorer,
     Secrets,
     Settings,
@@ -73,10 +73,9 @@ async def run_service(settings: Settings, env: Mapping[str, str] | None = None) 
 
     senders: dict[str, Sender] = {}
 
-    def embed(papers: list[Paper]) -> None:  # what the local scorer (the cascade's too) reads
-        embedding_of(store, papers)
-
-    embeds = resolve_scorer(settings.scoring.scorer, env) != "llm"  # the LLM alone embeds nothing
+    # the day's papers embedded once, for the local scorer (the cascade's too); not for the LLM
+    embed = functools.partial(embedding_of, store)
+    embeds = resolve_scorer(settings.scoring.scorer, env) != "llm"
     daily = DailyScheduler(
         store, fetch, senders, scorer_for, lease=lease, days=settings.serve.days,
         keep_days=settings.store.keep_days, prepare=embed if embeds else None,

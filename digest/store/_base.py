@@ -41,9 +41,7 @@ class StoreBase:
 
     def insert(self, model: type) -> postgresql.Insert | sqlite.Insert:
         """An INSERT that knows ON CONFLICT, on SQLite and PostgreSQL alike."""
-        if self.engine.dialect.name == "postgresql":
-            return postgresql.insert(model)
-        return sqlite.insert(model)
+        return _insert(self.engine.dialect.name, model)
 
     def insert_ignore(
         self,
@@ -63,12 +61,18 @@ class StoreBase:
             core(s).execute(stmt, list(rows))
 
     def insert_new(
-        self, s: Session | Connection, model: type, row: dict[str, Any], keys: Sequence[str]
-    ) -> bool:
-        """Insert one row unless its `keys` exist; whether it was new (by RETURNING: psycopg's
+        self,
+        s: Session | Connection,
+        model: type,
+        rows: Sequence[dict[str, Any]],
+        keys: Sequence[str],
+    ) -> int:
+        """`insert_ignore` for a few rows, saying how many were new (by RETURNING: psycopg's
         rowcount is -1)."""
+        if not rows:
+            return 0
         stmt = self.insert(model).on_conflict_do_nothing(index_elements=keys)
-        return core(s).execute(stmt.returning(getattr(model, keys[0])), row).first() is not None
+        return len(core(s).execute(stmt.returning(getattr(model, keys[0])), list(rows)).all())
 
     def upsert(
         self,
@@ -91,10 +95,14 @@ class StoreBase:
 def _upsert(
     dialect: str, model: type, keys: tuple[str, ...], columns: tuple[str, ...]
 ) -> postgresql.Insert | sqlite.Insert:
-    stmt = postgresql.insert(model) if dialect == "postgresql" else sqlite.insert(model)
+    stmt = _insert(dialect, model)
     return stmt.on_conflict_do_update(
         index_elements=keys, set_={c: stmt.excluded[c] for c in columns}
     )
+
+
+def _insert(dialect: str, model: type) -> postgresql.Insert | sqlite.Insert:
+    return postgresql.insert(model) if dialect == "postgresql" else sqlite.insert(model)
 
 
 def core(s: Session | Connection) -> Connection:

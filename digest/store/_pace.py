@@ -38,7 +38,7 @@ class PaceStore(StoreBase):
                         "key": key, "state": "pace", "owner": "", "lease_until": at,
                         "not_before": at + interval, "attempts": 0, "updated_at": at,
                     }  # fmt: skip
-                    if self.insert_new(s, ClaimRow, fresh, ["key"]):
+                    if self.insert_new(s, ClaimRow, [fresh], ["key"]):
                         return at
                     continue  # another worker made the row first: read it again
                 slot = max(at, aware(row.not_before)) if row.not_before else at

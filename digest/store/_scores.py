@@ -47,7 +47,7 @@ class ScoreStore(StoreBase):
                 version = latest.version + 1 if latest else 1
                 row = {"subscription": subscription, "version": version, "hash": hash_,
                        "text": text, "author": author, "created_at": now()}  # fmt: skip
-                if self.insert_new(s, CriteriaRow, row, ["subscription", "version"]):
+                if self.insert_new(s, CriteriaRow, [row], ["subscription", "version"]):
                     return version
             # another process saved that version first: compare with it again
 

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import Session
 
 from digest.errors import NotFoundError
-from digest.store._base import StoreBase, aware, core, now, rowcount
+from digest.store._base import StoreBase, aware, now, rowcount
 from digest.store.models import ClaimRow, OutboxRow
 
 _CLAIM_COLUMNS = tuple(ClaimRow.__table__.c)
@@ -288,6 +288,4 @@ def queue_messages(
          "state": "pending", "attempts": 0, "doubt": False}
         for seq, payload in enumerate(payloads)
     ]  # fmt: skip
-    keys = ["subscription", "day", "seq"]
-    stmt = base.insert(OutboxRow).on_conflict_do_nothing(index_elements=keys)
-    return len(core(s).execute(stmt.returning(OutboxRow.id), rows).all())  # a few rows
+    return base.insert_new(s, OutboxRow, rows, ["subscription", "day", "seq"])
