@@ -8,8 +8,12 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,27 +37,73 @@ def owner() -> str:
 async def renewed(store: Store, key: str | int, who: str, lease: timedelta) -> AsyncIterator[None]:
     """Keep renewing a held claim's lease while the block runs: a claim key, or an outbox
     message's id. Only a worker that stopped (or froze) loses its claims."""
-
-    async def renew() -> None:
-        while True:
-            await asyncio.sleep(lease.total_seconds() / 3)
-            # on the loop itself, not in the thread pool: a pool busy with scoring and queries
-            # must never let a live worker's claim run out
-            try:
-                if isinstance(key, int):
-                    store.renew_message(key, who, lease)
-                else:
-                    store.renew(key, who, lease)
-            except Exception as exc:  # the store is away for now: renew when it is back
-                if not store_unreachable(exc):
-                    raise
-                log.warning("claim %s not renewed: the store is unreachable; trying again", key)
-
-    task = asyncio.create_task(renew())
+    held = _Held.of(store)
+    held.add(store, (key, who), lease)
     try:
         yield
     finally:
-        task.cancel()
+        held.claims.pop((key, who), None)
+
+
+@dataclass
+class _Held:
+    """The claims one event loop holds in one store, renewed together: one transaction for
+    all those due, not one for each (thousands of messages waiting for Telegram's pace
+    made hundreds of round trips a second). The renewing is a task on the loop, so a loop
+    that froze renews nothing; its statement runs in a thread of its own, so neither the
+    loop nor a thread pool busy with scoring holds it up."""
+
+    loop: asyncio.AbstractEventLoop
+    claims: dict[tuple[str | int, str], tuple[timedelta, float]] = field(default_factory=dict)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def of(cls, store: Store) -> _Held:
+        loop = asyncio.get_running_loop()
+        held = _HELD.get(store)
+        if held is None or held.loop is not loop:
+            held = _HELD[store] = cls(loop)
+        return held
+
+    def add(self, store: Store, claim: tuple[str | int, str], lease: timedelta) -> None:
+        """Hold `claim`: renewed every third of its lease from now on."""
+        self.claims[claim] = (lease, time.monotonic() + lease.total_seconds() / 3)
+        self.changed.set()  # its renewal may be due before the one the task waits for
+        if self.task is None or self.task.done():
+            self.task = self.loop.create_task(self._renew(store))
+
+    async def _renew(self, store: Store) -> None:
+        while self.claims:
+            self.changed.clear()
+            wait = min(due for _, due in self.claims.values()) - time.monotonic()
+            if wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.changed.wait(), wait)
+                continue
+            # every claim due within a sixth of its lease goes in this transaction
+            soon = time.monotonic()
+            due = [(c, lease) for c, (lease, at) in self.claims.items()
+                   if at <= soon + lease.total_seconds() / 6]  # fmt: skip
+            for lease in {lease for _, lease in due}:
+                claims = [c for c, each in due if each == lease]
+                keys = [(k, who) for k, who in claims if isinstance(k, str)]
+                messages = [(k, who) for k, who in claims if isinstance(k, int)]
+                try:
+                    await self.loop.run_in_executor(_RENEWING, store.renew, lease, keys, messages)
+                except Exception as exc:  # the store is away for now: tried again later
+                    if not store_unreachable(exc):
+                        log.exception("%d claims not renewed", len(claims))
+                    else:
+                        log.warning("%d claims not renewed: the store is unreachable; trying "
+                                    "again", len(claims))  # fmt: skip
+            for claim, lease in due:
+                if claim in self.claims:
+                    self.claims[claim] = (lease, time.monotonic() + lease.total_seconds() / 3)
+
+
+_HELD: weakref.WeakKeyDictionary[Store, _Held] = weakref.WeakKeyDictionary()
+_RENEWING = ThreadPoolExecutor(1, thread_name_prefix="renew")  # the claims' renewals
 
 
 async def once(

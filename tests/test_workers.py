@@ -4,6 +4,7 @@ killed mid-delivery leaves its work to the others. Each message goes out exactly
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import event
 from telegram import Bot
 
 from bot.platforms.slack import SlackSender
@@ -27,6 +29,7 @@ from digest.pipeline import sample_listing
 from digest.scoring.local import LocalScorer
 from digest.store import Store
 from digest.subscriptions import Subscription
+from digest.work import owner, renewed
 from tests.fakes.arxiv import FakeArxiv, closed_port
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.telegram_api import FakeTelegram
@@ -235,4 +238,47 @@ def test_telegram_polling_passes_to_another_worker(
     finally:
         for w in workers:
             w.kill()
+    store.close()
+
+
+def test_a_live_worker_keeps_its_claims_past_their_lease(store_url: str) -> None:
+    """Claims held longer than their lease are renewed, so no other worker takes them over:
+    500 runs and a message being sent, renewed together in a few statements (one per claim
+    each time made hundreds of round trips a second while Telegram's pace held messages);
+    released, they are renewed no more."""
+    store = Store(store_url)
+    lease = timedelta(seconds=0.6)
+    subscribe(store, "telegram", "-100")
+    store.enqueue("telegram:-100", datetime.now(UTC).date(), [{"text": "held"}])
+    [message] = store.outbox("telegram:-100")
+    renewals: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        if " SET lease_until=" in statement:  # a renewal: nothing else but the lease changes
+            renewals.append(statement)
+
+    async def hold() -> datetime:
+        async with contextlib.AsyncExitStack() as held:
+            for i in range(500):
+                who = owner()
+                assert await asyncio.to_thread(store.claim, f"run:held:{i}", who, lease)
+                await held.enter_async_context(renewed(store, f"run:held:{i}", who, lease))
+            who = owner()
+            assert store.claim_message(message["id"], who, lease) == "pending"
+            await held.enter_async_context(renewed(store, message["id"], who, lease))
+            event.listen(store.engine, "before_cursor_execute", count)
+            end = time.monotonic() + 4 * lease.total_seconds()
+            while time.monotonic() < end:  # four leases long, another worker tries its luck
+                assert store.claim("run:held:0", "another", lease) is None
+                assert store.claim("run:held:499", "another", lease) is None
+                assert store.claim_message(message["id"], "another", lease) is None
+                await asyncio.sleep(0.05)
+            event.remove(store.engine, "before_cursor_execute", count)
+        return datetime.now(UTC)
+
+    released = asyncio.run(hold())
+    assert 3 <= len(renewals) <= 200  # 501 claims renewed about 12 times: 6,012 one by one
+    assert all(c.lease_until <= released + lease for c in store.claims("run:held:"))
+    wait_until(lambda: datetime.now(UTC) > released + lease, 5, "the lease to end")
+    assert store.claim("run:held:0", "another", lease) is not None  # no longer renewed
     store.close()

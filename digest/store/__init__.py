@@ -72,7 +72,10 @@ class Store(
             acked = max(connect_timeout, UNACKED_SECONDS)
             wait = {"connect_timeout": max(1, round(connect_timeout)),
                     "tcp_user_timeout": int(acked * 1000)}  # fmt: skip
-            self.engine = create_engine(dsn, connect_args=wait)
+            # a worker's threads (the event loop, its pool of six, the pace's and the renewals')
+            # keep ten connections; beyond five, the pool's default, each was opened and
+            # closed again for one statement. At most fifteen at once, as before.
+            self.engine = create_engine(dsn, connect_args=wait, pool_size=10, max_overflow=5)
             _ping_when_idle(self.engine)
         try:
             migrate(self.engine)

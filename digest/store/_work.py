@@ -8,11 +8,12 @@ so the work of a worker that died passes to the others when the lease ends.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, tuple_, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import Session
 
@@ -23,6 +24,7 @@ from digest.store.models import ClaimRow, OutboxRow
 _CLAIM_COLUMNS = tuple(ClaimRow.__table__.c)
 TAKEN_OVER = "taken over: the lease of the worker before ended"  # a claim's error, till it ends
 
+RENEW_BATCH = 400  # (key, owner) pairs in one statement: 800 parameters
 OPEN = ("pending", "sending")  # outbox states still to be delivered
 
 
@@ -96,21 +98,26 @@ class WorkStore(StoreBase):
             return end_claim(s, key, owner, state, result=result, error=error,
                              not_before=not_before)  # fmt: skip
 
-    def renew(self, key: str, owner: str, lease: timedelta) -> bool:
+    def renew(
+        self,
+        lease: timedelta,
+        claims: Sequence[tuple[str, str]] = (),
+        messages: Sequence[tuple[int, str]] = (),
+    ) -> int:
+        """Extend held claims, (key, owner), and claims on messages being sent, (id, owner),
+        by `lease` from now, in one transaction; how many were still held."""
+        until, renewed = now() + lease, 0
         with self.session() as s, s.begin():
-            return bool(
-                rowcount(
-                    s.execute(
-                        update(ClaimRow)
-                        .where(
-                            ClaimRow.key == key,
-                            ClaimRow.owner == owner,
-                            ClaimRow.state == "running",
-                        )
-                        .values(lease_until=now() + lease)
-                    )
-                )
-            )
+            for held, table, key, owner, state in (
+                (claims, ClaimRow, ClaimRow.key, ClaimRow.owner, ClaimRow.state == "running"),
+                (messages, OutboxRow, OutboxRow.id, OutboxRow.claimed_by,
+                 OutboxRow.state == "sending"),
+            ):  # fmt: skip
+                for i in range(0, len(held), RENEW_BATCH):
+                    batch = [tuple(pair) for pair in held[i : i + RENEW_BATCH]]
+                    stmt = update(table).where(tuple_(key, owner).in_(batch), state)
+                    renewed += rowcount(s.execute(stmt.values(lease_until=until)))
+        return renewed
 
     def claim_of(self, key: str) -> Claim | None:
         with self.session() as s:
@@ -193,20 +200,6 @@ class WorkStore(StoreBase):
                 if rowcount(s.execute(stmt)):
                     return kind
         return None
-
-    def renew_message(self, row_id: int, owner: str, lease: timedelta) -> bool:
-        """Extend the claim on a message being sent; False if the claim was lost."""
-        with self.session() as s, s.begin():
-            stmt = (
-                update(OutboxRow)
-                .where(
-                    OutboxRow.id == row_id,
-                    OutboxRow.claimed_by == owner,
-                    OutboxRow.state == "sending",
-                )
-                .values(lease_until=now() + lease)
-            )
-            return bool(rowcount(s.execute(stmt)))
 
     def update_outbox(self, row_id: int, owner: str | None = None, **fields: Any) -> bool:
         """Set state, message_id, error, not_before or sent_at of one message, and end its
