@@ -57,6 +57,7 @@ class _Held:
     claims: dict[tuple[str | int, str], tuple[timedelta, float]] = field(default_factory=dict)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
+    next_due: float = 0.0  # when the task wakes next to renew (time.monotonic())
 
     @classmethod
     def of(cls, store: Store) -> _Held:
@@ -68,15 +69,18 @@ class _Held:
 
     def add(self, store: Store, claim: tuple[str | int, str], lease: timedelta) -> None:
         """Hold `claim`: renewed every third of its lease from now on."""
-        self.claims[claim] = (lease, time.monotonic() + lease.total_seconds() / 3)
-        self.changed.set()  # its renewal may be due before the one the task waits for
+        due = time.monotonic() + lease.total_seconds() / 3
+        self.claims[claim] = (lease, due)
+        if due < self.next_due:  # a shorter lease than those held: the task waits too long
+            self.changed.set()
         if self.task is None or self.task.done():
             self.task = self.loop.create_task(self._renew(store))
 
     async def _renew(self, store: Store) -> None:
         while self.claims:
             self.changed.clear()
-            wait = min(due for _, due in self.claims.values()) - time.monotonic()
+            self.next_due = min(due for _, due in self.claims.values())
+            wait = self.next_due - time.monotonic()
             if wait > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.changed.wait(), wait)
