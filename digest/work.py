@@ -11,6 +11,7 @@ import socket
 import time
 import uuid
 import weakref
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -42,7 +43,7 @@ async def renewed(store: Store, key: str | int, who: str, lease: timedelta) -> A
     try:
         yield
     finally:
-        held.claims.pop((key, who), None)
+        held.drop((key, who))
 
 
 @dataclass
@@ -58,6 +59,7 @@ class _Held:
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
     next_due: float = 0.0  # when the task wakes next to renew (time.monotonic())
+    holders: Counter[tuple[str | int, str]] = field(default_factory=Counter)  # blocks in it
 
     @classmethod
     def of(cls, store: Store) -> _Held:
@@ -71,10 +73,18 @@ class _Held:
         """Hold `claim`: renewed every third of its lease from now on."""
         due = time.monotonic() + lease.total_seconds() / 3
         self.claims[claim] = (lease, due)
+        self.holders[claim] += 1
         if due < self.next_due:  # a shorter lease than those held: the task waits too long
             self.changed.set()
         if self.task is None or self.task.done():
             self.task = self.loop.create_task(self._renew(store))
+
+    def drop(self, claim: tuple[str | int, str]) -> None:
+        """The block holding `claim` ended: no longer renewed, unless another block holds it."""
+        self.holders[claim] -= 1
+        if self.holders[claim] <= 0:
+            del self.holders[claim]
+            self.claims.pop(claim, None)
 
     async def _renew(self, store: Store) -> None:
         while self.claims:
