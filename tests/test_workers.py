@@ -282,3 +282,40 @@ def test_a_live_worker_keeps_its_claims_past_their_lease(store_url: str) -> None
     wait_until(lambda: datetime.now(UTC) > released + lease, 5, "the lease to end")
     assert store.claim("run:held:0", "another", lease) is not None  # no longer renewed
     store.close()
+
+
+def test_serve_keeps_its_connections_to_slack(
+    store_url: str, slack: FakeSlack, scored_db: Path, criteria: Criteria, tmp_path: Path
+) -> None:
+    """The service's digest messages to Slack share kept connections: two channels' digests
+    (four messages each) take a connection or two, not one a message."""
+    store = Store(store_url)
+    seed_sample(store, scored_db, criteria)
+    subs = [subscribe(store, "slack", f"C{i}", top_k=25, schedule=not_due()) for i in range(2)]
+    sender = SlackSender(AsyncWebClient(token=TOKEN, base_url=slack.url))
+    for sub in subs:  # queued; the service sends them
+        asyncio.run(build_for(store, sample_listing(), sub, sender, lambda c: LocalScorer()))
+    messages = len(store.outbox())
+    env = {
+        "PAPERDIGEST_DATABASE_URL": store_url,
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "PAPERDIGEST_SLACK_API_URL": slack.url,
+        "PAPERDIGEST_SLACK_PORT": "0",
+        "PAPERDIGEST_SERVE_HEALTH_PORT": "0",
+        "PAPERDIGEST_ARXIV_RSS_URL": f"http://127.0.0.1:{closed_port()}/rss/",
+    }
+    before = slack.connections
+    serve = cli(["serve"], env, tmp_path)
+    try:
+        wait_until(lambda: len(store.outbox(states=("sent",))) == messages, 60, "every message")
+        serve.send_signal(signal.SIGTERM)
+        _, err = serve.communicate(timeout=30)
+        assert serve.returncode == 0, err
+    finally:
+        serve.kill()
+    assert messages >= 3 * len(subs)
+    assert len(slack.posted()) == messages
+    assert slack.connections - before <= messages // 2  # one a message before
+    assert "Unclosed client session" not in err  # closed as the service stopped
+    store.close()

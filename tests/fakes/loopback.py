@@ -8,17 +8,27 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
 
+class _Counting(ThreadingHTTPServer):
+    """Counts the TCP connections it accepts: a client that keeps its connection makes one."""
+
+    connections = 0
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.connections += 1
+        super().process_request(request, client_address)
+
+
 class Loopback:
     """Subclasses give `handler()`; `with Fake() as fake:` starts and stops the server."""
 
-    _server: ThreadingHTTPServer | None = None
+    _server: _Counting | None = None
     _thread: threading.Thread | None = None
 
     def handler(self) -> type[BaseHTTPRequestHandler]:
         raise NotImplementedError
 
     def start(self) -> Self:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler())
+        server = _Counting(("127.0.0.1", 0), self.handler())
         server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(
@@ -47,6 +57,11 @@ class Loopback:
     def port(self) -> int:
         assert self._server is not None, f"{type(self).__name__} is not started"
         return self._server.server_address[1]
+
+    @property
+    def connections(self) -> int:
+        """TCP connections accepted so far."""
+        return self._server.connections if self._server is not None else 0
 
     @property
     def root(self) -> str:
