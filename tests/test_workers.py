@@ -81,6 +81,19 @@ def cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen:
     )  # fmt: skip
 
 
+def slack_serve_env(store_url: str, slack: FakeSlack, rss: str) -> dict[str, str]:
+    """`serve` on the store, Slack's fake (HTTP mode, any free port) and an arXiv at `rss`."""
+    return {
+        "PAPERDIGEST_DATABASE_URL": store_url,
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "PAPERDIGEST_SLACK_API_URL": slack.url,
+        "PAPERDIGEST_SLACK_PORT": "0",
+        "PAPERDIGEST_SERVE_HEALTH_PORT": "0",
+        "PAPERDIGEST_ARXIV_RSS_URL": rss,
+    }
+
+
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -175,15 +188,9 @@ def test_two_serve_workers_share_the_day_and_survive_a_kill(
     slack.set_response("chat.postMessage", hold_the_tenth)
     with FakeArxiv() as arxiv:
         env = {
-            "PAPERDIGEST_DATABASE_URL": store_url,
-            "SLACK_BOT_TOKEN": TOKEN,
-            "SLACK_SIGNING_SECRET": SECRET,
-            "PAPERDIGEST_SLACK_API_URL": slack.url,
-            "PAPERDIGEST_SLACK_PORT": "0",
-            "PAPERDIGEST_SERVE_HEALTH_PORT": "0",
+            **slack_serve_env(store_url, slack, arxiv.rss_base_url),
             "PAPERDIGEST_SERVE_DAYS": "mon-sun",  # due today, whatever the day of the test
             "PAPERDIGEST_SERVE_LEASE_SECONDS": "2",
-            "PAPERDIGEST_ARXIV_RSS_URL": arxiv.rss_base_url,
         }
         workers = [cli(["serve"], env, tmp_path) for _ in range(2)]
         try:
@@ -296,15 +303,7 @@ def test_serve_keeps_its_connections_to_slack(
     for sub in subs:  # queued; the service sends them
         asyncio.run(build_for(store, sample_listing(), sub, sender, lambda c: LocalScorer()))
     messages = len(store.outbox())
-    env = {
-        "PAPERDIGEST_DATABASE_URL": store_url,
-        "SLACK_BOT_TOKEN": TOKEN,
-        "SLACK_SIGNING_SECRET": SECRET,
-        "PAPERDIGEST_SLACK_API_URL": slack.url,
-        "PAPERDIGEST_SLACK_PORT": "0",
-        "PAPERDIGEST_SERVE_HEALTH_PORT": "0",
-        "PAPERDIGEST_ARXIV_RSS_URL": f"http://127.0.0.1:{closed_port()}/rss/",
-    }
+    env = slack_serve_env(store_url, slack, f"http://127.0.0.1:{closed_port()}/rss/")
     before = slack.connections
     serve = cli(["serve"], env, tmp_path)
     try:
