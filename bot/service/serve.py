@@ -91,7 +91,7 @@ async def run_service(settings: Settings, env: Mapping[str, str] | None = None) 
     ZoteroSync(store, settings, lease=lease).add_to(daily.scheduler)
     secrets = load_secrets(env)
     slack, telegram = _slack_app(deps, secrets), _telegram_app(deps, secrets)
-    sessions: list[aiohttp.ClientSession] = []
+    session: aiohttp.ClientSession | None = None
     if slack is not None:
         from slack_sdk.web.async_client import AsyncWebClient
 
@@ -100,9 +100,9 @@ async def run_service(settings: Settings, env: Mapping[str, str] | None = None) 
         # the digests' messages share kept connections (slack_sdk opens one for each call
         # without a session; Bolt's own client keeps none: it copies a request's client for
         # its lazy listeners, and a session cannot be copied)
-        sessions.append(aiohttp.ClientSession())
+        session = aiohttp.ClientSession()
         client = AsyncWebClient(token=secrets.slack_bot_token, base_url=slack.client.base_url,
-                                session=sessions[0])  # fmt: skip
+                                session=session)  # fmt: skip
         senders["slack"] = SlackSender(client, slack_pace(settings))
     if telegram is not None:
         from bot.platforms import TelegramSender
@@ -123,7 +123,7 @@ async def run_service(settings: Settings, env: Mapping[str, str] | None = None) 
     stops: list[tuple[str, Stop]] = []
     runner = await start_sites(web_app, addresses)
     stops.append(("web", runner.cleanup))
-    for session in sessions:  # closed last, once nothing sends
+    if session is not None:  # closed last, once nothing sends
         stops.append(("slack's connections", session.close))
     ports = bound_ports(runner)
     log.info("healthz on %s:%s/healthz", *ports[0])

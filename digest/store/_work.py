@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import Session
 
 from digest.errors import NotFoundError
-from digest.store._base import StoreBase, aware, now, rowcount
+from digest.store._base import StoreBase, aware, chunks, now, rowcount
 from digest.store.models import ClaimRow, OutboxRow
 
 _CLAIM_COLUMNS = tuple(ClaimRow.__table__.c)
@@ -113,8 +113,7 @@ class WorkStore(StoreBase):
                 (messages, OutboxRow, OutboxRow.id, OutboxRow.claimed_by,
                  OutboxRow.state == "sending"),
             ):  # fmt: skip
-                for i in range(0, len(held), RENEW_BATCH):
-                    batch = [tuple(pair) for pair in held[i : i + RENEW_BATCH]]
+                for batch in chunks(held, RENEW_BATCH):
                     stmt = update(table).where(tuple_(key, owner).in_(batch), state)
                     renewed += rowcount(s.execute(stmt.values(lease_until=until)))
         return renewed
