@@ -87,12 +87,14 @@ def topic_of(feats: local.Features) -> np.ndarray:
 
 def topic_share(day: Day, start: Day, rows: np.ndarray, prior: float) -> np.ndarray:
     """Topics reweighted by the share of examples each claims (`prior` examples' worth of
-    shrinkage toward equal weights), in the meaning and phrase signals, then the feedback."""
+    shrinkage toward equal weights), in the meaning (mean and closest topic) and phrase
+    signals, then the feedback."""
     feats, topics = day.feats, day.feats.topic_cos.shape[1]
     counts = np.bincount(topic_of(start.feats)[rows], minlength=topics)
     share = (counts + prior) / (counts.sum() + topics * prior)
     signals = feats.signals.copy()
     signals[:, 0] = feats.topic_cos @ share
+    signals[:, 5] = (feats.topic_cos * topics * share).max(1)
     strengths = np.array([m.topic_strengths for m in feats.matches])
     signals[:, 3] = np.log1p((strengths * topics * share).max(1))
     zero = ((signals - local.SIGNAL_MEAN) / local.SIGNAL_STD) @ local.SIGNAL_WEIGHT
