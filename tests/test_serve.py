@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat.commands import Context, Deps, handle
 from bot.platforms.slack import SlackSender
+from bot.service import schedule
 from bot.service.schedule import RETRIES, RETRY_EVERY, DailyScheduler, run_key
 from bot.service.web import build_web_app
 from digest.config import load_settings
@@ -201,6 +202,31 @@ def test_two_workers_prepare_the_day_once(scored_store: Store, slack: FakeSlack)
     assert len(slack.posted("C1")) == 1 and len(slack.posted("C2")) == 1
 
 
+def test_the_day_is_fetched_ahead_of_its_chats(scored_store: Store, slack: FakeSlack) -> None:
+    """Minutes before a chat's time its day is fetched and prepared (embedded), once, and at
+    its minute the build starts from it; a chat due hours later waits for its own time."""
+    soon = subscribe(scored_store, "C1", at="12:00")
+    scored_store.save_subscription(
+        replace(subscribe(scored_store, "C2", at="15:00"), categories=("math.CO",))
+    )
+    prepared: list[int] = []
+    daily, fetch = make(scored_store, slack, prepare=lambda papers: prepared.append(len(papers)))
+
+    async def go() -> None:
+        daily.start()
+        for job in ("tick", "fetch-ahead", "prune"):
+            daily.scheduler.remove_job(job)
+        due = daily.scheduler.get_job(f"sub-{soon.id}").next_run_time
+        await daily.fetch_ahead(due - timedelta(minutes=5))
+        assert (fetch.calls, prepared) == (1, [len(sample_listing().papers)])
+        await daily.run_subscription(soon.id)
+        await daily.shutdown()
+
+    asyncio.run(go())
+    assert fetch.calls == 1 and len(prepared) == 1
+    assert len(slack.posted("C1")) == 1
+
+
 def test_unreachable_arxiv_is_retried_then_told_once(scored_store: Store, slack: FakeSlack) -> None:
     subscribe(scored_store, "C1")
     failed = DayListing(
@@ -234,7 +260,8 @@ def test_the_real_scheduler_runs_a_due_job(scored_store: Store, slack: FakeSlack
         done = asyncio.Event()
         daily.scheduler.add_listener(lambda event: done.set(), mask=EVENT_JOB_EXECUTED)
         daily.start()
-        daily.scheduler.remove_job("tick")  # only the subscription's own job runs here
+        for job in ("tick", "fetch-ahead"):  # only the subscription's own job runs here
+            daily.scheduler.remove_job(job)
         daily.scheduler.modify_job("sub-slack:C1", next_run_time=datetime.now(UTC))
         await asyncio.wait_for(done.wait(), timeout=60)
         await daily.shutdown()
@@ -296,6 +323,34 @@ def test_many_chats_due_at_the_same_minute(
     for i in range(chats):
         assert len(slack.posted(f"C{i}")) == 1, f"C{i}"
     assert store.claims("run:", states=("failed",)) == []
+    store.close()
+
+
+def test_chats_of_a_criteria_already_scored_are_built_first(
+    store_url: str, slack: FakeSlack, criteria: Criteria, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With one build at a time, a criteria's first chat scores it, and its other chats come
+    next (a quick build each, their messages ready to go), before the next criteria's chat."""
+    monkeypatch.setattr(schedule, "RUNS_AT_ONCE", 1)
+    store = Store(store_url)
+    variants = [
+        replace(criteria, topics=(*criteria.topics, Topic(f"Topic {i}", f"subject {i}")))
+        for i in range(3)
+    ]
+    for i in range(6):  # C0 C1 C2 on three criteria, then C3 C4 C5 on the same three
+        sub = subscribe(store, f"C{i}")
+        store.save_criteria(sub.id, variants[i % 3].to_text(), variants[i % 3].hash)
+    daily, _ = make(store, slack, small_listing())
+
+    async def go() -> None:
+        daily.sync()
+        await asyncio.gather(*(daily.run_subscription(f"slack:C{i}") for i in range(6)))
+
+    asyncio.run(go())
+    built = store.last_built()
+    assert sorted(built, key=built.__getitem__) == [
+        "slack:C0", "slack:C3", "slack:C1", "slack:C4", "slack:C2", "slack:C5"
+    ]  # fmt: skip
     store.close()
 
 

@@ -56,3 +56,34 @@ def test_a_cancelled_waiter_gives_its_turn_away() -> None:
         return entered
 
     assert asyncio.run(go()) == ["a", "b", "later"]
+
+
+def test_a_ready_group_goes_before_the_others_of_its_priority() -> None:
+    """Chats whose criteria is scored (their group ready) are let in before the chats that
+    would score another criteria first, within their priority only."""
+
+    async def go() -> list[str]:
+        slots, entered, hold = Slots(1), [], asyncio.Event()
+
+        async def run(name: str, priority: int, group: str) -> None:
+            async with slots.slot(priority, group):
+                entered.append(name)
+                await hold.wait()
+
+        first = asyncio.create_task(run("telegram A1", 0, "A"))
+        await asyncio.sleep(0)
+        waiters = [
+            asyncio.create_task(run(name, priority, name[-2]))
+            for name, priority in [("telegram B1", 0), ("slack A3", 1), ("telegram A2", 0),
+                                   ("slack B2", 1), ("telegram C1", 0)]
+        ]  # fmt: skip
+        await asyncio.sleep(0)
+        slots.ready("A")
+        hold.set()
+        await asyncio.gather(first, *waiters)
+        assert slots.free == 1
+        return entered
+
+    assert asyncio.run(go()) == [
+        "telegram A1", "telegram A2", "telegram B1", "telegram C1", "slack A3", "slack B2"
+    ]  # fmt: skip

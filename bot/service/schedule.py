@@ -55,6 +55,7 @@ RETRIES = 4  # then the channel is told, once
 TICK = timedelta(minutes=1)  # deferred messages, and runs to take over, are looked at this often
 DELIVER_DUE = "deliver-due"  # the one-off job for messages a rate limit held back
 RUNS_AT_ONCE = 8  # a worker's concurrent daily runs; the rest wait, unclaimed, for any worker
+AHEAD = timedelta(minutes=10)  # a day is fetched and embedded this long before a chat's time
 PRUNE_EVERY = timedelta(hours=1)  # a look at whether today's pruning is done (once a day)
 _READ = (DayStatus.BUILT, DayStatus.NO_ANNOUNCEMENT)
 
@@ -99,6 +100,9 @@ class DailyScheduler:
         self._running: set[asyncio.Task[Any]] = set()
         self._slots: Slots | None = None
         self._building: set[str] = set()  # chats this worker is running or about to run
+        self._active: dict[str, Subscription] = {}  # at the last sync
+        self._criteria: dict[str, str] = {}  # subscription -> its criteria's hash, at the sync
+        self._day: date | None = None  # the day the slots' ready groups are of
         self._timing: dict[str, tuple[str, str, str]] = {}  # job id -> what its trigger is of
 
     # jobs ---------------------------------------------------------------------------------
@@ -106,6 +110,7 @@ class DailyScheduler:
     def sync(self) -> None:
         """One job per active subscription; jobs of inactive ones removed."""
         active = {sub.id: sub for sub in self.store.subscriptions()}  # one read, not one a chat
+        self._active, self._criteria = active, self.store.criteria_hashes()
         for job in self.scheduler.get_jobs():
             if job.id.startswith("sub-") and job.id[4:] not in active:
                 job.remove()
@@ -143,6 +148,10 @@ class DailyScheduler:
         every = min(TICK, self.lease / 2)  # a dead worker's work is taken over within a lease
         self.scheduler.add_job(
             self.tick, "interval", seconds=every.total_seconds(), id="tick",
+            next_run_time=datetime.now(UTC), replace_existing=True,
+        )  # fmt: skip
+        self.scheduler.add_job(
+            self.fetch_ahead, "interval", seconds=TICK.total_seconds(), id="fetch-ahead",
             next_run_time=datetime.now(UTC), replace_existing=True,
         )  # fmt: skip
         self.scheduler.add_job(
@@ -203,6 +212,26 @@ class DailyScheduler:
                 log.warning("%s: delivery paused, the store is unreachable", sender.platform)
                 METRICS.STORE_ERRORS.labels("schedule").inc()
 
+    async def fetch_ahead(self, now: datetime | None = None) -> None:
+        """Today's listings of the chats due within AHEAD (this UTC day), fetched and embedded
+        now: at their minute the builds start from the day's papers. A feed not yet updated
+        for the day is fetched again at the minute."""
+        now = now or datetime.now(UTC)
+        soon: set[tuple[str, ...]] = set()
+        for sub in self._active.values():
+            due = getattr(self.scheduler.get_job(f"sub-{sub.id}"), "next_run_time", None)
+            if due is None or not now <= due <= now + AHEAD:
+                continue
+            if due.astimezone(UTC).date() == now.date():  # the listing's day: `listing`
+                soon.add(tuple(sorted(sub.categories)))
+        for categories in sorted(soon):
+            try:
+                listing = await self.listing(categories)
+            except Exception:  # the chats' own runs fetch it at their minute
+                log.exception("fetching the day ahead of its chats failed")
+                continue
+            log.info("%s fetched ahead of its chats: %s", ",".join(categories), listing.status)
+
     async def prune(self, now: datetime | None = None) -> None:
         """Today's pruning of the store (`store.keep_days`), by whichever worker claims it
         first; its own job, so that a long first pruning never holds up a tick."""
@@ -243,15 +272,19 @@ class DailyScheduler:
         not hold back the next chat's build. Chats of a platform with a pace for the whole
         bot (Telegram) are built first: that pace decides when a morning's last message can
         go, and it can only start once there are messages; a Slack channel waits for none.
+        Among them, chats whose criteria this worker has seen scored today go first: their
+        builds are quick, so messages are ready for that pace while other criteria are scored.
         """
-        if self._slots is None:
-            self._slots = Slots(RUNS_AT_ONCE)
+        slots = self._today_slots()
         sender = self.senders.get(sub_id.split(":", 1)[0])  # an id is "<platform>:<chat>"
         paced = sender is not None and sender.pace is not None and sender.pace.per_second > 0
+        group = self._criteria.get(sub_id)
         self._building.add(sub_id)  # a tick meanwhile finds it not built: not twice
         try:
-            async with self._slots.slot(0 if paced else 1):
+            async with slots.slot(0 if paced else 1, group):
                 built = await self._claimed_run(sub_id, day, now)
+                if built is not None and group is not None:
+                    slots.ready(group)  # before the slot passes on
         except Exception as exc:  # the store went away: the next tick makes the run
             if not store_unreachable(exc):
                 raise
@@ -274,6 +307,17 @@ class DailyScheduler:
                 self._running.discard(task)
         self._wake(delivery)
         return DayReport([digest], {sender.platform: delivery})
+
+    def _today_slots(self) -> Slots:
+        """The worker's build slots, with no criteria ready yet on a new day (UTC, as the
+        day's listing is fetched)."""
+        today = datetime.now(UTC).date()
+        if self._slots is None:
+            self._slots = Slots(RUNS_AT_ONCE)
+        if self._day != today:
+            self._slots.forget()
+            self._day = today
+        return self._slots
 
     async def _claimed_run(
         self, sub_id: str, day: date | None, now: datetime | None

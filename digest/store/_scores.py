@@ -63,6 +63,21 @@ class ScoreStore(StoreBase):
             found = c.execute(q).first()
         return None if found is None else (found.version, found.hash, found.text)
 
+    def criteria_hashes(self) -> dict[str, str]:
+        """Every subscription's latest criteria hash, in one read."""
+        latest = (
+            select(CriteriaRow.subscription, func.max(CriteriaRow.version).label("version"))
+            .group_by(CriteriaRow.subscription)
+            .subquery()
+        )
+        q = select(CriteriaRow.subscription, CriteriaRow.hash).join(
+            latest,
+            (CriteriaRow.subscription == latest.c.subscription)
+            & (CriteriaRow.version == latest.c.version),
+        )
+        with self.engine.connect() as c:
+            return {row.subscription: row.hash for row in c.execute(q)}
+
     def criteria_versions(self, subscription: str) -> list[tuple[int, str, str]]:
         """(version, hash, text), oldest first."""
         with self.session() as s:
