@@ -355,6 +355,17 @@ async def day_ranking(
     return ranking, fresh
 
 
+async def rank_ahead(
+    store: Store, listing: DayListing, criteria: Criteria, scorer: Scorer, lease: timedelta = LEASE
+) -> None:
+    """Score and rank the listing under the criteria before any chat's build, and store the
+    ranking: every build of it then reads it back (`day_ranking`). For a scorer that costs
+    nothing: the tokens of one that does are counted to the chat whose build spent them."""
+    ranking, _ = await day_ranking(store, listing, criteria, scorer, lease)
+    if ranking.id is None:
+        await asyncio.to_thread(store.save_ranking, ranking)
+
+
 async def score_day(
     store: Store,
     listing: DayListing,

@@ -202,15 +202,20 @@ def test_two_workers_prepare_the_day_once(scored_store: Store, slack: FakeSlack)
     assert len(slack.posted("C1")) == 1 and len(slack.posted("C2")) == 1
 
 
-def test_the_day_is_fetched_ahead_of_its_chats(scored_store: Store, slack: FakeSlack) -> None:
-    """Minutes before a chat's time its day is fetched and prepared (embedded), once, and at
-    its minute the build starts from it; a chat due hours later waits for its own time."""
-    soon = subscribe(scored_store, "C1", at="12:00")
-    scored_store.save_subscription(
-        replace(subscribe(scored_store, "C2", at="15:00"), categories=("math.CO",))
-    )
+def test_the_day_is_made_ahead_of_its_chats(store_url: str, slack: FakeSlack) -> None:
+    """Minutes before a chat's time its day is fetched, prepared (embedded) and scored, once,
+    and at its minute the build only cuts the digest; a chat due hours later waits."""
+    store = Store(store_url)
+    soon = subscribe(store, "C1", at="12:00")
+    store.save_subscription(replace(subscribe(store, "C2", at="15:00"), categories=("math.CO",)))
     prepared: list[int] = []
-    daily, fetch = make(scored_store, slack, prepare=lambda papers: prepared.append(len(papers)))
+    scored: list[int] = []
+    fetch = Fetcher(small_listing())
+    sender = SlackSender(AsyncWebClient(token="x", base_url=slack.url))
+    daily = DailyScheduler(
+        store, fetch, {"slack": sender}, lambda criteria: CountingScorer(scored),
+        prepare=lambda papers: prepared.append(len(papers)),
+    )  # fmt: skip
 
     async def go() -> None:
         daily.start()
@@ -218,13 +223,14 @@ def test_the_day_is_fetched_ahead_of_its_chats(scored_store: Store, slack: FakeS
             daily.scheduler.remove_job(job)
         due = daily.scheduler.get_job(f"sub-{soon.id}").next_run_time
         await daily.fetch_ahead(due - timedelta(minutes=5))
-        assert (fetch.calls, prepared) == (1, [len(sample_listing().papers)])
+        assert (fetch.calls, prepared, scored) == (1, [40], [40])
         await daily.run_subscription(soon.id)
         await daily.shutdown()
 
     asyncio.run(go())
-    assert fetch.calls == 1 and len(prepared) == 1
+    assert (fetch.calls, prepared, scored) == (1, [40], [40])
     assert len(slack.posted("C1")) == 1
+    store.close()
 
 
 def test_unreachable_arxiv_is_retried_then_told_once(scored_store: Store, slack: FakeSlack) -> None:

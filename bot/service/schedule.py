@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -34,14 +35,19 @@ from digest import (
     DayListing,
     DayStatus,
     Digest,
+    LocalScorer,
     Paper,
     Scorer,
     Store,
     Subscription,
+    current_criteria,
     describe,
+    for_categories,
+    learn_for_day,
     once,
     owner,
     prune_day,
+    rank_ahead,
     renewed,
     store_unreachable,
 )
@@ -55,7 +61,7 @@ RETRIES = 4  # then the channel is told, once
 TICK = timedelta(minutes=1)  # deferred messages, and runs to take over, are looked at this often
 DELIVER_DUE = "deliver-due"  # the one-off job for messages a rate limit held back
 RUNS_AT_ONCE = 8  # a worker's concurrent daily runs; the rest wait, unclaimed, for any worker
-AHEAD = timedelta(minutes=10)  # a day is fetched and embedded this long before a chat's time
+AHEAD = timedelta(minutes=10)  # a day is fetched and ranked this long before a chat's time
 PRUNE_EVERY = timedelta(hours=1)  # a look at whether today's pruning is done (once a day)
 _READ = (DayStatus.BUILT, DayStatus.NO_ANNOUNCEMENT)
 
@@ -213,24 +219,40 @@ class DailyScheduler:
                 METRICS.STORE_ERRORS.labels("schedule").inc()
 
     async def fetch_ahead(self, now: datetime | None = None) -> None:
-        """Today's listings of the chats due within AHEAD (this UTC day), fetched and embedded
-        now: at their minute the builds start from the day's papers. A feed not yet updated
-        for the day is fetched again at the minute."""
+        """Today's listings of the chats due within AHEAD (this UTC day), fetched, embedded and
+        ranked under their criteria now (`_rank_ahead`): at their minute each build only cuts
+        its chat's digest. A feed not yet updated for the day is fetched again at the minute."""
         now = now or datetime.now(UTC)
-        soon: set[tuple[str, ...]] = set()
+        soon: dict[tuple[str, ...], dict[str | None, Subscription]] = {}
         for sub in self._active.values():
             due = getattr(self.scheduler.get_job(f"sub-{sub.id}"), "next_run_time", None)
             if due is None or not now <= due <= now + AHEAD:
                 continue
             if due.astimezone(UTC).date() == now.date():  # the listing's day: `listing`
-                soon.add(tuple(sorted(sub.categories)))
-        for categories in sorted(soon):
+                by_criteria = soon.setdefault(tuple(sorted(sub.categories)), {})
+                by_criteria.setdefault(self._criteria.get(sub.id), sub)
+        for categories, subs in sorted(soon.items()):
             try:
                 listing = await self.listing(categories)
-            except Exception:  # the chats' own runs fetch it at their minute
-                log.exception("fetching the day ahead of its chats failed")
+                if listing.status is DayStatus.BUILT:
+                    await self._rank_ahead(listing, list(subs.values()))
+            except Exception:  # the chats' own runs do it at their minute
+                log.exception("the day's work ahead of its chats failed")
                 continue
-            log.info("%s fetched ahead of its chats: %s", ",".join(categories), listing.status)
+            log.info("%s made ahead of its chats: %s", ",".join(categories), listing.status)
+
+    async def _rank_ahead(self, listing: DayListing, subs: list[Subscription]) -> None:
+        """The day ranked under each criteria of `subs` (one chat of each) whose scorer is
+        local: a chat's build at its minute then only cuts its digest from the ranking. An
+        LLM's scoring waits for a chat's minute, where its tokens are the chat's. Each worker
+        takes the criteria in its own order, so that two share the work."""
+        for sub in random.sample(subs, len(subs)):
+            _, criteria = await asyncio.to_thread(current_criteria, self.store, sub.id)
+            await learn_for_day(self.store, criteria, listing.day, self.lease)
+            scorer = await asyncio.to_thread(self.scorer_for, criteria)
+            if isinstance(scorer, LocalScorer):
+                part = for_categories(listing, sub.categories)
+                await rank_ahead(self.store, part, criteria, scorer, self.lease)
 
     async def prune(self, now: datetime | None = None) -> None:
         """Today's pruning of the store (`store.keep_days`), by whichever worker claims it
