@@ -39,6 +39,20 @@ class DayReport:
     failed: list[str] = field(default_factory=list)  # chats whose digest could not be built
 
 
+async def day_scorer(
+    store: Store,
+    listing: DayListing,
+    sub: Subscription,
+    scorer_for: Callable[[Criteria], Scorer],
+    lease: timedelta = LEASE,
+) -> tuple[Criteria, Scorer]:
+    """The chat's criteria and the scorer of its day, its model refitted first (once a day)."""
+    _, criteria = await asyncio.to_thread(current_criteria, store, sub.id)
+    if listing.status is DayStatus.BUILT:
+        log.info("%s: %s", sub.id, await learn_for_day(store, criteria, listing.day, lease))
+    return criteria, await asyncio.to_thread(scorer_for, criteria)  # reads its model: off the loop
+
+
 async def build_for(
     store: Store,
     listing: DayListing,
@@ -55,10 +69,7 @@ async def build_for(
     The digest, its messages and the end of the run's claim `done` (key, owner) are stored
     in one transaction.
     """
-    _, criteria = await asyncio.to_thread(current_criteria, store, sub.id)
-    if listing.status is DayStatus.BUILT:
-        log.info("%s: %s", sub.id, await learn_for_day(store, criteria, listing.day, lease))
-    scorer = await asyncio.to_thread(scorer_for, criteria)  # reads its model: off the loop
+    criteria, scorer = await day_scorer(store, listing, sub, scorer_for, lease)
     posted = (*POSTED_STATUSES, DayStatus.FETCH_FAILED, DayStatus.STALE_FEED)
 
     def messages(digest: Digest) -> list[dict[str, Any]] | None:

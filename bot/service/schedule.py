@@ -23,7 +23,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.platforms import Sender
-from bot.service.daily import DayReport, build_for
+from bot.service.daily import DayReport, build_for, day_scorer
 from bot.service.outbox import DeliveryReport, deliver
 from bot.service.slots import Slots
 from digest import (
@@ -40,10 +40,8 @@ from digest import (
     Scorer,
     Store,
     Subscription,
-    current_criteria,
     describe,
     for_categories,
-    learn_for_day,
     once,
     owner,
     prune_day,
@@ -235,24 +233,29 @@ class DailyScheduler:
             try:
                 listing = await self.listing(categories)
                 if listing.status is DayStatus.BUILT:
-                    await self._rank_ahead(listing, list(subs.values()))
+                    await self._rank_ahead(listing, subs)
             except Exception:  # the chats' own runs do it at their minute
                 log.exception("the day's work ahead of its chats failed")
                 continue
             log.info("%s made ahead of its chats: %s", ",".join(categories), listing.status)
 
-    async def _rank_ahead(self, listing: DayListing, subs: list[Subscription]) -> None:
-        """The day ranked under each criteria of `subs` (one chat of each) whose scorer is
-        local: a chat's build at its minute then only cuts its digest from the ranking. An
-        LLM's scoring waits for a chat's minute, where its tokens are the chat's. Each worker
-        takes the criteria in its own order, so that two share the work."""
-        for sub in random.sample(subs, len(subs)):
-            _, criteria = await asyncio.to_thread(current_criteria, self.store, sub.id)
-            await learn_for_day(self.store, criteria, listing.day, self.lease)
-            scorer = await asyncio.to_thread(self.scorer_for, criteria)
+    async def _rank_ahead(self, listing: DayListing, subs: dict[str | None, Subscription]) -> None:
+        """The day ranked under each criteria of `subs` (hash -> one chat of it) whose scorer
+        is local, unless this worker saw it scored today: a chat's build at its minute then only
+        cuts its digest from the ranking, and goes first (`Slots.ready`). An LLM's scoring
+        waits for a chat's minute, where its tokens are the chat's. Each worker takes the
+        criteria in its own order, so that two share the work."""
+        slots = self._today_slots()
+        for group, sub in random.sample(list(subs.items()), len(subs)):
+            if group is not None and slots.is_ready(group):
+                continue  # ranked at an earlier look, or built: not read again every minute
+            criteria, scorer = await day_scorer(self.store, listing, sub, self.scorer_for,
+                                                self.lease)  # fmt: skip
             if isinstance(scorer, LocalScorer):
                 part = for_categories(listing, sub.categories)
                 await rank_ahead(self.store, part, criteria, scorer, self.lease)
+                if group is not None:
+                    slots.ready(group)
 
     async def prune(self, now: datetime | None = None) -> None:
         """Today's pruning of the store (`store.keep_days`), by whichever worker claims it

@@ -36,6 +36,9 @@ class Slots:
             if not turn.done():  # its entry of the unready rank stays, skipped once handed
                 heapq.heappush(self._waiting, (rank - 1, order, turn))
 
+    def is_ready(self, group: Hashable) -> bool:
+        return group in self._ready
+
     def forget(self) -> None:
         """Every group unready again (a new day: nothing of it is scored yet)."""
         self._ready.clear()
