@@ -156,7 +156,7 @@ def test_missed_run_is_caught_up_once_within_the_grace(
     sub = subscribe(scored_store, "C1", (late - timedelta(minutes=30)).strftime("%H:%M"))
     daily.days = "mon-sun"
     [(sub_id, day)] = daily.missed(late)  # 30 min late
-    assert sub_id == sub.id and day == late.date()
+    assert sub_id == sub.id and day == (late - timedelta(minutes=30)).date()  # the day it was due
     assert daily.missed(late + timedelta(hours=4)) == []  # beyond the 3 h grace
     asyncio.run(daily.run_subscription(sub_id, day))
     assert daily.missed(late) == []  # built already: never twice
