@@ -74,6 +74,7 @@ from digest.ranking import AUTHOR_MATCH, same_author
 from digest.render import write_outputs
 from digest.retention import prune_day
 from digest.scoring import Score, Scorer, finish
+from digest.scoring.embedding import lend as lend_embeddings
 from digest.scoring.embedding import reporting as embedding_progress
 from digest.scoring.factory import make_scorer
 from digest.scoring.factory import resolve as resolve_scorer
@@ -211,6 +212,7 @@ __all__ = [
     "language_name",
     "learn",
     "learn_for_day",
+    "lend_embeddings",
     "listings_in_date_order",
     "load_secrets",
     "load_settings",

@@ -232,8 +232,8 @@ def test_llm_down_falls_back_to_local_and_says_so(
     fake.fail_next("500", times=1000)
     digest = run(scored_store, criteria, cascade(scored_store, criteria, fake))
     assert digest.selected and "fell back to local" in digest.message
-    judged = [e for e in digest.entries if not e.followed]
-    assert all("[local fallback]" in e.score.comment for e in judged if e.paper.id in asked(fake))
+    judged, sent = [e for e in digest.entries if not e.followed], asked(fake)
+    assert all("[local fallback]" in e.score.comment for e in judged if e.paper.id in sent)
 
 
 def asked(fake: FakeOpenAI) -> set[str]:

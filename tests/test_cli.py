@@ -13,6 +13,7 @@ from bot.cli import app
 from digest.criteria import Criteria, default_criteria_path
 from digest.evaluation import read_reference
 from digest.papers import read_listing
+from digest.scoring.embedding import ENCODED
 from digest.store import Store
 from tests.fakes.arxiv import FakeArxiv, closed_port, recorded_atom, recorded_rss
 
@@ -410,9 +411,12 @@ def test_eval_learns_from_the_first_days_and_measures_the_rest(
     ref = str(DATA / "digest-2026-02-10.txt")
     args = ["eval", "--listing", str(second), "--reference", ref, "--listing", str(first),
             "--reference", ref, "--learn-days", "1"]  # fmt: skip
+    encoded = ENCODED.texts
     result = invoke(args, {**env, "COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "learned from 346 labelled papers" in " ".join(result.output.split())
+    # the store had the papers' embeddings: only the criteria's own texts were embedded
+    assert ENCODED.texts - encoded < 100
     row = next(line for line in result.output.splitlines() if "2026-02-10" in line)
     cells = [c.strip() for c in row.strip("│ ").split("│")]
     assert cells[:3] == ["2026-02-10", "346", cells[2]] and int(cells[2]) > 30

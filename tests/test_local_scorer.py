@@ -57,12 +57,11 @@ def test_injected_instructions_do_not_raise_a_score(criteria: Criteria) -> None:
     assert b.relevance <= a.relevance + 1 and b.relevance < 8
 
 
-def test_learning_helps_on_held_out_papers(tmp_path: Path, criteria: Criteria) -> None:
+def test_learning_helps_on_held_out_papers(scored_store: Store, criteria: Criteria) -> None:
     papers = read_sample()
     train, test = papers[0::2], papers[1::2]
     wanted = {p.id for p in read_reference(REFERENCE)}
-    store = Store(f"sqlite:///{tmp_path / 'learn.sqlite3'}")
-    store.save_papers(train)
+    store = scored_store  # the sample day's papers are embedded in it already
     store.save_labels(
         criteria.scoring_hash, {p.id: float(p.id in wanted) for p in train}, "reference"
     )
@@ -70,7 +69,7 @@ def test_learning_helps_on_held_out_papers(tmp_path: Path, criteria: Criteria) -
     assert learned_.kept and "learned from 346 labelled papers" in learned_.message
     assert "held-back labels" in learned_.message
     params = store.model(criteria.scoring_hash, "local")
-    learned = LocalScorer(params)
+    learned = LocalScorer(params, vectors=store)
     assert learned.name.startswith("local+learned-")
 
     def average_precision(scorer: LocalScorer) -> float:
@@ -83,7 +82,7 @@ def test_learning_helps_on_held_out_papers(tmp_path: Path, criteria: Criteria) -
         return sum(found) / len(found)
 
     # measured 0.46 against 0.41 (AMD EPYC with VNNI); the margin holds on CPUs without it
-    assert average_precision(learned) > average_precision(LocalScorer()) + 0.02
+    assert average_precision(learned) > average_precision(LocalScorer(vectors=store)) + 0.02
 
 
 def test_too_few_labels_is_explained(tmp_path: Path, criteria: Criteria) -> None:

@@ -294,7 +294,7 @@ def eval_(
     crit = _stored_criteria(settings, store)
     cutoffs = Cutoffs(settings.digest.relevance_cutoff, settings.digest.novelty_cutoff)
     if learn_days:
-        _eval_learning(days, learn_days, crit, cutoffs)
+        _eval_learning(store, days, learn_days, crit, cutoffs)
         return
     judge = make_scorer(scorer, store, crit, settings)
 
@@ -374,17 +374,26 @@ def _print_days(rows: list[tuple[Path, list[str], list, list[ReferencePaper]]]) 
 
 
 def _eval_learning(
-    days: list[tuple[Path, list[ReferencePaper]]], n: int, crit: Criteria, cutoffs: Cutoffs
+    store: Store,
+    days: list[tuple[Path, list[ReferencePaper]]],
+    n: int,
+    crit: Criteria,
+    cutoffs: Cutoffs,
 ) -> None:
-    """Learn from the first `n` days' picks, then a row per later day."""
+    """Learn from the first `n` days' picks, then a row per later day. Labels and the model
+    go to a scratch store; the papers' embeddings are kept in `store` (a second eval embeds
+    nothing)."""
     import tempfile
 
-    from digest import LocalScorer, learn
+    from digest import LocalScorer, learn, lend_embeddings
 
     if not 0 < n < len(days):
         raise DigestError(f"--learn-days {n}: give more listings than that ({len(days)} given)")
     with tempfile.TemporaryDirectory(prefix="paperdigest-eval-") as tmp:
         scratch = Store(f"sqlite:///{tmp}/eval.sqlite3")
+        papers = [p for listing, _ in days for p in _read_papers(listing)]
+        with _working(f"embedding {len(papers)} papers"):
+            lend_embeddings([p.id for p in papers], [p.text for p in papers], store, scratch)
         for listing, ref in days[:n]:
             source, day = f"reference:{listing.stem}", _day_of(listing)
             label_reference(scratch, crit, _read_papers(listing), {r.id for r in ref}, source, day)

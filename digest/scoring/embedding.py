@@ -218,3 +218,13 @@ def embed(
                 rows = [(*keys[i], values[i].tobytes(), float(scale[i])) for i in todo]
                 store.save_embeddings(model, rows)
     return dequantise(values, scale)
+
+
+def lend(ids: Sequence[str], texts: Sequence[str], source: VectorStore, to: VectorStore) -> None:
+    """Embed the texts into `source` (kept there, so the next call embeds nothing) and copy
+    their vectors to `to`, a scratch store."""
+    embed(ids, texts, source)
+    model = model_key()
+    keys = [(pid, text_hash(t)) for pid, t in zip(ids, texts, strict=True)]
+    kept = source.embeddings(model, keys)
+    to.save_embeddings(model, [(*key, *value) for key, value in kept.items()])
