@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from bot.chat.commands import Context, Deps, handle
 from digest.config import load_settings
@@ -25,6 +26,10 @@ from tests.fakes.slack_api import FakeSlack
 from tests.fakes.telegram_api import FakeTelegram
 
 DATA = Path(__file__).parent / "data"
+# pytest-xdist's workers are started with COLUMNS=80, which rich would fix as the width of every
+# console made at import; without it a console is as wide as each test's COLUMNS, as in one process
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
 _real_connect = socket.socket.connect
 
 
@@ -162,12 +167,20 @@ def start_serve(tmp_path: Path, **env: str) -> subprocess.Popen:
 
 
 @pytest.fixture(scope="session")
-def scored_db(tmp_path_factory: pytest.TempPathFactory, criteria: Criteria) -> Path:
-    """A SQLite store holding the sample day, scored by the local scorer (done once)."""
-    path = tmp_path_factory.mktemp("scored") / "sample.sqlite3"
-    store = Store(f"sqlite:///{path}")
-    sample_digest(store, criteria)
-    store.close()
+def scored_db(tmp_path_factory: pytest.TempPathFactory, worker_id: str, criteria: Criteria) -> Path:
+    """A SQLite store holding the sample day, scored by the local scorer: made once a run, by
+    the first pytest-xdist worker that needs it, while the others wait for it."""
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":  # each worker has its own directory in the run's
+        shared = shared.parent
+    path = shared / "scored-sample.sqlite3"
+    with FileLock(f"{path}.lock"):
+        if not path.exists():
+            making = shared / "scored-sample.making.sqlite3"
+            store = Store(f"sqlite:///{making}")
+            sample_digest(store, criteria)
+            store.close()
+            making.rename(path)
     return path
 
 

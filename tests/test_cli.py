@@ -182,8 +182,8 @@ def test_eval_over_folders_of_days_with_one_labels_file(
 def test_bad_config_key_names_key_and_file(env: dict[str, str], tmp_path: Path) -> None:
     config = tmp_path / "mine.toml"
     config.write_text("[digest]\ntopk = 5\n")
-    result = invoke(["--config", str(config), "run", "--sample"], env)
-    assert result.exit_code == 1
+    result = invoke(["--config", str(config), "run", "--sample"], {**env, "COLUMNS": "300"})
+    assert result.exit_code == 1  # (wide enough for the whole path of a test's directory)
     assert "digest.topk" in result.output and "mine.toml" in result.output
 
 

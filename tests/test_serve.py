@@ -45,10 +45,11 @@ class Fetcher:
 
 
 class CountingScorer(LocalScorer):
-    """The local scorer, counting the batches it scores (shared by every chat of a test)."""
+    """The local scorer with the store's vectors, as serve makes it, counting the batches it
+    scores (shared by every chat of a test)."""
 
-    def __init__(self, calls: list[int]) -> None:
-        super().__init__()
+    def __init__(self, calls: list[int], store: Store) -> None:
+        super().__init__(vectors=store)
         self.calls = calls
 
     async def score(self, papers, criteria):  # type: ignore[no-untyped-def]
@@ -60,7 +61,11 @@ def make(store: Store, slack: FakeSlack, listing: DayListing | None = None, **kw
     fetch = Fetcher(listing or sample_listing())
     client = AsyncWebClient(token="x", base_url=slack.url)
     daily = DailyScheduler(
-        store, fetch, {"slack": SlackSender(client)}, lambda criteria: LocalScorer(), **kw
+        store,
+        fetch,
+        {"slack": SlackSender(client)},
+        lambda criteria: LocalScorer(vectors=store),
+        **kw,
     )
     return daily, fetch
 
@@ -213,7 +218,7 @@ def test_the_day_is_made_ahead_of_its_chats(store_url: str, slack: FakeSlack) ->
     fetch = Fetcher(small_listing())
     sender = SlackSender(AsyncWebClient(token="x", base_url=slack.url))
     daily = DailyScheduler(
-        store, fetch, {"slack": sender}, lambda criteria: CountingScorer(scored),
+        store, fetch, {"slack": sender}, lambda criteria: CountingScorer(scored, store),
         prepare=lambda papers: prepared.append(len(papers)),
     )  # fmt: skip
 
@@ -299,7 +304,7 @@ def test_many_chats_due_at_the_same_minute(
     fetch = Fetcher(small_listing())
     client = AsyncWebClient(token="x", base_url=slack.url)
     daily = DailyScheduler(
-        store, fetch, {"slack": SlackSender(client)}, lambda c: CountingScorer(calls)
+        store, fetch, {"slack": SlackSender(client)}, lambda c: CountingScorer(calls, store)
     )
 
     async def go() -> list:
