@@ -11,8 +11,8 @@ picks. Rows:
    2026, so in-sample on those days and out of sample on 2026-02-10;
 2. zero-shot, date-ordered: the constants fitted on the days before each day, with the day's
    feedback (what the scorer does) and without it (the signals alone);
-3. learned: `local.fit` on the references of every day before (weighted as references are),
-   measured on the day, from the sixth day on.
+3. learned: `local.fit` on the references of every day before (weighted as references are,
+   the penalty chosen on them as `learn` chooses it), measured on the day, from the sixth day on.
 
 Means are printed over the days measured by every row (the sixth day on) and over the last 20.
 
@@ -132,7 +132,9 @@ def learned(train: list[Day], day: Day) -> np.ndarray:
         np.concatenate([d.feats.refined for d in train]),
     )
     y = np.concatenate([labels(d) for d in train])
-    model = local.fit(feats, y, np.full(len(y), learning.WEIGHTS["reference"]))
+    w = np.full(len(y), learning.WEIGHTS["reference"])
+    ids = [p.id for d in train for p in d.papers]
+    model = local.fit(feats, y, w, learning.choose_penalty(feats, y, w, ids))
     return local.raw_scores(day.feats, model)
 
 

@@ -386,7 +386,7 @@ def test_learning_from_the_llm_shrinks_what_the_cascade_sends(
 
     from digest.pipeline import learn_for_day
     from digest.scoring.factory import cascade_fraction
-    from digest.scoring.learning import day_share, measured_recall, picked_chance
+    from digest.scoring.learning import RECALL, day_share, measured_recall, picked_chance
     from digest.status import status_report
     from digest.subscriptions import Subscription
 
@@ -419,7 +419,7 @@ def test_learning_from_the_llm_shrinks_what_the_cascade_sends(
     learning = status_report(scored_store)["subscriptions"][0]["learning"]
     assert learning["cascade_share"] == cascade_fraction(settings, model) <= 0.6
     assert learning["measured_recall"] == measured_recall(model, learning["cascade_share"])
-    assert learning["measured_recall"] == 1.0 > measured_recall(model, 0.2)
+    assert learning["measured_recall"] >= RECALL > measured_recall(model, 0.2)
     assert learning["measured_on"].startswith("the LLM's 80 picks among 414 papers")
 
 

@@ -68,6 +68,23 @@ def llm_labels(scores: list[Score]) -> dict[str, dict[str, float]]:
     return out
 
 
+def choose_penalty(feats: local.Features, y: np.ndarray, w: np.ndarray, ids: list[str]) -> float:
+    """The penalty (of local.PENALTIES) whose model, fitted on the labelled papers of the fifths
+    2 to 4, ranks those of fifth 1 best; the held-back fifth 0 is not looked at. While fifth 1
+    has under MIN_EACH papers wanted or not, local.PENALTY."""
+    fold = np.array([_fold(pid) for pid in ids])
+    train, valid = fold >= 2, fold == 1
+    wanted = int((y[valid] >= 0.5).sum())
+    if min(wanted, int(valid.sum()) - wanted) < MIN_EACH:
+        return local.PENALTY
+
+    def ranks(penalty: float) -> float:
+        model = local.fit(feats.take(train), y[train], w[train], penalty)
+        return _precision(local.raw_scores(feats.take(valid), model), y[valid])
+
+    return max(local.PENALTIES, key=ranks)
+
+
 def label_counts(store: Store, criteria: Criteria) -> dict[str, int]:
     """Labelled papers of each kind for the criteria."""
     counts: dict[str, set[str]] = {k: set() for k in WEIGHTS}
@@ -92,7 +109,8 @@ def learn(store: Store, criteria: Criteria) -> Learned:
     held = np.array([_held_back(p.id) for p in papers])
     current = store.model(key, local.NAME)
     in_use = "the learned model" if current else "the zero-shot scorer"
-    params = local.fit(feats.take(~held), y[~held], w[~held])  # never sees held-back labels
+    penalty = choose_penalty(feats, y, w, [p.id for p in papers])
+    params = local.fit(feats.take(~held), y[~held], w[~held], penalty)  # never sees held back
     if (y[held] >= 0.5).any() and (y[held] < 0.5).any():
         before = _precision(local.raw_scores(feats.take(held), current), y[held])
         after = _precision(local.raw_scores(feats.take(held), params), y[held])
@@ -275,7 +293,9 @@ def _out_of_fold(
     fold = np.array([_fold(p.id) for p in labels.papers])
     models = {0: model}  # the held-back fifth: `model` never trained on it
     for f in range(1, HELD_BACK):
-        models[f] = local.fit(feats.take(fold != f), y[fold != f], w[fold != f])
+        models[f] = local.fit(
+            feats.take(fold != f), y[fold != f], w[fold != f], model.get("penalty", local.PENALTY)
+        )
     places: list[float] = []
     raw: list[float] = []
     picked: list[bool] = []

@@ -47,7 +47,9 @@ FEEDBACK_TOP, FEEDBACK_RIDGE, FEEDBACK_WEIGHT, FEEDBACK_MIN = 0.1, 100.0, 1.0, 5
 # Then each paper takes NEIGHBOUR_WEIGHT of the mean score of its NEIGHBOURS nearest papers of the
 # batch (papers close in meaning are wanted together); mean and spread stay those of the scores.
 NEIGHBOURS, NEIGHBOUR_WEIGHT = 10, 0.5
-L2 = 100.0  # a learned model's penalty on its standardised weights
+# A learned model's penalty on its standardised weights: of PENALTIES, the one whose model
+# ranks labels it did not train on best (learning.choose_penalty); PENALTY while too few say
+PENALTIES, PENALTY = (30.0, 100.0, 300.0, 1000.0), 100.0
 TOPIC_ID = ":topic"  # the id a criteria topic's text is kept under in the embedding store
 
 
@@ -238,8 +240,13 @@ def topics_of(papers: list[Paper], criteria: Criteria, vectors: embedding.Vector
     return [_topic(m, c, names) for m, c in zip(feats.matches, feats.topic_cos, strict=True)]
 
 
-def fit(feats: Features, labels: np.ndarray, weights: np.ndarray | None = None) -> dict[str, Any]:
-    """Weighted logistic regression on the standardised features (L2 penalty), by Newton's
+def fit(
+    feats: Features,
+    labels: np.ndarray,
+    weights: np.ndarray | None = None,
+    penalty: float = PENALTY,
+) -> dict[str, Any]:
+    """Weighted logistic regression on the standardised features (L2 `penalty`), by Newton's
     method; labels are grades in [0, 1] (>= 0.5: wanted). Relevance 8 starts where the wanted
     share of the labelled papers begins."""
     x = feats.matrix()
@@ -248,15 +255,15 @@ def fit(feats: Features, labels: np.ndarray, weights: np.ndarray | None = None) 
     std = np.sqrt((w[:, None] * (x - mean) ** 2).sum(0) / w.sum())
     std[std == 0] = 1.0
     z = np.column_stack([(x - mean) / std, np.ones(len(x))])
-    penalty = L2 * np.eye(z.shape[1])
-    penalty[-2:, -2:] = 0.0  # the zero-shot score (the last feature) and the intercept go
+    ridge = penalty * np.eye(z.shape[1])
+    ridge[-2:, -2:] = 0.0  # the zero-shot score (the last feature) and the intercept go
     # unpenalised: the prior keeps its say where labels are few or one-sided (the LLM judges
     # only what it is sent)
     beta = np.zeros(z.shape[1])
     for _ in range(25):
         p = 1 / (1 + np.exp(-(z @ beta)))
-        hessian = z.T @ (z * (w * p * (1 - p))[:, None]) + penalty
-        step = np.linalg.solve(hessian, z.T @ (w * (p - labels)) + penalty @ beta)
+        hessian = z.T @ (z * (w * p * (1 - p))[:, None]) + ridge
+        step = np.linalg.solve(hessian, z.T @ (w * (p - labels)) + ridge @ beta)
         beta -= step
         if np.abs(step).max() < 1e-6:
             break
@@ -275,6 +282,7 @@ def fit(feats: Features, labels: np.ndarray, weights: np.ndarray | None = None) 
         "rel_per_unit": REL_PER_UNIT,
         "labels": len(labels),
         "positives": int(wanted.sum()),
+        "penalty": penalty,
     }
     params["id"] = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]
     return params
