@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -57,16 +58,17 @@ class CountingScorer(LocalScorer):
         return await super().score(papers, criteria)
 
 
-def make(store: Store, slack: FakeSlack, listing: DayListing | None = None, **kw):
+def make(
+    store: Store,
+    slack: FakeSlack,
+    listing: DayListing | None = None,
+    scorer_for: Callable[[Criteria], LocalScorer] | None = None,
+    **kw,
+):
     fetch = Fetcher(listing or sample_listing())
     client = AsyncWebClient(token="x", base_url=slack.url)
-    daily = DailyScheduler(
-        store,
-        fetch,
-        {"slack": SlackSender(client)},
-        lambda criteria: LocalScorer(vectors=store),
-        **kw,
-    )
+    scorer_for = scorer_for or (lambda criteria: LocalScorer(vectors=store))
+    daily = DailyScheduler(store, fetch, {"slack": SlackSender(client)}, scorer_for, **kw)
     return daily, fetch
 
 
@@ -215,10 +217,8 @@ def test_the_day_is_made_ahead_of_its_chats(store_url: str, slack: FakeSlack) ->
     store.save_subscription(replace(subscribe(store, "C2", at="15:00"), categories=("math.CO",)))
     prepared: list[int] = []
     scored: list[int] = []
-    fetch = Fetcher(small_listing())
-    sender = SlackSender(AsyncWebClient(token="x", base_url=slack.url))
-    daily = DailyScheduler(
-        store, fetch, {"slack": sender}, lambda criteria: CountingScorer(scored, store),
+    daily, fetch = make(
+        store, slack, small_listing(), lambda criteria: CountingScorer(scored, store),
         prepare=lambda papers: prepared.append(len(papers)),
     )  # fmt: skip
 
@@ -301,11 +301,7 @@ def test_many_chats_due_at_the_same_minute(
         crit = variants[i % len(variants)]
         store.save_criteria(sub.id, crit.to_text(), crit.hash)
     calls: list[int] = []
-    fetch = Fetcher(small_listing())
-    client = AsyncWebClient(token="x", base_url=slack.url)
-    daily = DailyScheduler(
-        store, fetch, {"slack": SlackSender(client)}, lambda c: CountingScorer(calls, store)
-    )
+    daily, fetch = make(store, slack, small_listing(), lambda c: CountingScorer(calls, store))
 
     async def go() -> list:
         events: list = []

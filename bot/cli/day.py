@@ -391,18 +391,19 @@ def _eval_learning(
         raise DigestError(f"--learn-days {n}: give more listings than that ({len(days)} given)")
     with tempfile.TemporaryDirectory(prefix="paperdigest-eval-") as tmp:
         scratch = Store(f"sqlite:///{tmp}/eval.sqlite3")
-        papers = [p for listing, _ in days for p in _read_papers(listing)]
+        read = {listing: _read_papers(listing) for listing, _ in days}
+        papers = [p for listed in read.values() for p in listed]
         with _working(f"embedding {len(papers)} papers"):
             lend_embeddings([p.id for p in papers], [p.text for p in papers], store, scratch)
         for listing, ref in days[:n]:
             source, day = f"reference:{listing.stem}", _day_of(listing)
-            label_reference(scratch, crit, _read_papers(listing), {r.id for r in ref}, source, day)
+            label_reference(scratch, crit, read[listing], {r.id for r in ref}, source, day)
         with _working(f"learning from {n} days"):
             console.print(learn(scratch, crit).message, highlight=False, markup=False)
         judge = LocalScorer(scratch.model(crit.scoring_hash, "local"), vectors=scratch)
         rows = []
         for listing, ref in days[n:]:
-            listed = DayListing(_day_of(listing), DayStatus.BUILT, "", _read_papers(listing))
+            listed = DayListing(_day_of(listing), DayStatus.BUILT, "", read[listing])
             with _working(f"scoring {listing.name}"):
                 entries = asyncio.run(rank_day(scratch, listed, crit, judge, cutoffs)).entries
             rows.append((listing, [e.paper.id for e in entries], entries, ref))
