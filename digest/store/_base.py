@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, CursorResult, Engine, Result
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
 
 def now() -> datetime:
@@ -39,6 +40,14 @@ class StoreBase:
     def session(self) -> Session:
         return Session(self.engine)
 
+    def reading(self) -> Connection:
+        """A connection for reads, each statement on its own (PostgreSQL: autocommit, so a
+        read is one round trip, not BEGIN, the read and ROLLBACK; each statement of a READ
+        COMMITTED transaction sees its own snapshot anyway). SQLite: the engine's own."""
+        if self.engine.dialect.name != "postgresql":
+            return self.engine.connect()
+        return self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
     def insert(self, model: type) -> postgresql.Insert | sqlite.Insert:
         """An INSERT that knows ON CONFLICT, on SQLite and PostgreSQL alike."""
         return _insert(self.engine.dialect.name, model)
@@ -57,7 +66,7 @@ class StoreBase:
         18 ms without).
         """
         if rows:
-            stmt = self.insert(model).on_conflict_do_nothing(index_elements=keys)
+            stmt = _insert_ignore(self.engine.dialect.name, model, tuple(keys))
             core(s).execute(stmt, list(rows))
 
     def insert_new(
@@ -71,8 +80,8 @@ class StoreBase:
         rowcount is -1)."""
         if not rows:
             return 0
-        stmt = self.insert(model).on_conflict_do_nothing(index_elements=keys)
-        return len(core(s).execute(stmt.returning(getattr(model, keys[0])), list(rows)).all())
+        stmt = _insert_ignore(self.engine.dialect.name, model, tuple(keys), returning=True)
+        return len(core(s).execute(stmt, list(rows)).all())
 
     def upsert(
         self,
@@ -99,6 +108,15 @@ def _upsert(
     return stmt.on_conflict_do_update(
         index_elements=keys, set_={c: stmt.excluded[c] for c in columns}
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_ignore(
+    dialect: str, model: type, keys: tuple[str, ...], returning: bool = False
+) -> Executable:
+    """INSERT … ON CONFLICT DO NOTHING (RETURNING the first key), built once per shape."""
+    stmt = _insert(dialect, model).on_conflict_do_nothing(index_elements=keys)
+    return stmt.returning(getattr(model, keys[0])) if returning else stmt
 
 
 def _insert(dialect: str, model: type) -> postgresql.Insert | sqlite.Insert:

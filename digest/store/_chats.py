@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, bindparam, select, update
 
 from digest.store._base import StoreBase, now
 from digest.store.models import (
@@ -41,9 +41,8 @@ class ChatStore(StoreBase):
             self.upsert(s, SubscriptionRow, [row], ["id"])
 
     def subscription(self, sub_id: str) -> Subscription | None:
-        q = select(*SubscriptionRow.__table__.c).where(SubscriptionRow.id == sub_id)
-        with self.engine.connect() as c:  # Core: read on every run of every chat
-            row = c.execute(q).first()
+        with self.reading() as c:  # Core: read on every run of every chat
+            row = c.execute(_SUBSCRIPTION, {"id": sub_id}).first()
         return _subscription(row) if row else None
 
     def subscriptions(self, active_only: bool = True) -> list[Subscription]:
@@ -104,3 +103,8 @@ def _subscription(row: SubscriptionRow | Row[Any]) -> Subscription:
         last_error=row.last_error,
         **{k: v for k, v in settings.items() if k in _SUB_SETTINGS},
     )
+
+
+_SUBSCRIPTION = select(*SubscriptionRow.__table__.c).where(  # built once: every run reads it
+    SubscriptionRow.id == bindparam("id")
+)

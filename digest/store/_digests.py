@@ -10,7 +10,7 @@ from typing import Any
 
 from cachetools import LRUCache
 from pydantic import TypeAdapter
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,9 @@ from digest.store.models import DigestRow, RankingRow, ShownRow
 
 # what a digest row keeps of a Digest: the rest is in its shared ranking
 _SHARED = {"entries", "criteria_text", "prompt", "unscored"}
+_SHOWN_BEFORE = select(ShownRow.paper_id).where(  # built once: read on every chat's run
+    ShownRow.subscription == bindparam("subscription"), ShownRow.day < bindparam("day")
+)
 
 
 class DigestStore(RankingStore):
@@ -159,14 +162,8 @@ class DigestStore(RankingStore):
             )
 
     def shown_before(self, subscription: str, day: date) -> set[str]:
-        with self.engine.connect() as c:  # Core: no ORM session for a column's rows
-            return set(
-                c.scalars(
-                    select(ShownRow.paper_id).where(
-                        ShownRow.subscription == subscription, ShownRow.day < day
-                    )
-                )
-            )
+        with self.reading() as c:  # Core: no ORM session for a column's rows
+            return set(c.scalars(_SHOWN_BEFORE, {"subscription": subscription, "day": day}))
 
     def mark_shown(self, subscription: str, day: date, paper_ids: Iterable[str]) -> None:
         with self.session() as s, s.begin():

@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 from cachetools import LRUCache
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -98,19 +98,10 @@ class RankingStore(StoreBase):
     ) -> DayRanking | None:
         """The ranking a build made of these papers under the criteria, with every paper
         scored; None when there is none yet (then the day is scored and ranked)."""
-        with self.engine.connect() as s:  # Core: reads of rows, no ORM session
-            found = s.execute(
-                select(RankingRow.id, RankingRow.key)
-                .where(
-                    RankingRow.day == day,
-                    RankingRow.criteria_hash == criteria_hash,
-                    RankingRow.scorer == scorer,
-                    RankingRow.listing == listing,
-                    RankingRow.complete.is_(True),
-                )
-                .order_by(RankingRow.id.desc())
-                .limit(1)
-            ).first()
+        with self.reading() as s:  # Core: reads of rows, no ORM session
+            given = {"day": day, "criteria_hash": criteria_hash, "scorer": scorer,
+                     "listing": listing}  # fmt: skip
+            found = s.execute(_FIND, given).first()
             return None if found is None else self._ranking(s, found.id, found.key)
 
     def _ranking(self, s: Session | Connection, row_id: int, key: str) -> DayRanking:
@@ -121,3 +112,17 @@ class RankingStore(StoreBase):
             parsed = _parse(s.execute(select(*columns).where(RankingRow.id == row_id)).one())
             PARSED.put(key, parsed)
         return replace(parsed, id=row_id, key=key)
+
+
+_FIND = (  # built once: read on every chat's run
+    select(RankingRow.id, RankingRow.key)
+    .where(
+        RankingRow.day == bindparam("day"),
+        RankingRow.criteria_hash == bindparam("criteria_hash"),
+        RankingRow.scorer == bindparam("scorer"),
+        RankingRow.listing == bindparam("listing"),
+        RankingRow.complete.is_(True),
+    )
+    .order_by(RankingRow.id.desc())
+    .limit(1)
+)

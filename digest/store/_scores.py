@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, bindparam, func, select
 
 from digest.day import Usage
 from digest.scoring import FALLBACK_PREFIX, Score
@@ -53,14 +53,8 @@ class ScoreStore(StoreBase):
 
     def latest_criteria(self, subscription: str) -> tuple[int, str, str] | None:
         """(version, hash, text) of the subscription's latest criteria; None before any."""
-        q = (
-            select(CriteriaRow.version, CriteriaRow.hash, CriteriaRow.text)
-            .where(CriteriaRow.subscription == subscription)
-            .order_by(CriteriaRow.version.desc())
-            .limit(1)
-        )
-        with self.engine.connect() as c:  # Core: a read of one row needs no ORM session
-            found = c.execute(q).first()
+        with self.reading() as c:  # Core: a read of one row needs no ORM session
+            found = c.execute(_LATEST_CRITERIA, {"subscription": subscription}).first()
         return None if found is None else (found.version, found.hash, found.text)
 
     def criteria_hashes(self) -> dict[str, str]:
@@ -75,7 +69,7 @@ class ScoreStore(StoreBase):
             (CriteriaRow.subscription == latest.c.subscription)
             & (CriteriaRow.version == latest.c.version),
         )
-        with self.engine.connect() as c:
+        with self.reading() as c:
             return {row.subscription: row.hash for row in c.execute(q)}
 
     def criteria_versions(self, subscription: str) -> list[tuple[int, str, str]]:
@@ -92,7 +86,7 @@ class ScoreStore(StoreBase):
     def scores(self, paper_ids: Iterable[str], criteria_hash: str, scorer: str) -> dict[str, Score]:
         ids = list(paper_ids)
         out: dict[str, Score] = {}
-        with self.engine.connect() as c:  # Core: a day's rows, no ORM objects
+        with self.reading() as c:  # Core: a day's rows, no ORM objects
             for chunk in chunks(ids, 500):
                 rows = c.execute(
                     select(*ScoreRow.__table__.c).where(
@@ -204,23 +198,13 @@ class ScoreStore(StoreBase):
         learned (None: no model) and, without a model, the papers labelled wanted (>= 0.5) by
         sources starting with `wanted_prefix`, oldest label first (else none). Equal inputs
         make an equal scorer: a process keeps it while they stay equal."""
-        with self.engine.connect() as c:  # Core: two short reads, one connection
-            learned = c.scalars(
-                select(ModelRow.created_at).where(
-                    ModelRow.criteria_hash == criteria_hash, ModelRow.scorer == scorer
-                )
-            ).first()
+        given = {"criteria_hash": criteria_hash, "scorer": scorer}
+        with self.reading() as c:  # Core: two short reads, one connection
+            learned = c.scalars(_LEARNED_AT, given).first()
             if learned is not None:
                 return learned, ()
-            wanted = c.scalars(
-                select(LabelRow.paper_id)
-                .where(
-                    LabelRow.criteria_hash == criteria_hash,
-                    LabelRow.source.startswith(wanted_prefix, autoescape=True),
-                    LabelRow.label >= 0.5,
-                )
-                .order_by(LabelRow.id)
-            )
+            like = wanted_prefix.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+            wanted = c.scalars(_WANTED, {"criteria_hash": criteria_hash, "like": like})
             return None, tuple(dict.fromkeys(wanted))
 
     # explanations (`why --deep`)
@@ -341,3 +325,25 @@ class ScoreStore(StoreBase):
 
 def _score(row: ScoreRow | Row[Any]) -> Score:
     return Score(**{f: getattr(row, f) for f in _SCORE_FIELDS})
+
+
+# the statements of every chat's run, built once: building a select costs several times
+# what running it does (0.76 ms of CPU against 0.28 on a 2.0 GHz EPYC)
+_LATEST_CRITERIA = (
+    select(CriteriaRow.version, CriteriaRow.hash, CriteriaRow.text)
+    .where(CriteriaRow.subscription == bindparam("subscription"))
+    .order_by(CriteriaRow.version.desc())
+    .limit(1)
+)
+_LEARNED_AT = select(ModelRow.created_at).where(
+    ModelRow.criteria_hash == bindparam("criteria_hash"), ModelRow.scorer == bindparam("scorer")
+)
+_WANTED = (
+    select(LabelRow.paper_id)
+    .where(
+        LabelRow.criteria_hash == bindparam("criteria_hash"),
+        LabelRow.source.like(bindparam("like"), escape="/"),
+        LabelRow.label >= 0.5,
+    )
+    .order_by(LabelRow.id)
+)
