@@ -20,6 +20,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cachetools import LRUCache
+
 from bot.chat import PaperCard, Reply, card, lean, whole
 from bot.platforms import Sender
 from bot.service.moments import wait_for_moment
@@ -85,8 +87,21 @@ def outbox_messages(sender: Sender, digest: Digest) -> list[dict[str, Any]]:
     (`bot.chat.lean`): their papers' title, link, authors and abstract stay in the papers
     table, read again when a message is drawn."""
     header, cards = digest_messages(digest)
-    papers = {e.paper.id: e.paper for e in digest.selected}
-    return lean(sender.plan(header, cards), papers)
+    key = (sender, header.title, tuple(header.lines), tuple(cards))
+    with _PLANS_LOCK:
+        planned = _PLANS.get(key)
+    if planned is None:  # the first chat of the criteria (its cutoffs, what it saw) today
+        papers = {e.paper.id: e.paper for e in digest.selected}
+        planned = lean(sender.plan(header, cards), papers)
+        with _PLANS_LOCK:
+            _PLANS[key] = planned
+    return planned
+
+
+# Chats shown alike get alike messages: planned once per process (Telegram's keyboards, made
+# of the library's objects, cost several ms). The payloads are stored, never changed.
+_PLANS: LRUCache[tuple[Any, ...], list[dict[str, Any]]] = LRUCache(256)
+_PLANS_LOCK = threading.Lock()  # builds plan in worker threads
 
 
 def enqueue(store: Store, sender: Sender, sub: Subscription, digest: Digest) -> int:
