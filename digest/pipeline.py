@@ -157,7 +157,8 @@ async def build_digest(
     ranking, fresh = await day_ranking(store, listing, criteria, scorer, lease)
     if ranking.id is None:  # built by this call: stored once, for every chat reading it
         ranking = await asyncio.to_thread(store.save_ranking, ranking)
-    removed = shown & {p.id for p in papers}
+    ids = _SAME_LISTING.get(papers, ("ids",), lambda: frozenset(p.id for p in papers))
+    removed = {i for i in shown if i in ids}  # a chat's shown papers: fewer than the day's
     base.entries = cut(ranking, papers, cutoffs, top_k, removed)
     base.top_k = top_k
     base.unscored = ranking.unscored
@@ -173,7 +174,7 @@ async def build_digest(
     )
     if tldr_usage is not None:
         base.usage = [*base.usage, *record_usage_rows(store, subscription, [tldr_usage])]
-    fell_back = sum(e.score.fell_back for e in base.entries)
+    fell_back = _fell_back(ranking)
     unscored = len(ranking.unscored)
     base.notes = (
         *(f"the {cat} feed was empty today" for cat in listing.empty_feeds),
@@ -220,6 +221,20 @@ def _close_to_ours(
         return entries
     fresh = [e.paper for e in entries if e.paper.id not in shown]
     return pin(entries, close_to(fresh, ours, store))
+
+
+def _fell_back(ranking: DayRanking) -> int:
+    """How many of a ranking's papers the local scorer judged for a failed LLM: counted once
+    per process for a stored ranking (this runs on the event loop, for every chat)."""
+    if not ranking.key:
+        return sum(p.score.fell_back for p in ranking.places)
+    found = _FELL_BACK.get(ranking.key)
+    if found is None:
+        found = _FELL_BACK[ranking.key] = sum(p.score.fell_back for p in ranking.places)
+    return found
+
+
+_FELL_BACK: LRUCache[str, int] = LRUCache(512)  # a ranking's count is set by its content (key)
 
 
 def cut(

@@ -266,7 +266,7 @@ async def add_tldrs(
             out.append(replace(e, tldr=texts[e.paper.id], tldr_by=by))
         else:
             out.append(replace(e, tldr=extractive(e.paper.abstract), tldr_by=EXTRACTIVE))
-    fell_back = sum(e.tldr_by == EXTRACTIVE for e in out)
+    fell_back = sum(e.paper.id not in texts for e in shown)  # given an extractive line
     note = None
     if fell_back:
         note = (
