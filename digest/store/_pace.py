@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from digest.store._base import StoreBase, aware, now, rowcount
 from digest.store.models import ClaimRow, OutboxRow
@@ -59,8 +59,11 @@ class PaceStore(StoreBase):
 
     def last_sent(self, subscription: str) -> datetime | None:
         """When the chat's latest digest message was sent (its platform accepted it)."""
-        with self.session() as s:
-            at = s.scalar(
-                select(func.max(OutboxRow.sent_at)).where(OutboxRow.subscription == subscription)
-            )
+        with self.reading() as c:  # built once: read before each of a chat's messages
+            at = c.scalar(_LAST_SENT, {"subscription": subscription})
         return aware(at) if at else None
+
+
+_LAST_SENT = select(func.max(OutboxRow.sent_at)).where(
+    OutboxRow.subscription == bindparam("subscription")
+)

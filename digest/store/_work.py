@@ -7,13 +7,14 @@ so the work of a worker that died passes to the others when the lease ends.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, or_, select, tuple_, update
+from sqlalchemy import Select, and_, bindparam, case, func, or_, select, tuple_, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import Session
 
@@ -155,14 +156,10 @@ class WorkStore(StoreBase):
     ) -> list[dict]:
         """Outbox rows in order (by chat, day, seq); without `payloads` their `payload` is
         None: a pass over every chat reads what is open first, then each chat's messages."""
-        columns = [c for c in OutboxRow.__table__.columns if payloads or c.name != "payload"]
-        with self.session() as s:
-            q = select(*columns).order_by(OutboxRow.subscription, OutboxRow.day, OutboxRow.seq)
-            if subscription:
-                q = q.where(OutboxRow.subscription == subscription)
-            if states:
-                q = q.where(OutboxRow.state.in_(states))
-            return [_outbox(r) for r in s.execute(q)]
+        q = _OUTBOX[bool(payloads), bool(subscription), bool(states)]
+        given = {"subscription": subscription, "states": list(states)}
+        with self.reading() as c:  # built once: every chat's delivery pass reads its rows
+            return [_outbox(r) for r in c.execute(q, given)]
 
     def outbox_counts(self) -> dict[str, Counter[str]]:
         """Per subscription: its messages by state, and `doubt` for those sent again in doubt."""
@@ -295,3 +292,16 @@ _CLAIM_IN_DOUBT = (
 )
 _UPDATE = update(OutboxRow).where(OutboxRow.id == bindparam("row"))
 _UPDATE_OWNED = _UPDATE.where(OutboxRow.claimed_by == bindparam("owner"))
+
+
+def _outbox_read(payloads: bool, one_chat: bool, some_states: bool) -> Select[Any]:
+    columns = [c for c in OutboxRow.__table__.columns if payloads or c.name != "payload"]
+    q = select(*columns).order_by(OutboxRow.subscription, OutboxRow.day, OutboxRow.seq)
+    if one_chat:
+        q = q.where(OutboxRow.subscription == bindparam("subscription"))
+    if some_states:
+        q = q.where(OutboxRow.state.in_(bindparam("states", expanding=True)))
+    return q
+
+
+_OUTBOX = {shape: _outbox_read(*shape) for shape in itertools.product((False, True), repeat=3)}
