@@ -112,7 +112,12 @@ def test_serve_delivers_when_the_retry_after_ends(slack: FakeSlack, scored_store
             job = daily.scheduler.get_job(DELIVER_DUE)
             assert job is not None
             assert job.next_run_time == report.delivery["slack"].next_at
-            while not slack.posted("C1"):
+
+            def delivered() -> bool:  # posted, and recorded as sent (not cut off by shutdown)
+                rows = scored_store.outbox(sub.id)
+                return bool(slack.posted("C1")) and all(r["state"] == "sent" for r in rows)
+
+            while not delivered():
                 assert time.monotonic() - start < 5, "not delivered when the Retry-After ended"
                 await asyncio.sleep(0.05)
             return start, time.monotonic()

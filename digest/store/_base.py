@@ -52,6 +52,12 @@ class StoreBase:
         """An INSERT that knows ON CONFLICT, on SQLite and PostgreSQL alike."""
         return _insert(self.engine.dialect.name, model)
 
+    def ignoring(
+        self, model: type, keys: Sequence[str], returning: tuple[str, ...] = ()
+    ) -> Executable:
+        """INSERT … ON CONFLICT (`keys`) DO NOTHING, RETURNING those columns: built once."""
+        return _insert_ignore(self.engine.dialect.name, model, tuple(keys), returning)
+
     def insert_ignore(
         self,
         s: Session | Connection,
@@ -66,7 +72,7 @@ class StoreBase:
         18 ms without).
         """
         if rows:
-            stmt = _insert_ignore(self.engine.dialect.name, model, tuple(keys))
+            stmt = self.ignoring(model, keys)
             core(s).execute(stmt, list(rows))
 
     def insert_new(
@@ -80,7 +86,7 @@ class StoreBase:
         rowcount is -1)."""
         if not rows:
             return 0
-        stmt = _insert_ignore(self.engine.dialect.name, model, tuple(keys), returning=True)
+        stmt = self.ignoring(model, keys, (keys[0],))
         return len(core(s).execute(stmt, list(rows)).all())
 
     def upsert(
@@ -112,11 +118,11 @@ def _upsert(
 
 @functools.lru_cache(maxsize=64)
 def _insert_ignore(
-    dialect: str, model: type, keys: tuple[str, ...], returning: bool = False
+    dialect: str, model: type, keys: tuple[str, ...], returning: tuple[str, ...] = ()
 ) -> Executable:
-    """INSERT … ON CONFLICT DO NOTHING (RETURNING the first key), built once per shape."""
+    """INSERT … ON CONFLICT DO NOTHING (RETURNING those columns), built once per shape."""
     stmt = _insert(dialect, model).on_conflict_do_nothing(index_elements=keys)
-    return stmt.returning(getattr(model, keys[0])) if returning else stmt
+    return stmt.returning(*(getattr(model, c) for c in returning)) if returning else stmt
 
 
 def _insert(dialect: str, model: type) -> postgresql.Insert | sqlite.Insert:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from digest.errors import NotFoundError
@@ -95,7 +95,7 @@ def papers_by_id(session: Session, paper_ids: Iterable[str]) -> dict[str, Paper]
     """The stored papers among `paper_ids`, by id."""
     out: dict[str, Paper] = {}
     for chunk in chunks(sorted(set(paper_ids)), 500):
-        for row in session.scalars(select(PaperRow).where(PaperRow.id.in_(chunk))):
+        for row in session.scalars(_PAPERS, {"ids": list(chunk)}):
             out[row.id] = _paper(row)
     return out
 
@@ -126,3 +126,6 @@ def _paper(row: PaperRow, listing: ListingRow | None = None) -> Paper:
         announce_type=listing.announce_type if listing else "new",
         feeds=dict(listing.feeds) if listing else {},
     )
+
+
+_PAPERS = select(PaperRow).where(PaperRow.id.in_(bindparam("ids", expanding=True)))  # built once

@@ -23,6 +23,7 @@ from digest.store._base import StoreBase, aware, chunks, now, rowcount
 from digest.store.models import ClaimRow, OutboxRow
 
 _CLAIM_COLUMNS = tuple(ClaimRow.__table__.c)
+_CLAIM_NAMES = tuple(c.name for c in _CLAIM_COLUMNS)
 TAKEN_OVER = "taken over: the lease of the worker before ended"  # a claim's error, till it ends
 
 RENEW_BATCH = 400  # (key, owner) pairs in one statement: 800 parameters
@@ -57,31 +58,17 @@ class WorkStore(StoreBase):
         """Take `key` if nobody holds it: new, a lease that ended (the Claim says `taken_over`),
         or a retry that is due."""
         at = max(at, now()) if at else now()  # a test may run the clock ahead, never back
-        fields = {"state": "running", "owner": owner, "lease_until": at + lease, "updated_at": at}
-        dead = and_(ClaimRow.state == "running", ClaimRow.lease_until < at)
-        due = and_(
-            ClaimRow.state == "retry",
-            or_(ClaimRow.not_before.is_(None), ClaimRow.not_before <= at),
-        )
+        new = self.ignoring(ClaimRow, ("key",), _CLAIM_NAMES)
+        row = {"key": key, "attempts": 1, "error": None, "state": "running", "owner": owner,
+               "lease_until": at + lease, "updated_at": at}  # fmt: skip
         with self.engine.begin() as c:  # Core, each statement returning the claim it took
-            row = c.execute(
-                self.insert(ClaimRow).values(key=key, attempts=1, error=None, **fields)
-                .on_conflict_do_nothing(index_elements=["key"]).returning(*_CLAIM_COLUMNS)
-            ).first()  # fmt: skip
-            if row is None:  # held, done, or to take: one statement, which notes a take-over
-                row = c.execute(
-                    update(ClaimRow)
-                    .where(ClaimRow.key == key, or_(dead, due))
-                    .values(
-                        attempts=ClaimRow.attempts + 1,
-                        error=case((ClaimRow.state == "running", TAKEN_OVER), else_=None),
-                        **fields,
-                    )
-                    .returning(*_CLAIM_COLUMNS)
-                ).first()
-        if row is None:
+            found = c.execute(new, row).first()
+            if found is None:  # held, done, or to take: one statement, which notes a take-over
+                given = {"k": key, "o": owner, "until": at + lease, "at": at}
+                found = c.execute(_TAKE, given).first()
+        if found is None:
             return None
-        claim = _claim(row)
+        claim = _claim(found)
         return replace(claim, taken_over=True) if claim.error == TAKEN_OVER else claim
 
     def release(
@@ -95,8 +82,8 @@ class WorkStore(StoreBase):
         not_before: datetime | None = None,
     ) -> bool:
         """End a claim as done, failed, or retry (at `not_before`); False if it was lost."""
-        with self.session() as s, s.begin():
-            return end_claim(s, key, owner, state, result=result, error=error,
+        with self.engine.begin() as c:
+            return end_claim(c, key, owner, state, result=result, error=error,
                              not_before=not_before)  # fmt: skip
 
     def renew(
@@ -305,3 +292,26 @@ def _outbox_read(payloads: bool, one_chat: bool, some_states: bool) -> Select[An
 
 
 _OUTBOX = {shape: _outbox_read(*shape) for shape in itertools.product((False, True), repeat=3)}
+
+_TAKE = (  # a claim whose lease ended, or a retry that is due: taken, a take-over noted
+    update(ClaimRow)
+    .where(
+        ClaimRow.key == bindparam("k"),
+        or_(
+            and_(ClaimRow.state == "running", ClaimRow.lease_until < bindparam("at")),
+            and_(
+                ClaimRow.state == "retry",
+                or_(ClaimRow.not_before.is_(None), ClaimRow.not_before <= bindparam("at")),
+            ),
+        ),
+    )
+    .values(
+        attempts=ClaimRow.attempts + 1,
+        error=case((ClaimRow.state == "running", TAKEN_OVER), else_=None),
+        state="running",
+        owner=bindparam("o"),
+        lease_until=bindparam("until"),
+        updated_at=bindparam("at"),
+    )
+    .returning(*_CLAIM_COLUMNS)
+)
