@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, select
+from sqlalchemy import Row, Select, bindparam, func, select
 
 from digest.day import Usage
 from digest.scoring import FALLBACK_PREFIX, Score
@@ -203,8 +204,7 @@ class ScoreStore(StoreBase):
             learned = c.scalars(_LEARNED_AT, given).first()
             if learned is not None:
                 return learned, ()
-            like = wanted_prefix.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
-            wanted = c.scalars(_WANTED, {"criteria_hash": criteria_hash, "like": like})
+            wanted = c.scalars(_wanted(wanted_prefix), {"criteria_hash": criteria_hash})
             return None, tuple(dict.fromkeys(wanted))
 
     # explanations (`why --deep`)
@@ -338,12 +338,18 @@ _LATEST_CRITERIA = (
 _LEARNED_AT = select(ModelRow.created_at).where(
     ModelRow.criteria_hash == bindparam("criteria_hash"), ModelRow.scorer == bindparam("scorer")
 )
-_WANTED = (
-    select(LabelRow.paper_id)
-    .where(
-        LabelRow.criteria_hash == bindparam("criteria_hash"),
-        LabelRow.source.like(bindparam("like"), escape="/"),
-        LabelRow.label >= 0.5,
+
+
+@functools.lru_cache(maxsize=8)  # one prefix in use (the wanted examples'): built once
+def _wanted(prefix: str) -> Select[str]:
+    """A criteria's papers labelled wanted by sources starting with `prefix` (SQLAlchemy
+    escapes it: autoescape takes a literal, not a bound parameter)."""
+    return (
+        select(LabelRow.paper_id)
+        .where(
+            LabelRow.criteria_hash == bindparam("criteria_hash"),
+            LabelRow.source.startswith(prefix, autoescape=True),
+            LabelRow.label >= 0.5,
+        )
+        .order_by(LabelRow.id)
     )
-    .order_by(LabelRow.id)
-)
