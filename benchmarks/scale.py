@@ -7,7 +7,10 @@ APIs that answer in 50 ms and enforce the platforms' published rates (Telegram: 
 second per bot, 1 a second per chat, 20 a minute per group; Slack: 1 a second per channel),
 answering 429 past them. Every chat's schedule is the same minute, a little ahead: the workers
 start first, as a service's would be running, and that minute's cron jobs fire for every chat
-at once. The workers keep the product's default pace (config/default.toml).
+at once. Before it, the workers have `--ahead` seconds (beyond their start) for the day's work
+that a running service does up to 10 minutes ahead of its chats: the day fetched, embedded
+and ranked under every criteria; the row says when that was done. The workers keep the
+product's default pace (config/default.toml) unless `--pace` sets another.
 
 Prints one row per worker count: the messages, duplicated and lost (goal 0 and 0), the 429s
 met (goal 0), and the time from due to the last message against the bound the platforms'
@@ -17,9 +20,11 @@ messages take M / 30 s, and a chat's m messages take (m - 1) gaps (3 s in a Tele
 these. Then the per-chat cost before delivery: the CPU a worker spends on one more chat's day
 (criteria, cached scores, ranking, the stored digest, its queued messages) once the day's
 builds exist, measured in this process on extra chats, with what dominates it (cProfile).
+On stderr: the chats built and the messages sent in every 20 s after the due minute.
 
     PAPERDIGEST_TEST_DATABASE_URL=postgresql+psycopg://... python benchmarks/scale.py \\
-        [--chats 10000] [--criteria 200] [--workers 1 2] [--papers 692]
+        [--chats 10000] [--criteria 200] [--workers 1 2] [--papers 692] [--ahead 300] \\
+        [--pace 25] [--log serve.log]
 """
 
 from __future__ import annotations
@@ -129,19 +134,23 @@ def commits_now(dsn: str) -> int:
     return n
 
 
+def rankings(store: Store) -> int:
+    """The day's rankings stored so far (one per criteria, made ahead of the chats)."""
+    with store.engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM rankings")).scalar_one())
+
+
 def drop_schema(base: str, schema: str) -> None:
     with create_engine(base).begin() as conn:
         conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
 
 
-def run(
-    base: str, subs: int, workers: int, papers: list[Paper], ncriteria: int, probe: int
-) -> dict[str, float]:
-    dsn, schema = fresh_schema(base)
+def run(args: argparse.Namespace, workers: int, papers: list[Paper]) -> dict[str, float]:
+    dsn, schema = fresh_schema(args.dsn)
     try:
-        return _run(dsn, subs, workers, papers, ncriteria, probe)
+        return _run(dsn, args, workers, papers)
     finally:
-        drop_schema(base, schema)
+        drop_schema(args.dsn, schema)
 
 
 def variants(count: int) -> list[Criteria]:
@@ -156,15 +165,14 @@ def variants(count: int) -> list[Criteria]:
     ]
 
 
-def _run(
-    dsn: str, subs: int, workers: int, papers: list[Paper], ncriteria: int, probe: int
-) -> dict[str, float]:
+def _run(dsn: str, args: argparse.Namespace, workers: int, papers: list[Paper]) -> dict[str, float]:
+    subs, ncriteria, probe = args.chats, args.criteria, args.probe
     store = Store(dsn)
     crits = variants(ncriteria)
-    # the due minute: after the chats are stored (about 4 ms each) and the workers have
-    # started and made a job per chat
-    ahead = SETUP_SECONDS + subs * SECONDS_PER_CHAT
-    due_at = (datetime.now(UTC) + timedelta(seconds=ahead + 59)).replace(second=0, microsecond=0)
+    # the due minute: after the chats are stored (about 4 ms each), the workers have started
+    # and made a job per chat, and `--ahead` more: the day's work ahead of its chats
+    lead = SETUP_SECONDS + subs * SECONDS_PER_CHAT + args.ahead
+    due_at = (datetime.now(UTC) + timedelta(seconds=lead + 59)).replace(second=0, microsecond=0)
     for i in range(subs):
         platform, chat = ("slack", f"C{i:05d}") if i % 2 == 0 else ("telegram", str(-(10**6) - i))
         sub = Subscription(f"{platform}:{chat}", platform, chat, schedule=due_at.strftime("%H:%M"),
@@ -192,6 +200,8 @@ def _run(
             "PAPERDIGEST_SERVE_DAYS": "mon-sun",
             "PAPERDIGEST_ARXIV_RSS_URL": arxiv.rss_base_url,
         }
+        if args.pace is not None:
+            env["PAPERDIGEST_TELEGRAM_MESSAGES_PER_SECOND"] = str(args.pace)
         commits = commits_now(dsn)
         # The fakes count a message when they read it, as Telegram counts it when it arrives;
         # a pause of this process (a full garbage collection: 0.2 to 0.5 s with the fakes'
@@ -209,7 +219,14 @@ def _run(
             if time.time() > due:
                 print(f"the workers started {time.time() - due:.0f} s after the due minute: "
                       "raise SETUP_SECONDS", file=sys.stderr)  # fmt: skip
-            time.sleep(max(0.0, due - time.time()))
+            ranked = None  # when every criteria's ranking of the day was stored
+            while time.time() < due:
+                time.sleep(min(1.0, max(0.0, due - time.time())))
+                if ranked is None and rankings(store) >= ncriteria:
+                    ranked = time.time() - due
+            if ranked is None:
+                print("the day was not ranked ahead by the due minute: raise --ahead",
+                      file=sys.stderr)  # fmt: skip
             while True:
                 time.sleep(1.0)
                 built = store.last_built()
@@ -228,6 +245,8 @@ def _run(
                 p.wait(timeout=60)
             gc.enable()
             gc.unfreeze()
+            if args.log:
+                Path(args.log).write_text(Path(tmp, "serve.log").read_text())
         commits = commits_now(dsn) - commits
         planned = store.outbox()
         slack_keys = Counter(m["metadata"]["event_payload"]["key"] for m in slack.messages)
@@ -239,6 +258,12 @@ def _run(
                   f"{dict(tg.limits.refused_by)}", file=sys.stderr)  # fmt: skip
         times = [c.time for c in slack.calls_to("chat.postMessage") + tg.calls_to("sendMessage")]
         peak = busiest_second([c.time for c in tg.calls_to("sendMessage") if c.status == 200])
+        timeline(
+            due,
+            built,
+            [c.time for c in tg.calls_to("sendMessage") if c.status == 200],
+            [c.time for c in slack.calls_to("chat.postMessage") if c.status == 200],
+        )
         cost = per_chat_cost(store, env, crits, probe) if probe else {}
     store.close()
     delivered = sum(slack_keys.values()) + sum(tg_texts.values())
@@ -251,6 +276,7 @@ def _run(
     bound = max(tg_messages / TG_PER_SECOND, *gaps)
     return {
         "workers": workers,
+        "ranked_s": ranked if ranked is not None else float("nan"),
         "fetches": fetches,
         "built_s": max(built.values()).timestamp() - due,
         "messages": len(planned),
@@ -264,6 +290,19 @@ def _run(
         "commits_per_chat": commits / subs,
         **cost,
     }
+
+
+def timeline(
+    due: float, built: dict[str, datetime], tg: list[float], slack: list[float], step: int = 20
+) -> None:
+    """Per `step` seconds after the due minute: chats built, Telegram and Slack messages sent."""
+    print("| from (s) | chats built | Telegram messages | Slack messages |", file=sys.stderr)
+    rows: dict[int, list[int]] = {}
+    for col, times in enumerate(([b.timestamp() for b in built.values()], tg, slack)):
+        for t in times:
+            rows.setdefault(int((t - due) // step), [0, 0, 0])[col] += 1
+    for k in sorted(rows):
+        print(f"| {k * step} | " + " | ".join(map(str, rows[k])) + " |", file=sys.stderr)
 
 
 def busiest_second(times: list[float]) -> int:
@@ -329,6 +368,14 @@ def main() -> None:
     parser.add_argument("--papers", type=int, default=0, help="use only the first N papers")
     probe = "extra chats whose day is timed in-process after each run"
     parser.add_argument("--probe", type=int, default=200, help=probe)
+    ahead = (
+        "seconds the workers run before the due minute besides their start, as a running "
+        "service's would: the day is fetched, embedded and ranked up to 10 minutes ahead"
+    )
+    parser.add_argument("--ahead", type=float, default=300.0, help=ahead)
+    pace = "the workers' Telegram messages a second (default: the product's)"
+    parser.add_argument("--pace", type=float, help=pace)
+    parser.add_argument("--log", help="keep the workers' log in this file")
     parser.add_argument("--dsn", default=os.environ.get("PAPERDIGEST_TEST_DATABASE_URL", ""))
     args = parser.parse_args()
     if not args.dsn.startswith("postgresql"):
@@ -338,16 +385,17 @@ def main() -> None:
     print(f"{args.chats} chats (half Slack channels, half Telegram groups), {args.criteria} "
           f"criteria, {len(papers)} papers, all due at once; fakes answer in "
           f"{LATENCY * 1000:.0f} ms and enforce the platforms' rates; PostgreSQL")  # fmt: skip
-    print("| workers | arXiv fetches | last built (s) | messages (Telegram) | duplicated | lost "
+    print("| workers | arXiv fetches | ranked ahead (s from due) | last built (s) "
+          "| messages (Telegram) | duplicated | lost "
           "| 429s met | Telegram's busiest second | due -> last message (s) | bound (s) "
           "| over the bound | chat CPU (ms) | chat wall (ms) | commits per chat |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for w in args.workers:
-        r = run(args.dsn, args.chats, w, papers, args.criteria, args.probe)
+        r = run(args, w, papers)
         over = r["due_to_last_s"] / r["bound_s"] - 1
-        print(f"| {w} | {r['fetches']} | {r['built_s']:.1f} | {r['messages']} "
-              f"({r['tg_messages']}) | {r['duplicated']} | {r['lost']} | {r['refused']} | "
-              f"{r['peak']} | "
+        print(f"| {w} | {r['fetches']} | {r['ranked_s']:.0f} | {r['built_s']:.1f} | "
+              f"{r['messages']} ({r['tg_messages']}) | {r['duplicated']} | {r['lost']} | "
+              f"{r['refused']} | {r['peak']} | "
               f"{r['due_to_last_s']:.1f} | {r['bound_s']:.1f} | {over:+.0%} | "
               f"{r.get('chat_cpu_ms', float('nan')):.1f} | "
               f"{r.get('chat_wall_ms', float('nan')):.1f} | {r['commits_per_chat']:.0f} |",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -152,6 +153,47 @@ def test_a_schedule_changed_by_another_worker_is_kept_at_the_next_sync(
     assert c1.astimezone(UTC) == datetime(2026, 11, 23, 23, 45, tzinfo=UTC)  # 08:45 in Tokyo
     assert c2.astimezone(UTC) == datetime(2026, 11, 23, 6, 30, tzinfo=UTC)
     assert same_job
+
+
+class ReadHeldUp(DailyScheduler):
+    """A worker whose tick's read of the chats is held after it is made, until let go."""
+
+    def __init__(self, *args, **kw) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kw)
+        self.read, self.go_on = threading.Event(), threading.Event()
+
+    def _read_active(self):  # type: ignore[no-untyped-def]
+        found = super()._read_active()
+        self.read.set()
+        self.go_on.wait(10)
+        return found
+
+
+def test_a_schedule_changed_during_a_ticks_read_keeps_its_new_time(
+    scored_store: Store, slack: FakeSlack
+) -> None:
+    """The tick reads every chat off the event loop; a chat that changes its time meanwhile
+    (through this worker) is not put back to the time the older read found."""
+    subscribe(scored_store, "C1", "07:15", "UTC")
+
+    async def go() -> datetime:
+        client = AsyncWebClient(token="x", base_url=slack.url)
+        daily = ReadHeldUp(scored_store, Fetcher(sample_listing()),
+                           {"slack": SlackSender(client)}, lambda c: LocalScorer())  # fmt: skip
+        daily.scheduler.start(paused=True)
+        daily.sync()
+        tick = asyncio.create_task(daily.tick(MONDAY))
+        await asyncio.to_thread(daily.read.wait, 10)  # the tick read the chat at 07:15
+        deps = Deps(scored_store, load_settings(env={}), lambda c: LocalScorer(),
+                    on_change=daily.reschedule)  # fmt: skip
+        await handle("schedule 09:00 UTC", Context("slack", "C1", "U1"), deps)
+        daily.go_on.set()
+        await tick
+        job = daily.scheduler.get_job("sub-slack:C1")
+        daily.scheduler.shutdown(wait=False)
+        return job.trigger.get_next_fire_time(None, MONDAY)
+
+    assert asyncio.run(go()).astimezone(UTC) == datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 def test_missed_run_is_caught_up_once_within_the_grace(

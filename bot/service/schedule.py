@@ -15,6 +15,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from collections.abc import Set as AbstractSet
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -58,7 +59,7 @@ RETRY_EVERY = timedelta(minutes=30)
 RETRIES = 4  # then the channel is told, once
 TICK = timedelta(minutes=1)  # deferred messages, and runs to take over, are looked at this often
 DELIVER_DUE = "deliver-due"  # the one-off job for messages a rate limit held back
-RUNS_AT_ONCE = 8  # a worker's concurrent daily runs; the rest wait, unclaimed, for any worker
+RUNS_AT_ONCE = 3  # a worker's concurrent daily runs; the rest wait, unclaimed, for any worker
 AHEAD = timedelta(minutes=10)  # a day is fetched and ranked this long before a chat's time
 PRUNE_EVERY = timedelta(hours=1)  # a look at whether today's pruning is done (once a day)
 _READ = (DayStatus.BUILT, DayStatus.NO_ANNOUNCEMENT)
@@ -108,23 +109,39 @@ class DailyScheduler:
         self._criteria: dict[str, str] = {}  # subscription -> its criteria's hash, at the sync
         self._day: date | None = None  # the day the slots' ready groups are of
         self._timing: dict[str, tuple[str, str, str]] = {}  # job id -> what its trigger is of
+        self._rescheduled: set[str] = set()  # chats rescheduled since the last tick's read began
 
     # jobs ---------------------------------------------------------------------------------
 
     def sync(self) -> None:
         """One job per active subscription; jobs of inactive ones removed."""
-        active = {sub.id: sub for sub in self.store.subscriptions()}  # one read, not one a chat
-        self._active, self._criteria = active, self.store.criteria_hashes()
+        self._sync(*self._read_active())
+
+    def _read_active(self) -> tuple[dict[str, Subscription], dict[str, str]]:
+        """The active subscriptions and their criteria's hashes: one read each, not one a chat."""
+        return {sub.id: sub for sub in self.store.subscriptions()}, self.store.criteria_hashes()
+
+    def _sync(
+        self,
+        active: dict[str, Subscription],
+        hashes: dict[str, str],
+        since: AbstractSet[str] = frozenset(),
+    ) -> None:
+        """The jobs made to match a read of the store; chats rescheduled `since` it was made
+        keep the job `reschedule` gave them (the read may be older than their change)."""
+        self._active, self._criteria = active, hashes
         for job in self.scheduler.get_jobs():
-            if job.id.startswith("sub-") and job.id[4:] not in active:
+            if job.id.startswith("sub-") and job.id[4:] not in active and job.id[4:] not in since:
                 job.remove()
                 self._timing.pop(job.id, None)
         for sub in active.values():
-            self._schedule(sub)
+            if sub.id not in since:
+                self._schedule(sub)
 
     def reschedule(self, sub_id: str) -> None:
         """Called when a chat changes its schedule (or subscribes): replaces its job at once."""
         sub = self.store.subscription(sub_id)
+        self._rescheduled.add(sub_id)  # newer than a tick's read under way
         job_id = f"sub-{sub_id}"
         if sub is None or not sub.active:
             if self.scheduler.get_job(job_id):
@@ -188,14 +205,14 @@ class DailyScheduler:
         """Every minute (and at start): jobs for chats other workers subscribed, missed runs,
         runs to retry or to take over from a dead worker, then deferred messages."""
         now = now or datetime.now(UTC)
-        try:
-            self.sync()
-            runs = {(s, d) for s, d in self.missed(now) if s not in self._building}
-            runs |= {
-                _parse_run_key(c.key)
-                for c in self.store.claims("run:", states=("running", "retry"))
-                if c.takeable(now)
-            }
+        try:  # the store's reads off the event loop: at 10,000 chats they take a second
+            since: set[str] = set()
+            self._rescheduled = since
+            self._sync(*await asyncio.to_thread(self._read_active), since)
+            missed = await asyncio.to_thread(self.missed, now)
+            runs = {(s, d) for s, d in missed if s not in self._building}
+            claims = await asyncio.to_thread(self.store.claims, "run:", ("running", "retry"))
+            runs |= {_parse_run_key(c.key) for c in claims if c.takeable(now)}
         except Exception as exc:
             if not store_unreachable(exc):
                 raise
