@@ -156,16 +156,18 @@ def test_a_schedule_changed_by_another_worker_is_kept_at_the_next_sync(
 
 
 class ReadHeldUp(DailyScheduler):
-    """A worker whose tick's read of the chats is held after it is made, until let go."""
+    """A worker whose reads of the chats, once `hold` is set, are held after they are made
+    until let go."""
 
     def __init__(self, *args, **kw) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kw)
-        self.read, self.go_on = threading.Event(), threading.Event()
+        self.hold, self.read, self.go_on = False, threading.Event(), threading.Event()
 
     def _read_active(self):  # type: ignore[no-untyped-def]
         found = super()._read_active()
-        self.read.set()
-        self.go_on.wait(10)
+        if self.hold:
+            self.read.set()
+            self.go_on.wait(10)
         return found
 
 
@@ -182,6 +184,7 @@ def test_a_schedule_changed_during_a_ticks_read_keeps_its_new_time(
                            {"slack": SlackSender(client)}, lambda c: LocalScorer())  # fmt: skip
         daily.scheduler.start(paused=True)
         daily.sync()
+        daily.hold = True
         tick = asyncio.create_task(daily.tick(MONDAY))
         await asyncio.to_thread(daily.read.wait, 10)  # the tick read the chat at 07:15
         deps = Deps(scored_store, load_settings(env={}), lambda c: LocalScorer(),
