@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from collections.abc import Set as AbstractSet
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -187,12 +187,15 @@ class DailyScheduler:
         if self._running:
             await asyncio.wait(self._running, timeout=wait)
 
-    def missed(self, now: datetime) -> list[tuple[str, date]]:
+    def missed(
+        self, now: datetime, active: Iterable[Subscription] | None = None
+    ) -> list[tuple[str, date]]:
         """Subscriptions whose time passed within the grace period without a digest: missed
-        while every worker was down, or made by another worker since this one synced."""
+        while every worker was down, or made by another worker since this one synced.
+        `active`: the active subscriptions when just read (else they are read)."""
         due = []
         built = self.store.last_built()
-        for sub in self.store.subscriptions():
+        for sub in self.store.subscriptions() if active is None else active:
             last = sub.last_due(now, self.days)
             if last is None or now - last > GRACE:
                 continue
@@ -208,8 +211,9 @@ class DailyScheduler:
         try:  # the store's reads off the event loop: at 10,000 chats they take a second
             since: set[str] = set()
             self._rescheduled = since
-            self._sync(*await asyncio.to_thread(self._read_active), since)
-            missed = await asyncio.to_thread(self.missed, now)
+            active, hashes = await asyncio.to_thread(self._read_active)
+            self._sync(active, hashes, since)
+            missed = await asyncio.to_thread(self.missed, now, list(active.values()))
             runs = {(s, d) for s, d in missed if s not in self._building}
             claims = await asyncio.to_thread(self.store.claims, "run:", ("running", "retry"))
             runs |= {_parse_run_key(c.key) for c in claims if c.takeable(now)}
