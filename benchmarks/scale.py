@@ -24,7 +24,7 @@ On stderr: the chats built and the messages sent in every 20 s after the due min
 
     PAPERDIGEST_TEST_DATABASE_URL=postgresql+psycopg://... python benchmarks/scale.py \\
         [--chats 10000] [--criteria 200] [--workers 1 2] [--papers 692] [--ahead 300] \\
-        [--pace 25] [--log serve.log]
+        [--pace 30] [--log serve.log]
 """
 
 from __future__ import annotations

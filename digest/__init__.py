@@ -82,7 +82,7 @@ from digest.scoring.learning import label_counts, learn, share_for
 from digest.scoring.local import LocalScorer
 from digest.search import recent_days, search  # and `search` too, not their modules
 from digest.status import status_report
-from digest.store import OPEN, Claim, Store, backup_store, store_unreachable
+from digest.store import OPEN, Claim, PaceRate, PaceSlot, Store, backup_store, store_unreachable
 from digest.subscriptions import (
     Subscription,
     arxiv_categories,
@@ -160,6 +160,8 @@ __all__ = [
     "LLMScorer",
     "LocalScorer",
     "NotFoundError",
+    "PaceRate",
+    "PaceSlot",
     "Paper",
     "ReferenceFormatError",
     "ReferencePaper",

@@ -180,7 +180,7 @@ class TelegramSettings(_Section):
     webhook_url: str = ""
     host: str = "0.0.0.0"
     port: int = Field(8443, ge=0, le=65535)
-    messages_per_second: float = Field(25.0, ge=0)
+    messages_per_second: float = Field(30.0, ge=0)
     chat_gap_seconds: float = Field(1.0, ge=0)
     group_messages_per_minute: float = Field(20.0, ge=0)
 

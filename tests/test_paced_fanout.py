@@ -23,9 +23,9 @@ from bot.platforms.pacing import Pace
 from bot.platforms.slack import SlackSender
 from bot.platforms.telegram import TelegramSender
 from bot.service.outbox import DeliveryReport, deliver
-from digest.store import Store
+from digest.store import PaceRate, Store
 from digest.subscriptions import Subscription
-from tests.fakes.rates import slack_limits, telegram_limits
+from tests.fakes.rates import Limit, RateLimits, slack_limits, telegram_limits
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -38,7 +38,7 @@ MESSAGES = 3  # per chat
 
 def telegram_pace() -> Pace:
     """The product's default pace (config/default.toml), SPEED times faster."""
-    return Pace.telegram(25 * SPEED, 1 / SPEED, 20 * SPEED)
+    return Pace.telegram(30 * SPEED, 1 / SPEED, 20 * SPEED, 1 / SPEED)
 
 
 def slack_pace() -> Pace:
@@ -148,14 +148,83 @@ def test_the_bots_pace_is_shared_by_every_worker(store: Store, store_url: str) -
         start = datetime.now(UTC)
         step = timedelta(seconds=1 / 30)
         stores = [store, other] * 10  # the two workers ask in turn
-        slots = [s.next_slot("telegram:bot", step, start) for s in stores]
+        slots = [s.next_slot("telegram:bot", PaceRate(step, 30), start) for s in stores]
     finally:
         other.close()
-    assert slots[0] == start
-    gaps = [b - a for a, b in itertools.pairwise(slots)]
+    moments = [slot.at for slot in slots if slot is not None]
+    assert moments[0] == start
+    gaps = [b - a for a, b in itertools.pairwise(moments)]
     assert gaps == [step] * 19
     later = start + timedelta(seconds=5)  # an idle bot: the next message goes at once
-    assert store.next_slot("telegram:bot", step, later) == later
+    assert store.next_slot("telegram:bot", PaceRate(step, 30), later).at == later
+
+
+def test_a_moment_waits_until_the_platform_cannot_count_too_many(store: Store) -> None:
+    """30 messages in any second: a message counts from its moment until its answer came back
+    (it reached Telegram somewhere in between), and one second more."""
+    rate, start = PaceRate(timedelta(seconds=1 / 30), 30), datetime.now(UTC)
+    slots = [store.next_slot("telegram:bot", rate, start) for _ in range(30)]
+    assert all(slot is not None for slot in slots)
+    # 30 on their way, none answered: a 31st could reach Telegram in the same second
+    assert store.next_slot("telegram:bot", rate, start) is None
+    first = slots[0]
+    assert first is not None
+    store.slot_done(first, first.at + timedelta(seconds=0.4))  # answered 0.4 s after its moment
+    nxt = store.next_slot("telegram:bot", rate, start)
+    assert nxt is not None and nxt.at == first.at + timedelta(seconds=1.4)
+    unused = slots[1]
+    assert unused is not None
+    store.slot_done(unused, None)  # never sent: it does not count at all
+    after = store.next_slot("telegram:bot", rate, start)
+    assert after is not None and after.at == nxt.at + rate.interval
+    # a worker killed mid-send never answers: its moments count until STALE has passed
+    assert store.next_slot("telegram:bot", rate, start) is None
+    much_later = start + timedelta(seconds=62)
+    assert store.next_slot("telegram:bot", rate, much_later) is not None
+
+
+def test_messages_late_on_their_way_keep_to_the_bots_limit(store: Store, store_url: str) -> None:
+    """The bot sends at its limit while some messages take longer to arrive than others (the
+    network, the worker's loop): however they bunch, no window counts one too many. (10 in any
+    0.25 s here, so that two workers' moments fill the window as Telegram's 30 a second.)"""
+    from telegram.request import HTTPXRequest
+
+    chats, window = 40, 0.25
+    for i in range(chats):
+        chat = str(3000 + i)
+        store.save_subscription(Subscription(f"telegram:{chat}", "telegram", chat))
+        store.enqueue(f"telegram:{chat}", DAY, [
+            {"text": f"{chat} part {n}", "keyboard": None, "in_thread": False} for n in range(2)
+        ])  # fmt: skip
+    seen = itertools.count()
+
+    def on_its_way(call: object) -> None:
+        if getattr(call, "method", "") == "sendMessage" and next(seen) % 4 == 0:
+            time.sleep(window / 3)  # one message in four takes a third of a window to arrive
+
+    limits = RateLimits([Limit("bot", 10, window), Limit("chat", 1, window)])
+    pace = Pace.telegram(10 / window, window, 0, window)
+    with FakeTelegram(token=TG_TOKEN, limits=limits) as tg:
+        tg.on_arrival = on_its_way
+
+        async def worker() -> DeliveryReport:
+            mine = Store(store_url)
+            bot = Bot(TG_TOKEN, base_url=tg.base_url,
+                      request=HTTPXRequest(connection_pool_size=16))  # fmt: skip
+            try:
+                return await deliver(mine, TelegramSender(bot, pace))
+            finally:
+                await bot.shutdown()
+                mine.close()
+
+        async def both() -> list[DeliveryReport]:
+            return list(await asyncio.gather(worker(), worker()))
+
+        reports = asyncio.run(both())
+        refused, texts = tg.refused(), Counter(m["text"] for m in tg.sent())
+    assert refused == 0
+    assert sum(r.sent for r in reports) == 2 * chats
+    assert len(texts) == 2 * chats and set(texts.values()) == {1}
 
 
 def test_a_groups_messages_keep_to_twenty_a_minute(tmp_path: Path) -> None:
@@ -168,7 +237,7 @@ def test_a_groups_messages_keep_to_twenty_a_minute(tmp_path: Path) -> None:
         store.save_subscription(Subscription(f"telegram:{group}", "telegram", group))
         payloads = [{"text": f"part {n}", "keyboard": None, "in_thread": False} for n in range(21)]
         store.enqueue(f"telegram:{group}", DAY, payloads)
-        pace = Pace.telegram(27 * speed, 1 / speed, 20 * speed if paced_group else 0)
+        pace = Pace.telegram(30 * speed, 1 / speed, 20 * speed if paced_group else 0, 1 / speed)
         with FakeTelegram(token=TG_TOKEN, limits=telegram_limits().scaled(speed)) as tg:
             sender = TelegramSender(Bot(TG_TOKEN, base_url=tg.base_url), pace)
 

@@ -16,6 +16,8 @@ import asyncio
 import itertools
 import logging
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,7 +26,7 @@ from cachetools import LRUCache
 
 from bot.chat import PaperCard, Reply, card, lean, whole
 from bot.platforms import Sender
-from bot.service.moments import wait_for_moment
+from bot.service.moments import answered, wait_for_moment
 from digest import (  # ChatMoved, ChatUnavailable, RetryLater: also named here, as before
     LEASE,
     METRICS,
@@ -229,9 +231,9 @@ class _Pass:
                         last.append(
                             await asyncio.to_thread(store.last_sent, sub.id) if gap else None
                         )
-                    await keep_pace(store, sender, sub, last[0])
-                    message_id = await _post(store, sender, sub, row, key, parent, kind, now,
-                                             owner)  # fmt: skip
+                    async with keep_pace(store, sender, sub, last[0]):
+                        message_id = await _post(store, sender, sub, row, key, parent, kind,
+                                                 now, owner)  # fmt: skip
                 if message_id is None:  # found: it had been posted before its deliverer died
                     report.recovered += 1
                     continue
@@ -305,20 +307,26 @@ def _gap(sender: Sender, sub: Subscription) -> float:
     return sender.pace.gap(sub.chat) if sender.pace else 0.0
 
 
-async def keep_pace(store: Store, sender: Sender, sub: Subscription, last: datetime | None) -> None:
-    """Wait until the platform's limits let the next message to `sub` go: the chat's gap after
-    its last message, then the bot's next free moment, handed out by the store to every
-    worker in turn (so N workers together keep the bot's rate, not N times it; one line of
-    messages per worker waits for them: `bot.service.moments`)."""
+@asynccontextmanager
+async def keep_pace(
+    store: Store, sender: Sender, sub: Subscription, last: datetime | None
+) -> AsyncIterator[None]:
+    """Wait until the platform's limits let the next message to `sub` go (the chat's gap after
+    its last message, then the bot's next moment, handed out by the store to every worker in
+    turn: `bot.service.moments`); on leaving, tell the store the platform's answer came back."""
     pace = sender.pace
-    if pace is None:
-        return
-    gap = pace.gap(sub.chat)
-    if gap and last is not None:
-        await _sleep_until(last + timedelta(seconds=gap))
-    if pace.per_second:
-        interval = timedelta(seconds=1 / pace.per_second)
-        await wait_for_moment(store, sender, f"{sender.platform}:bot", interval)
+    slot = None
+    if pace is not None:
+        gap = pace.gap(sub.chat)
+        if gap and last is not None:
+            await _sleep_until(last + timedelta(seconds=gap))
+        if pace.per_second:
+            slot = await wait_for_moment(store, sender, f"{sender.platform}:bot", pace.rate)
+    try:
+        yield
+    finally:
+        if slot is not None:
+            answered(store, slot)
 
 
 async def _sleep_until(moment: datetime) -> None:

@@ -19,7 +19,7 @@ from digest.errors import DigestError
 from digest.store._chats import ChatStore
 from digest.store._digests import DigestStore
 from digest.store._embeddings import EmbeddingStore
-from digest.store._pace import PaceStore
+from digest.store._pace import PaceRate, PaceSlot, PaceStore
 from digest.store._papers import PaperStore
 from digest.store._proposals import ProposalStore
 from digest.store._retention import RetentionStore
@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from digest.config import DatabaseSettings
 
 __all__ = [
-    "OPEN", "Base", "Claim", "Store", "alembic_config", "backup_store", "schema_head",
-    "store_unreachable",
+    "OPEN", "Base", "Claim", "PaceRate", "PaceSlot", "Store", "alembic_config", "backup_store",
+    "schema_head", "store_unreachable",
 ]  # fmt: skip
 
 SQLITE_BUSY_SECONDS = 30.0  # several processes may write one SQLite file: wait for the lock

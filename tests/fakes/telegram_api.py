@@ -10,6 +10,7 @@ with FakeTelegram() as fake:
     fake.fail_next("sendMessage", "retry_after", retry_after=3)  # -> telegram.error.RetryAfter
     fake.fail_chat(-5, "migrate", to=-1005)                    # -> telegram.error.ChatMigrated
     fake.on_answer = lambda call: ...                          # acts before a call is answered
+    fake.on_arrival = lambda call: ...                         # acts before a call is counted
 
 Requests are POST (form-encoded, multipart or JSON) or GET (query string) to
 `/bot<TOKEN>/<method>`; method names are case-insensitive, as in Telegram. Answers follow the
@@ -374,6 +375,7 @@ class FakeTelegram(Loopback):
         # called (in the server's thread) with each call it took, before the answer is sent:
         # a test acts while the bot waits for it (e.g. the bot's store goes away mid-send)
         self.on_answer: Callable[[Call], None] | None = None
+        self.on_arrival: Callable[[Call], None] | None = None
         self._methods: dict[str, tuple[str, Callable[[Payload], Any]]] = {}
         for attr in dir(self):
             if attr.startswith("_api_"):
@@ -685,6 +687,8 @@ class FakeTelegram(Loopback):
         key = method.lower()
         name, func = self._methods.get(key, (method, None))
         call = Call(name, params, time.time(), token)
+        if self.on_arrival is not None:
+            self.on_arrival(call)  # on its way: not counted by the limits yet
         try:
             if token is None or not TOKEN_RE.match(token):
                 raise ApiError(404, "Not Found")
