@@ -148,39 +148,37 @@ def test_the_bots_pace_is_shared_by_every_worker(store: Store, store_url: str) -
         start = datetime.now(UTC)
         step = timedelta(seconds=1 / 30)
         stores = [store, other] * 10  # the two workers ask in turn
-        slots = [s.next_slot("telegram:bot", PaceRate(step, 30), start) for s in stores]
+        rate = PaceRate(step, 30)
+        moments = [x.at for s in stores for x in s.next_slots("telegram:bot", rate, 1, start)]
+        moments += [x.at for x in store.next_slots("telegram:bot", rate, 5, start)]  # at once
     finally:
         other.close()
-    moments = [slot.at for slot in slots if slot is not None]
     assert moments[0] == start
     gaps = [b - a for a, b in itertools.pairwise(moments)]
-    assert gaps == [step] * 19
+    assert gaps == [step] * 24
     later = start + timedelta(seconds=5)  # an idle bot: the next message goes at once
-    assert store.next_slot("telegram:bot", PaceRate(step, 30), later).at == later
+    assert [x.at for x in store.next_slots("telegram:bot", rate, 1, later)] == [later]
 
 
 def test_a_moment_waits_until_the_platform_cannot_count_too_many(store: Store) -> None:
     """30 messages in any second: a message counts from its moment until its answer came back
     (it reached Telegram somewhere in between), and one second more."""
     rate, start = PaceRate(timedelta(seconds=1 / 30), 30), datetime.now(UTC)
-    slots = [store.next_slot("telegram:bot", rate, start) for _ in range(30)]
-    assert all(slot is not None for slot in slots)
+    slots = store.next_slots("telegram:bot", rate, 40, start)
     # 30 on their way, none answered: a 31st could reach Telegram in the same second
-    assert store.next_slot("telegram:bot", rate, start) is None
-    first = slots[0]
-    assert first is not None
-    store.slot_done(first, first.at + timedelta(seconds=0.4))  # answered 0.4 s after its moment
-    nxt = store.next_slot("telegram:bot", rate, start)
-    assert nxt is not None and nxt.at == first.at + timedelta(seconds=1.4)
-    unused = slots[1]
-    assert unused is not None
-    store.slot_done(unused, None)  # never sent: it does not count at all
-    after = store.next_slot("telegram:bot", rate, start)
-    assert after is not None and after.at == nxt.at + rate.interval
+    assert len(slots) == 30
+    assert store.next_slots("telegram:bot", rate, 1, start) == []
+    first, unused = slots[0], slots[1]
+    answered = first.at + timedelta(seconds=0.4)  # its answer came 0.4 s after its moment
+    [nxt] = store.next_slots("telegram:bot", rate, 1, start, answers=[(first, answered)])
+    assert nxt.at == answered + timedelta(seconds=1)
+    store.slots_done([(unused, None)])  # never sent: it does not count at all
+    assert [x.at for x in store.next_slots("telegram:bot", rate, 2, start)] == [
+        nxt.at + rate.interval
+    ]
     # a worker killed mid-send never answers: its moments count until STALE has passed
-    assert store.next_slot("telegram:bot", rate, start) is None
-    much_later = start + timedelta(seconds=62)
-    assert store.next_slot("telegram:bot", rate, much_later) is not None
+    assert store.next_slots("telegram:bot", rate, 1, start) == []
+    assert len(store.next_slots("telegram:bot", rate, 1, start + timedelta(seconds=62))) == 1
 
 
 def test_messages_late_on_their_way_keep_to_the_bots_limit(store: Store, store_url: str) -> None:

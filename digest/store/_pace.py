@@ -2,14 +2,14 @@
 
 A platform limits a bot's messages (Telegram: 30 in any second per bot, whatever the number of
 processes sending), counted as they reach it. Each worker asks the store for a moment before a
-message (`next_slot`) and says when the platform's answer came back (`slot_done`). A moment is
-`interval` after the one handed out before, and late enough that fewer than `limit` other
-messages can reach the platform in the `window` before it: a message counts from its moment
-until its answer came back, plus the window (it reached the platform somewhere in between).
-So the limit holds however late a moment is used and however long a message takes to arrive,
-and a bot's rate is `limit` per window less the time its answers take (28 a second at 30 and
-60 ms). A guess of the way there could not promise that: 25 a second at 30 met 429s when three
-messages of one second were late.
+message (`next_slot`) and says when the platform's answer came back (`slots_done`, or with its
+next ask). A moment is `interval` after the one handed out before, and late enough that fewer
+than `limit` other messages can reach the platform in the `window` before it: a message counts
+from its moment until its answer came back, plus the window (it reached the platform somewhere
+in between). So the limit holds however late a moment is used and however long a message
+takes to arrive, and the bot's rate is `limit` per window plus the time an answer takes (28 a
+second at 30 and 60 ms). A margin guessed for the way there could not promise that: at 27 a
+second, three late messages in one second made 31.
 
 The pace's state is in the claims table: its row (`pace:<name>`: `not_before` the next free
 moment, `attempts` a version changed by compare-and-set, which works alike on SQLite and
@@ -21,6 +21,7 @@ same moment or place in the ring.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -41,11 +42,14 @@ _TRIES = 50  # compare-and-set rounds before giving up (two workers rarely colli
 
 @dataclass(frozen=True)
 class PaceSlot:
-    """A moment a message may go, and its mark in the pace's ring (for `slot_done`)."""
+    """A moment a message may go, and its mark in the pace's ring (for `slots_done`)."""
 
     at: datetime
-    mark: str
+    mark: str  # "": no mark (a pace without a limit)
     ticket: int
+
+
+Answers = Sequence[tuple[PaceSlot, datetime | None]]  # a slot and when its answer came back
 
 
 @dataclass(frozen=True)
@@ -77,18 +81,30 @@ def _earliest(at: datetime, marks: list[tuple[datetime, datetime | None]], pace:
 
 
 class PaceStore(StoreBase):
-    def next_slot(self, name: str, pace: PaceRate, at: datetime | None = None) -> PaceSlot | None:
-        """Reserve the next moment a message under pace `name` may go (by any worker): `at` or
-        later, `pace.interval` after the moment handed out before, and when fewer than
-        `pace.limit` others count (see the module). None while too many others have no answer
-        yet: ask again shortly."""
+    def next_slots(
+        self, name: str, pace: PaceRate, count: int = 1, at: datetime | None = None,
+        answers: Answers = (),
+    ) -> list[PaceSlot]:  # fmt: skip
+        """Reserve the next `count` moments messages under pace `name` may go (by any worker):
+        `at` or later, each `pace.interval` after the one before, and when fewer than
+        `pace.limit` others count (see the module). Fewer, or none, while too many others have
+        no answer yet: ask again shortly. `answers`: `slots_done`'s, recorded first, in the
+        same transaction."""
         at = at or now()
         key = PACE_PREFIX + name
         for _ in range(_TRIES):
             with self.session() as s, s.begin():
-                row = s.execute(
-                    select(ClaimRow.not_before, ClaimRow.attempts).where(ClaimRow.key == key)
-                ).first()
+                _record(s, answers)
+                rows = {
+                    r.key: r
+                    for r in s.execute(
+                        select(
+                            ClaimRow.key, ClaimRow.lease_until, ClaimRow.not_before,
+                            ClaimRow.attempts,
+                        ).where(ClaimRow.key.in_([key, *_places(key, pace.limit)]))
+                    )
+                }  # fmt: skip
+                row = rows.pop(key, None)
                 if row is None:
                     fresh = {
                         "key": key, "state": "pace", "owner": "", "lease_until": at,
@@ -96,48 +112,47 @@ class PaceStore(StoreBase):
                     }  # fmt: skip
                     self.insert_new(s, ClaimRow, [fresh], ["key"])
                     continue  # made (by this worker or another): read it again
-                ring = _ring(s, key, pace.limit) if pace.limit else {}
-                start = max(at, aware(row.not_before)) if row.not_before else at
-                slot = _earliest(start, list(ring.values()), pace)
-                if slot is None:
-                    return None
-                ticket = (row.attempts + 1) % _VERSIONS
+                ring = {
+                    k: (aware(r.lease_until), aware(r.not_before) if r.not_before else None)
+                    for k, r in rows.items()
+                }
+                slots: list[PaceSlot] = []
+                moment = max(at, aware(row.not_before)) if row.not_before else at
+                for ticket in range(row.attempts + 1, row.attempts + 1 + count):
+                    found = _earliest(moment, list(ring.values()), pace)
+                    if found is None:
+                        break
+                    mark = _place(key, ring, found, pace.limit) if pace.limit else ""
+                    if mark:
+                        ring[mark] = (found, None)
+                    slots.append(PaceSlot(found, mark, ticket % _VERSIONS))
+                    moment = found + pace.interval
+                if not slots:
+                    return []
                 won = rowcount(
                     s.execute(
                         update(ClaimRow)
                         .where(ClaimRow.key == key, ClaimRow.attempts == row.attempts)
-                        .values(not_before=slot + pace.interval, attempts=ticket, updated_at=at)
+                        .values(not_before=moment, attempts=slots[-1].ticket, updated_at=at)
                     )
                 )
                 if not won:
                     continue  # another worker took a moment meanwhile: read it again
-                if not pace.limit:
-                    return PaceSlot(slot, "", ticket)
-                mark = _place(key, ring, slot, pace.limit)
-                values = {"lease_until": slot, "not_before": None, "attempts": ticket,
-                          "updated_at": at}  # fmt: skip
-                if mark in ring:
-                    s.execute(update(ClaimRow).where(ClaimRow.key == mark).values(**values))
-                else:
-                    s.add(ClaimRow(key=mark, state="pace", owner="", **values))
-                return PaceSlot(slot, mark, ticket)
+                marks = [
+                    {"key": x.mark, "state": "pace", "owner": "", "lease_until": x.at,
+                     "not_before": None, "attempts": x.ticket, "updated_at": at}
+                    for x in slots if x.mark
+                ]  # fmt: skip
+                self.upsert(s, ClaimRow, marks, ["key"])
+                return slots
         raise RuntimeError(f"pace {name}: no slot after {_TRIES} tries")  # a store gone mad
 
-    def slot_done(self, slot: PaceSlot, answered: datetime | None) -> None:
-        """When the platform's answer to the message of `slot` came back (it reached the
-        platform before then); None: the moment was not used, its message never sent."""
-        if not slot.mark:
-            return
-        with self.session() as s, s.begin():
-            s.execute(
-                update(ClaimRow)
-                .where(
-                    ClaimRow.key == slot.mark,
-                    ClaimRow.attempts == slot.ticket,
-                    ClaimRow.not_before.is_(None),
-                )
-                .values(not_before=answered or _NEVER)
-            )
+    def slots_done(self, answers: Answers) -> None:
+        """When the platform's answers to the messages of these slots came back (each reached
+        the platform before then); None: the moment was not used, its message never sent."""
+        if answers:
+            with self.session() as s, s.begin():
+                _record(s, answers)
 
     def last_sent(self, subscription: str) -> datetime | None:
         """When the chat's latest digest message was sent (its platform accepted it)."""
@@ -151,19 +166,24 @@ _LAST_SENT = select(func.max(OutboxRow.sent_at)).where(
 )
 
 
+def _record(s: Session, answers: Answers) -> None:
+    for slot, answered in answers:
+        if slot.mark:
+            s.execute(
+                update(ClaimRow)
+                .where(
+                    ClaimRow.key == slot.mark,
+                    ClaimRow.attempts == slot.ticket,
+                    ClaimRow.not_before.is_(None),
+                )
+                .values(not_before=answered or _NEVER)
+            )
+
+
 def _places(key: str, limit: int) -> list[str]:
+    if not limit:
+        return []
     return [f"{key}#{i}" for i in range(max(RING, limit + 1))]
-
-
-def _ring(s: Session, key: str, limit: int) -> dict[str, tuple[datetime, datetime | None]]:
-    """The pace's marks: (moment, answered) by place."""
-    rows = s.execute(
-        select(ClaimRow.key, ClaimRow.lease_until, ClaimRow.not_before).where(
-            ClaimRow.key.in_(_places(key, limit))
-        )
-    )
-    return {r.key: (aware(r.lease_until), aware(r.not_before) if r.not_before else None)
-            for r in rows}  # fmt: skip
 
 
 def _place(key: str, ring: dict[str, tuple[datetime, datetime | None]], at: datetime,
