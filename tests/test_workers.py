@@ -254,7 +254,7 @@ def test_a_live_worker_keeps_its_claims_past_their_lease(store_url: str) -> None
     each time made hundreds of round trips a second while Telegram's pace held messages);
     released, they are renewed no more."""
     store = Store(store_url)
-    lease = timedelta(seconds=0.6)
+    lease = timedelta(seconds=1.2)  # renewed every 0.4 s: a loaded CI machine's stalls fit in
     subscribe(store, "telegram", "-100")
     store.enqueue("telegram:-100", datetime.now(UTC).date(), [{"text": "held"}])
     [message] = store.outbox("telegram:-100")
@@ -274,8 +274,8 @@ def test_a_live_worker_keeps_its_claims_past_their_lease(store_url: str) -> None
             assert store.claim_message(message["id"], who, lease) == "pending"
             await held.enter_async_context(renewed(store, message["id"], who, lease))
             event.listen(store.engine, "before_cursor_execute", count)
-            end = time.monotonic() + 4 * lease.total_seconds()
-            while time.monotonic() < end:  # four leases long, another worker tries its luck
+            end = time.monotonic() + 3 * lease.total_seconds()
+            while time.monotonic() < end:  # three leases long, another worker tries its luck
                 assert store.claim("run:held:0", "another", lease) is None
                 assert store.claim("run:held:499", "another", lease) is None
                 assert store.claim_message(message["id"], "another", lease) is None
@@ -284,7 +284,7 @@ def test_a_live_worker_keeps_its_claims_past_their_lease(store_url: str) -> None
         return datetime.now(UTC)
 
     released = asyncio.run(hold())
-    assert 3 <= len(renewals) <= 200  # 501 claims renewed about 12 times: 6,012 one by one
+    assert 3 <= len(renewals) <= 200  # 501 claims renewed about 9 times: 4,509 one by one
     assert all(c.lease_until <= released + lease for c in store.claims("run:held:"))
     wait_until(lambda: datetime.now(UTC) > released + lease, 5, "the lease to end")
     assert store.claim("run:held:0", "another", lease) is not None  # no longer renewed

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from digest.store._base import StoreBase, aware, now, rowcount
+from digest.store._base import StoreBase, aware, core, now, rowcount
 from digest.store.models import ClaimRow, OutboxRow
 
 PACE_PREFIX = "pace:"
@@ -167,17 +167,25 @@ _LAST_SENT = select(func.max(OutboxRow.sent_at)).where(
 
 
 def _record(s: Session, answers: Answers) -> None:
-    for slot, answered in answers:
-        if slot.mark:
-            s.execute(
-                update(ClaimRow)
-                .where(
-                    ClaimRow.key == slot.mark,
-                    ClaimRow.attempts == slot.ticket,
-                    ClaimRow.not_before.is_(None),
-                )
-                .values(not_before=answered or _NEVER)
-            )
+    """Each slot's answer on its mark, unless the mark was taken by another moment since."""
+    rows = [
+        {"mark": slot.mark, "ticket": slot.ticket, "answered": answered or _NEVER}
+        for slot, answered in answers
+        if slot.mark
+    ]
+    if rows:  # one statement for all (executemany)
+        core(s).execute(_ANSWER, rows)
+
+
+_ANSWER = (
+    update(ClaimRow)
+    .where(
+        ClaimRow.key == bindparam("mark"),
+        ClaimRow.attempts == bindparam("ticket"),
+        ClaimRow.not_before.is_(None),
+    )
+    .values(not_before=bindparam("answered"))
+)
 
 
 def _places(key: str, limit: int) -> list[str]:
