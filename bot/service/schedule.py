@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import threading
 from collections.abc import Awaitable, Callable, Iterable
 from collections.abc import Set as AbstractSet
 from datetime import UTC, date, datetime, timedelta
@@ -22,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
+from cachetools import LRUCache
 
 from bot.platforms import Sender
 from bot.service.daily import DayReport, build_for, day_scorer
@@ -67,7 +69,33 @@ _READ = (DayStatus.BUILT, DayStatus.NO_ANNOUNCEMENT)
 
 def trigger(sub: Subscription, days: str = ANNOUNCEMENT_DAYS) -> CronTrigger:
     hour, minute = (int(x) for x in sub.schedule.split(":"))
-    return CronTrigger(day_of_week=days, hour=hour, minute=minute, timezone=ZoneInfo(sub.timezone))
+    return _SharedCron(days, hour, minute, sub.timezone)
+
+
+class _SharedCron(CronTrigger):
+    """A chat's cron trigger whose next fire times are worked out once for every chat of the
+    same time, zone and days: when 10,000 chats are due at one minute, the scheduler asks each
+    trigger twice, with the same arguments, on the event loop (5 s of cron arithmetic)."""
+
+    def __init__(self, days: str, hour: int, minute: int, zone: str) -> None:
+        super().__init__(day_of_week=days, hour=hour, minute=minute, timezone=ZoneInfo(zone))
+        self._spec = (days, hour, minute, zone)
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        key = (self._spec, previous_fire_time, now)
+        with _NEXT_LOCK:
+            if key in _NEXT_FIRE:
+                return _NEXT_FIRE[key]
+        found = super().get_next_fire_time(previous_fire_time, now)
+        with _NEXT_LOCK:
+            _NEXT_FIRE[key] = found
+        return found
+
+
+_NEXT_FIRE: LRUCache[tuple[Any, ...], datetime | None] = LRUCache(256)  # what the cron gives
+_NEXT_LOCK = threading.Lock()
 
 
 def run_key(sub_id: str, day: date) -> str:
