@@ -1,7 +1,7 @@
 """The bot's moments within one worker: its messages wait in one line for the next moment.
 
 A platform's bot-wide rate (Telegram: 30 messages in any second, whatever the number of
-workers) is kept by moments the store hands out to every worker in turn (`Store.next_slot`),
+workers) is kept by moments the store hands out to every worker in turn (`Store.next_slots`),
 each late enough that the platform cannot count too many messages in the second before it,
 whenever the messages before it arrive (the store counts a message until its answer came
 back: `answered`, recorded with the worker's next ask). A worker asks for as many moments as

@@ -2,7 +2,7 @@
 
 A platform limits a bot's messages (Telegram: 30 in any second per bot, whatever the number of
 processes sending), counted as they reach it. Each worker asks the store for a moment before a
-message (`next_slot`) and says when the platform's answer came back (`slots_done`, or with its
+message (`next_slots`) and says when the platform's answer came back (`slots_done`, or with its
 next ask). A moment is `interval` after the one handed out before, and late enough that fewer
 than `limit` other messages can reach the platform in the `window` before it: a message counts
 from its moment until its answer came back, plus the window (it reached the platform somewhere
@@ -14,7 +14,7 @@ second, three late messages in one second made 31.
 The pace's state is in the claims table: its row (`pace:<name>`: `not_before` the next free
 moment, `attempts` a version changed by compare-and-set, which works alike on SQLite and
 PostgreSQL without holding a lock across the wait) and a ring of RING marks
-(`pace:<name>#NN`: `lease_until` the moment, `not_before` when its answer came back, `attempts`
+(`pace:<name>#N`: `lease_until` the moment, `not_before` when its answer came back, `attempts`
 its ticket). A mark is written under the row's compare-and-set, so two workers never take the
 same moment or place in the ring.
 """
