@@ -6,8 +6,9 @@ optimisation); wall and CPU seconds, best of --repeat, and the least cosine to t
 vectors. The token limit's cost in quality is measured by benchmarks/local_quality.py.
 
 Part 2, `--commands` (the default): whole processes, best of --repeat, each in an empty or a
-kept store as the row says: `score` cold and again, `run --sample` cold and again (and its
-peak memory), and `criteria add` + `preview` in a warm process (as a chat meets them).
+kept store as the row says: `score` of a day (2025-11-18) cold and again, `run --sample` cold
+(its vectors bundled) and again (and its peak memory), and `criteria add` + `preview` in a warm
+process (as a chat meets them).
 
     python benchmarks/local_speed.py [--options] [--commands] [--repeat 3]
 """
@@ -29,6 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 LISTING = ROOT.parent / "shared" / "data" / "arxiv" / "2026-02-10.jsonl"
+# `score` cold: not the sample day, whose vectors are bundled (it would embed none of it)
+UNSEEN = ROOT.parent / "shared" / "data" / "arxiv" / "2025-11-18.jsonl"
 
 
 def child(command: list[str], cwd: str, env: dict[str, str]) -> tuple[float, float, float]:
@@ -53,7 +56,7 @@ def row(label: str, figures: tuple[float, float, float]) -> None:
 
 def commands(repeat: int) -> None:
     exe = shutil.which("paperdigest") or str(Path(sys.executable).parent / "paperdigest")
-    score = [exe, "score", "--input", str(LISTING), "--scorer", "local"]
+    score = [exe, "score", "--input", str(UNSEEN), "--scorer", "local"]
     print(f"whole processes, best of {repeat} (wall, CPU: least; memory: most)")
     cold, again, run_cold, run_again = [], [], [], []
     for _ in range(repeat):
@@ -65,9 +68,9 @@ def commands(repeat: int) -> None:
             env = {**os.environ, "PAPERDIGEST_DATABASE_PATH": f"{tmp}/speed.sqlite3"}
             run_cold.append(child([exe, "run", "--sample"], tmp, env))
             run_again.append(child([exe, "run", "--sample"], tmp, env))
-    row("paperdigest score (2026-02-10.jsonl), empty store", best(cold))
+    row("paperdigest score (2025-11-18.jsonl), empty store", best(cold))
     row("paperdigest score again (embeddings kept)", best(again))
-    row("paperdigest run --sample, empty store", best(run_cold))
+    row("paperdigest run --sample, empty store (vectors bundled)", best(run_cold))
     row("paperdigest run --sample again", best(run_again))
     chat_speed(repeat)
 

@@ -390,7 +390,11 @@ def _score_with_stderr_on(stderr_tty: bool, env: dict[str, str], listing: Path) 
 
 def test_long_work_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
     listing = tmp_path / "forty.jsonl"
-    listing.write_text("".join(SAMPLE.read_text().splitlines(keepends=True)[:40]))
+    revised = []  # new versions of the sample's papers: the bundled vectors do not hold them
+    for line in SAMPLE.read_text().splitlines()[:40]:
+        paper = json.loads(line)
+        revised.append(json.dumps({**paper, "abstract": paper["abstract"] + " Revised."}) + "\n")
+    listing.write_text("".join(revised))
     env = {"PAPERDIGEST_DATABASE_PATH": str(tmp_path / "progress.sqlite3")}
     out, screen = _score_with_stderr_on(True, env, listing)
     assert len(out.splitlines()) == 40  # the JSON lines, untouched by the bar

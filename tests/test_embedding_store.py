@@ -53,6 +53,20 @@ def test_stored_vectors_are_those_a_fresh_encode_gives(store: Store) -> None:
     assert np.allclose(np.linalg.norm(again, axis=1), 1.0, atol=1e-5)
 
 
+def test_the_sample_days_bundled_vectors_are_what_the_model_gives() -> None:
+    papers = read_sample()[::60]  # 12 papers across the day
+    ids, texts = [p.id for p in papers], [p.text for p in papers]
+    before = encoded()
+    shipped = embedding.embed(ids, texts)
+    assert encoded() == before  # read from the bundled file, not encoded
+    fresh = embedding.encode(texts)
+    assert encoded() == before + len(texts)
+    assert np.min(np.sum(shipped * fresh, axis=1)) > 0.9999
+    changed = [t + " Revised." for t in texts[:2]]  # another text is not the bundled one
+    assert not np.array_equal(embedding.embed(ids[:2], changed), shipped[:2])
+    assert encoded() == before + len(texts) + 2
+
+
 def test_a_new_version_of_an_abstract_is_embedded_again(store: Store) -> None:
     papers = read_sample()[:5]
     embedding.embed([p.id for p in papers], [p.text for p in papers], store)
