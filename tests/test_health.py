@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -207,6 +209,15 @@ def test_serve_logs_events_not_routine(tmp_path: Path) -> None:
         )
         assert health.status_code == 200 and health.json()["ok"] is True
         assert status.status_code == 200 and status.json()["subscriptions"] == []
+        if sys.platform == "linux":  # the work threads (the store read /status) run nicer
+            niceness = {
+                int(task.name): int(task.joinpath("stat").read_text().rsplit(")", 1)[1].split()[16])
+                for task in Path(f"/proc/{proc.pid}/task").iterdir()
+            }  # field 19 of stat, counted after the name's closing bracket
+            loop = niceness[proc.pid]
+            assert loop == os.getpriority(os.PRIO_PROCESS, 0)  # the loop's thread: as started
+            work = [n for thread, n in niceness.items() if thread != proc.pid]
+            assert min(19, loop + 10) in work
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
     finally:

@@ -15,8 +15,12 @@ import functools
 import gc
 import itertools
 import logging
+import os
 import signal
+import sys
+import threading
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -52,6 +56,7 @@ log = logging.getLogger("paperdigest")
 
 Stop = Callable[[], Awaitable[Any]]
 GC_THRESHOLDS = (50_000, 20, 100)  # Python's: (700, 10, 10); young cycles are still collected
+WORK_NICE = 10  # how much nicer than the loop's thread the work threads run (Linux): see serve
 
 
 def serve(settings: Settings, env: Mapping[str, str] | None = None) -> None:
@@ -63,7 +68,12 @@ def serve(settings: Settings, env: Mapping[str, str] | None = None) -> None:
 
     The garbage collector runs less often (GC_THRESHOLDS): with a day's rankings in memory
     each full collection held the event loop 200 to 430 ms, several times a minute while
-    the chats were built, and the bot's moments to send passed meanwhile."""
+    the chats were built, and the bot's moments to send passed meanwhile.
+
+    The work threads (asyncio.to_thread: the builds, the store's reads and writes) run
+    WORK_NICE nicer than the loop's thread and the pace's: while the builds keep both cores
+    busy, a message's answer is heard sooner, and the pace lets the next one go sooner (2,000
+    chats on 2 cores: Telegram 506-521 messages per 20 s, 535-549 with them nicer)."""
     gc.set_threshold(*GC_THRESHOLDS)
     with threadpool_limits(1, user_api="blas"):
         asyncio.run(run_service(settings, env))
@@ -75,6 +85,7 @@ async def run_service(settings: Settings, env: Mapping[str, str] | None = None) 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.set_default_executor(_work_threads())
     store = Store.open(settings.database)
     lease = timedelta(seconds=settings.serve.lease_seconds)
 
@@ -155,6 +166,22 @@ async def run_service(settings: Settings, env: Mapping[str, str] | None = None) 
                 log.exception("%s did not stop cleanly", name)
         store.close()
     log.info("stopped")
+
+
+def _work_threads() -> ThreadPoolExecutor:
+    """asyncio's default executor, its threads WORK_NICE nicer than the caller's (on Linux a
+    thread has a niceness of its own; elsewhere they run as before)."""
+
+    def nicer() -> None:
+        if sys.platform != "linux":
+            return
+        thread = threading.get_native_id()
+        with contextlib.suppress(OSError):
+            niceness = os.getpriority(os.PRIO_PROCESS, thread)
+            os.setpriority(os.PRIO_PROCESS, thread, min(19, niceness + WORK_NICE))
+
+    workers = min(32, (os.cpu_count() or 1) + 4)  # asyncio's own default
+    return ThreadPoolExecutor(workers, thread_name_prefix="work", initializer=nicer)
 
 
 def _slack_app(deps: Deps, secrets: Secrets) -> Any | None:
