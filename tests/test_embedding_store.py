@@ -42,7 +42,7 @@ def encoder_saw(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def test_stored_vectors_are_those_a_fresh_encode_gives(store: Store) -> None:
     papers = read_sample()[:12]
-    ids, texts = [p.id for p in papers], [p.text for p in papers]
+    ids, texts = [p.id for p in papers], [p.text + " Revised." for p in papers]  # not bundled
     fresh = embedding.encode(texts)
     first = embedding.embed(ids, texts, store)
     before = encoded()
@@ -61,7 +61,9 @@ def test_the_sample_days_bundled_vectors_are_what_the_model_gives() -> None:
     assert encoded() == before  # read from the bundled file, not encoded
     fresh = embedding.encode(texts)
     assert encoded() == before + len(texts)
-    assert np.min(np.sum(shipped * fresh, axis=1)) > 0.9999
+    # made on another CPU: the model's int8 kernels differ with and without VNNI (0.9984 seen)
+    assert np.min(np.sum(shipped * fresh, axis=1)) > 0.995
+    assert np.array_equal(np.argmax(shipped @ fresh.T, axis=1), np.arange(len(texts)))
     changed = [t + " Revised." for t in texts[:2]]  # another text is not the bundled one
     assert not np.array_equal(embedding.embed(ids[:2], changed), shipped[:2])
     assert encoded() == before + len(texts) + 2
