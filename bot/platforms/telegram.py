@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import html
 import logging
+import os
 import re
 from collections.abc import Collection
 from datetime import datetime, timedelta
@@ -56,6 +57,10 @@ from bot.chat import (
 from bot.platforms.failures import could_not_tell, failed
 from bot.platforms.pacing import Pace, RateLimited, reply_within
 from digest import ChatMoved, ChatUnavailable, FetchError, RetryLater, Subscription
+
+# python-telegram-bot 22.2+ gives time periods (a 429's retry_after) as timedeltas when this is
+# set, the type its next major version makes the default; unset, every 429 logs a deprecation.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 log = logging.getLogger(__name__)
 
