@@ -28,7 +28,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from examples import AHEAD, HELD_OUT, LIKED, TUNED, liked_rows  # noqa: E402
 from local_quality import Day, arguments, labelled_days, learned, measure  # noqa: E402
 
-from digest.scoring import examples, local  # noqa: E402
+from digest.criteria import Criteria, default_criteria_path  # noqa: E402
+from digest.scoring import embedding, examples, local  # noqa: E402
 from digest.scoring.lexical import _STOP, tokens  # noqa: E402
 
 LATER = tuple(range(16, 37))  # every starting day whose window starts after the tuned ones
@@ -131,6 +132,41 @@ def seeded(day: Day, start: Day, rows: np.ndarray, weight: float) -> np.ndarray:
     return local._with_neighbours(emb, zero + local.FEEDBACK_WEIGHT * lift / lift.std())
 
 
+def before_feedback(day: Day, start: Day, rows: np.ndarray, weight: float) -> np.ndarray:
+    """The shipped signal added before the pseudo-relevance feedback and the neighbours, not
+    after them, so both carry it further."""
+    emb, zero, liked = day.feats.embeddings, day.feats.zero_shot, start.feats.embeddings[rows]
+    close = np.sort(emb @ liked.T, axis=1)[:, -examples.NEAREST :].mean(1)
+    return local.feedback(emb, zero + weight * float(zero.std()) * _z(close))
+
+
+def then_neighbours(day: Day, start: Day, rows: np.ndarray, weight: float) -> np.ndarray:
+    """The shipped signal at `weight`, then each paper leaning to its neighbours' scores again."""
+    return local._with_neighbours(day.feats.embeddings, nearest(day, start, rows, weight))
+
+
+_TOPICS: list[np.ndarray] = []
+
+
+def rocchio(day: Day, start: Day, rows: np.ndarray, pull: float) -> np.ndarray:
+    """Each topic's query moved toward the examples closest to it (Rocchio: the topic's vector
+    plus `pull` times their mean, renormalised), the meaning signals recomputed from it."""
+    if not _TOPICS:
+        criteria = Criteria.load(default_criteria_path())
+        texts = [f"{t.name}: {t.relevant}" for t in criteria.topics]
+        _TOPICS.append(embedding.embed([local.TOPIC_ID] * len(texts), texts))
+    topics, liked = _TOPICS[0].copy(), start.feats.embeddings[rows]
+    closest = np.argmax(liked @ topics.T, axis=1)
+    for k in set(closest.tolist()):
+        moved = topics[k] + pull * liked[closest == k].mean(0)
+        topics[k] = moved / np.linalg.norm(moved)
+    cos = day.feats.embeddings @ topics.T
+    signals = day.feats.signals.copy()
+    signals[:, 0], signals[:, 5] = cos.mean(1), cos.max(1)
+    zero = ((signals - local.SIGNAL_MEAN) / local.SIGNAL_STD) @ local.SIGNAL_WEIGHT
+    return local.feedback(day.feats.embeddings, zero)
+
+
 _MODELS: dict[tuple[str, float], dict] = {}
 
 
@@ -210,6 +246,9 @@ FAMILIES: list[tuple[str, Variant, tuple[float, ...]]] = [
     ("feedback seeded with the examples (each weighs)", seeded, (1.0, 3.0, 10.0, 30.0)),
     ("examples as labels from day one (PU)", labels_from_day_one, (0.25, 0.5)),
     ("examples' telling words as phrases", lexical, (0.1, 0.25, 0.5)),
+    ("the nearest examples' signal before the feedback", before_feedback, (0.2, 0.4, 0.7)),
+    ("the nearest examples' signal, then the neighbours", then_neighbours, (0.2, 0.4, 0.7)),
+    ("topics pulled toward their examples (Rocchio)", rocchio, (0.6, 1.0, 2.0, 3.0)),
     ("bound: whole starting day labelled", whole_day_labelled, (0.5, 1.0)),
 ]
 
