@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.chat.commands import Context, Deps, handle
 from bot.platforms.slack import SlackSender
 from bot.service import schedule
+from bot.service.outbox import deliver
 from bot.service.schedule import RETRIES, RETRY_EVERY, DailyScheduler, run_key
 from bot.service.web import build_web_app
 from digest.config import load_settings
@@ -228,6 +229,51 @@ def test_a_day_is_fetched_once_and_posted_once(scored_store: Store, slack: FakeS
     asyncio.run(go())
     assert fetch.calls == 1
     assert len(slack.posted("C1")) == 1 and len(slack.posted("C2")) == 1
+
+
+class UnsubscribedWhileScoring(LocalScorer):
+    """The local scorer; while it scores, the chat's owner (if any) sends `unsubscribe`."""
+
+    def __init__(self, store: Store, deps: Deps, owner: Context | None) -> None:
+        super().__init__(vectors=store)
+        self.deps, self.owner, self.replies = deps, owner, []  # type: ignore[var-annotated]
+
+    async def score(self, papers, criteria):  # type: ignore[no-untyped-def]
+        if self.owner is not None:
+            self.replies.append(await handle("unsubscribe", self.owner, self.deps))
+        return await super().score(papers, criteria)
+
+
+def test_a_chat_unsubscribed_during_its_build_gets_no_digest(
+    store: Store, slack: FakeSlack
+) -> None:
+    """The run read the chat before `unsubscribe`, queued its digest after: none of it goes."""
+    subscribe(store, "C1")
+    subscribe(store, "C2")
+    deps = Deps(store, load_settings(env={}), lambda c: LocalScorer(vectors=store))
+    scorer = UnsubscribedWhileScoring(store, deps, Context("slack", "C1", "U1", "owner"))
+    daily, _ = make(store, slack, scorer_for=lambda criteria: scorer)
+    asyncio.run(daily.run_subscription("slack:C1"))
+    assert scorer.replies[0].title == "Unsubscribed"
+    assert slack.posted("C1") == [] and store.outbox("slack:C1", ("pending",))  # kept, not sent
+    scorer.owner = None
+    asyncio.run(daily.run_subscription("slack:C2"))  # a chat still subscribed gets its digest
+    assert len(slack.posted("C2")) == 1
+    reply = asyncio.run(handle("unsubscribe", Context("slack", "C2", "U1", "owner"), deps))
+    assert "queued" not in reply.text()  # nothing was left to drop
+
+
+def test_unsubscribe_drops_a_queued_digest(scored_store: Store, slack: FakeSlack) -> None:
+    subscribe(scored_store, "C1")
+    deps = Deps(scored_store, load_settings(env={}), lambda c: LocalScorer(vectors=scored_store))
+    day = sample_listing().day
+    sender = SlackSender(AsyncWebClient(token="x", base_url=slack.url))
+    scored_store.enqueue("slack:C1", day, [{"text": "header"}, {"text": "a paper"}])
+    reply = asyncio.run(handle("unsubscribe", Context("slack", "C1", "U1", "owner"), deps))
+    assert "The 2 queued message(s) of a digest not yet posted are dropped." in reply.text()
+    asyncio.run(handle("subscribe", Context("slack", "C1", "U1", "owner"), deps))
+    asyncio.run(deliver(scored_store, sender))  # subscribed again: the old day is not posted
+    assert slack.posted("C1") == [] and scored_store.outbox("slack:C1") == []
 
 
 def test_two_workers_prepare_the_day_once(scored_store: Store, slack: FakeSlack) -> None:

@@ -14,13 +14,25 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, case, func, or_, select, tuple_, update
+from sqlalchemy import (
+    Select,
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import Session
 
 from digest.errors import NotFoundError
 from digest.store._base import StoreBase, aware, chunks, now, rowcount
-from digest.store.models import ClaimRow, OutboxRow
+from digest.store.models import ClaimRow, OutboxRow, SubscriptionRow
 
 _CLAIM_COLUMNS = tuple(ClaimRow.__table__.c)
 _CLAIM_NAMES = tuple(c.name for c in _CLAIM_COLUMNS)
@@ -148,6 +160,14 @@ class WorkStore(StoreBase):
         with self.reading() as c:  # built once: every chat's delivery pass reads its rows
             return [_outbox(r) for r in c.execute(q, given)]
 
+    def drop_unsent(self, subscription: str) -> int:
+        """Delete a chat's queued messages that are not being sent (`unsubscribe`): how many."""
+        stmt = delete(OutboxRow).where(
+            OutboxRow.subscription == subscription, OutboxRow.state == "pending"
+        )
+        with self.engine.begin() as c:
+            return rowcount(c.execute(stmt))
+
     def outbox_counts(self) -> dict[str, Counter[str]]:
         """Per subscription: its messages by state, and `doubt` for those sent again in doubt."""
         q = select(OutboxRow.subscription, OutboxRow.state, OutboxRow.doubt, func.count()).group_by(
@@ -167,7 +187,8 @@ class WorkStore(StoreBase):
         """Claim one message before sending it.
 
         Returns "pending" for a message never tried (or due again after a retry), "in doubt"
-        for one whose sender died or lost its lease mid-send, None if it is not ours to send.
+        for one whose sender died or lost its lease mid-send, None if it is not ours to send
+        (another's, or its chat was unsubscribed or paused since it was queued).
         """
         at = max(at, now()) if at else now()  # a test may run the clock ahead, never back
         given = {"row": row_id, "at": at, "owner": owner, "until": at + lease}
@@ -267,14 +288,18 @@ _DUE = or_(OutboxRow.not_before.is_(None), OutboxRow.not_before <= bindparam("at
 _STALE = or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until < bindparam("at"))
 _CLAIMED = {"state": "sending", "claimed_by": bindparam("owner"),
             "lease_until": bindparam("until"), "attempts": OutboxRow.attempts + 1}  # fmt: skip
+# a chat unsubscribed (or paused) since its messages were queued gets none of them
+_NOT_STOPPED = ~exists().where(
+    SubscriptionRow.id == OutboxRow.subscription, SubscriptionRow.active.is_(False)
+)
 _CLAIM_PENDING = (
     update(OutboxRow)
-    .where(OutboxRow.id == bindparam("row"), OutboxRow.state == "pending", _DUE)
+    .where(OutboxRow.id == bindparam("row"), OutboxRow.state == "pending", _DUE, _NOT_STOPPED)
     .values(_CLAIMED)
 )
 _CLAIM_IN_DOUBT = (
     update(OutboxRow)
-    .where(OutboxRow.id == bindparam("row"), OutboxRow.state == "sending", _STALE)
+    .where(OutboxRow.id == bindparam("row"), OutboxRow.state == "sending", _STALE, _NOT_STOPPED)
     .values(_CLAIMED)
 )
 _UPDATE = update(OutboxRow).where(OutboxRow.id == bindparam("row"))

@@ -87,8 +87,12 @@ async def _like(cmd: Command, ctx: Context, deps: Deps) -> Source | None:
 async def _unsubscribe(cmd: Command, ctx: Context, deps: Deps) -> Reply:
     sub = _subscription(ctx, deps)
     deps.store.save_subscription(replace(sub, active=False, paused_reason="unsubscribed"))
+    dropped = deps.store.drop_unsent(sub.id)  # and what is queued after this is never claimed
     deps.changed(sub.id)
-    return Reply("Unsubscribed", ["No more daily digests here. `subscribe` brings them back."])
+    lines = ["No more daily digests here. `subscribe` brings them back."]
+    if dropped:
+        lines.append(f"The {dropped} queued message(s) of a digest not yet posted are dropped.")
+    return Reply("Unsubscribed", lines)
 
 
 HANDLERS = {  # the commands this module answers
