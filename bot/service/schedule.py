@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
-from cachetools import LRUCache
+from cachetools import LRUCache, cached
 
 from bot.platforms import Sender
 from bot.service.daily import DayReport, build_for, day_scorer
@@ -84,18 +84,14 @@ class _SharedCron(CronTrigger):
     def get_next_fire_time(
         self, previous_fire_time: datetime | None, now: datetime
     ) -> datetime | None:
-        key = (self._spec, previous_fire_time, now)
-        with _NEXT_LOCK:
-            if key in _NEXT_FIRE:
-                return _NEXT_FIRE[key]
-        found = super().get_next_fire_time(previous_fire_time, now)
-        with _NEXT_LOCK:
-            _NEXT_FIRE[key] = found
-        return found
+        return _next_fire(self, previous_fire_time, now)
 
 
-_NEXT_FIRE: LRUCache[tuple[Any, ...], datetime | None] = LRUCache(256)  # what the cron gives
-_NEXT_LOCK = threading.Lock()
+@cached(LRUCache(256), key=lambda cron, previous, now: (cron._spec, previous, now),
+        lock=threading.Lock())  # fmt: skip
+def _next_fire(cron: _SharedCron, previous: datetime | None, now: datetime) -> datetime | None:
+    """What the cron gives, once per (time, zone, days) and arguments."""
+    return CronTrigger.get_next_fire_time(cron, previous, now)
 
 
 def run_key(sub_id: str, day: date) -> str:
