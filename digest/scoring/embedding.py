@@ -225,21 +225,21 @@ def embed(
     with _KEEPING if store is not None else _NOTHING:  # a second caller reads what the first kept
         kept = store.embeddings(model, keys) if store is not None else {}
         shipped = _shipped(model)
-        todo, new = [], []
+        unseen, unsaved = [], []  # in neither the store nor the bundle; not in the store
         for i, key in enumerate(keys):
             found = kept.get(key) or shipped.get(key)
             if found is not None:
                 values[i] = np.frombuffer(found[0], dtype=np.int8)
                 scale[i] = found[1]
             else:
-                new.append(i)
+                unseen.append(i)
             if key not in kept:
-                todo.append(i)
-        if new:
-            values[new], scale[new] = quantise(encode([texts[i] for i in new], options))
-        if todo and store is not None:
+                unsaved.append(i)
+        if unseen:
+            values[unseen], scale[unseen] = quantise(encode([texts[i] for i in unseen], options))
+        if unsaved and store is not None:
             store.save_embeddings(
-                model, [(*keys[i], values[i].tobytes(), float(scale[i])) for i in todo]
+                model, [(*keys[i], values[i].tobytes(), float(scale[i])) for i in unsaved]
             )
     return dequantise(values, scale)
 
