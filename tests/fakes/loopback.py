@@ -68,6 +68,21 @@ class Loopback:
         return f"http://127.0.0.1:{self.port}"
 
 
+async def _settle(timeout: float = 10) -> None:
+    """Let the tasks still running on this loop finish (a listener Bolt acked whose reply has
+    reached the fake but whose HTTP session is still closing), then cancel what is left.
+
+    A loop stopped with tasks pending is destroyed by a later garbage collection, in whatever
+    test runs then, and the destroyed coroutines run their cleanup inside that test."""
+    tasks = asyncio.all_tasks() - {asyncio.current_task()}
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=timeout)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+
+
 class WebThread:
     """One of the product's aiohttp apps on 127.0.0.1:<free port>, on its own event loop in a
     thread, so that a synchronous test can talk to it over HTTP."""
@@ -91,8 +106,10 @@ class WebThread:
 
     def __exit__(self, *exc: object) -> None:
         self.run(self._runner.cleanup())
+        self.run(_settle())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=5)
+        self.loop.close()
 
     @property
     def port(self) -> int:
