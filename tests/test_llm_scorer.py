@@ -46,7 +46,7 @@ def score_with(
     fake: FakeOpenAI,
     papers: list[Paper],
     criteria: Criteria,
-    timeout: float = 0.2,
+    timeout: float = 10,
     **options: Any,
 ) -> tuple[list[Score], LLMScorer]:
     """Build a real AsyncOpenAI client for the fake and score `papers` in a fresh event loop."""
@@ -181,9 +181,9 @@ def test_500_twice_then_success(criteria: Criteria) -> None:
 
 
 def test_a_hang_past_the_timeout_then_success(criteria: Criteria) -> None:
-    with FakeOpenAI(hang_seconds=1.0) as fake:
+    with FakeOpenAI(hang_seconds=2.0) as fake:
         fake.fail_next("hang")
-        scores, scorer = score_with(fake, make_papers(3), criteria, timeout=0.2)
+        scores, scorer = score_with(fake, make_papers(3), criteria, timeout=0.5)
     assert len(scores) == 3 and len(fake.requests) == 2
     assert scorer.report.stopped is None
 
@@ -383,7 +383,7 @@ def test_explain_returns_the_models_text(criteria: Criteria) -> None:
     score = Score(paper.id, 9, 7, "Model Architecture: routing.", "Model Architecture", "llm")
 
     async def go() -> str:
-        client = openai.AsyncOpenAI(base_url=fake.url, api_key=KEY, max_retries=0, timeout=1)
+        client = openai.AsyncOpenAI(base_url=fake.url, api_key=KEY, max_retries=0, timeout=10)
         async with client:
             return await LLMScorer(client, MODEL).explain(paper, criteria, score)
 
@@ -421,7 +421,7 @@ def test_a_gpt5_model_gets_reasoning_effort_and_max_completion_tokens(criteria: 
 @pytest.mark.parametrize("model", ["gpt-5", "gpt-5-mini", "o3-mini", "openai/gpt-5-nano"])
 def test_the_fake_refuses_max_tokens_for_gpt5_and_o_series_as_the_api_does(model: str) -> None:
     async def go() -> None:
-        client = openai.AsyncOpenAI(base_url=fake.url, api_key=KEY, max_retries=0, timeout=1)
+        client = openai.AsyncOpenAI(base_url=fake.url, api_key=KEY, max_retries=0, timeout=10)
         async with client:
             await client.chat.completions.create(
                 model=model, messages=[{"role": "user", "content": "hi"}], max_tokens=10
