@@ -181,9 +181,9 @@ def test_500_twice_then_success(criteria: Criteria) -> None:
 
 
 def test_a_hang_past_the_timeout_then_success(criteria: Criteria) -> None:
-    with FakeOpenAI(hang_seconds=2.0) as fake:
+    with FakeOpenAI(hang_seconds=6.0) as fake:
         fake.fail_next("hang")
-        scores, scorer = score_with(fake, make_papers(3), criteria, timeout=0.5)
+        scores, scorer = score_with(fake, make_papers(3), criteria, timeout=1.5)
     assert len(scores) == 3 and len(fake.requests) == 2
     assert scorer.report.stopped is None
 

@@ -132,7 +132,9 @@ def test_without_a_pace_the_same_fan_out_meets_429s(store: Store, store_url: str
     """The fakes do enforce the limits: unpaced, a chat's messages follow each other faster
     than its limit allows, are refused and deferred."""
     queue_day(store, chats=2)
-    slack, tg = limited_fakes()
+    # the real windows (1 s a channel and a chat): unpaced, two messages are far closer than that
+    slack = FakeSlack(limits=slack_limits())
+    tg = FakeTelegram(token=TG_TOKEN, limits=telegram_limits())
     with slack, tg:
         reports = two_workers(store_url, slack, tg, paced=False)
         refused = slack.refused(), tg.refused()
@@ -236,7 +238,11 @@ def test_a_groups_messages_keep_to_twenty_a_minute(tmp_path: Path) -> None:
         payloads = [{"text": f"part {n}", "keyboard": None, "in_thread": False} for n in range(21)]
         store.enqueue(f"telegram:{group}", DAY, payloads)
         pace = Pace.telegram(30 * speed, 1 / speed, 20 * speed if paced_group else 0, 1 / speed)
-        with FakeTelegram(token=TG_TOKEN, limits=telegram_limits().scaled(speed)) as tg:
+        # unpaced, the group's real minute: the 21st is refused however slowly the 20 went out
+        window = 60 / speed if paced_group else 60.0
+        limits = RateLimits([Limit("bot", 30, 1 / speed), Limit("chat", 1, 1 / speed),
+                             Limit("group", 20, window)])  # fmt: skip
+        with FakeTelegram(token=TG_TOKEN, limits=limits) as tg:
             sender = TelegramSender(Bot(TG_TOKEN, base_url=tg.base_url), pace)
 
             async def go() -> DeliveryReport:
@@ -264,7 +270,7 @@ def test_a_digest_message_answered_slowly_is_waited_for_not_sent_again(store: St
     store.save_subscription(Subscription(f"telegram:{chat}", "telegram", chat))
     store.enqueue(f"telegram:{chat}", DAY, [{"text": "<b>paperdigest</b> today",
                                               "keyboard": None, "in_thread": False}])  # fmt: skip
-    late = 0.6  # seconds the fake takes to answer sendMessage, past the client's 0.2 s
+    late = 2.0  # seconds the fake takes to answer sendMessage, past the client's 1 s
 
     def slow(call: object) -> None:
         if getattr(call, "method", "") == "sendMessage":
@@ -272,7 +278,7 @@ def test_a_digest_message_answered_slowly_is_waited_for_not_sent_again(store: St
 
     with FakeTelegram(token=TG_TOKEN) as tg:
         tg.on_answer = slow
-        bot = Bot(TG_TOKEN, base_url=tg.base_url, request=HTTPXRequest(read_timeout=0.2))
+        bot = Bot(TG_TOKEN, base_url=tg.base_url, request=HTTPXRequest(read_timeout=1.0))
 
         async def go() -> DeliveryReport:
             try:

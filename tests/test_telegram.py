@@ -355,7 +355,7 @@ def test_serve_polls_telegram_and_stops_on_sigterm(tg: FakeTelegram, tmp_path) -
 
     proc = start_serve(tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, PAPERDIGEST_TELEGRAM_API_URL=tg.base_url)
     try:
-        tg.wait_polling()
+        tg.wait_polling(timeout=60)  # a whole `serve` starting, on a loaded machine
         tg.send_text(OWNER, "/help", user_id=OWNER)
         tg.wait_for("sendMessage")
         assert "paperdigest commands" in last_text(tg, OWNER)
