@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -535,23 +536,28 @@ def test_post_without_a_platform_says_what_to_set(scored_db, tmp_path) -> None:
 
 def test_serve_answers_slack_and_stops_on_sigterm(slack: FakeSlack, tmp_path) -> None:
     import signal
-    import socket
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     proc = start_serve(
         tmp_path,
         SLACK_BOT_TOKEN=TOKEN,
         SLACK_SIGNING_SECRET=SECRET,
         PAPERDIGEST_SLACK_API_URL=slack.url,
         PAPERDIGEST_SLACK_HOST="127.0.0.1",
-        PAPERDIGEST_SLACK_PORT=str(port),
+        PAPERDIGEST_SLACK_PORT="0",  # a free port, which the log line names
     )
+    watchdog = threading.Timer(60, proc.kill)  # a serve that never says it listens: EOF
+    watchdog.start()
     try:
-        for line in proc.stderr:  # wait for the server to say it listens
-            if "slack: HTTP mode" in line:
+        said: dict[str, tuple[str, int]] = {}
+        for line in proc.stderr:  # wait for the server to say where each part listens
+            if found := re.search(r"(healthz|slack: HTTP mode) on ([\d.]+):(\d+)/", line):
+                said[found[1]] = (found[2], int(found[3]))
+            if len(said) == 2:
                 break
+        watchdog.cancel()
+        # /healthz on its default host, /slack/events on the one set: each line names its own
+        assert said["healthz"][0] == "0.0.0.0" and said["slack: HTTP mode"][0] == "127.0.0.1"
+        port = said["slack: HTTP mode"][1]
         ack = slash(f"http://127.0.0.1:{port}/slack/events", slack, "help")
         assert ack.status_code == 200
         assert "paperdigest commands" in text_of(answer(slack))

@@ -32,7 +32,7 @@ from bot.chat import Deps
 from bot.platforms import Sender, slack_pace, telegram_pace
 from bot.service.outbox import STOPPING
 from bot.service.schedule import DailyScheduler
-from bot.service.web import bound_ports, build_web_app, start_sites
+from bot.service.web import build_web_app, start_sites
 from bot.service.zotero_sync import ZoteroSync
 from digest import (
     WORKER,
@@ -139,11 +139,10 @@ async def run_service(settings: Settings, env: Mapping[str, str] | None = None) 
     if webhook:
         addresses.append((settings.telegram.host, settings.telegram.port))
     stops: list[tuple[str, Stop]] = []
-    runner = await start_sites(web_app, addresses)
+    runner, ports = await start_sites(web_app, addresses)
     stops.append(("web", runner.cleanup))
     if session is not None:  # closed last, once nothing sends
         stops.append(("slack's connections", session.close))
-    ports = bound_ports(runner)
     log.info("healthz on %s:%s/healthz", *ports[0])
     if secrets.status_token:
         log.info("status on %s:%s/status (bearer token)", *ports[0])
@@ -207,7 +206,7 @@ async def _start_slack(app: Any, secrets: Secrets, ports: list[tuple[str, int]])
         handler = await start_socket_mode(app, secrets.slack_app_token)
         log.info("slack: socket mode")
         return handler.close_async
-    host, port = (ports[1:2] or ports[:1])[0]
+    host, port = ports[1]  # after /healthz's
     log.info("slack: HTTP mode on %s:%s/slack/events", host, port)
 
     async def nothing_to_close() -> None:

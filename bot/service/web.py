@@ -151,19 +151,16 @@ def _telegram(application: Any, secret: str) -> Any:
     return webhook
 
 
-async def start_sites(app: web.Application, addresses: list[tuple[str, int]]) -> web.AppRunner:
-    """Listen on each (host, port); port 0 picks a free one (see `bound_ports`)."""
+async def start_sites(
+    app: web.Application, addresses: list[tuple[str, int]]
+) -> tuple[web.AppRunner, list[tuple[str, int]]]:
+    """Listen on each (host, port), port 0 picking a free one: the runner, and where each of
+    `addresses` listens, in their order (an address given twice is one site)."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
+    bound: dict[tuple[str, int], tuple[str, int]] = {}
     for host, port in dict.fromkeys(addresses):
-        await web.TCPSite(runner, host, port).start()
-    return runner
-
-
-def bound_ports(runner: web.AppRunner) -> list[tuple[str, int]]:
-    out = []
-    for site in runner.sites:
-        server = getattr(site, "_server", None)
-        for sock in getattr(server, "sockets", None) or ():
-            out.append(sock.getsockname()[:2])
-    return out
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound[host, port] = site._server.sockets[0].getsockname()[:2]  # type: ignore[union-attr]
+    return runner, [bound[address] for address in addresses]

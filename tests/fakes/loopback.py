@@ -92,6 +92,7 @@ class WebThread:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="web", daemon=True)
         self._runner: Any = None
+        self.port = 0  # where the app listens, once started
 
     def run(self, coro: Any, timeout: float = 30) -> Any:
         """Run a coroutine on the app's loop and return its result."""
@@ -101,7 +102,7 @@ class WebThread:
         from bot.service.web import start_sites
 
         self._thread.start()
-        self._runner = self.run(start_sites(self.app, [("127.0.0.1", 0)]))
+        self._runner, [(_, self.port)] = self.run(start_sites(self.app, [("127.0.0.1", 0)]))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -110,9 +111,3 @@ class WebThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=5)
         self.loop.close()
-
-    @property
-    def port(self) -> int:
-        from bot.service.web import bound_ports
-
-        return bound_ports(self._runner)[0][1]
