@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -150,6 +151,25 @@ def failure_id(text: str, caplog: pytest.LogCaptureFixture) -> str:
         r.getMessage() for r in caplog.records
     ]
     return found.group(1)
+
+
+def logged(
+    proc: subprocess.Popen, pattern: str, seen: list[str] | None = None, timeout: float = 60
+) -> re.Match[str]:
+    """Read `proc`'s log (stderr) to the first line matching `pattern`, each line kept in
+    `seen`; fail with them if it ends first, or logs no match for `timeout` s (killed then)."""
+    assert proc.stderr is not None
+    seen = [] if seen is None else seen
+    watchdog = threading.Timer(timeout, proc.kill)
+    watchdog.start()
+    try:
+        for line in proc.stderr:
+            seen.append(line)
+            if found := re.search(pattern, line):
+                return found
+    finally:
+        watchdog.cancel()
+    pytest.fail(f"serve never logged {pattern!r}:\n" + "".join(seen))
 
 
 def start_serve(tmp_path: Path, **env: str) -> subprocess.Popen:

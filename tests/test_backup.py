@@ -3,14 +3,12 @@ it, which restores into a store holding everything; PostgreSQL gets the pg_dump 
 
 from __future__ import annotations
 
-import re
 import shutil
 import signal
 import sqlite3
 from pathlib import Path
 
 import httpx
-import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 from typer.testing import CliRunner
 
@@ -20,7 +18,7 @@ from bot.service.outbox import enqueue
 from digest.criteria import Criteria
 from digest.store import Store
 from digest.subscriptions import Subscription
-from tests.conftest import sample_digest, start_serve
+from tests.conftest import logged, sample_digest, start_serve
 
 runner = CliRunner()
 TOKEN = "status-token-0123456789"
@@ -98,16 +96,8 @@ def serve_status(tmp_path: Path, database: Path) -> dict:
     proc = start_serve(
         tmp_path, PAPERDIGEST_DATABASE_PATH=str(database), PAPERDIGEST_STATUS_TOKEN=TOKEN
     )
-    seen: list[str] = []
     try:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            seen.append(line)
-            if found := re.search(r"healthz on [\d.]+:(\d+)/healthz", line):
-                port = int(found[1])
-                break
-        else:
-            pytest.fail("serve did not start:\n" + "".join(seen))
+        port = int(logged(proc, r"healthz on [\d.]+:(\d+)/healthz")[1])
         status = httpx.get(
             f"http://127.0.0.1:{port}/status",
             headers={"Authorization": f"Bearer {TOKEN}"},

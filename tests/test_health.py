@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import signal
 import sys
@@ -22,7 +21,7 @@ from bot.service.web import build_web_app
 from digest.config import load_settings
 from digest.store import Store
 from digest.subscriptions import Subscription
-from tests.conftest import start_serve
+from tests.conftest import logged, start_serve
 from tests.fakes.loopback import WebThread
 
 TOKEN = "status-token-0123456789"
@@ -193,14 +192,7 @@ def test_serve_logs_events_not_routine(tmp_path: Path) -> None:
     proc = start_serve(tmp_path, PAPERDIGEST_STATUS_TOKEN=TOKEN)
     seen: list[str] = []
     try:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            seen.append(line)
-            if found := re.search(r"healthz on [\d.]+:(\d+)/healthz", line):
-                port = int(found[1])
-                break
-        else:
-            pytest.fail("serve did not start:\n" + "".join(seen))
+        port = int(logged(proc, r"healthz on [\d.]+:(\d+)/healthz", seen)[1])
         health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
         status = httpx.get(
             f"http://127.0.0.1:{port}/status",

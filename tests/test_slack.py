@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from digest.day import Cutoffs
 from digest.scoring.factory import make_scorer
 from digest.store import Store
 from digest.subscriptions import Subscription
-from tests.conftest import failure_id, sample_digest, start_serve, take_store_away
+from tests.conftest import failure_id, logged, sample_digest, start_serve, take_store_away
 from tests.fakes.loopback import WebThread
 from tests.fakes.slack_api import FakeSlack
 
@@ -545,19 +544,12 @@ def test_serve_answers_slack_and_stops_on_sigterm(slack: FakeSlack, tmp_path) ->
         PAPERDIGEST_SLACK_HOST="127.0.0.1",
         PAPERDIGEST_SLACK_PORT="0",  # a free port, which the log line names
     )
-    watchdog = threading.Timer(60, proc.kill)  # a serve that never says it listens: EOF
-    watchdog.start()
     try:
-        said: dict[str, tuple[str, int]] = {}
-        for line in proc.stderr:  # wait for the server to say where each part listens
-            if found := re.search(r"(healthz|slack: HTTP mode) on ([\d.]+):(\d+)/", line):
-                said[found[1]] = (found[2], int(found[3]))
-            if len(said) == 2:
-                break
-        watchdog.cancel()
+        health = logged(proc, r"healthz on ([\d.]+):\d+/")
+        slack_at = logged(proc, r"slack: HTTP mode on ([\d.]+):(\d+)/")
         # /healthz on its default host, /slack/events on the one set: each line names its own
-        assert said["healthz"][0] == "0.0.0.0" and said["slack: HTTP mode"][0] == "127.0.0.1"
-        port = said["slack: HTTP mode"][1]
+        assert health[1] == "0.0.0.0" and slack_at[1] == "127.0.0.1"
+        port = int(slack_at[2])
         ack = slash(f"http://127.0.0.1:{port}/slack/events", slack, "help")
         assert ack.status_code == 200
         assert "paperdigest commands" in text_of(answer(slack))
