@@ -256,6 +256,9 @@ def test_a_chat_unsubscribed_during_its_build_gets_no_digest(
     asyncio.run(daily.run_subscription("slack:C1"))
     assert scorer.replies[0].title == "Unsubscribed"
     assert slack.posted("C1") == [] and store.outbox("slack:C1", ("pending",))  # kept, not sent
+    asyncio.run(handle("subscribe", Context("slack", "C1", "U1", "owner"), deps))
+    asyncio.run(deliver(store, SlackSender(AsyncWebClient(token="x", base_url=slack.url))))
+    assert slack.posted("C1") == [] and store.outbox("slack:C1") == []  # nor after `subscribe`
     scorer.owner = None
     asyncio.run(daily.run_subscription("slack:C2"))  # a chat still subscribed gets its digest
     assert len(slack.posted("C2")) == 1

@@ -43,6 +43,8 @@ async def _subscribe(cmd: Command, ctx: Context, deps: Deps) -> Reply:
         timezone=b.timezone,
         subscribed_by=ctx.who,
     )
+    if existing and existing.paused_reason == "unsubscribed":  # a run that read the chat before
+        deps.store.drop_unsent(existing.id)  # `unsubscribe` queued its day after: not posted now
     sub = replace(sub, active=True, paused_reason=None, last_error=None)
     deps.store.save_subscription(sub)
     deps.changed(sub.id)
