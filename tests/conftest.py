@@ -172,8 +172,9 @@ def logged(
     pytest.fail(f"serve never logged {pattern!r}:\n" + "".join(seen))
 
 
-def start_serve(tmp_path: Path, **env: str) -> subprocess.Popen:
-    """`paperdigest serve` in its own process, its store in tmp_path, /healthz on a free port."""
+def start_serve(tmp_path: Path, *args: str, **env: str) -> subprocess.Popen:
+    """`paperdigest serve [args]` in its own process, its store in tmp_path, /healthz on a free
+    port."""
     env = {
         **os.environ,
         "PAPERDIGEST_DATABASE_PATH": str(tmp_path / "serve.sqlite3"),
@@ -181,7 +182,7 @@ def start_serve(tmp_path: Path, **env: str) -> subprocess.Popen:
         **env,
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve"], env=env, cwd=tmp_path,
+        [sys.executable, "-m", "bot.cli", "serve", *args], env=env, cwd=tmp_path,
         stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 

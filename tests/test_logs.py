@@ -6,18 +6,14 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import re
 import signal
-import subprocess
-import sys
 from pathlib import Path
-
-import pytest
 
 from bot.platforms.failures import failed
 from bot.service.logs import Redact, handler
 from digest import secret_values
+from tests.conftest import logged, start_serve
 
 
 def test_secret_values_are_redacted_from_messages_and_tracebacks() -> None:
@@ -58,28 +54,15 @@ def test_json_lines_carry_the_error_id_the_person_got_and_no_secret() -> None:
 
 
 def test_serve_logs_one_json_object_a_line(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "PAPERDIGEST_DATABASE_PATH": str(tmp_path / "serve.sqlite3"),
-        "PAPERDIGEST_SERVE_HEALTH_PORT": "0",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve", "--log-format", "json"],
-        env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    records = []
+    proc = start_serve(tmp_path, "--log-format", "json")
+    seen: list[str] = []
     try:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            records.append(json.loads(line))  # every line is one JSON object
-            if "healthz on" in records[-1]["message"]:
-                break
-        else:
-            pytest.fail(f"serve did not start: {records}")
+        logged(proc, "healthz on", seen)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
     finally:
         proc.kill()
-    records += [json.loads(line) for line in proc.stderr.read().splitlines()]
+    assert proc.stderr is not None
+    records = [json.loads(line) for line in [*seen, *proc.stderr.read().splitlines()]]
     assert {"time", "level", "logger", "message"} <= set(records[0])
     assert any("stopped" in r["message"] for r in records)
