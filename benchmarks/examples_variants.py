@@ -68,14 +68,19 @@ def centroid(day: Day, start: Day, rows: np.ndarray, weight: float) -> np.ndarra
     return _add(day, day.feats.embeddings @ start.feats.embeddings[rows].mean(0), weight)
 
 
-def nearest(day: Day, start: Day, rows: np.ndarray, weight: float) -> np.ndarray:
+def _lift(emb: np.ndarray, raw: np.ndarray, liked: np.ndarray, weight: float) -> np.ndarray:
     """The shipped signal (digest/scoring/examples.py: mean cosine to the NEAREST nearest
-    examples) at another weight."""
+    examples) added to `raw` at another weight."""
     shipped, examples.WEIGHT = examples.WEIGHT, weight
     try:
-        return examples.lift(day.feats.embeddings, day.feats.refined, start.feats.embeddings[rows])
+        return examples.lift(emb, raw, liked)
     finally:
         examples.WEIGHT = shipped
+
+
+def nearest(day: Day, start: Day, rows: np.ndarray, weight: float) -> np.ndarray:
+    """The shipped signal at `weight`."""
+    return _lift(day.feats.embeddings, day.feats.refined, start.feats.embeddings[rows], weight)
 
 
 def topic_of(feats: local.Features) -> np.ndarray:
@@ -135,9 +140,8 @@ def seeded(day: Day, start: Day, rows: np.ndarray, weight: float) -> np.ndarray:
 def before_feedback(day: Day, start: Day, rows: np.ndarray, weight: float) -> np.ndarray:
     """The shipped signal added before the pseudo-relevance feedback and the neighbours, not
     after them, so both carry it further."""
-    emb, zero, liked = day.feats.embeddings, day.feats.zero_shot, start.feats.embeddings[rows]
-    close = np.sort(emb @ liked.T, axis=1)[:, -examples.NEAREST :].mean(1)
-    return local.feedback(emb, zero + weight * float(zero.std()) * _z(close))
+    emb, liked = day.feats.embeddings, start.feats.embeddings[rows]
+    return local.feedback(emb, _lift(emb, day.feats.zero_shot, liked, weight))
 
 
 def then_neighbours(day: Day, start: Day, rows: np.ndarray, weight: float) -> np.ndarray:
