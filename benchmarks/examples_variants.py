@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from examples import AHEAD, HELD_OUT, LIKED, TUNED, liked_rows  # noqa: E402
-from local_quality import Day, arguments, labelled_days, learned, measure  # noqa: E402
+from local_quality import Day, arguments, labelled_days, learned_model, measure  # noqa: E402
 
 from digest.criteria import Criteria, default_criteria_path  # noqa: E402
 from digest.scoring import embedding, examples, local  # noqa: E402
@@ -243,10 +243,12 @@ def labelled_bound(days: list[Day], k: int, starts: tuple[int, ...], base: dict[
     number of papers and of picks labelled."""
     alone, added, papers, picks = [], [], [], []
     for s in starts:
-        papers.append(sum(len(d.papers) for d in days[max(0, s - k + 1) : s + 1]))
-        picks.append(sum(len(d.wanted) for d in days[max(0, s - k + 1) : s + 1]))
+        train = days[max(0, s - k + 1) : s + 1]
+        papers.append(sum(len(d.papers) for d in train))
+        picks.append(sum(len(d.wanted) for d in train))
+        model = learned_model(train)  # fitted once, scores each of the AHEAD days
         for j in range(s + 1, s + 1 + AHEAD):
-            raw = learned(days[max(0, s - k + 1) : s + 1], days[j])
+            raw = local.raw_scores(days[j].feats, model)
             alone.append(measure(days[j], raw).result.r_precision - base[j])
             added.append(measure(days[j], _add(days[j], raw, 0.5)).result.r_precision - base[j])
     return (

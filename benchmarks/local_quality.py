@@ -123,6 +123,11 @@ def zero_shot(day: Day, fitted: tuple[np.ndarray, ...], refine: bool = True) -> 
 
 
 def learned(train: list[Day], day: Day) -> np.ndarray:
+    return local.raw_scores(day.feats, learned_model(train))
+
+
+def learned_model(train: list[Day]) -> dict:
+    """The local model learned from every paper of `train` labelled, as `learn` fits it."""
     feats = local.Features(
         np.concatenate([d.feats.embeddings for d in train]),
         np.concatenate([d.feats.topic_cos for d in train]),
@@ -134,8 +139,7 @@ def learned(train: list[Day], day: Day) -> np.ndarray:
     y = np.concatenate([labels(d) for d in train])
     w = np.full(len(y), learning.WEIGHTS["reference"])
     ids = [p.id for d in train for p in d.papers]
-    model = local.fit(feats, y, w, learning.choose_penalty(feats, y, w, ids))
-    return local.raw_scores(day.feats, model)
+    return local.fit(feats, y, w, learning.choose_penalty(feats, y, w, ids))
 
 
 def arguments(doc: str) -> argparse.ArgumentParser:
